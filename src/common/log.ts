@@ -1,0 +1,58 @@
+// Owns logging. Every process has one pino root logger; every actor logs through a child bound to
+// {role, node, actor} and, per message, {trace, span}. JSON to stdout by default (synchronous, so nothing is lost
+// when a worker thread or process exits); NOKV_LOG_LEVEL and NOKV_LOG_PRETTY=1 change that.
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export type { Logger } from 'pino';
+
+export interface LoggerOptions {
+  role: string;
+  node?: string;
+  level?: string;
+  /** Human-readable single-line output instead of JSON. */
+  pretty?: boolean;
+  /** Where to write; defaults to synchronous stdout. Tests pass a capturing stream. */
+  destination?: DestinationStream;
+}
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export function createLogger(opts: LoggerOptions): Logger {
+  const level = opts.level ?? process.env.NOKV_LOG_LEVEL ?? 'info';
+  if (!LEVELS.has(level)) throw new Error(`invalid log level "${level}" (one of ${[...LEVELS].join(', ')})`);
+  const pretty = opts.pretty ?? process.env.NOKV_LOG_PRETTY === '1';
+  const destination = opts.destination ?? pino.destination({ fd: 1, sync: true });
+  const base: Record<string, unknown> = { role: opts.role };
+  if (opts.node !== undefined) base.node = opts.node;
+  return pino(
+    {
+      level,
+      base,
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+    },
+    pretty ? prettyStream(destination) : destination,
+  );
+}
+
+/** A tiny dependency-free pretty printer: `time LEVEL [role/node actor trace] msg {rest}`. */
+function prettyStream(out: DestinationStream): DestinationStream {
+  return {
+    write(line: string) {
+      try {
+        const { time, level, role, node, actor, trace, msg, ...rest } = JSON.parse(line);
+        const who = [role, node].filter((x) => x !== undefined).join('/');
+        const ctx = [who, actor, trace ? `trace=${trace}` : undefined].filter(Boolean).join(' ');
+        const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
+        out.write(`${time} ${String(level).toUpperCase().padEnd(5)} [${ctx}] ${msg ?? ''}${extra}\n`);
+      } catch {
+        out.write(line);
+      }
+    },
+  };
+}
+
+/** A logger that drops everything; for pure tests that do not look at logs. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
