@@ -1,0 +1,10 @@
+// Owns the list of role and admin commands that make up `nokv`. Kept apart from main.ts so tests can build a
+// command tree without loading every role.
+import { main } from './main.js';
+import type { Command } from './command.js';
+
+const commands: Command[] = [];
+
+export async function runNokv(argv: string[]): Promise<number> {
+  return main(argv, commands);
+}
