@@ -19,13 +19,19 @@ export function isNormalExit(reason: ExitReason): boolean {
   return reason === 'normal' || reason === 'shutdown';
 }
 
-/** A running child. onExit fires exactly once, whether the child stopped itself, crashed or was stopped. */
+/**
+ * A running child. onExit fires exactly once, whether the child stopped itself, crashed or was stopped; a
+ * listener added after the exit is called at once with the same reason (a supervisor subscribes only after
+ * start() resolved, and a child may already have died by then).
+ */
 export interface ChildInstance {
   /** Asks the child to stop gracefully; resolves when it has exited. */
   stop(): Promise<void>;
   /** Ends the child at once (terminate the thread, SIGKILL the process); resolves when it has exited. */
   kill(): Promise<void>;
   onExit(listener: (reason: ExitReason) => void): void;
+  /** OS process id, for children that are OS processes (operators and drills need it). */
+  readonly pid?: number;
 }
 
 export interface ChildSpec {
@@ -35,3 +41,9 @@ export interface ChildSpec {
   shutdown: Shutdown;
   type: 'worker' | 'supervisor';
 }
+
+/** How a supervisor reacts when a child has to be restarted. */
+export type Strategy = 'one_for_one' | 'one_for_all' | 'rest_for_one';
+
+/** running: has a live instance; restarting: a restart failed and is retried; stopped: no instance. */
+export type ChildStatus = 'running' | 'restarting' | 'stopped';
