@@ -1,0 +1,59 @@
+// Owns the client side of gRPC: creating tracked clients with the project's channel options, and a promise
+// helper for unary calls that sets deadline, token and trace, and turns failures into typed errors.
+import * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import { trackResource } from '../../common/resources.js';
+import { fromGrpcError } from './errors.js';
+import { setToken, setTrace, type TraceContext } from './metadata.js';
+import { channelOptions } from './options.js';
+
+/**
+ * A client for `ctor` (from LoadedProto.clientConstructor) talking to `addr`. The client is registered as a
+ * live resource until its close() is called, so a test that forgets to close it fails.
+ */
+export function createClient<C extends grpc.Client = grpc.Client>(
+  ctor: grpc.ServiceClientConstructor,
+  addr: string,
+  overrides: grpc.ChannelOptions = {},
+): C {
+  const client = new ctor(addr, grpc.credentials.createInsecure(), channelOptions(overrides)) as unknown as C;
+  const untrack = trackResource({ kind: 'other', description: `grpc client ${ctor.serviceName} -> ${addr}` });
+  const close = client.close.bind(client);
+  client.close = () => {
+    untrack();
+    close();
+  };
+  return client;
+}
+
+export interface UnaryCallOptions {
+  /** Time the call may take end to end; required, because a call without a deadline can hang forever. */
+  deadlineMs: number;
+  token?: string;
+  trace?: TraceContext;
+  metadata?: grpc.Metadata;
+}
+
+type UnaryMethod = (
+  req: unknown,
+  md: grpc.Metadata,
+  opts: grpc.CallOptions,
+  cb: (err: grpc.ServiceError | null, res?: unknown) => void,
+) => grpc.ClientUnaryCall;
+
+/** Calls `client[method](req)`; rejects with the typed error (TimeoutError on deadline, NotLeaderError, ...). */
+export function unaryCall<Req, Res>(client: grpc.Client, method: string, req: Req, opts: UnaryCallOptions): Promise<Res> {
+  const fn = (client as unknown as Record<string, unknown>)[method];
+  if (typeof fn !== 'function') throw new InvalidArgumentError(`client has no method ${method}`);
+  if (!(opts.deadlineMs > 0)) throw new InvalidArgumentError(`deadlineMs must be positive, got ${opts.deadlineMs}`);
+  const md = opts.metadata?.clone() ?? new grpc.Metadata();
+  if (opts.token) setToken(md, opts.token);
+  if (opts.trace) setTrace(md, opts.trace);
+  const deadline = new Date(Date.now() + opts.deadlineMs);
+  return new Promise<Res>((resolve, reject) => {
+    (fn as UnaryMethod).call(client, req, md, { deadline }, (err, res) => {
+      if (err) reject(fromGrpcError(err));
+      else resolve(res as Res);
+    });
+  });
+}

@@ -1,0 +1,114 @@
+// Owns starting and stopping a gRPC server: binding (127.0.0.1 unless told otherwise), server reflection for
+// every proto-loaded service it serves, resource tracking, and a handler wrapper that maps typed errors.
+import * as grpc from '@grpc/grpc-js';
+import type * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { InvalidArgumentError, NokvError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { trackResource } from '../../common/resources.js';
+import { toGrpcError, UnauthenticatedError } from './errors.js';
+import { serverOptions } from './options.js';
+import { packageDefinitionOf } from './proto.js';
+
+export const DEFAULT_HOST = '127.0.0.1';
+/** How long close() lets in-flight calls finish before cancelling them. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 1_000;
+
+export interface ServiceBinding {
+  service: grpc.ServiceDefinition;
+  impl: grpc.UntypedServiceImplementation;
+}
+
+export interface GrpcServerConfig {
+  /** `host:port`; port 0 picks a free one; an empty host means 127.0.0.1. Default `127.0.0.1:0`. */
+  addr?: string;
+  services: ServiceBinding[];
+  /** Serve grpc.reflection.v1 and v1alpha for every proto-loaded service in `services`. Default true. */
+  reflection?: boolean;
+  /** Extra package definitions to expose through reflection (services added later by hand). */
+  reflectionPackages?: protoLoader.PackageDefinition[];
+  options?: grpc.ServerOptions;
+}
+
+export interface RunningGrpcServer {
+  readonly server: grpc.Server;
+  readonly port: number;
+  /** `host:port` as bound, ready to give to a client. */
+  readonly addr: string;
+  /** Stops accepting calls, lets running ones finish for graceMs, then cancels the rest. Idempotent. */
+  close(graceMs?: number): Promise<void>;
+}
+
+/** Splits `host:port` (IPv6 hosts in brackets); an empty host becomes 127.0.0.1. */
+export function parseAddr(addr: string): { host: string; port: number } {
+  const m = /^(\[[^\]]*\]|[^:]*):(\d+)$/.exec(addr);
+  if (!m) throw new InvalidArgumentError(`address "${addr}" is not host:port`);
+  const port = Number(m[2]);
+  if (port > 65535) throw new InvalidArgumentError(`address "${addr}" has an invalid port`);
+  return { host: m[1] || DEFAULT_HOST, port };
+}
+
+export async function startGrpcServer(config: GrpcServerConfig): Promise<RunningGrpcServer> {
+  const { host, port: wanted } = parseAddr(config.addr ?? `${DEFAULT_HOST}:0`);
+  const server = new grpc.Server(serverOptions(config.options));
+  for (const { service, impl } of config.services) server.addService(service, impl);
+  if (config.reflection ?? true) addReflection(server, config);
+
+  const port = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${wanted}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+      if (err) reject(new NokvError('UNAVAILABLE', `cannot bind ${host}:${wanted}: ${err.message}`));
+      else resolve(bound);
+    });
+  }).catch((err) => {
+    server.forceShutdown();
+    throw err;
+  });
+  const addr = `${host}:${port}`;
+  const untrack = trackResource({ kind: 'server', description: `grpc server ${addr}` });
+  let closing: Promise<void> | undefined;
+
+  const close = (graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> => {
+    closing ??= new Promise<void>((resolve) => {
+      const force = setTimeout(() => server.forceShutdown(), Math.max(0, graceMs));
+      server.tryShutdown(() => {
+        clearTimeout(force);
+        untrack();
+        resolve();
+      });
+    });
+    return closing;
+  };
+  return { server, port, addr, close };
+}
+
+function addReflection(server: grpc.Server, config: GrpcServerConfig): void {
+  const merged: protoLoader.PackageDefinition = {};
+  for (const { service } of config.services) Object.assign(merged, packageDefinitionOf(service) ?? {});
+  for (const pkg of config.reflectionPackages ?? []) Object.assign(merged, pkg);
+  if (Object.keys(merged).length > 0) new ReflectionService(merged).addToServer(server);
+}
+
+export interface HandlerOptions {
+  /** Unexpected (non-typed) errors are logged here with their stack before INTERNAL goes back. */
+  logger?: Logger;
+}
+
+/** Wraps an async unary implementation: resolves → OK, throws → the mapped gRPC status. */
+export function unaryHandler<Req, Res>(
+  fn: (req: Req, call: grpc.ServerUnaryCall<Req, Res>) => Promise<Res> | Res,
+  opts: HandlerOptions = {},
+): grpc.handleUnaryCall<Req, Res> {
+  return (call, callback) => {
+    Promise.resolve()
+      .then(() => fn(call.request, call))
+      .then(
+        (res) => callback(null, res),
+        (err: unknown) => {
+          if (!(err instanceof NokvError) && !(err instanceof UnauthenticatedError)) {
+            opts.logger?.error({ err }, 'unexpected error in gRPC handler');
+          }
+          callback(toGrpcError(err));
+        },
+      );
+  };
+}

@@ -1,0 +1,294 @@
+// Owns the raft transport of one process: a PeerLink (queue + stream) per destination node shared by every
+// raft group, batching per destination per flush, the receiving side of the stream, optional fault
+// injection, and stats for /debug/vars.
+//
+// Batching: send() only queues. Everything queued before the next flush goes to a destination as one batch
+// (split only above maxBatchItems / maxBatchBytes). By default a flush runs once per event-loop turn
+// (setImmediate); a host that wants exactly one batch per raft tick passes autoFlush: false and calls
+// flush() at the end of each tick. Merging many groups' heartbeats into one item is the host's choice.
+//
+// Serving: start() binds a standalone server on listenAddr; a process that already serves gRPC on its
+// port (a store: KV + raft on one port) leaves listenAddr unset and adds serviceBinding() to its server.
+import * as grpc from '@grpc/grpc-js';
+import type { Clock } from '../../common/clock.js';
+import { InvalidArgumentError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import type { Prng } from '../../common/prng.js';
+import type { FaultInjector, LinkFaultStats } from '../faults.js';
+import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from '../grpc/server.js';
+import { decodeItems, type RaftItem } from './codec.js';
+import { resolveLimits, type RaftTransportLimits } from './limits.js';
+import { PeerLink, type PeerStats } from './peer.js';
+import { raftTransportServiceDefinition, type RaftBatchOut, type RaftStreamSummary } from './wire.js';
+
+export type MessageHandler = (fromNode: number, items: RaftItem[]) => void;
+
+export interface RaftTransportOptions {
+  nodeId: number;
+  /** `host:port` for a standalone server started by start(); leave unset to serve via serviceBinding(). */
+  listenAddr?: string;
+  /** Destination node id → `host:port`. */
+  peers?: Map<number, string>;
+  /** Called with every received batch (after inbound faults). Must not throw; a throw is logged. */
+  onMessages: MessageHandler;
+  clock: Clock;
+  /** Jitter for reconnect backoff. */
+  prng: Prng;
+  logger: Logger;
+  limits?: Partial<RaftTransportLimits>;
+  /** Flush once per event-loop turn automatically (default true). */
+  autoFlush?: boolean;
+  /** Fault layer (chaos tests, NOKV_FAULTS). Applied on `faultSide` only, so a shared injector acts once. */
+  faults?: FaultInjector;
+  /** 'send': before queueing (link self→dest). 'receive': before onMessages (link src→self). Default 'send'. */
+  faultSide?: 'send' | 'receive';
+}
+
+export interface InboundStats {
+  batches: number;
+  items: number;
+  decodeErrors: number;
+}
+
+export interface RaftTransportStats {
+  nodeId: number;
+  /** Outbound, per destination node id. */
+  peers: Record<string, PeerStats>;
+  /** Inbound, per source node id. */
+  inbound: Record<string, InboundStats>;
+  /** Items addressed to a node that is not in the peer map. */
+  unknownPeerDrops: number;
+  openInboundStreams: number;
+  faults?: Record<string, LinkFaultStats>;
+}
+
+interface InboundStream {
+  call: grpc.ServerReadableStream<RaftBatchOut, RaftStreamSummary>;
+  finish: (err: grpc.ServiceError | null, res?: RaftStreamSummary) => void;
+}
+
+export class RaftTransport {
+  readonly nodeId: number;
+  private readonly opts: RaftTransportOptions;
+  private readonly limits: RaftTransportLimits;
+  private readonly links = new Map<number, PeerLink>();
+  private readonly inbound = new Map<number, InboundStats>();
+  private readonly streams = new Set<InboundStream>();
+  private readonly local: RaftItem[] = [];
+  private unknownPeerDrops = 0;
+  private flushScheduled = false;
+  private closed = false;
+  private server?: RunningGrpcServer;
+
+  constructor(opts: RaftTransportOptions) {
+    if (!Number.isSafeInteger(opts.nodeId) || opts.nodeId <= 0) throw new InvalidArgumentError(`nodeId must be a positive integer, got ${opts.nodeId}`);
+    this.nodeId = opts.nodeId;
+    this.opts = opts;
+    this.limits = resolveLimits(opts.limits);
+    for (const [id, addr] of opts.peers ?? []) this.addPeer(id, addr);
+  }
+
+  /** Starts the standalone server when listenAddr is set; a no-op otherwise. */
+  async start(): Promise<void> {
+    if (this.closed) throw new InvalidArgumentError('transport is closed');
+    if (this.opts.listenAddr === undefined || this.server) return;
+    this.server = await startGrpcServer({ addr: this.opts.listenAddr, services: [this.serviceBinding()] });
+    this.opts.logger.info({ addr: this.server.addr }, 'raft transport listening');
+  }
+
+  /** Port of the standalone server (after start()). */
+  get port(): number | undefined {
+    return this.server?.port;
+  }
+
+  /** The service and handlers to add to a server this process already runs. */
+  serviceBinding(): ServiceBinding {
+    return {
+      service: raftTransportServiceDefinition(),
+      impl: {
+        Send: (call: InboundStream['call'], callback: InboundStream['finish']) => this.acceptStream(call, callback),
+        Ping: (_call: unknown, callback: (err: null, res: object) => void) => callback(null, {}),
+      },
+    };
+  }
+
+  /** Adds the transport's service to an existing (not yet started) grpc.Server. */
+  registerOn(server: Pick<grpc.Server, 'addService'>): void {
+    const { service, impl } = this.serviceBinding();
+    server.addService(service, impl);
+  }
+
+  addPeer(nodeId: number, addr: string): void {
+    if (nodeId === this.nodeId) return;
+    const existing = this.links.get(nodeId);
+    if (existing) return existing.setAddr(addr);
+    this.links.set(nodeId, new PeerLink(nodeId, addr, {
+      nodeId: this.nodeId,
+      clock: this.opts.clock,
+      prng: this.opts.prng,
+      logger: this.opts.logger,
+      limits: this.limits,
+    }));
+  }
+
+  updatePeerAddr(nodeId: number, addr: string): void {
+    const link = this.links.get(nodeId);
+    if (!link) throw new InvalidArgumentError(`node ${nodeId} is not a peer`);
+    link.setAddr(addr);
+  }
+
+  /** Forgets a peer: its stream closes and whatever was queued for it is dropped. */
+  async removePeer(nodeId: number): Promise<void> {
+    const link = this.links.get(nodeId);
+    if (!link) return;
+    this.links.delete(nodeId);
+    await link.close();
+  }
+
+  peerIds(): number[] {
+    return [...this.links.keys()];
+  }
+
+  /**
+   * Queues one raft message of `group` for node `to`. Never blocks and never throws for a down peer.
+   * Returns false when the destination is unknown (the item is counted and dropped).
+   */
+  send(to: number, group: number, msg: unknown): boolean {
+    if (this.closed) return false;
+    if (to !== this.nodeId && !this.links.has(to)) {
+      this.unknownPeerDrops++;
+      return false;
+    }
+    const item: RaftItem = { group, msg };
+    const faults = this.opts.faults;
+    if (faults && (this.opts.faultSide ?? 'send') === 'send') faults.route(this.nodeId, to, item, (it) => this.enqueue(to, it));
+    else this.enqueue(to, item);
+    return true;
+  }
+
+  /** Sends everything queued now: one batch per destination (more only above the batch limits). */
+  flush(): void {
+    if (this.closed) return;
+    for (const link of this.links.values()) link.flush();
+    if (this.local.length > 0) this.deliver(this.nodeId, this.local.splice(0));
+  }
+
+  stats(): RaftTransportStats {
+    const peers: Record<string, PeerStats> = {};
+    for (const [id, link] of this.links) peers[id] = link.stats();
+    const inbound: Record<string, InboundStats> = {};
+    for (const [id, s] of this.inbound) inbound[id] = { ...s };
+    const out: RaftTransportStats = { nodeId: this.nodeId, peers, inbound, unknownPeerDrops: this.unknownPeerDrops, openInboundStreams: this.streams.size };
+    if (this.opts.faults) out.faults = this.opts.faults.stats();
+    return out;
+  }
+
+  /** Closes outbound streams, ends inbound ones with UNAVAILABLE, and stops the standalone server. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    const ending = [...this.links.values()].map((l) => l.close());
+    for (const s of this.streams) s.finish(unavailable('raft transport closed'));
+    this.streams.clear();
+    await Promise.all(ending);
+    await this.server?.close(this.limits.closeGraceMs);
+    this.server = undefined;
+  }
+
+  private enqueue(to: number, item: RaftItem): void {
+    if (this.closed) return;
+    if (to === this.nodeId) this.local.push(item);
+    else {
+      const link = this.links.get(to);
+      if (!link) {
+        this.unknownPeerDrops++;
+        return;
+      }
+      link.enqueue(item);
+    }
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.opts.autoFlush === false || this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => {
+      this.flushScheduled = false;
+      this.flush();
+    });
+  }
+
+  private acceptStream(call: InboundStream['call'], callback: InboundStream['finish']): void {
+    if (this.closed) return callback(unavailable('raft transport closed'));
+    let done = false;
+    let batches = 0;
+    const stream: InboundStream = {
+      call,
+      finish: (err, res) => {
+        if (done) return;
+        done = true;
+        this.streams.delete(stream);
+        callback(err, res);
+      },
+    };
+    this.streams.add(stream);
+    call.on('data', (batch: RaftBatchOut) => {
+      batches++;
+      this.receive(batch);
+    });
+    call.on('end', () => stream.finish(null, { batches_received: batches }));
+    call.on('error', () => stream.finish(unavailable('stream failed')));
+    call.on('cancelled', () => stream.finish(unavailable('stream cancelled')));
+  }
+
+  private receive(batch: RaftBatchOut): void {
+    if (this.closed) return;
+    const from = Number(batch.from_node);
+    let stats = this.inbound.get(from);
+    if (!stats) {
+      stats = { batches: 0, items: 0, decodeErrors: 0 };
+      this.inbound.set(from, stats);
+    }
+    let items: RaftItem[];
+    try {
+      items = decodeItems(batch.payload);
+    } catch (err) {
+      stats.decodeErrors++;
+      this.opts.logger.warn({ from, err: (err as Error).message }, 'dropped undecodable raft batch');
+      return;
+    }
+    stats.batches++;
+    stats.items += items.length;
+    const faults = this.opts.faults;
+    if (!faults || (this.opts.faultSide ?? 'send') !== 'receive') return this.deliver(from, items);
+
+    // Items that pass at once are delivered together; delayed or held ones arrive later on their own.
+    let collecting = true;
+    const now: RaftItem[] = [];
+    for (const item of items) {
+      faults.route(from, this.nodeId, item, (it) => {
+        if (collecting) now.push(it);
+        else this.deliver(from, [it]);
+      });
+    }
+    collecting = false;
+    if (now.length > 0) this.deliver(from, now);
+  }
+
+  private deliver(from: number, items: RaftItem[]): void {
+    if (this.closed) return;
+    try {
+      this.opts.onMessages(from, items);
+    } catch (err) {
+      this.opts.logger.error({ err, from }, 'raft message handler threw');
+    }
+  }
+}
+
+function unavailable(details: string): grpc.ServiceError {
+  const e = new Error(details) as grpc.ServiceError;
+  e.code = grpc.status.UNAVAILABLE;
+  e.details = details;
+  e.metadata = new grpc.Metadata();
+  return e;
+}
