@@ -1,0 +1,189 @@
+// Owns the process's LMDB environment: opening it with the named databases each role uses, the group-commit
+// write pipeline every durable write in the process goes through, and closing it cleanly.
+//
+// Group commit: write callbacks submitted during one event-loop turn (from any group, table or caller) are
+// run inside ONE LMDB write transaction, scheduled with setImmediate so the whole turn — including its
+// microtasks — lands in the same batch. The batch's promises resolve only after that transaction committed
+// AND `env.flushed` reported it synced to disk, and always in submission order. One fsync covers the batch.
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { resolve as resolvePath } from 'node:path';
+import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../common/errors.js';
+import { trackResource } from '../common/resources.js';
+
+/** The named databases of one environment, by purpose. */
+export const DB_NAMES = {
+  raftLog: 'raft.log',
+  raftMeta: 'raft.meta',
+  raftSnapshot: 'raft.snap',
+  mvccLock: 'mvcc.lock',
+  mvccWrite: 'mvcc.write',
+  mvccData: 'mvcc.data',
+  appState: 'app.state',
+} as const;
+
+/** Named databases per environment (LMDB fixes this at open); leaves room for many KV tables. */
+export const MAX_NAMED_DBS = 128;
+
+export type BinaryDb = Database<Buffer, Buffer>;
+
+export interface StorageOptions {
+  /** Directory of the environment; created if missing. */
+  path: string;
+  /** Initial memory-map size; LMDB grows it on demand when unset. */
+  mapSizeBytes?: number;
+}
+
+export interface StorageStats {
+  /** Write transactions committed (each covered by one fsync). */
+  batches: number;
+  /** Write callbacks submitted through write(). */
+  writes: number;
+  /** Most write callbacks that shared one transaction. */
+  maxWritesPerBatch: number;
+}
+
+interface PendingWrite {
+  apply: () => void;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+// One environment per path per thread: a second open of the same path would get a second JS handle on the
+// same native environment and a second, unordered commit pipeline.
+const openPaths = new Set<string>();
+
+export function openStorage(opts: StorageOptions): Storage {
+  const path = resolvePath(opts.path);
+  if (openPaths.has(path)) throw new FailedPreconditionError(`storage at ${path} is already open in this thread`, { path });
+  const env = open({
+    path,
+    maxDbs: MAX_NAMED_DBS,
+    ...(opts.mapSizeBytes !== undefined ? { mapSize: opts.mapSizeBytes } : {}),
+    encoding: 'binary',
+    keyEncoding: 'binary',
+  }) as RootDatabase<Buffer, Buffer>;
+  openPaths.add(path);
+  return new Storage(path, env);
+}
+
+export class Storage {
+  private readonly dbs = new Map<string, BinaryDb>();
+  private pending: PendingWrite[] = [];
+  private scheduled = false;
+  /** Settles when every batch submitted so far has been resolved or rejected; never rejects. */
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown = undefined;
+  private closed = false;
+  private readonly untrack: () => void;
+  private readonly counters: StorageStats = { batches: 0, writes: 0, maxWritesPerBatch: 0 };
+
+  constructor(
+    readonly path: string,
+    private readonly env: RootDatabase<Buffer, Buffer>,
+  ) {
+    this.untrack = trackResource({ kind: 'lmdb', description: `lmdb environment ${path}` });
+  }
+
+  /** A named binary database (opened once, then cached). Raw access: values here are NOT checksummed. */
+  db(name: string): BinaryDb {
+    this.assertOpen();
+    let db = this.dbs.get(name);
+    if (!db) {
+      db = this.env.openDB<Buffer, Buffer>(name, { encoding: 'binary', keyEncoding: 'binary', cache: false });
+      this.dbs.set(name, db);
+    }
+    return db;
+  }
+
+  /**
+   * Runs `apply` inside the next group-commit transaction; resolves once that transaction is on disk.
+   * `apply` must only put/remove through db(...) handles and must not throw (validate before submitting):
+   * a throw aborts the whole batch. After any failed batch the storage refuses further writes (the
+   * in-memory views of its users may no longer match the disk; reopen to recover).
+   */
+  write(apply: () => void): Promise<void> {
+    this.assertOpen();
+    if (this.failure !== undefined) {
+      return Promise.reject(new UnavailableError(`storage ${this.path} failed earlier: ${String(this.failure)}`));
+    }
+    this.counters.writes++;
+    return new Promise<void>((resolve, reject) => {
+      this.pending.push({ apply, resolve, reject });
+      if (!this.scheduled) {
+        this.scheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  /** Resolves when everything submitted so far is durable (or has failed). */
+  async drain(): Promise<void> {
+    while (this.scheduled || this.pending.length > 0) await new Promise<void>((r) => setImmediate(r));
+    await this.chain;
+  }
+
+  stats(): StorageStats {
+    return { ...this.counters };
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /** Waits for submitted writes, then closes the environment. Idempotent. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.drain();
+    this.closed = true;
+    try {
+      await this.env.close();
+    } finally {
+      openPaths.delete(this.path);
+      this.untrack();
+    }
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    this.counters.batches++;
+    this.counters.maxWritesPerBatch = Math.max(this.counters.maxWritesPerBatch, batch.length);
+    const durable = this.env
+      .transaction(() => {
+        for (const w of batch) w.apply();
+      })
+      // The commit promise may resolve before the sync when LMDB overlaps syncs with later commits;
+      // `flushed` is the documented point at which the commit is on disk.
+      .then(() => this.env.flushed);
+    durable.catch(() => undefined); // handled below, in order; avoid a premature unhandled-rejection report
+    this.chain = this.chain.then(() =>
+      durable.then(
+        () => {
+          if (this.failure !== undefined) {
+            const err = new UnavailableError(`storage ${this.path} failed earlier: ${String(this.failure)}`);
+            for (const w of batch) w.reject(err);
+          } else {
+            for (const w of batch) w.resolve();
+          }
+        },
+        (err: unknown) => {
+          if (this.failure === undefined) this.failure = err;
+          for (const w of batch) w.reject(err);
+        },
+      ),
+    );
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new FailedPreconditionError(`storage ${this.path} is closed`, { path: this.path });
+  }
+}
+
+/** Validates a caller-chosen database/table name (LMDB names are free-form; ours stay readable). */
+export function checkDbName(name: string): void {
+  if (!/^[a-z0-9][a-z0-9._-]{0,62}$/.test(name)) {
+    throw new InvalidArgumentError(`invalid table name "${name}" (lowercase letters, digits, . _ -; max 63)`, { name });
+  }
+}
