@@ -10,7 +10,7 @@
 // A group must be written by one RaftLogStore (one thread) at a time.
 import type { ConfState, Entry, HardState, LogReader, Snapshot, SnapshotMeta } from '../raft/types.js';
 import { EMPTY_HARD_STATE } from '../raft/types.js';
-import { DataLossError, InvalidArgumentError } from '../common/errors.js';
+import { DataLossError, FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
 import {
   MetaTag,
   RecordKind,
@@ -391,13 +391,14 @@ export class RaftLogStore {
     return kept;
   }
 
-  private submit(ops: WriteOp[], extra?: () => void): Promise<void> {
+  /** Submits the planned ops; `prelude` runs first inside the same write transaction. */
+  private submit(ops: WriteOp[], prelude?: () => void): Promise<void> {
     return this.storage.write(() => {
+      prelude?.();
       for (const op of ops) {
         if (op.value === undefined) op.db.remove(op.key);
         else op.db.put(op.key, op.value);
       }
-      extra?.();
     });
   }
 
@@ -442,6 +443,7 @@ export class RaftLogStore {
   // ---- recovery ----------------------------------------------------------------------------------------
 
   private group(groupId: number): Group {
+    if (this.storage.isClosed) throw new FailedPreconditionError(`storage ${this.storage.path} is closed`, { groupId });
     let grp = this.groupsById.get(groupId);
     if (!grp) {
       if (!Number.isSafeInteger(groupId) || groupId < 0 || groupId > MAX_GROUP_ID) {
