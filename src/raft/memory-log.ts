@@ -1,0 +1,111 @@
+// Owns an in-memory raft storage: the durable side of a node for tests and the simulator. It implements
+// LogReader for the core plus the writes a host performs when handling a Ready (append, hard state,
+// snapshot) and the application's compaction. "Durable" here means: survives a simulated crash.
+import { assert } from './assert.js';
+import { LogCompactedError, LogUnavailableError } from './errors.js';
+import { limitSize } from './log.js';
+import type { ConfState, Entry, HardState, LogReader, Snapshot } from './types.js';
+
+export class MemoryLog implements LogReader {
+  private hard: HardState = { term: 0, vote: 0, commit: 0 };
+  private snap: Snapshot;
+  /** ents[0] is a placeholder for the snapshot's last entry (index, term); real entries follow. */
+  private ents: Entry[];
+
+  /** An empty log; `conf` lists the initial voters of a new group (empty for a node joining later). */
+  constructor(conf: ConfState = { voters: [], learners: [] }) {
+    this.snap = { meta: { index: 0, term: 0, conf: cloneConf(conf) }, data: new Uint8Array(0) };
+    this.ents = [placeholder(0, 0)];
+  }
+
+  initialState(): { hardState: HardState; conf: ConfState } {
+    return { hardState: { ...this.hard }, conf: cloneConf(this.snap.meta.conf) };
+  }
+
+  entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
+    const offset = this.ents[0].index;
+    if (lo <= offset) throw new LogCompactedError(`entries from ${lo} are compacted (first ${offset + 1})`);
+    if (hi > this.lastIndex() + 1) throw new LogUnavailableError(`entries up to ${hi - 1} not present (last ${this.lastIndex()})`);
+    if (lo >= hi) return [];
+    return limitSize(this.ents.slice(lo - offset, hi - offset), maxBytes);
+  }
+
+  term(i: number): number {
+    const offset = this.ents[0].index;
+    if (i < offset) throw new LogCompactedError(`term of ${i} is compacted (snapshot ${offset})`);
+    if (i > this.lastIndex()) throw new LogUnavailableError(`term of ${i} not present (last ${this.lastIndex()})`);
+    return this.ents[i - offset].term;
+  }
+
+  firstIndex(): number {
+    return this.ents[0].index + 1;
+  }
+
+  lastIndex(): number {
+    return this.ents[0].index + this.ents.length - 1;
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  hardState(): HardState {
+    return { ...this.hard };
+  }
+
+  setHardState(hs: HardState): void {
+    this.hard = { ...hs };
+  }
+
+  /**
+   * Persists entries from a Ready. An entry at an index already present replaces it and everything after
+   * it (a new leader overwrote an uncommitted tail). Entries below the snapshot are ignored.
+   */
+  append(entries: Entry[]): void {
+    if (entries.length === 0) return;
+    const first = this.firstIndex();
+    let ents = entries;
+    if (ents[ents.length - 1].index < first) return;
+    if (ents[0].index < first) ents = ents.slice(first - ents[0].index);
+    const at = ents[0].index - this.ents[0].index;
+    assert(at <= this.ents.length, () => `append at ${ents[0].index} leaves a gap after ${this.lastIndex()}`);
+    this.ents = this.ents.slice(0, at).concat(ents);
+  }
+
+  /** Replaces the whole log with a snapshot received from the leader. */
+  applySnapshot(snap: Snapshot): void {
+    if (snap.meta.index <= this.snap.meta.index) return;
+    this.snap = { meta: { ...snap.meta, conf: cloneConf(snap.meta.conf) }, data: snap.data };
+    // Keep entries after the snapshot if they agree with it (they are still valid log entries).
+    const offset = this.ents[0].index;
+    const i = snap.meta.index;
+    if (i <= this.lastIndex() && i >= offset && this.ents[i - offset].term === snap.meta.term) {
+      this.ents = [placeholder(i, snap.meta.term), ...this.ents.slice(i - offset + 1)];
+    } else {
+      this.ents = [placeholder(i, snap.meta.term)];
+    }
+    if (this.hard.commit < i) this.hard = { ...this.hard, commit: i };
+  }
+
+  /**
+   * Takes a snapshot of the application state `data` at applied index `index` (with the membership `conf`
+   * in force there) and discards the entries it covers. index must be committed and present.
+   */
+  compact(index: number, data: Uint8Array, conf: ConfState): void {
+    const offset = this.ents[0].index;
+    if (index <= offset) return;
+    assert(index <= this.lastIndex(), () => `compact ${index} beyond last index ${this.lastIndex()}`);
+    assert(index <= this.hard.commit, () => `compact ${index} beyond persisted commit ${this.hard.commit}`);
+    const term = this.ents[index - offset].term;
+    this.snap = { meta: { index, term, conf: cloneConf(conf) }, data };
+    this.ents = [placeholder(index, term), ...this.ents.slice(index - offset + 1)];
+  }
+}
+
+function placeholder(index: number, term: number): Entry {
+  return { index, term, type: 0, data: new Uint8Array(0) };
+}
+
+function cloneConf(c: ConfState): ConfState {
+  return { voters: [...c.voters], learners: [...c.learners] };
+}
