@@ -221,7 +221,8 @@ export class Supervisor {
 
   /**
    * Stops a child (honouring its shutdown) and keeps it down: it is not restarted until restartChild(id).
-   * A temporary child is removed instead.
+   * A temporary child is removed instead. As in OTP, a later one_for_all / rest_for_one cycle that covers
+   * this child starts it again; use one_for_one where "stays down" must hold regardless of siblings.
    */
   terminateChild(id: string): Promise<void> {
     return this.enqueue(async () => {

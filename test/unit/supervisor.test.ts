@@ -554,6 +554,18 @@ describe('Supervisor', () => {
       expect(world.take()).to.deep.equal(['start:a', 'start:b', 'startfail:c', 'stop:b', 'stop:a']);
     });
 
+    it('as in OTP, a one_for_all cycle starts a terminated sibling again (keep-down needs one_for_one)', async () => {
+      const world = new FakeWorld();
+      const sup = track(makeSup(world, new ManualClock(), { strategy: 'one_for_all', children: [world.spec('a'), world.spec('b')] }));
+      await sup.start();
+      await sup.terminateChild('b');
+      world.take();
+      world.crash('a', ERROR);
+      await settle(sup);
+      expect(world.take()).to.deep.equal(['start:a', 'start:b']);
+      await sup.stop();
+    });
+
     it('terminateChild removes a temporary child', async () => {
       const world = new FakeWorld();
       const sup = track(makeSup(world, new ManualClock(), { children: [world.spec('a'), world.spec('tmp', 'temporary')] }));
