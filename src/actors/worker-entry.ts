@@ -1,0 +1,74 @@
+// Entry point of an actor worker thread (run from the built dist/ tree). Hosts a ThreadRuntime, links to the
+// owner over the port in workerData, reports every actor exit to the owner, and exposes WorkerControl over
+// parentPort with comlink. Time here is always the system clock: a ManualClock cannot cross threads.
+import { parentPort, workerData } from 'node:worker_threads';
+import * as Comlink from 'comlink';
+import { SystemClock } from '../common/clock.js';
+import { serializeError } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
+import type { ExitReason } from '../supervisor/types.js';
+import { loadBehaviour } from './behaviour.js';
+import { createCodec } from './codec.js';
+import { nodeEndpoint, type ControlResult, type SpawnRequest, type WorkerBoot, type WorkerControl } from './control.js';
+import { OWNER_THREAD } from './protocol.js';
+import { ThreadRuntime } from './runtime.js';
+
+const boot = workerData as WorkerBoot;
+if (!parentPort) throw new Error('worker-entry must run inside a worker thread');
+
+const logger = createLogger({
+  role: boot.role,
+  node: boot.node,
+  level: boot.logLevel,
+  destination: boot.forwardLogs ? process.stdout : undefined,
+});
+
+const runtime = new ThreadRuntime({
+  thread: boot.thread,
+  clock: new SystemClock(),
+  logger,
+  codec: createCodec(boot.codec),
+  idPrefix: boot.idPrefix,
+});
+runtime.connect(OWNER_THREAD, boot.port);
+
+// Exits of actors a stopMany call is waiting for are also returned to it (the owner may terminate the thread
+// before the signal batch leaves); the signal covers every other exit.
+const awaited = new Map<number, ExitReason | undefined>();
+runtime.exitObserver = (id, reason) => {
+  if (awaited.has(id)) awaited.set(id, reason);
+  runtime.sendSignal(OWNER_THREAD, { k: 'signal', sig: 'exit', actor: id, reason });
+};
+
+const control: WorkerControl = {
+  ready: () => true,
+
+  async spawn(req: SpawnRequest): Promise<ControlResult> {
+    try {
+      const behaviour = await loadBehaviour(req.module, req.export, req.args);
+      await runtime.startCell({ thread: boot.thread, id: req.id, name: req.name }, behaviour, req.mailboxLimit);
+      return { ok: true };
+    } catch (err) {
+      return { error: serializeError(err) };
+    }
+  },
+
+  async stopMany(ids, reason) {
+    const out: { id: number; reason: ExitReason }[] = [];
+    for (const id of ids) {
+      if (!runtime.hosts(id)) continue;
+      awaited.set(id, undefined);
+      await runtime.stopCell(id, reason);
+      out.push({ id, reason: awaited.get(id) ?? reason });
+      awaited.delete(id);
+    }
+    runtime.flush();
+    return out;
+  },
+
+  inspect: () => runtime.stats(),
+  connect: (thread, port) => runtime.connect(thread, port),
+  disconnect: (thread) => runtime.disconnect(thread),
+};
+
+Comlink.expose(control, nodeEndpoint(parentPort));
