@@ -234,6 +234,20 @@ export class Supervisor {
     });
   }
 
+  /**
+   * Kills a child at once (brutal kill, whatever its shutdown says) and keeps it down until restartChild(id):
+   * what `docker kill` is to a container. A temporary child is removed instead.
+   */
+  killChild(id: string): Promise<void> {
+    return this.enqueue(async () => {
+      this.requireRunning('killChild');
+      const rec = this.get(id);
+      await this.stopRecord(rec, 'brutal_kill');
+      this.log.info({ child: id }, 'child killed; stays down until restarted');
+      if (rec.spec.restart === 'temporary') this.remove(rec);
+    });
+  }
+
   /** Starts a child that is not running (terminated, or a transient child that ended normally). */
   restartChild(id: string): Promise<void> {
     return this.enqueue(async () => {
