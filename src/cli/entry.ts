@@ -2,8 +2,9 @@
 // command tree without loading every role.
 import { main } from './main.js';
 import type { Command } from './command.js';
+import { clusterCommand } from '../cluster/cli.js';
 
-const commands: Command[] = [];
+const commands: Command[] = [clusterCommand];
 
 export async function runNokv(argv: string[]): Promise<number> {
   return main(argv, commands);

@@ -1,0 +1,218 @@
+// Owns `nokv cluster up|status|stop|kill|start|down`: the whole topology on this machine as supervised
+// processes, and the failure drills (`stop NAME` is `docker stop`, `kill NAME` is `docker kill`).
+import { spawn } from 'node:child_process';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { resolve } from 'node:path';
+import type { Command } from '../cli/command.js';
+import type { FlagSpecs } from '../cli/flags.js';
+import { UsageError } from '../cli/flags.js';
+import { UnavailableError } from '../common/errors.js';
+import { createLogger } from '../common/log.js';
+import { loadTopology, resolveTopology, type Topology } from '../config/topology.js';
+import { clusterPaths, nokvBin, ROLE_ORDER, type ClusterPaths, type RoleKind } from './layout.js';
+import { controlRequest } from './control.js';
+import { ClusterManager, type ProcessStatus } from './manager.js';
+
+export const DEFAULT_DATA_DIR = '.nokv';
+
+/** The roles `cluster up` runs; a tier joins this list when its role process exists. */
+export const CLUSTER_ROLES: RoleKind[] = ROLE_ORDER.filter((r) => ['meta-root', 'coordinator'].includes(r));
+
+const dataDirFlag: FlagSpecs = {
+  'data-dir': { type: 'string', help: 'cluster data folder (topology, token, logs, role data)', default: DEFAULT_DATA_DIR },
+};
+
+function pathsOf(flags: Record<string, unknown>): ClusterPaths {
+  return clusterPaths(resolve(String(flags['data-dir'])));
+}
+
+/** Creates the cluster token (mode 0600) once; roles and the CLI read it for mutating meta-root calls. */
+export function ensureToken(paths: ClusterPaths): string {
+  if (existsSync(paths.tokenFile)) return readFileSync(paths.tokenFile, 'utf8').trim();
+  const token = randomBytes(24).toString('hex');
+  writeFileSync(paths.tokenFile, `${token}\n`, { mode: 0o600 });
+  chmodSync(paths.tokenFile, 0o600);
+  return token;
+}
+
+/** Writes the topology the roles will read; refuses a different one over an existing cluster's data. */
+function prepareDataDir(paths: ClusterPaths, configFile: string | undefined): Topology {
+  mkdirSync(paths.dataDir, { recursive: true });
+  let topo: Topology;
+  if (configFile) topo = loadTopology(configFile);
+  else if (existsSync(paths.topologyFile)) topo = resolveTopology(JSON.parse(readFileSync(paths.topologyFile, 'utf8')));
+  else topo = loadTopology(undefined);
+  writeFileSync(paths.topologyFile, JSON.stringify(topo, null, 2) + '\n');
+  ensureToken(paths);
+  return topo;
+}
+
+async function runningManager(paths: ClusterPaths): Promise<{ pid: number; processes: ProcessStatus[] } | undefined> {
+  try {
+    return await controlRequest(paths.controlSocket, 'GET', '/status', 5000);
+  } catch (e) {
+    if (e instanceof UnavailableError) return undefined;
+    throw e;
+  }
+}
+
+function printTable(processes: ProcessStatus[], extra?: Map<string, string>): void {
+  const rows = [['NAME', 'STATUS', 'PID', 'RESTARTS', 'ADDR', 'METRICS', 'ROLE STATE']];
+  for (const p of processes) {
+    rows.push([p.name, p.status, p.pid ? String(p.pid) : '-', String(p.restarts), p.addr, `http://${p.metrics_addr}/debug/vars`, extra?.get(p.name) ?? '']);
+  }
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) process.stdout.write(r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+}
+
+/** A one-line summary of what a role says about itself on /debug/vars (leader, era, ...). */
+async function roleState(p: ProcessStatus): Promise<string> {
+  if (p.status !== 'running') return '';
+  try {
+    const res = await fetch(`http://${p.metrics_addr}/debug/vars`, { signal: AbortSignal.timeout(1500) });
+    const vars = (await res.json()) as Record<string, any>;
+    const m = vars.nokv_meta_root;
+    if (m) return `${m.is_leader ? 'leader' : 'follower'} term=${m.term} leader=${m.leader_id} commit=${m.commit_index}`;
+    const c = vars.nokv_coordinator;
+    if (c?.lease) return `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}`;
+    return '';
+  } catch {
+    return 'unreachable';
+  }
+}
+
+const up: Command = {
+  name: 'up',
+  summary: 'start the whole topology as supervised processes (foreground unless --detach)',
+  flags: {
+    ...dataDirFlag,
+    config: { type: 'string', help: 'topology JSON file (default: the 333 port table on 127.0.0.1)' },
+    detach: { type: 'bool', help: 'start in the background and return once every process serves' },
+  },
+  run: async ({ flags }) => {
+    const paths = pathsOf(flags);
+    const existing = await runningManager(paths);
+    if (existing) throw new UsageError(`a cluster is already running from ${paths.dataDir} (manager pid ${existing.pid})`);
+    const topo = prepareDataDir(paths, flags.config as string | undefined);
+    if (flags.detach) return detach(paths);
+    const logger = createLogger({ role: 'cluster', pretty: process.stdout.isTTY || process.env.NOKV_LOG_PRETTY === '1' });
+    const manager = new ClusterManager({ topology: topo, paths, roles: CLUSTER_ROLES, logger });
+    const onSignal = () => void manager.shutdown();
+    process.once('SIGINT', onSignal);
+    process.once('SIGTERM', onSignal);
+    try {
+      await manager.start();
+      printTable(manager.status());
+      process.stdout.write(`cluster is up (data dir ${paths.dataDir}); Ctrl-C or \`nokv cluster down\` stops it\n`);
+      await manager.done();
+    } finally {
+      process.off('SIGINT', onSignal);
+      process.off('SIGTERM', onSignal);
+    }
+    return 0;
+  },
+};
+
+async function detach(paths: ClusterPaths): Promise<number> {
+  mkdirSync(paths.logDir, { recursive: true });
+  const logFile = `${paths.logDir}/cluster.log`;
+  const fd = openSync(logFile, 'a');
+  const child = spawn(process.execPath, [nokvBin(), 'cluster', 'up', '--data-dir', paths.dataDir], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, NOKV_LOG_PRETTY: '1' },
+  });
+  closeSync(fd);
+  child.unref();
+  let exited: number | null = null;
+  child.once('exit', (code) => (exited = code ?? 1));
+  for (;;) {
+    if (exited !== null) throw new UnavailableError(`cluster manager exited during start (code ${exited}); see ${logFile}`);
+    const st = await runningManager(paths);
+    if (st && st.processes.every((p) => p.status === 'running')) {
+      printTable(st.processes);
+      process.stdout.write(`cluster is up in the background (manager pid ${st.pid}, log ${logFile})\n`);
+      return 0;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const status: Command = {
+  name: 'status',
+  summary: 'show every process of the cluster and what its /debug/vars says',
+  flags: { ...dataDirFlag, json: { type: 'bool', help: 'print JSON' } },
+  run: async ({ flags }) => {
+    const st = await runningManager(pathsOf(flags));
+    if (!st) throw new UnavailableError(`no cluster is running from ${pathsOf(flags).dataDir}`);
+    const states = new Map(await Promise.all(st.processes.map(async (p) => [p.name, await roleState(p)] as [string, string])));
+    if (flags.json) {
+      process.stdout.write(JSON.stringify({ ...st, processes: st.processes.map((p) => ({ ...p, role_state: states.get(p.name) })) }, null, 2) + '\n');
+    } else {
+      printTable(st.processes, states);
+    }
+    return 0;
+  },
+};
+
+function nameCommand(verb: 'stop' | 'kill' | 'start', summary: string): Command {
+  return {
+    name: verb,
+    summary,
+    usage: 'NAME [flags]',
+    flags: dataDirFlag,
+    run: async ({ flags, positionals }) => {
+      if (positionals.length !== 1) throw new UsageError(`${verb} takes exactly one process name (e.g. coordinator-1)`);
+      await controlRequest(pathsOf(flags).controlSocket, 'POST', `/${verb}/${encodeURIComponent(positionals[0]!)}`);
+      process.stdout.write(`${positionals[0]}: ${verb === 'start' ? 'started' : verb === 'stop' ? 'stopped' : 'killed'}\n`);
+      return 0;
+    },
+  };
+}
+
+const down: Command = {
+  name: 'down',
+  summary: 'stop every process (reverse order); -v also wipes the data dir',
+  flags: { ...dataDirFlag, volumes: { type: 'bool', short: 'v', help: 'remove the data dir too' } },
+  run: async ({ flags }) => {
+    const paths = pathsOf(flags);
+    const st = await runningManager(paths);
+    if (st) {
+      await controlRequest(paths.controlSocket, 'POST', '/down');
+      const deadline = Date.now() + 60_000;
+      while (Date.now() < deadline && (await runningManager(paths))) await new Promise((r) => setTimeout(r, 100));
+      while (Date.now() < deadline && pidAlive(st.pid)) await new Promise((r) => setTimeout(r, 100));
+      process.stdout.write('cluster stopped\n');
+    } else {
+      process.stdout.write('no cluster was running\n');
+    }
+    if (flags.volumes) {
+      rmSync(paths.dataDir, { recursive: true, force: true });
+      process.stdout.write(`removed ${paths.dataDir}\n`);
+    }
+    return 0;
+  },
+};
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const clusterCommand: Command = {
+  name: 'cluster',
+  summary: 'run the 333 topology on this machine and drill failures',
+  subcommands: [
+    up,
+    status,
+    nameCommand('stop', 'stop one process gracefully (SIGTERM); it stays down until started'),
+    nameCommand('kill', 'kill one process with SIGKILL; it stays down until started'),
+    nameCommand('start', 'start a stopped or killed process again'),
+    down,
+  ],
+};

@@ -1,0 +1,179 @@
+// Owns the cluster manager: one process whose root supervisor runs every role process of the topology
+// (one_for_one; a crashed role is restarted, a role stopped through the CLI stays down until started) and
+// answers the CLI over the control socket.
+import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { SystemClock } from '../common/clock.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { processChildSpec } from '../supervisor/process-child.js';
+import type { Topology } from '../config/topology.js';
+import { clusterLayout, nokvBin, normaliseName, type ClusterPaths, type RoleKind, type RoleProcess } from './layout.js';
+import { startControlServer, type ControlServer } from './control.js';
+
+/** A role gets this long to serve /debug/vars after it is spawned before its start counts as failed. */
+export const ROLE_READY_TIMEOUT_MS = 30_000;
+/** Graceful stop (SIGTERM) before SIGKILL; a coordinator releases its lease in this time. */
+export const ROLE_SHUTDOWN_MS = 5_000;
+/** More restarts than this within the window and the manager gives up (the cluster is crash-looping). */
+export const RESTART_INTENSITY = 30;
+export const RESTART_PERIOD_MS = 60_000;
+
+export interface ProcessStatus {
+  name: string;
+  role: RoleKind;
+  status: string;
+  pid?: number;
+  restarts: number;
+  addr: string;
+  metrics_addr: string;
+}
+
+export interface ClusterManagerOptions {
+  topology: Topology;
+  paths: ClusterPaths;
+  roles: readonly RoleKind[];
+  logger: Logger;
+  /** Extra environment for every role (tests use it for faster settings). */
+  env?: Record<string, string>;
+}
+
+async function waitForMetrics(metricsAddr: string): Promise<void> {
+  const deadline = Date.now() + ROLE_READY_TIMEOUT_MS;
+  while (Date.now() < deadline) {
+    try {
+      const res = await fetch(`http://${metricsAddr}/debug/vars`, { signal: AbortSignal.timeout(1000) });
+      await res.arrayBuffer();
+      if (res.ok) return;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new FailedPreconditionError(`did not serve ${metricsAddr}/debug/vars within ${ROLE_READY_TIMEOUT_MS} ms`);
+}
+
+export class ClusterManager {
+  private readonly layout: RoleProcess[];
+  private readonly supervisor: Supervisor;
+  private control?: ControlServer;
+  private stopping?: Promise<void>;
+  private readonly doneWaiters: Array<() => void> = [];
+
+  constructor(private readonly opts: ClusterManagerOptions) {
+    this.layout = clusterLayout(opts.topology, opts.paths, opts.roles);
+    mkdirSync(opts.paths.logDir, { recursive: true });
+    this.supervisor = new Supervisor({
+      id: 'cluster',
+      strategy: 'one_for_one',
+      intensity: RESTART_INTENSITY,
+      periodMs: RESTART_PERIOD_MS,
+      clock: new SystemClock(),
+      logger: opts.logger,
+      children: this.layout.map((p) =>
+        processChildSpec({
+          id: p.name,
+          command: process.execPath,
+          args: [nokvBin(), ...p.args],
+          env: { NOKV_LOG_PRETTY: undefined, ...opts.env },
+          restart: 'permanent',
+          shutdownMs: ROLE_SHUTDOWN_MS,
+          logFile: p.logFile,
+          detached: true,
+          logger: opts.logger,
+          ready: () => waitForMetrics(p.metricsAddr),
+        }),
+      ),
+    });
+    this.supervisor.onExit((reason) => {
+      opts.logger.error({ reason }, 'cluster supervisor exited');
+      void this.shutdown();
+    });
+  }
+
+  /** Starts every role in order, then opens the control socket and writes the pid file. */
+  async start(): Promise<void> {
+    this.control = await startControlServer(this.opts.paths.controlSocket, (m, p) => this.handle(m, p));
+    writeFileSync(this.opts.paths.pidFile, `${process.pid}\n`);
+    try {
+      await this.supervisor.start();
+    } catch (err) {
+      await this.shutdown();
+      throw err;
+    }
+  }
+
+  status(): ProcessStatus[] {
+    const byName = new Map(this.supervisor.whichChildren().map((c) => [c.id, c]));
+    return this.layout.map((p) => {
+      const c = byName.get(p.name);
+      const s: ProcessStatus = {
+        name: p.name,
+        role: p.role,
+        status: c ? (c.status === 'running' ? 'running' : c.status) : this.supervisor.state,
+        restarts: c?.restarts ?? 0,
+        addr: p.addr,
+        metrics_addr: p.metricsAddr,
+      };
+      if (c?.pid !== undefined) s.pid = c.pid;
+      return s;
+    });
+  }
+
+  private find(name: string): RoleProcess {
+    const n = normaliseName(decodeURIComponent(name));
+    const p = this.layout.find((x) => x.name === n);
+    if (!p) throw new InvalidArgumentError(`no process named "${n}" (one of ${this.layout.map((x) => x.name).join(', ')})`);
+    return p;
+  }
+
+  private async handle(method: string, path: string): Promise<unknown> {
+    const [, verb, name] = path.split('/');
+    if (method === 'GET' && verb === 'status') return { pid: process.pid, data_dir: this.opts.paths.dataDir, processes: this.status() };
+    if (method !== 'POST') throw new InvalidArgumentError(`unsupported request ${method} ${path}`);
+    switch (verb) {
+      case 'stop':
+        await this.supervisor.terminateChild(this.find(name ?? '').name);
+        return { stopped: this.find(name ?? '').name };
+      case 'kill':
+        return { killed: await this.kill(this.find(name ?? '').name) };
+      case 'start':
+        await this.supervisor.restartChild(this.find(name ?? '').name);
+        return { started: this.find(name ?? '').name };
+      case 'down':
+        setImmediate(() => void this.shutdown());
+        return { stopping: true };
+      default:
+        throw new InvalidArgumentError(`unknown request ${path}`);
+    }
+  }
+
+  /** SIGKILL, like `docker kill`: the process stays down until started again. */
+  private async kill(name: string): Promise<string> {
+    const child = this.supervisor.whichChildren().find((c) => c.id === name);
+    if (!child?.pid) throw new FailedPreconditionError(`${name} is not running`);
+    await this.supervisor.killChild(name);
+    return name;
+  }
+
+  /** Stops every role in reverse order, closes the control socket and removes the pid file. Idempotent. */
+  shutdown(): Promise<void> {
+    this.stopping ??= (async () => {
+      try {
+        await this.supervisor.stop();
+      } catch (err) {
+        this.opts.logger.error({ err }, 'error while stopping the cluster');
+      }
+      await this.control?.close();
+      rmSync(this.opts.paths.pidFile, { force: true });
+      for (const w of this.doneWaiters) w();
+    })();
+    return this.stopping;
+  }
+
+  /** Resolves when the manager has shut down (by `down`, a signal, or escalation). */
+  done(): Promise<void> {
+    if (this.stopping) return this.stopping;
+    return new Promise((resolve) => this.doneWaiters.push(resolve));
+  }
+}
