@@ -82,3 +82,4 @@ export {
   regionsByStartKey,
   stateSummary,
 } from './query.js';
+export { commands, events, regionInput } from './builders.js';
