@@ -96,6 +96,8 @@ interface WorkerSlot {
   actors: Set<number>;
   /** Set when we terminate the thread on purpose, so its actors exit with 'shutdown' rather than 'killed'. */
   intentional: boolean;
+  /** Set by killThread: the actors were killed, they did not fail. */
+  killed: boolean;
   lastError?: unknown;
   gone: Promise<void>;
   markGone: () => void;
@@ -256,10 +258,14 @@ export class ActorSystem {
     return out;
   }
 
-  /** Terminates one worker thread abruptly (chaos drills, tests); its actors exit with 'killed'. */
+  /**
+   * Terminates one worker thread abruptly (chaos drills, tests); its actors exit with 'killed'. (A thread that
+   * dies on its own — uncaught error, process.exit — reports { error } for each of its actors instead.)
+   */
   async killThread(thread: number): Promise<void> {
     const slot = this.slots[thread - 1];
     if (!slot || !slot.worker || slot.state === 'dead' || slot.state === 'idle') return;
+    slot.killed = true;
     await slot.worker.terminate();
     await slot.gone;
   }
@@ -368,7 +374,7 @@ export class ActorSystem {
   private newSlot(index: number): WorkerSlot {
     let markGone!: () => void;
     const gone = new Promise<void>((r) => (markGone = r));
-    return { index, state: 'idle', actors: new Set(), intentional: false, gone, markGone, inflight: new Set() };
+    return { index, state: 'idle', actors: new Set(), intentional: false, killed: false, gone, markGone, inflight: new Set() };
   }
 
   /** Returns the slot once its worker is running and linked to every other live thread; respawns it if dead. */
@@ -454,11 +460,12 @@ export class ActorSystem {
     for (const peer of this.slots) {
       if (peer !== slot && peer.state === 'live') void this.call(peer, (c) => c.disconnect(slot.index)).catch(() => undefined);
     }
+    // A thread that died on its own (uncaught error, process.exit) failed its actors; one we ended killed them.
     const reason: ExitReason = slot.intentional
       ? 'shutdown'
-      : slot.lastError
-        ? { error: serializeError(slot.lastError) }
-        : 'killed';
+      : slot.killed
+        ? 'killed'
+        : { error: serializeError(slot.lastError ?? new Error(`worker thread ${slot.index} exited with code ${code}`)) };
     if (!slot.intentional) this.logger.warn({ thread: slot.index, code, actors: slot.actors.size }, 'worker thread exited');
     for (const id of [...slot.actors]) this.actorExited(id, reason);
     slot.actors.clear();
