@@ -6,6 +6,7 @@
 // microtasks — lands in the same batch. The batch's promises resolve only after that transaction committed
 // AND `env.flushed` reported it synced to disk, and always in submission order. One fsync covers the batch.
 import { open, type Database, type RootDatabase } from 'lmdb';
+import { mkdirSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../common/errors.js';
 import { trackResource } from '../common/resources.js';
@@ -55,8 +56,11 @@ const openPaths = new Set<string>();
 export function openStorage(opts: StorageOptions): Storage {
   const path = resolvePath(opts.path);
   if (openPaths.has(path)) throw new FailedPreconditionError(`storage at ${path} is already open in this thread`, { path });
+  mkdirSync(path, { recursive: true });
   const env = open({
     path,
+    // lmdb-js would otherwise treat a directory name containing a dot as a file name.
+    noSubdir: false,
     maxDbs: MAX_NAMED_DBS,
     ...(opts.mapSizeBytes !== undefined ? { mapSize: opts.mapSizeBytes } : {}),
     encoding: 'binary',
