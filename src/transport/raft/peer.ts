@@ -160,7 +160,13 @@ export class PeerLink {
     this.counters.connectAttempts++;
     const gen = this.generation;
     const ctor = raftTransportClientConstructor();
-    const client = new ctor(this.addr, grpc.credentials.createInsecure(), channelOptions({ 'grpc.use_local_subchannel_pool': 1 }));
+    let client: grpc.Client;
+    try {
+      client = new ctor(this.addr, grpc.credentials.createInsecure(), channelOptions({ 'grpc.use_local_subchannel_pool': 1 }));
+    } catch (err) {
+      // An unparseable address is a configuration error; keep retrying so a later setAddr can fix it.
+      return this.fail(err as Error, 'connect');
+    }
     this.client = client;
     const deadline = Date.now() + this.ctx.limits.connectTimeoutMs;
     const channel = client.getChannel();
