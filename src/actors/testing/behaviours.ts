@@ -54,9 +54,10 @@ export const Failer = (): Behaviour<FailMsg> => ({
         process.exit(msg.code);
       // eslint-disable-next-line no-fallthrough
       case 'uncaught':
-        setImmediate(() => {
+        // Later than the flush of the reply, so the asker gets its answer before the thread dies.
+        setTimeout(() => {
           throw new Error('uncaught failure in a worker');
-        });
+        }, 20);
         ctx.reply('scheduled');
         return;
       case 'ping':
