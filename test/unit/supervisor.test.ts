@@ -1,6 +1,7 @@
 // Supervisor runtime on virtual time with fake children that exit with any reason on demand. The matrix
 // follows OTP's supervisor suite: restart type x exit reason x strategy, asserting the exact event sequence.
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { ManualClock } from '../../src/common/clock.js';
 import { createLogger } from '../../src/common/log.js';
 import { Supervisor, type SupervisorOptions } from '../../src/supervisor/supervisor.js';
@@ -566,6 +567,22 @@ describe('Supervisor', () => {
       await sup.stop();
     });
 
+    it('killChild kills at once without asking and keeps the child down until restartChild', async () => {
+      const world = new FakeWorld();
+      world.behaviour('b').ignoreStop = true;
+      const sup = track(makeSup(world, new ManualClock(), { children: [world.spec('a'), world.spec('b', 'permanent', 5000)] }));
+      await sup.start();
+      world.take();
+      await sup.killChild('b');
+      world.crash('a', ERROR);
+      await settle(sup);
+      expect(world.take()).to.deep.equal(['kill:b', 'start:a']);
+      expect(sup.whichChildren()[1]).to.include({ id: 'b', status: 'stopped' });
+      await sup.restartChild('b');
+      expect(world.take()).to.deep.equal(['start:b']);
+      await sup.kill();
+    });
+
     it('terminateChild removes a temporary child', async () => {
       const world = new FakeWorld();
       const sup = track(makeSup(world, new ManualClock(), { children: [world.spec('a'), world.spec('tmp', 'temporary')] }));
@@ -616,6 +633,148 @@ describe('Supervisor', () => {
       expect(lines.every((l) => l.supervisor === 'sup')).to.equal(true);
       const exited = lines.find((l) => l.msg === 'child exited');
       expect(exited?.reason).to.equal('Error: boom');
+    });
+  });
+
+  describe('against a literal model of the OTP rules', () => {
+    // An independent, deliberately naive restatement of OTP's rules in terms of the events a fake child
+    // records. Random schedules of crashes, clock advances and administrative stops/starts must produce the
+    // same event sequence and child table in the real supervisor as in this model.
+    interface MChild {
+      id: string;
+      restart: RestartType;
+      running: boolean;
+    }
+    class Model {
+      stamps: number[] = [];
+      exited = false;
+      now = 0;
+      constructor(
+        private readonly strategy: Strategy,
+        private readonly intensity: number,
+        private readonly periodMs: number,
+        public children: MChild[],
+      ) {}
+
+      crash(id: string, reasonName: string): string[] {
+        const c = this.children.find((x) => x.id === id)!;
+        c.running = false;
+        if (c.restart === 'temporary') {
+          this.children = this.children.filter((x) => x !== c);
+          return [];
+        }
+        if (c.restart === 'transient' && (reasonName === 'normal' || reasonName === 'shutdown')) return [];
+        this.stamps = this.stamps.filter((t) => this.now - t <= this.periodMs);
+        this.stamps.push(this.now);
+        if (this.stamps.length > this.intensity) {
+          this.exited = true;
+          return this.stopEach([...this.children].reverse());
+        }
+        const idx = this.children.indexOf(c);
+        const group =
+          this.strategy === 'one_for_one' ? [c] : this.strategy === 'one_for_all' ? [...this.children] : this.children.slice(idx);
+        const events = this.stopEach([...group].reverse().filter((x) => x !== c));
+        this.children = this.children.filter((x) => !(x !== c && group.includes(x) && x.restart === 'temporary'));
+        for (const x of this.children) {
+          if (!group.includes(x)) continue;
+          events.push(`start:${x.id}`);
+          x.running = true;
+        }
+        return events;
+      }
+
+      terminate(id: string): string[] {
+        const c = this.children.find((x) => x.id === id)!;
+        const events = this.stopEach([c]);
+        if (c.restart === 'temporary') this.children = this.children.filter((x) => x !== c);
+        return events;
+      }
+
+      restart(id: string): string[] {
+        this.children.find((x) => x.id === id)!.running = true;
+        return [`start:${id}`];
+      }
+
+      private stopEach(list: MChild[]): string[] {
+        const events: string[] = [];
+        for (const x of list) {
+          if (x.running) events.push(`stop:${x.id}`);
+          x.running = false;
+        }
+        return events;
+      }
+    }
+
+    type Cmd =
+      | { kind: 'crash'; pick: number; reason: string }
+      | { kind: 'advance'; step: 'one' | 'half' | 'period' | 'beyond' }
+      | { kind: 'terminate'; pick: number }
+      | { kind: 'restart'; pick: number };
+    const cmd: fc.Arbitrary<Cmd> = fc.oneof(
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('crash' as const), pick: fc.nat(), reason: fc.constantFrom(...Object.keys(REASONS)) }) },
+      { weight: 2, arbitrary: fc.record({ kind: fc.constant('advance' as const), step: fc.constantFrom('one' as const, 'half' as const, 'period' as const, 'beyond' as const) }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('terminate' as const), pick: fc.nat() }) },
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('restart' as const), pick: fc.nat() }) },
+    );
+
+    it('random schedules match the model (events, child table, escalation)', async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom<Strategy>('one_for_one', 'one_for_all', 'rest_for_one'),
+          fc.array(fc.constantFrom<RestartType>('permanent', 'transient', 'temporary'), { minLength: 1, maxLength: 5 }),
+          fc.integer({ min: 0, max: 4 }),
+          fc.integer({ min: 1, max: 5000 }),
+          fc.array(cmd, { maxLength: 25 }),
+          async (strategy, types, intensity, periodMs, cmds) => {
+            const world = new FakeWorld();
+            const clock = new ManualClock();
+            const ids = types.map((_, i) => `k${i}`);
+            const sup = track(makeSup(world, clock, { strategy, intensity, periodMs, children: ids.map((id, i) => world.spec(id, types[i])) }));
+            const model = new Model(strategy, intensity, periodMs, ids.map((id, i) => ({ id, restart: types[i], running: true })));
+            await sup.start();
+            world.take();
+            for (const c of cmds) {
+              let expected: string[] = [];
+              if (c.kind === 'advance') {
+                // Steps relative to the window, so restarts land exactly on its edge as well as inside and past it.
+                const ms = { one: 1, half: Math.floor(periodMs / 2), period: periodMs, beyond: periodMs + 1 }[c.step];
+                clock.advance(ms);
+                model.now = clock.now();
+              } else if (c.kind === 'crash') {
+                const running = sup.whichChildren().filter((x) => x.status === 'running');
+                if (running.length === 0) continue;
+                const id = running[c.pick % running.length].id;
+                world.crash(id, REASONS[c.reason]);
+                await settle(sup);
+                expected = model.crash(id, c.reason);
+              } else if (c.kind === 'terminate') {
+                const all = sup.whichChildren();
+                if (all.length === 0) continue;
+                const id = all[c.pick % all.length].id;
+                await sup.terminateChild(id);
+                expected = model.terminate(id);
+              } else {
+                const down = sup.whichChildren().filter((x) => x.status === 'stopped');
+                if (down.length === 0) continue;
+                const id = down[c.pick % down.length].id;
+                await sup.restartChild(id);
+                expected = model.restart(id);
+              }
+              expect(world.take(), JSON.stringify(c)).to.deep.equal(expected);
+              if (model.exited) {
+                expect(sup.state).to.equal('exited');
+                return;
+              }
+              expect(sup.whichChildren().map((x) => `${x.id}:${x.status}`)).to.deep.equal(
+                model.children.map((x) => `${x.id}:${x.running ? 'running' : 'stopped'}`),
+              );
+            }
+            await sup.stop();
+            expect(world.live.size).to.equal(0);
+          },
+        ),
+        { numRuns: 150 },
+      );
     });
   });
 });
