@@ -108,7 +108,8 @@ describe('transport: raft transport over loopback', function () {
 
   it('keeps delivering to a live peer while a dead peer queue drops its oldest, then reconnects', async () => {
     const QUEUE = 50;
-    const { nodes, ports } = await cluster(3, { limits: { ...FAST_RECONNECT, maxQueueItems: QUEUE } });
+    const unreachable: number[] = [];
+    const { nodes, ports } = await cluster(3, { limits: { ...FAST_RECONNECT, maxQueueItems: QUEUE }, onPeerUnreachable: (id) => unreachable.push(id) });
     const [n1, n2, n3] = nodes;
     n1.transport.send(2, 1, { seq: -1 });
     n1.transport.send(3, 1, { seq: -1 });
@@ -131,6 +132,9 @@ describe('transport: raft transport over loopback', function () {
     expect(down.queued).to.be.at.most(QUEUE);
     expect(down.dropped).to.be.at.least(TOTAL - QUEUE - 10);
     expect(down.connectFailures + down.streamFailures).to.be.at.least(1);
+    // Told once, not once per failed dial or dropped message.
+    expect(unreachable.filter((id) => id === 3)).to.have.length(1);
+    expect(unreachable).to.not.include(2);
 
     const back = makeNode(3, ports[2], { 1: ports[0], 2: ports[1] });
     await back.transport.start();

@@ -45,6 +45,8 @@ export interface LinkContext {
   prng: Prng;
   logger: Logger;
   limits: RaftTransportLimits;
+  /** Told when messages to the peer may have been lost (link failure, queue overflow); see RaftTransportOptions. */
+  onUnreachable?: (peerId: number) => void;
 }
 
 export class PeerLink {
@@ -63,6 +65,8 @@ export class PeerLink {
     sent: 0, dropped: 0, batches: 0, bytes: 0, connectAttempts: 0, connectFailures: 0, streamFailures: 0, reconnects: 0,
   };
   private lastError?: string;
+  /** Set once the host has been told about lost messages; cleared by the next write that goes through. */
+  private unreachableReported = false;
 
   constructor(readonly peerId: number, private addr: string, private readonly ctx: LinkContext) {
     this.queue = new DropOldestQueue(ctx.limits.maxQueueItems);
@@ -79,7 +83,11 @@ export class PeerLink {
   /** Queues an item; starts a dial if there is no stream and none is pending. Never blocks. */
   enqueue(item: RaftItem): void {
     if (this.state === 'closed') return;
-    this.counters.dropped += this.queue.push(item);
+    const dropped = this.queue.push(item);
+    if (dropped > 0) {
+      this.counters.dropped += dropped;
+      this.reportUnreachable();
+    }
     if (this.state === 'idle') this.connect();
   }
 
@@ -104,6 +112,7 @@ export class PeerLink {
         this.counters.bytes += payload.length;
       }
       this.counters.sent += items.length - oversize;
+      if (writable) this.unreachableReported = false;
       if (!writable) {
         // The stream's buffer is full: leave the rest in our bounded queue (where overflow drops the
         // oldest) instead of growing gRPC's unbounded buffer.
@@ -219,6 +228,7 @@ export class PeerLink {
     else this.counters.streamFailures++;
     this.lastError = err.message;
     this.teardown();
+    this.reportUnreachable();
     if (lived >= this.ctx.limits.stableStreamMs) this.attempt = 0;
     const { backoffInitialMs: initialMs, backoffMaxMs: maxMs, backoffMultiplier: multiplier } = this.ctx.limits;
     const delay = backoffDelayMs(this.attempt++, { initialMs, maxMs, multiplier }, this.ctx.prng);
@@ -230,6 +240,16 @@ export class PeerLink {
       if (this.queue.length > 0) this.connect();
       else this.state = 'idle';
     });
+  }
+
+  private reportUnreachable(): void {
+    if (this.unreachableReported || !this.ctx.onUnreachable) return;
+    this.unreachableReported = true;
+    try {
+      this.ctx.onUnreachable(this.peerId);
+    } catch (err) {
+      this.ctx.logger.error({ err, peer: this.peerId }, 'onUnreachable handler threw');
+    }
   }
 
   /** Drops the current stream and channel; later callbacks from them are ignored. */

@@ -38,6 +38,12 @@ export interface RaftTransportOptions {
   limits?: Partial<RaftTransportLimits>;
   /** Flush once per event-loop turn automatically (default true). */
   autoFlush?: boolean;
+  /**
+   * Told (at most once until a later write to that peer succeeds) that messages to a peer may have been lost:
+   * its stream or dial failed, or its queue overflowed. A raft host calls reportUnreachable(peer) on its
+   * groups so leaders stop pipelining to it and probe instead.
+   */
+  onPeerUnreachable?: (nodeId: number) => void;
   /** Fault layer (chaos tests, NOKV_FAULTS). Applied on `faultSide` only, so a shared injector acts once. */
   faults?: FaultInjector;
   /** 'send': before queueing (link self→dest). 'receive': before onMessages (link src→self). Default 'send'. */
@@ -128,6 +134,7 @@ export class RaftTransport {
       prng: this.opts.prng,
       logger: this.opts.logger,
       limits: this.limits,
+      onUnreachable: this.opts.onPeerUnreachable,
     }));
   }
 
