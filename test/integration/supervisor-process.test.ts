@@ -177,6 +177,37 @@ describe('Supervisor with OS process children', function () {
     expect(isAlive(pid)).to.equal(false);
   });
 
+  it('ready gates the start: start waits for it, and a process that dies or never gets ready fails the start', async () => {
+    const a = node('a', FOREVER, {
+      ready: async (proc) => {
+        await waitFor('a marked', () => markedPids(join(dir.path, 'a.pids')).includes(proc.pid), 10_000, 20);
+      },
+    });
+    const sup = supervise([a.spec]);
+    await sup.start();
+    const pid = pidOf(sup, 'a')!;
+    expect(markedPids(a.mark)).to.deep.equal([pid]); // ready had seen the mark before start resolved
+    await sup.stop();
+
+    const dies = node('dies', 'process.exit(2)', { ready: () => new Promise<void>(() => {}) });
+    const sup2 = supervise([dies.spec]);
+    const err2 = await sup2.start().then(() => undefined, (e: Error) => e);
+    expect(err2?.message).to.match(/dies.*exited before it was ready/);
+
+    let readyPid = 0;
+    const never = node('never', FOREVER, {
+      ready: async (proc) => {
+        readyPid = proc.pid;
+        throw new Error('not listening');
+      },
+    });
+    const sup3 = supervise([never.spec]);
+    const err3 = await sup3.start().then(() => undefined, (e: Error) => e);
+    expect(err3?.message).to.match(/never.*not listening/);
+    expect(readyPid).to.be.greaterThan(0);
+    expect(isAlive(readyPid)).to.equal(false);
+  });
+
   it('a command that cannot be spawned fails the start and leaves nothing behind', async () => {
     const sup = supervise([processChildSpec({ id: 'ghost', command: join(dir.path, 'no-such-binary') })]);
     const err = await sup.start().then(() => undefined, (e: Error) => e);
