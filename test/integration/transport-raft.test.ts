@@ -1,6 +1,7 @@
 // Raft transports on loopback in one process: batching across many groups, isolation from a dead peer,
 // reconnection after it returns, peer management, a shared server port, faults, and clean shutdown.
 import { expect } from 'chai';
+import net from 'node:net';
 import { SystemClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
 import { SeededPrng } from '../../src/common/prng.js';
@@ -149,17 +150,37 @@ describe('transport: raft transport over loopback', function () {
     expect(after.reconnects).to.be.at.least(1);
   });
 
-  it('does not wait for a dial to an address where nothing listens before serving others', async () => {
-    const [p1, p2, nothing] = await freePorts(3);
-    const n1 = makeNode(1, p1, { 2: p2, 3: nothing });
-    const n2 = makeNode(2, p2, { 1: p1 });
-    await n1.transport.start();
-    await n2.transport.start();
-    const started = Date.now();
-    n1.transport.send(3, 1, { seq: 0 });
-    n1.transport.send(2, 1, { seq: 0 });
-    await waitFor('delivery to the live peer', () => count(n2, 1) === 1);
-    expect(Date.now() - started).to.be.lessThan(1_000);
+  it('keeps serving other peers while a dial to a black-hole peer hangs', async () => {
+    // A TCP listener that accepts and never answers: the dial neither succeeds nor fails until its timeout.
+    const sockets = new Set<net.Socket>();
+    const hole = net.createServer((sock) => { sockets.add(sock); sock.on('error', () => {}); });
+    await new Promise<void>((r) => hole.listen(0, '127.0.0.1', () => r()));
+    try {
+      const holePort = (hole.address() as net.AddressInfo).port;
+      const [p1, p2] = await freePorts(2);
+      const limits = { ...FAST_RECONNECT, connectTimeoutMs: 10_000 };
+      const n1 = makeNode(1, p1, { 2: p2, 3: holePort }, { limits });
+      const n2 = makeNode(2, p2, { 1: p1 });
+      await n1.transport.start();
+      await n2.transport.start();
+      n1.transport.send(3, 1, { seq: 0 });
+      await waitFor('dial to the black hole reaches it', () => sockets.size > 0);
+      const started = Date.now();
+      for (let i = 1; i <= 20; i++) {
+        n1.transport.send(3, 1, { seq: i });
+        n1.transport.send(2, 1, { seq: i });
+        await sleep(2);
+      }
+      await waitFor('delivery to the live peer', () => count(n2, 1) === 20);
+      expect(Date.now() - started).to.be.lessThan(3_000);
+      expect(n1.transport.stats().peers[3].state).to.equal('connecting');
+      expect(n1.transport.stats().peers[3].queued).to.equal(21);
+    } finally {
+      await Promise.all([...live].map((t) => t.close()));
+      live.clear();
+      for (const sock of sockets) sock.destroy();
+      await new Promise((r) => hole.close(r));
+    }
   });
 
   it('manages peers: unknown peers are refused, addresses can change, removal drops the queue', async () => {
