@@ -1,0 +1,84 @@
+// Owns the raft groups of one process: one tick timer for all of them, routing of inbound transport items
+// to their group, and outbound sends through the shared transport (which batches every group's messages to
+// the same destination into one stream write per turn — that is where heartbeats coalesce).
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import { silentLogger, type Logger } from '../../common/log.js';
+import type { Message } from '../index.js';
+import type { RaftGroup } from './group.js';
+
+export interface MessageSink {
+  send(to: number, group: number, msg: unknown): boolean;
+}
+
+export interface MultiRaftOptions {
+  clock: Clock;
+  tickMs: number;
+  logger?: Logger;
+}
+
+export class MultiRaft {
+  private readonly groups = new Map<number, RaftGroup<any>>();
+  private timer?: TimerHandle;
+  private running = false;
+  private unknownGroupDrops = 0;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: MultiRaftOptions) {
+    if (!(opts.tickMs > 0)) throw new RangeError('tickMs must be positive');
+    this.log = opts.logger ?? silentLogger();
+  }
+
+  /** A send function for RaftGroupOptions.send that routes through the transport. */
+  static sender(sink: MessageSink, groupId: number): (msgs: Message[]) => void {
+    return (msgs) => {
+      for (const m of msgs) sink.send(m.to, groupId, m);
+    };
+  }
+
+  add(group: RaftGroup<any>): void {
+    if (this.groups.has(group.groupId)) throw new Error(`group ${group.groupId} already hosted`);
+    this.groups.set(group.groupId, group);
+  }
+
+  get(groupId: number): RaftGroup<any> | undefined {
+    return this.groups.get(groupId);
+  }
+
+  remove(groupId: number): void {
+    this.groups.delete(groupId);
+  }
+
+  /** Transport handler: hands each item to its group (unknown groups are counted and dropped). */
+  deliver = (_fromNode: number, items: Array<{ group: number; msg: unknown }>): void => {
+    for (const item of items) {
+      const g = this.groups.get(item.group);
+      if (!g) {
+        this.unknownGroupDrops++;
+        continue;
+      }
+      g.step(item.msg as Message);
+    }
+  };
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    const loop = () => {
+      if (!this.running) return;
+      for (const g of this.groups.values()) g.tick();
+      this.timer = this.opts.clock.setTimer(this.opts.tickMs, loop);
+    };
+    this.timer = this.opts.clock.setTimer(this.opts.tickMs, loop);
+    this.log.debug({ groups: this.groups.size, tickMs: this.opts.tickMs }, 'raft ticking');
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.timer?.cancel();
+    await Promise.all([...this.groups.values()].map((g) => g.close()));
+  }
+
+  stats(): { groups: number; unknownGroupDrops: number } {
+    return { groups: this.groups.size, unknownGroupDrops: this.unknownGroupDrops };
+  }
+}
