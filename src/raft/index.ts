@@ -6,7 +6,7 @@ export type { Message, MessageType, Ready, ReadState, Role, SoftState } from './
 export { ConfChangeType, decodeConfChange, encodeConfChange, nextConfState, type ConfChange } from './confchange.js';
 export { LogCompactedError, LogUnavailableError, ProposalDroppedError, type DropReason } from './errors.js';
 export { RaftInvariantError } from './assert.js';
-export { MemoryLog } from './memory-log.js';
+export { BOOTSTRAP_INDEX, BOOTSTRAP_TERM, bootstrapState, MemoryLog } from './memory-log.js';
 export { ENTRY_OVERHEAD_BYTES, entrySize } from './log.js';
 export {
   EntryType,

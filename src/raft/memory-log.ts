@@ -12,10 +12,19 @@ export class MemoryLog implements LogReader {
   /** ents[0] is a placeholder for the snapshot's last entry (index, term); real entries follow. */
   private ents: Entry[];
 
-  /** An empty log; `conf` lists the initial voters of a new group (empty for a node joining later). */
-  constructor(conf: ConfState = { voters: [], learners: [] }) {
-    this.snap = { meta: { index: 0, term: 0, conf: cloneConf(conf) }, data: new Uint8Array(0) };
-    this.ents = [placeholder(0, 0)];
+  /**
+   * A founding member of a new group (conf lists the initial voters; data is the initial application state)
+   * starts from the bootstrap snapshot; a node joining later (no conf) starts empty and receives a snapshot.
+   */
+  constructor(conf: ConfState = { voters: [], learners: [] }, data: Uint8Array = new Uint8Array(0)) {
+    if (conf.voters.length > 0) {
+      const boot = bootstrapState(conf, data);
+      this.snap = boot.snapshot;
+      this.hard = boot.hardState;
+    } else {
+      this.snap = { meta: { index: 0, term: 0, conf: cloneConf(conf) }, data: new Uint8Array(0) };
+    }
+    this.ents = [placeholder(this.snap.meta.index, this.snap.meta.term)];
   }
 
   initialState(): { hardState: HardState; conf: ConfState } {
@@ -101,6 +110,24 @@ export class MemoryLog implements LogReader {
     this.ents = [placeholder(index, term), ...this.ents.slice(index - offset + 1)];
   }
 }
+
+/**
+ * What every founding member of a new group persists before its first start: the same snapshot at
+ * (index 1, term 1) holding the initial configuration and application state, and a hard state that has
+ * committed it. Because the log then starts after index 1, a node added later can never rebuild the
+ * configuration by replaying entries (the founders are not in any entry): the leader must send it a
+ * snapshot, which carries the configuration.
+ */
+export function bootstrapState(conf: ConfState, data: Uint8Array = new Uint8Array(0)): { snapshot: Snapshot; hardState: HardState } {
+  if (conf.voters.length === 0) throw new RangeError('a new group needs at least one voter');
+  return {
+    snapshot: { meta: { index: BOOTSTRAP_INDEX, term: BOOTSTRAP_TERM, conf: cloneConf(conf) }, data },
+    hardState: { term: BOOTSTRAP_TERM, vote: 0, commit: BOOTSTRAP_INDEX },
+  };
+}
+
+export const BOOTSTRAP_INDEX = 1;
+export const BOOTSTRAP_TERM = 1;
 
 function placeholder(index: number, term: number): Entry {
   return { index, term, type: 0, data: new Uint8Array(0) };
