@@ -1,0 +1,96 @@
+// Owns the life of a role process: logger, expvar endpoint, the root supervisor of the role's children, and
+// the signals. SIGTERM/SIGINT stop the tree in reverse start order (a coordinator releases its lease on the
+// way down) and exit 0; a tree that gives up (restart intensity reached) exits 1 so the process supervisor
+// above (`nokv cluster`) restarts the whole process.
+import { SystemClock, type Clock } from '../common/clock.js';
+import { createLogger, type Logger } from '../common/log.js';
+import { ExpvarRegistry, startExpvarServer } from '../expvar/server.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import type { ChildSpec, Strategy } from '../supervisor/types.js';
+
+export interface RoleContext {
+  role: string;
+  node: string;
+  logger: Logger;
+  clock: Clock;
+  expvar: ExpvarRegistry;
+}
+
+export interface RoleOptions {
+  role: string;
+  node: string;
+  metricsAddr: string;
+  strategy?: Strategy;
+  /** Restart intensity of the root supervisor: more than this many restarts in periodMs ends the process. */
+  intensity?: number;
+  periodMs?: number;
+  /** Builds the children in start order. Runs after /debug/vars is up, so a slow start is observable. */
+  children: (ctx: RoleContext) => ChildSpec[] | Promise<ChildSpec[]>;
+}
+
+export interface RunningRole {
+  ctx: RoleContext;
+  supervisor: Supervisor;
+  /** Resolves with the exit code once the role has stopped. */
+  done: Promise<number>;
+  stop(): Promise<void>;
+}
+
+export async function startRole(opts: RoleOptions): Promise<RunningRole> {
+  const logger = createLogger({ role: opts.role, node: opts.node });
+  const clock = new SystemClock();
+  const expvar = new ExpvarRegistry();
+  const metrics = await startExpvarServer(opts.metricsAddr, expvar);
+  const ctx: RoleContext = { role: opts.role, node: opts.node, logger, clock, expvar };
+  const supervisor = new Supervisor({
+    id: `${opts.role}-${opts.node}`,
+    strategy: opts.strategy ?? 'rest_for_one',
+    intensity: opts.intensity ?? 5,
+    periodMs: opts.periodMs ?? 10_000,
+    clock,
+    logger,
+    children: await opts.children(ctx),
+  });
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let stopping: Promise<void> | undefined;
+  const stop = (code = 0) => {
+    stopping ??= (async () => {
+      logger.info('stopping');
+      try {
+        await supervisor.stop();
+      } catch (err) {
+        logger.error({ err }, 'error while stopping');
+        code = 1;
+      }
+      await metrics.close();
+      resolveDone(code);
+    })();
+    return stopping;
+  };
+  supervisor.onExit((reason) => {
+    if (stopping) return;
+    logger.error({ reason }, 'role supervisor gave up; exiting');
+    void stop(1);
+  });
+  try {
+    await supervisor.start();
+  } catch (err) {
+    await metrics.close();
+    throw err;
+  }
+  logger.info({ metrics: `http://${opts.metricsAddr}/debug/vars` }, 'role started');
+  return { ctx, supervisor, done, stop: () => stop(0) };
+}
+
+/** Runs a role until a signal or failure, then exits the process with its code. */
+export async function runRoleProcess(opts: RoleOptions): Promise<number> {
+  const role = await startRole(opts);
+  const onSignal = () => void role.stop();
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  const code = await role.done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  return code;
+}
