@@ -12,6 +12,8 @@ export type ErrorCode =
   | 'RESOURCE_EXHAUSTED'
   | 'ABORTED'
   | 'DATA_LOSS'
+  | 'UNAUTHENTICATED'
+  | 'PERMISSION_DENIED'
   | 'INTERNAL';
 
 export class NokvError extends Error {
