@@ -101,9 +101,10 @@ export class Storage {
 
   /**
    * Runs `apply` inside the next group-commit transaction; resolves once that transaction is on disk.
-   * `apply` must only put/remove through db(...) handles and must not throw (validate before submitting):
-   * a throw aborts the whole batch. After any failed batch the storage refuses further writes (the
-   * in-memory views of its users may no longer match the disk; reopen to recover).
+   * `apply` should only put/remove through db(...) handles, after any reads or checks it needs: a throw
+   * rejects this write alone and does NOT roll back what it already wrote (the rest of the batch commits).
+   * After any failed write the storage refuses further writes (the in-memory views of its users may no
+   * longer match the disk; reopen to recover). Validate before submitting.
    */
   write(apply: () => void): Promise<void> {
     this.assertOpen();
@@ -154,9 +155,19 @@ export class Storage {
     if (batch.length === 0) return;
     this.counters.batches++;
     this.counters.maxWritesPerBatch = Math.max(this.counters.maxWritesPerBatch, batch.length);
+    // An asynchronous lmdb-js transaction cannot be rolled back (a throw or ABORT still commits what was
+    // written; only transactionSync aborts, and it would block this thread for the fsync). So each callback
+    // is isolated: one that throws is rejected alone, the rest of the batch commits.
+    const failed = new Map<PendingWrite, unknown>();
     const durable = this.env
       .transaction(() => {
-        for (const w of batch) w.apply();
+        for (const w of batch) {
+          try {
+            w.apply();
+          } catch (err) {
+            failed.set(w, err);
+          }
+        }
       })
       // The commit promise may resolve before the sync when LMDB overlaps syncs with later commits;
       // `flushed` is the documented point at which the commit is on disk.
@@ -165,11 +176,16 @@ export class Storage {
     this.chain = this.chain.then(() =>
       durable.then(
         () => {
-          if (this.failure !== undefined) {
-            const err = new UnavailableError(`storage ${this.path} failed earlier: ${String(this.failure)}`);
-            for (const w of batch) w.reject(err);
-          } else {
-            for (const w of batch) w.resolve();
+          const earlier = this.failure;
+          for (const w of batch) {
+            if (failed.has(w)) {
+              w.reject(failed.get(w));
+              if (this.failure === undefined) this.failure = failed.get(w);
+            } else if (earlier !== undefined) {
+              w.reject(new UnavailableError(`storage ${this.path} failed earlier: ${String(earlier)}`));
+            } else {
+              w.resolve();
+            }
           }
         },
         (err: unknown) => {

@@ -1,0 +1,74 @@
+import { expect } from 'chai';
+import { UnavailableError } from '../../src/common/errors.js';
+import { liveResources } from '../../src/common/resources.js';
+import { openStorage, type Storage } from '../../src/storage/index.js';
+import { makeTempDir } from '../support/env.js';
+
+describe('storage environment and group commit', () => {
+  let dir: { path: string; remove: () => void };
+  let storage: Storage | undefined;
+
+  beforeEach(() => {
+    dir = makeTempDir('nokv-env-');
+    storage = openStorage({ path: `${dir.path}/with.dot` });
+  });
+
+  afterEach(async () => {
+    try {
+      await storage?.close();
+    } finally {
+      storage = undefined;
+      dir.remove();
+    }
+  });
+
+  it('registers the open environment as a resource until it is closed', async () => {
+    const mine = () => liveResources().filter((r) => r.kind === 'lmdb' && r.description.includes(dir.path));
+    expect(mine()).to.have.length(1);
+    await storage!.close();
+    await storage!.close(); // idempotent
+    expect(mine()).to.have.length(0);
+  });
+
+  it('resolves batches in submission order, one transaction per turn', async () => {
+    const db = storage!.db('t');
+    const order: string[] = [];
+    const before = storage!.stats().batches;
+    const turn = (tag: string) =>
+      ['a', 'b'].map((k) => storage!.write(() => db.put(Buffer.from(tag + k), Buffer.from(tag))).then(() => order.push(tag + k)));
+    const first = turn('1');
+    await new Promise<void>((r) => setImmediate(r)); // next turn: a second batch while the first may be syncing
+    const second = turn('2');
+    await Promise.all([...first, ...second]);
+    expect(order).to.deep.equal(['1a', '1b', '2a', '2b']);
+    expect(storage!.stats().batches - before).to.equal(2);
+    expect(db.get(Buffer.from('2b'))!.toString()).to.equal('2');
+  });
+
+  it('drain waits for every submitted write', async () => {
+    const db = storage!.db('t');
+    let done = 0;
+    for (let i = 0; i < 5; i++) void storage!.write(() => db.put(Buffer.from([i + 1]), Buffer.from('v'))).then(() => done++);
+    await storage!.drain();
+    expect(done).to.equal(5);
+  });
+
+  it('rejects a write whose callback throws, commits the rest of its batch, and refuses later writes', async () => {
+    const db = storage!.db('t');
+    const ok = storage!.write(() => db.put(Buffer.from('k'), Buffer.from('v')));
+    const bad = storage!.write(() => {
+      throw new Error('bug in a write callback');
+    });
+    const results = await Promise.allSettled([ok, bad]);
+    expect(results.map((r) => r.status)).to.deep.equal(['fulfilled', 'rejected']);
+    expect(db.get(Buffer.from('k'))!.toString()).to.equal('v');
+    let later: unknown;
+    try {
+      await storage!.write(() => db.put(Buffer.from('k2'), Buffer.from('v')));
+    } catch (err) {
+      later = err;
+    }
+    expect(later).to.be.instanceOf(UnavailableError);
+    expect(db.get(Buffer.from('k2'))).to.equal(undefined);
+  });
+});
