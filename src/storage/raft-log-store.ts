@@ -468,7 +468,8 @@ export class RaftLogStore {
       s.snapshotMeta = sm.meta;
       s.snapshotDataBytes = sm.dataBytes;
     }
-    s.conf = conf ?? s.snapshotMeta.conf;
+    // Only a conf record counts (applySnapshot writes one); saveSnapshot leaves the conf state alone.
+    if (conf) s.conf = conf;
     if (s.trunc.index > s.snapshotMeta.index) {
       throw new DataLossError(`raft log of group ${groupId} is compacted to ${s.trunc.index} but its snapshot is at ${s.snapshotMeta.index}`, { groupId, index: s.trunc.index });
     }
