@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
 import { FailedPreconditionError, InvalidArgumentError, DataLossError } from '../../src/common/errors.js';
 import {
   applyBatch,
@@ -338,6 +339,27 @@ describe('metaroot-state: commands and codec', () => {
     const bytes = encodeSnapshot(s);
     expect(() => decodeSnapshot(bytes.subarray(0, bytes.length - 3))).to.throw(DataLossError);
     expect(() => encodeCommand({ type: 'append', v: 1, events: [{ kind: 'nope' }] } as never)).to.throw(InvalidArgumentError);
+  });
+
+  it('random and corrupted bytes decode to typed errors only', () => {
+    const good = encodeSnapshot(twoRegions());
+    const typed = (fn: () => unknown): void => {
+      try {
+        fn();
+      } catch (err) {
+        expect(err).to.satisfy((e: unknown) => e instanceof InvalidArgumentError || e instanceof DataLossError);
+      }
+    };
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), fc.nat(), fc.integer({ min: 0, max: 255 }), (junk, pos, byte) => {
+        typed(() => decodeCommand(junk));
+        typed(() => decodeSnapshot(junk));
+        const flipped = good.slice();
+        flipped[pos % flipped.length] = byte;
+        typed(() => decodeSnapshot(flipped));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('stateSummary reports node-independent fields and counts', () => {
