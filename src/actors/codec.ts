@@ -1,11 +1,13 @@
-// Owns how a Batch crosses a MessagePort. Two codecs, chosen by measurement (bench/actors.bench.ts):
-// msgpackr into one transferred ArrayBuffer (the default: faster for batches of small envelopes), and plain
-// structured clone. Both carry ActorRefs inside messages and re-bind them to the receiving thread's router.
+// Owns how a Batch crosses a MessagePort. Chosen by measurement (bench/actors.bench.ts): structured clone is
+// faster for a batch of a few envelopes (msgpackr pays a fixed cost per pack: record definitions, buffer copy),
+// msgpackr into one transferred ArrayBuffer is faster from about a dozen envelopes up. The default 'auto' codec
+// picks per batch; the receiver tells them apart by the data's type. Every codec carries ActorRefs inside
+// messages and re-binds them to the receiving thread's router.
 import { Packr, addExtension } from 'msgpackr';
 import { ActorRef, REF_BRAND, isClonedRef, type Router } from './ref.js';
 import type { ActorAddress, Batch } from './protocol.js';
 
-export type CodecName = 'msgpack' | 'clone';
+export type CodecName = 'auto' | 'msgpack' | 'clone';
 
 export interface EncodedBatch {
   data: unknown;
@@ -103,8 +105,27 @@ function refFromAddress(a: ActorAddress, router: Router): ActorRef {
   return new ActorRef(a.thread, a.id, a.name, router);
 }
 
+/** Batches with at least this many envelopes go as msgpack under 'auto' (crossover measured near 8-16). */
+export const AUTO_MSGPACK_MIN_BATCH = 12;
+
+class AutoCodec implements BatchCodec {
+  readonly name = 'auto' as const;
+  private readonly msgpack = new MsgpackCodec();
+  private readonly clone = new CloneCodec();
+
+  encode(batch: Batch): EncodedBatch {
+    return batch.envs.length >= AUTO_MSGPACK_MIN_BATCH ? this.msgpack.encode(batch) : this.clone.encode(batch);
+  }
+
+  decode(data: unknown, router: Router): Batch {
+    return data instanceof ArrayBuffer ? this.msgpack.decode(data, router) : this.clone.decode(data, router);
+  }
+}
+
 export function createCodec(name: CodecName): BatchCodec {
-  return name === 'msgpack' ? new MsgpackCodec() : new CloneCodec();
+  if (name === 'msgpack') return new MsgpackCodec();
+  if (name === 'clone') return new CloneCodec();
+  return new AutoCodec();
 }
 
 export { REF_BRAND };

@@ -48,7 +48,7 @@ export interface ActorSystemOptions {
    * true: worker log lines travel to this thread and are written to logDestination (tests capture them).
    */
   forwardWorkerLogs?: boolean;
-  /** Envelope encoding between threads; 'msgpack' measured faster (bench/actors.bench.ts). */
+  /** Envelope encoding between threads; 'auto' (default) picks clone or msgpack per batch by its size. */
   codec?: CodecName;
   /** Prefix of trace/span ids; pass a fixed one for reproducible runs. */
   idPrefix?: string;
@@ -151,7 +151,7 @@ export class ActorSystem {
     this.node = opts.node;
     this.workers = workers;
     this.clock = opts.clock ?? new SystemClock();
-    this.codecName = opts.codec ?? 'msgpack';
+    this.codecName = opts.codec ?? 'auto';
     this.idPrefix = opts.idPrefix ?? randomBytes(4).toString('hex');
     this.defaultMailboxLimit = opts.defaultMailboxLimit ?? DEFAULT_MAILBOX_LIMIT;
     this.logger =
