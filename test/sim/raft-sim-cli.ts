@@ -12,9 +12,11 @@ function arg(name: string): string | undefined {
 }
 
 function main(): number {
+  // --broken-host runs a host that sends before persisting: the checkers must catch it on some seeds.
+  const broken = process.argv.includes('--broken-host');
   const one = arg('seed');
   if (one !== undefined) {
-    const r = runSeed({ seed: Number(one), verbose: process.argv.includes('--quiet') ? false : true });
+    const r = runSeed({ seed: Number(one), verbose: !process.argv.includes('--quiet'), brokenHostSendsBeforePersist: broken });
     console.log(JSON.stringify(r.stats));
     if (!r.ok) {
       console.log(`FAIL seed ${r.seed}: ${r.error}`);
@@ -29,7 +31,7 @@ function main(): number {
   const failures: SimResult[] = [];
   const totals = { ticks: 0, delivered: 0, crashes: 0, leaders: 0, writesAcked: 0, readsServed: 0, snapshotsInstalled: 0, confChanges: 0, transfers: 0 };
   for (let seed = from; seed < from + count; seed++) {
-    const r = runSeed({ seed });
+    const r = runSeed({ seed, brokenHostSendsBeforePersist: broken });
     for (const k of Object.keys(totals) as (keyof typeof totals)[]) totals[k] += r.stats[k];
     if (!r.ok) {
       failures.push(r);

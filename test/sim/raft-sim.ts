@@ -165,7 +165,7 @@ interface InFlight {
   at: number;
 }
 
-type CrashPoint = 'afterEntries' | 'afterPersist' | 'afterSend';
+type CrashPoint = 'beforePersist' | 'afterEntries' | 'afterPersist' | 'afterSend';
 
 export class RaftSimulation {
   private readonly prng: Prng;
@@ -209,9 +209,11 @@ export class RaftSimulation {
     this.lossP = this.prng.next() * 0.15;
     this.dupP = this.prng.next() * 0.05;
     this.maxDelay = 1 + this.prng.int(8);
-    this.crashP = this.prng.next() * 0.004;
-    this.partitionP = this.prng.next() * 0.02;
-    this.midReadyCrashP = this.prng.next() * 0.01;
+    // A quarter of the seeds are storms: frequent crashes and partitions reach rare interleavings (figure 8).
+    const storm = this.prng.chance(0.25) ? 5 : 1;
+    this.crashP = this.prng.next() * 0.004 * storm;
+    this.partitionP = this.prng.next() * 0.02 * storm;
+    this.midReadyCrashP = this.prng.next() * 0.01 * storm;
     const electionTimeoutTicks = 8 + this.prng.int(8);
     this.raftConfig = {
       electionTimeoutTicks,
@@ -389,6 +391,7 @@ export class RaftSimulation {
   private handleReady(node: SimNode, rd: Ready): boolean {
     const crashAt = this.faultsOn && this.faultPrng.chance(this.midReadyCrashP) ? this.pickCrashPoint() : undefined;
     if (this.opts.brokenHostSendsBeforePersist) for (const m of rd.messages) this.send(m);
+    if (crashAt === 'beforePersist') return this.crash(node, 'before persisting'), false;
     if (rd.snapshot) node.storage.applySnapshot(rd.snapshot);
     node.storage.append(rd.entries);
     if (crashAt === 'afterEntries') return this.crash(node, 'after persisting entries'), false;
@@ -410,7 +413,7 @@ export class RaftSimulation {
   }
 
   private pickCrashPoint(): CrashPoint {
-    const points: CrashPoint[] = ['afterEntries', 'afterPersist', 'afterSend'];
+    const points: CrashPoint[] = ['beforePersist', 'afterEntries', 'afterPersist', 'afterSend'];
     return points[this.faultPrng.int(points.length)];
   }
 
