@@ -7,7 +7,7 @@ import { pack, unpack } from 'msgpackr';
 import { open } from 'lmdb';
 import { EntryType, type Entry } from '../src/raft/types.js';
 import { openRaftLogStore, openStorage, type RaftLogStore, type Storage } from '../src/storage/index.js';
-import { crc32 } from '../src/storage/crc32.js';
+import { crc32 } from '../src/common/crc32.js';
 import { RecordKind, checkRecord, decodeEntryPayload, encodeEntry, logKey, recordPayload } from '../src/storage/codec.js';
 import { makeTempDir } from '../test/support/env.js';
 

@@ -11,7 +11,7 @@
 // rarely written, structured records (conf state, snapshot metadata) use msgpackr.
 import { pack, unpack } from 'msgpackr';
 import type { ConfState, Entry, EntryType, HardState, SnapshotMeta } from '../raft/types.js';
-import { crc32Update } from './crc32.js';
+import { crc32Update } from '../common/crc32.js';
 
 export const RECORD_FORMAT_VERSION = 1;
 /** Version + kind in front, CRC behind. */

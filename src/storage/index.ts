@@ -15,4 +15,4 @@ export type { PersistRequest, RaftLogStoreOptions } from './raft-log-store.js';
 export { openKvTable, KvTable, binaryCodec, stringCodec, msgpackCodec, prefixEnd, MAX_KEY_BYTES } from './kv-table.js';
 export type { KvKey, KvOp, KvEntry, KvRangeOptions, ValueCodec } from './kv-table.js';
 export { LogCompactedError, LogUnavailableError } from '../raft/errors.js';
-export { crc32, crc32Update } from './crc32.js';
+export { crc32, crc32Update } from '../common/crc32.js';

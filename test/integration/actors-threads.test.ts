@@ -6,7 +6,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { liveResources } from '../../src/common/resources.js';
 import type { ExitReason } from '../../src/supervisor/types.js';
 import { ActorRef, ActorSystem, CpuPool, type ActorContext } from '../../src/actors/index.js';
-import { crc32 } from '../../src/actors/crc32.js';
+import { crc32 } from '../../src/common/crc32.js';
 import { waitFor } from '../support/env.js';
 
 const BEHAVIOURS = new URL('../../src/actors/testing/behaviours.js', import.meta.url).href;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { crc32, crc32Update } from '../../src/storage/crc32.js';
+import { crc32, crc32Update } from '../../src/common/crc32.js';
 import {
   RecordKind,
   checkRecord,

@@ -1,4 +1,5 @@
-// Owns the CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320) used to checksum every stored record.
+// Owns CRC-32 (IEEE 802.3, reflected polynomial 0xEDB88320): record checksums in storage, big-buffer checksums
+// in the CPU pool.
 // Node 20 has no zlib.crc32, so this is a table-driven "slicing-by-8" implementation: eight 256-entry tables
 // let the inner loop consume eight bytes per step, which matters for multi-megabyte snapshots.
 
