@@ -3,13 +3,24 @@
 // then send, then apply to the state machine, then advance — and turns applied entries and read states back
 // into answers for the callers of propose() and readBarrier(). Work for the group is serialised: at most
 // one Ready is in flight, and everything else waits for the next turn of the loop.
-import { NotLeaderError, TimeoutError, UnavailableError } from '../../common/errors.js';
+//
+// Durability argument (what is fsynced before what leaves the node): a Ready's entries, hard state and
+// snapshot are on disk before any message that depends on them is sent, and before any entry is applied or
+// any proposal acknowledged. The one exception is etcd's parallel leader append (Raft thesis §10.2.1): a
+// leader whose Ready changes neither term nor vote and installs no snapshot sends its appends while its own
+// persist is in flight. That is safe here because (a) those messages promise nothing about the leader's own
+// disk — followers persist before they ack; (b) a commit index covering the new entries can only be computed
+// from acks to these very messages and leaves the node only in a LATER Ready, which starts after this
+// persist completed; (c) entries are applied and proposals acknowledged after the persist. So anything
+// reported committed is durable on the leader and on enough followers for a quorum.
+import { NotLeaderError, ResourceExhaustedError, TimeoutError, UnavailableError } from '../../common/errors.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Prng } from '../../common/prng.js';
 import { silentLogger, type Logger } from '../../common/log.js';
-import { RaftCore, decodeConfChange, EntryType, type ConfChange, type Message, type Ready, type ConfState } from '../index.js';
+import { RaftCore, RaftInvariantError, decodeConfChange, EntryType, type ConfChange, type Entry, type Message, type ProgressView, type Ready, type ConfState } from '../index.js';
 import type { RaftLogStore } from '../../storage/raft-log-store.js';
-import type { AppliedEntry, ProposeOptions, ReplicatedLog, ReplicationStatus, StateMachine, RaftRole } from './replicated.js';
+import { RaftGroupFailedError } from './errors.js';
+import type { ProposeOptions, ReplicatedLog, ReplicationStatus, StateMachine, RaftRole } from './replicated.js';
 
 /** Default deadline of a proposal or read barrier. */
 export const DEFAULT_PROPOSE_TIMEOUT_MS = 5_000;
@@ -20,12 +31,18 @@ export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;
 /** Entries kept behind a snapshot so slightly lagging followers catch up from the log, not a snapshot. */
 export const DEFAULT_COMPACTION_SLACK_ENTRIES = 1_000;
 
+/** What the host needs from the durable log (a RaftLogStore; tests may wrap one to delay or fail writes). */
+export type RaftGroupStore = Pick<RaftLogStore, 'groupLog' | 'persist' | 'saveSnapshot' | 'compact'>;
+
+/** Message types a leader may send before its own persist of the same Ready completes (see the header). */
+const LEADER_EARLY_TYPES: ReadonlySet<Message['type']> = new Set(['app', 'heartbeat', 'snap', 'timeoutNow', 'readIndexResp']);
+
 export interface RaftGroupOptions<R> {
   groupId: number;
   nodeId: number;
   /** Voters of a brand-new group; ignored when the store already has state for the group. */
   bootstrapVoters: number[];
-  store: RaftLogStore;
+  store: RaftGroupStore;
   stateMachine: StateMachine<R>;
   /** Hands messages to the transport; the host never waits on it. */
   send: (msgs: Message[]) => void;
@@ -40,6 +57,10 @@ export interface RaftGroupOptions<R> {
   onLeaderChange?: (leaderId: number, term: number) => void;
   /** Called after a ConfChange entry applied, with the configuration now in force. */
   onConfChange?: (conf: ConfState, cc: ConfChange) => void;
+  /** Called once if the group stops after a failure (storage, state machine); callers get RaftGroupFailedError. */
+  onFailed?: (err: RaftGroupFailedError) => void;
+  /** Leader sends appends while persisting the same entries (default true); see the header for why it is safe. */
+  parallelLeaderAppend?: boolean;
 }
 
 interface PendingProposal<R> {
@@ -74,12 +95,18 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   private snapshotIndex = 0;
   private leaderId = 0;
   private idle: Array<() => void> = [];
-  private failed?: Error;
+  private failed?: RaftGroupFailedError;
+  /** Term and vote as last persisted: a Ready that changes them must be durable before its messages leave. */
+  private durableTerm = 0;
+  private durableVote = 0;
+  private readonly parallelAppend: boolean;
+  private readonly counters = { readies: 0, earlySends: 0 };
 
   private constructor(private readonly opts: RaftGroupOptions<R>) {
     this.groupId = opts.groupId;
     this.nodeId = opts.nodeId;
     this.log = (opts.logger ?? silentLogger()).child({ group: opts.groupId });
+    this.parallelAppend = opts.parallelLeaderAppend ?? true;
   }
 
   /** Recovers the group from the store (bootstrapping a new one with its voters) and restores the state machine. */
@@ -98,6 +125,9 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
       await store.persist(groupId, { conf: { voters: [...this.opts.bootstrapVoters], learners: [] } });
       groupLog = store.groupLog(groupId);
     }
+    const hs = groupLog.initialState().hardState;
+    this.durableTerm = hs.term;
+    this.durableVote = hs.vote;
     const snap = groupLog.snapshot();
     if (snap.meta.index > 0) this.opts.stateMachine.restore(snap.data, snap.meta.index, snap.meta.term);
     this.applied = snap.meta.index;
@@ -128,6 +158,8 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     try {
       this.core.step(msg);
     } catch (err) {
+      // A broken core invariant is a bug: stop this replica rather than keep going on corrupt state.
+      if (err instanceof RaftInvariantError) return this.fail(err);
       this.log.warn({ err, type: msg.type, from: msg.from }, 'raft message refused');
       return;
     }
@@ -136,6 +168,7 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
 
   /** Makes this node campaign now (tests and leader-transfer tooling). */
   campaign(): void {
+    if (this.closed || this.failed) return;
     this.core.campaign();
     this.schedule();
   }
@@ -143,7 +176,9 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   propose(data: Uint8Array, opts: ProposeOptions = {}): Promise<{ index: number; term: number; result: R }> {
     if (this.closed) return Promise.reject(new UnavailableError('raft group is closed'));
     if (this.failed) return Promise.reject(this.failed);
-    if (this.proposals.size >= MAX_PENDING_PROPOSALS) return Promise.reject(new UnavailableError('too many proposals in flight'));
+    if (this.proposals.size >= MAX_PENDING_PROPOSALS) {
+      return Promise.reject(new ResourceExhaustedError('too many proposals in flight', { limit: MAX_PENDING_PROPOSALS }));
+    }
     if (this.core.role !== 'leader') return Promise.reject(this.notLeader());
     let at: { index: number; term: number };
     try {
@@ -182,8 +217,37 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   }
 
   transferLeader(to: number): void {
+    if (this.closed || this.failed) return;
     this.core.transferLeader(to);
     this.schedule();
+  }
+
+  /**
+   * The transport may have lost messages to `peer` (stream or dial failed, queue overflowed). A leader stops
+   * pipelining to it and probes; a snapshot in flight to it counts as failed, so the leader may retry it as
+   * soon as the peer answers again instead of waiting out snapshotRetryTicks. (Success needs no report: the
+   * follower's answer to the snapshot moves its progress on.)
+   */
+  reportUnreachable(peer: number): void {
+    if (this.closed || this.failed || peer === this.nodeId) return;
+    if (this.core.progressOf(peer)?.state === 'snapshot') this.core.reportSnapshot(peer, false);
+    this.core.reportUnreachable(peer);
+    this.schedule();
+  }
+
+  /** Replication progress of `peer` as this leader sees it (undefined on a follower). */
+  progressOf(peer: number): ProgressView | undefined {
+    return this.core.progressOf(peer);
+  }
+
+  /** The failure that stopped the group, if any. */
+  get failure(): RaftGroupFailedError | undefined {
+    return this.failed;
+  }
+
+  /** Readys handled, and how many of them sent their messages before their persist completed. */
+  stats(): { readies: number; earlySends: number; pendingProposals: number } {
+    return { ...this.counters, pendingProposals: this.proposals.size };
   }
 
   onLeaderChange(listener: (leaderId: number, term: number) => void): () => void {
@@ -244,10 +308,7 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
       }
       await this.maybeSnapshot();
     } catch (err) {
-      // A storage failure leaves the node unable to keep its promises: stop it and let the supervisor decide.
-      this.failed = err instanceof Error ? err : new Error(String(err));
-      this.log.error({ err }, 'raft group failed; stopping it');
-      this.failAll(this.failed);
+      this.fail(err);
     } finally {
       this.processing = false;
       for (const w of this.idle.splice(0)) w();
@@ -255,75 +316,123 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     if (!this.closed && !this.failed && this.core.hasReady()) this.schedule();
   }
 
+  /**
+   * A failed persist leaves the node unable to keep its promises (the core believes a Ready is outstanding,
+   * the disk may hold part of it): stop the group for good, tell every caller with one typed error, and let
+   * the owner (supervisor) decide. Recovery is a restart, which re-reads what is durable.
+   */
+  private fail(cause: unknown): void {
+    if (this.failed) return;
+    this.failed = RaftGroupFailedError.from(this.groupId, this.nodeId, cause);
+    this.log.error({ err: cause }, 'raft group failed; stopping it');
+    this.failAll(this.failed);
+    try {
+      this.opts.onFailed?.(this.failed);
+    } catch (err) {
+      this.log.error({ err }, 'onFailed handler threw');
+    }
+  }
+
   private async handleReady(rd: Ready): Promise<void> {
-    const { store, groupId } = this.opts;
+    this.counters.readies++;
+    const early = rd.messages.length > 0 && this.maySendBeforePersist(rd);
+    if (early) {
+      this.counters.earlySends++;
+      this.opts.send(rd.messages);
+    }
     // 1. durable first: the messages below promise votes and acks that must survive a crash.
-    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
-      await store.persist(groupId, {
-        ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
-        ...(rd.entries.length > 0 ? { entries: rd.entries } : {}),
-        ...(rd.hardState ? { hardState: rd.hardState } : {}),
-      });
-    }
+    await this.persistReady(rd);
     // 2. send.
-    if (rd.messages.length > 0) this.opts.send(rd.messages);
+    if (!early && rd.messages.length > 0) this.opts.send(rd.messages);
     // 3. apply.
-    if (rd.snapshot) {
-      this.opts.stateMachine.restore(rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.term);
-      this.applied = rd.snapshot.meta.index;
-      this.snapshotIndex = rd.snapshot.meta.index;
-      for (const [index, p] of this.proposals) {
-        if (index <= this.applied) this.settleProposal(index, p, undefined);
-      }
+    if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.term);
+    for (const e of rd.committedEntries) {
+      if (e.type === EntryType.ConfChange) await this.applyConfChange(e);
+      else this.applyNormal(e);
     }
-    for (const e of rd.committedEntries) await this.applyEntry(e);
-    if (rd.softState && rd.softState.leaderId !== this.leaderId) {
-      this.leaderId = rd.softState.leaderId;
-      this.log.info({ leader: this.leaderId, term: this.core.term, role: rd.softState.role }, 'raft leader changed');
-      this.opts.onLeaderChange?.(this.leaderId, this.core.term);
-      for (const l of this.leaderListeners) l(this.leaderId, this.core.term);
-    }
+    if (rd.softState && rd.softState.leaderId !== this.leaderId) this.noteLeader(rd.softState.leaderId, rd.softState.role);
     for (const rs of rd.readStates) {
-      const id = new TextDecoder().decode(rs.ctx);
-      const pending = this.reads.get(id);
+      const pending = this.reads.get(new TextDecoder().decode(rs.ctx));
       if (pending) pending.index = rs.index;
     }
+    // 4. advance.
     this.core.advance(rd);
     this.releaseReads();
   }
 
-  private async applyEntry(e: { index: number; term: number; type: EntryType; data: Uint8Array }): Promise<void> {
-    let result: R | undefined;
-    if (e.type === EntryType.ConfChange) {
-      const cc = decodeConfChange(e.data);
-      const conf = this.core.applyConfChange(cc);
-      await this.opts.store.persist(this.opts.groupId, { conf });
-      this.opts.onConfChange?.(conf, cc);
-    } else if (e.data.length > 0) {
-      const entry: AppliedEntry = { index: e.index, term: e.term, data: e.data };
-      result = this.opts.stateMachine.apply(entry);
-    }
-    this.applied = e.index;
-    const p = this.proposals.get(e.index);
-    if (p) {
-      if (p.term === e.term) {
-        this.proposals.delete(e.index);
-        p.timer.cancel();
-        p.resolve({ index: e.index, term: e.term, result: result as R });
-      } else {
-        this.settleProposal(e.index, p, undefined);
-      }
+  /** Parallel leader append applies only to a leader's Ready that promises nothing about term, vote or snapshot. */
+  private maySendBeforePersist(rd: Ready): boolean {
+    if (!this.parallelAppend || this.core.role !== 'leader' || rd.snapshot) return false;
+    if (rd.hardState && (rd.hardState.term !== this.durableTerm || rd.hardState.vote !== this.durableVote)) return false;
+    for (const m of rd.messages) if (!LEADER_EARLY_TYPES.has(m.type) && !m.reject) return false;
+    return true;
+  }
+
+  private async persistReady(rd: Ready): Promise<void> {
+    if (!rd.snapshot && rd.entries.length === 0 && !rd.hardState) return;
+    await this.opts.store.persist(this.groupId, {
+      ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
+      ...(rd.entries.length > 0 ? { entries: rd.entries } : {}),
+      ...(rd.hardState ? { hardState: rd.hardState } : {}),
+    });
+    if (rd.hardState) {
+      this.durableTerm = rd.hardState.term;
+      this.durableVote = rd.hardState.vote;
     }
   }
 
+  private applySnapshot(data: Uint8Array, index: number, term: number): void {
+    this.opts.stateMachine.restore(data, index, term);
+    this.applied = index;
+    this.snapshotIndex = index;
+    for (const [i, p] of this.proposals) {
+      if (i <= this.applied) this.settleProposal(i, p);
+    }
+  }
+
+  private noteLeader(leaderId: number, role: string): void {
+    this.leaderId = leaderId;
+    this.log.info({ leader: leaderId, term: this.core.term, role }, 'raft leader changed');
+    this.opts.onLeaderChange?.(leaderId, this.core.term);
+    for (const l of this.leaderListeners) l(leaderId, this.core.term);
+  }
+
+  private async applyConfChange(e: Entry): Promise<void> {
+    const cc = decodeConfChange(e.data);
+    const conf = this.core.applyConfChange(cc);
+    await this.opts.store.persist(this.opts.groupId, { conf });
+    this.opts.onConfChange?.(conf, cc);
+    this.finishApply(e, undefined);
+  }
+
+  private applyNormal(e: Entry): void {
+    // Empty entries are the no-ops a new leader appends to commit its term; the state machine never sees them.
+    const result = e.data.length > 0 ? this.opts.stateMachine.apply({ index: e.index, term: e.term, data: e.data }) : undefined;
+    this.finishApply(e, result);
+  }
+
+  private finishApply(e: Entry, result: R | undefined): void {
+    this.applied = e.index;
+    const p = this.proposals.get(e.index);
+    if (!p) return;
+    if (p.term !== e.term) {
+      this.settleProposal(e.index, p);
+      return;
+    }
+    this.proposals.delete(e.index);
+    p.timer.cancel();
+    p.resolve({ index: e.index, term: e.term, result: result as R });
+  }
+
   /** A proposal whose slot was taken by another entry (leader change) or covered by a snapshot is lost. */
-  private settleProposal(index: number, p: PendingProposal<R>, _r: undefined): void {
+  private settleProposal(index: number, p: PendingProposal<R>): void {
     this.proposals.delete(index);
     p.timer.cancel();
     p.reject(new NotLeaderError(`proposal at index ${index} was superseded by a leader change`, { leaderId: this.core.leaderId }));
   }
 
   private releaseReads(): void {
+    if (this.reads.size === 0) return;
     for (const [id, r] of this.reads) {
       if (r.index !== undefined && r.index <= this.applied) {
         this.reads.delete(id);

@@ -60,6 +60,15 @@ export class MultiRaft {
     }
   };
 
+  /**
+   * Transport handler for onPeerUnreachable: messages to `nodeId` may have been lost, so every hosted group
+   * stops pipelining to it (and fails a snapshot in flight to it). The transport reports this at most once
+   * per outage, so the cost is one pass over the groups.
+   */
+  peerUnreachable = (nodeId: number): void => {
+    for (const g of this.groups.values()) g.reportUnreachable(nodeId);
+  };
+
   start(): void {
     if (this.running) return;
     this.running = true;
