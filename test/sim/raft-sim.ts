@@ -73,7 +73,7 @@ export class SimViolation extends Error {
 
 // ---- limits of one run (named so a reader sees the scale) ----------------------------------------------
 const SUBROUNDS_PER_TICK = 4;
-const DEFAULT_SAFETY_TICKS = 500;
+const DEFAULT_SAFETY_TICKS = 1200;
 const DEFAULT_LIVENESS_TICKS = 600;
 const LIVENESS_WRITES = 5;
 const MAX_NODE_IDS = 9;
