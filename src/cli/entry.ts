@@ -3,8 +3,10 @@
 import { main } from './main.js';
 import type { Command } from './command.js';
 import { clusterCommand } from '../cluster/cli.js';
+import { metaRootCommand } from '../metaroot/role.js';
+import { configCommand } from '../metaroot/config-cli.js';
 
-const commands: Command[] = [clusterCommand];
+const commands: Command[] = [clusterCommand, metaRootCommand, configCommand];
 
 export async function runNokv(argv: string[]): Promise<number> {
   return main(argv, commands);

@@ -1,0 +1,286 @@
+// Owns the meta-root client used by coordinators and tools: one gRPC channel per endpoint, leader following
+// (a NotLeaderError's leader hint first, otherwise the next endpoint), bounded attempts with backoff and
+// jitter, a deadline per call and per attempt, and the last good leader remembered for the next call.
+//
+// A write the meta-root REFUSED (invalid input, Eunomia refusal, invalid transition) is an answer, not a
+// failure: it resolves with accepted=false and the revived typed error in `error`. Calls reject only when no
+// answer could be had: UNAVAILABLE after the attempts ran out, DEADLINE_EXCEEDED, UNAUTHENTICATED.
+//
+// Retries: an attempt that hit a non-leader, a dead endpoint or its own attempt timeout is retried elsewhere.
+// A timed-out write may still have committed, so a retried write can apply twice; Eunomia commands and fences
+// are idempotent for the same caller, and callers of append() should append events that tolerate a repeat.
+import type * as grpc from '@grpc/grpc-js';
+import { NokvError, NotLeaderError, TimeoutError, UnavailableError, reviveError, type ErrorCode } from '../common/errors.js';
+import { silentLogger, type Logger } from '../common/log.js';
+import { defaultPrng, type Prng } from '../common/prng.js';
+import { createClient, unaryCall } from '../transport/index.js';
+import {
+  DEFAULT_ATTEMPT_TIMEOUT_MS,
+  DEFAULT_CLIENT_DEADLINE_MS,
+  DEFAULT_MAX_ATTEMPTS,
+  CLIENT_BACKOFF_BASE_MS,
+  CLIENT_BACKOFF_MAX_MS,
+  WAIT_TAIL_CALL_SLACK_MS,
+} from './limits.js';
+import type {
+  CommandOutcome,
+  Cursor,
+  FenceRequest,
+  HandoverCommand,
+  RootEvent,
+  RootState,
+  StateSummary,
+  TenureCommand,
+} from './state/index.js';
+import {
+  METADATA_ROOT_SERVICE,
+  cursorFromMsg,
+  cursorToMsg,
+  fenceToMsg,
+  handoverToMsg,
+  metadataRootProto,
+  outcomeFromMsg,
+  parseJson,
+  tailFromMsg,
+  tenureToMsg,
+  viewFromMsg,
+  type CommandResponseMsg,
+  type OutcomeData,
+  type ReplicaView,
+  type ReplicaViewMsg,
+  type TailResponseMsg,
+} from './wire.js';
+import type { TailEntry } from './server/tail-hub.js';
+
+export type {
+  CommandOutcome,
+  Cursor,
+  FenceRequest,
+  HandoverCommand,
+  RootEvent,
+  RootState,
+  StateSummary,
+  TenureCommand,
+  TenureView,
+  Legacy,
+  Handover,
+  Frontiers,
+} from './state/index.js';
+export type { ReplicaView } from './wire.js';
+export type { TailEntry } from './server/tail-hub.js';
+
+export interface MetaRootClientOptions {
+  /** Client addresses (`host:port`) of the meta-root replicas. */
+  endpoints: string[];
+  /** Cluster bearer token, sent on every call (reads ignore it). */
+  token?: string;
+  /** Whole-call deadline, attempts and backoff included. */
+  deadlineMs?: number;
+  /** One attempt's deadline. */
+  attemptTimeoutMs?: number;
+  maxAttempts?: number;
+  logger?: Logger;
+  /** Backoff jitter. */
+  prng?: Prng;
+}
+
+export interface StatusReply {
+  view: ReplicaView;
+  last_index: number;
+  snapshot_index: number;
+  voters: number[];
+  summary: StateSummary;
+}
+
+export interface SnapshotReply {
+  state: RootState;
+  cursor: Cursor;
+  view: ReplicaView;
+  /** Answered by a follower from its applied state (linearizable reads are confirmed with the leader anyway). */
+  follower_view: boolean;
+}
+
+export interface WaitTailReply {
+  /** Continue from here. */
+  cursor: Cursor;
+  entries: TailEntry[];
+  /** `after` is older than the replica retains: reload snapshot(), then tail from its cursor. */
+  snapshot_required: boolean;
+  /** Tailing from any cursor at or after this needs no snapshot. */
+  oldest: Cursor;
+  view: ReplicaView;
+}
+
+interface CallOptions {
+  deadlineMs?: number;
+  attemptTimeoutMs?: number;
+  /** Send to this endpoint only (no leader following). */
+  endpoint?: string;
+}
+
+const REFUSAL_CODES = new Set<ErrorCode>(['INVALID_ARGUMENT', 'FAILED_PRECONDITION']);
+
+export class MetaRootClient {
+  private readonly endpoints: string[];
+  private readonly clients = new Map<string, grpc.Client>();
+  private readonly log: Logger;
+  private readonly prng: Prng;
+  private preferred?: string;
+  private next = 0;
+  private closed = false;
+
+  constructor(private readonly opts: MetaRootClientOptions) {
+    if (opts.endpoints.length === 0) throw new RangeError('MetaRootClient needs at least one endpoint');
+    this.endpoints = [...new Set(opts.endpoints)];
+    this.log = opts.logger ?? silentLogger();
+    this.prng = opts.prng ?? defaultPrng();
+  }
+
+  /** The endpoint that last answered a write (the leader as far as this client knows). */
+  get leader(): string | undefined {
+    return this.preferred;
+  }
+
+  async status(opts: CallOptions = {}): Promise<StatusReply> {
+    const res = await this.call<{ view: ReplicaViewMsg; last_index: string; snapshot_index: string; voters: string[]; summary_json: string }>(
+      'Status', {}, opts, false);
+    return {
+      view: viewFromMsg(res.view),
+      last_index: Number(res.last_index),
+      snapshot_index: Number(res.snapshot_index),
+      voters: res.voters.map(Number),
+      summary: parseJson(res.summary_json, 'summary_json') as StateSummary,
+    };
+  }
+
+  async snapshot(req: { linearizable?: boolean } = {}, opts: CallOptions = {}): Promise<SnapshotReply> {
+    const res = await this.call<{ view: ReplicaViewMsg; cursor: { term: string; index: string }; state_json: string; follower_view: boolean }>(
+      'Snapshot', { linearizable: req.linearizable ?? false }, opts, false);
+    return {
+      state: parseJson(res.state_json, 'state_json') as RootState,
+      cursor: cursorFromMsg(res.cursor),
+      view: viewFromMsg(res.view),
+      follower_view: res.follower_view,
+    };
+  }
+
+  append(events: RootEvent[], opts: CallOptions = {}): Promise<CommandOutcome> {
+    return this.write('Append', { events_json: JSON.stringify(events) }, opts);
+  }
+
+  fenceAllocator(req: FenceRequest, opts: CallOptions = {}): Promise<CommandOutcome> {
+    return this.write('FenceAllocator', fenceToMsg(req), opts);
+  }
+
+  applyTenure(cmd: TenureCommand, opts: CallOptions = {}): Promise<CommandOutcome> {
+    return this.write('ApplyTenure', tenureToMsg(cmd), opts);
+  }
+
+  applyHandover(cmd: HandoverCommand, opts: CallOptions = {}): Promise<CommandOutcome> {
+    return this.write('ApplyHandover', handoverToMsg(cmd), opts);
+  }
+
+  /** Long-poll: what was applied after `after`, waiting up to timeoutMs (capped by the server) for something. */
+  async waitTail(req: { after: Cursor; timeoutMs: number }, opts: CallOptions = {}): Promise<WaitTailReply> {
+    const timeoutMs = Math.max(0, Math.floor(req.timeoutMs));
+    const deadlineMs = opts.deadlineMs ?? Math.max(this.opts.deadlineMs ?? DEFAULT_CLIENT_DEADLINE_MS, timeoutMs + WAIT_TAIL_CALL_SLACK_MS);
+    const attemptTimeoutMs = opts.attemptTimeoutMs ?? timeoutMs + WAIT_TAIL_CALL_SLACK_MS;
+    const res = await this.call<TailResponseMsg>('WaitTail', { after: cursorToMsg(req.after), timeout_ms: timeoutMs }, { ...opts, deadlineMs, attemptTimeoutMs }, false);
+    return tailFromMsg(res);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  // ---- internals ------------------------------------------------------------------------------------------------
+
+  private async write(method: string, req: unknown, opts: CallOptions): Promise<CommandOutcome> {
+    try {
+      const res = await this.call<CommandResponseMsg>(method, req, opts, true);
+      return { ...outcomeFromMsg(res), error: null };
+    } catch (err) {
+      const refused = asRefusal(err);
+      if (refused) return refused;
+      throw err;
+    }
+  }
+
+  private client(addr: string): grpc.Client {
+    let c = this.clients.get(addr);
+    if (!c) {
+      c = createClient(metadataRootProto().clientConstructor(METADATA_ROOT_SERVICE), addr);
+      this.clients.set(addr, c);
+    }
+    return c;
+  }
+
+  private pick(hint: string | undefined): string {
+    if (hint) return hint;
+    if (this.preferred) return this.preferred;
+    const addr = this.endpoints[this.next % this.endpoints.length]!;
+    this.next++;
+    return addr;
+  }
+
+  private backoffMs(failures: number): number {
+    const base = Math.min(CLIENT_BACKOFF_MAX_MS, CLIENT_BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
+    return Math.round(base * (0.5 + this.prng.next()));
+  }
+
+  private async call<T>(method: string, req: unknown, opts: CallOptions, write: boolean): Promise<T> {
+    if (this.closed) throw new UnavailableError('meta-root client is closed');
+    const deadlineMs = opts.deadlineMs ?? this.opts.deadlineMs ?? DEFAULT_CLIENT_DEADLINE_MS;
+    const attemptMs = opts.attemptTimeoutMs ?? this.opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
+    const maxAttempts = opts.endpoint ? 1 : (this.opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
+    const deadline = Date.now() + deadlineMs;
+    let hint: string | undefined;
+    let failures = 0;
+    let lastErr: unknown;
+    for (let attempt = 0; attempt < maxAttempts; attempt++) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      const addr = opts.endpoint ?? this.pick(hint);
+      hint = undefined;
+      try {
+        const res = await unaryCall<unknown, T>(this.client(addr), method, req, {
+          deadlineMs: Math.max(1, Math.min(left, attemptMs)),
+          ...(this.opts.token ? { token: this.opts.token } : {}),
+        });
+        if (write || this.preferred === undefined) this.preferred = addr;
+        return res;
+      } catch (err) {
+        lastErr = err;
+        if (this.preferred === addr) this.preferred = undefined;
+        if (err instanceof NotLeaderError) {
+          const leaderAddr = typeof err.details.leaderAddr === 'string' ? err.details.leaderAddr : '';
+          if (leaderAddr && leaderAddr !== addr) {
+            hint = leaderAddr;
+            this.log.debug({ method, from: addr, leader: leaderAddr }, 'meta-root: following the leader');
+            continue;
+          }
+        } else if (!(err instanceof UnavailableError) && !(err instanceof TimeoutError)) {
+          throw err;
+        }
+        failures++;
+        const wait = Math.min(this.backoffMs(failures), Math.max(0, deadline - Date.now()));
+        this.log.debug({ method, addr, err: (err as Error).message, wait }, 'meta-root: attempt failed; retrying');
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      }
+    }
+    const why = lastErr instanceof Error ? lastErr.message : String(lastErr ?? 'deadline passed');
+    if (lastErr instanceof TimeoutError) throw new TimeoutError(`meta-root ${method}: no answer within ${deadlineMs} ms (${why})`);
+    throw new UnavailableError(`meta-root ${method}: no ${write ? 'leader' : 'replica'} answered (${why})`, { endpoints: this.endpoints });
+  }
+}
+
+/** A refused write's outcome, from the error the server sent; undefined when `err` is not a refusal. */
+function asRefusal(err: unknown): CommandOutcome | undefined {
+  if (!(err instanceof NokvError) || err instanceof NotLeaderError || !REFUSAL_CODES.has(err.code)) return undefined;
+  const { root_outcome, ...details } = err.details as { root_outcome?: OutcomeData } & Record<string, unknown>;
+  if (!root_outcome || typeof root_outcome !== 'object') return undefined;
+  const error = reviveError({ name: err.name, code: err.code, message: err.message, details }) as NokvError;
+  return { ...root_outcome, accepted: false, error };
+}

@@ -1,0 +1,282 @@
+// Owns the meta-root role process: `nokv meta-root --node-id N [--config FILE] [overrides]`. It resolves the
+// replica's addresses from the topology (flags override), then runs a supervisor tree of three children in
+// start order: the raft peer (LMDB + root raft group + raft transport), the tail hub fed by the applied log,
+// and the MetadataRoot gRPC front. /debug/vars publishes `nokv_meta_root`.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from '../cli/command.js';
+import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
+import { defaultPrng } from '../common/prng.js';
+import { loadTopology, type Topology } from '../config/topology.js';
+import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
+import { serviceChildSpec } from '../roles/service-child.js';
+import { faultInjectorFromEnv, parseAddr, startGrpcServer } from '../transport/index.js';
+import { maxDescriptorRootEpoch, stateSummary } from './state/index.js';
+import {
+  DEFAULT_COMPACTION_SLACK_ENTRIES,
+  DEFAULT_ELECTION_TICKS,
+  DEFAULT_HEARTBEAT_TICKS,
+  DEFAULT_SNAPSHOT_EVERY_ENTRIES,
+  DEFAULT_TAIL_RETAIN_ENTRIES,
+} from './limits.js';
+import { startRootPeer, type RootPeer } from './server/peer.js';
+import { TailHub } from './server/tail-hub.js';
+import { metadataRootService } from './server/service.js';
+
+export interface MetaRootSettings {
+  nodeId: number;
+  addr: string;
+  raftAddr: string;
+  metricsAddr: string;
+  dataDir: string;
+  token?: string;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotEveryEntries: number;
+  compactionSlackEntries: number;
+  tailRetainEntries: number;
+  /** node id → raft address of every voter. */
+  voters: Map<number, string>;
+  /** node id → client address, for leader hints. */
+  clientAddrs: Map<number, string>;
+}
+
+export const metaRootFlags: FlagSpecs = {
+  'node-id': { type: 'int', help: 'this replica\'s node id (one of topology meta_root.peers)', required: true, min: 1 },
+  config: { type: 'string', help: 'topology JSON file (default: the standard local topology)' },
+  addr: { type: 'string', help: 'client gRPC address (default: from the topology)' },
+  'raft-addr': { type: 'string', help: 'raft transport address (default: from the topology)' },
+  'metrics-addr': { type: 'string', help: '/debug/vars address (default: from the topology)' },
+  'data-dir': { type: 'string', help: 'LMDB folder (default: data/meta-root-N)' },
+  'token-file': { type: 'string', help: 'file holding the cluster token that mutations must present' },
+  'tick-ms': { type: 'int', help: 'raft tick (default: topology meta_root.tick_ms)', min: 5, max: 1000 },
+  'election-ticks': { type: 'int', help: 'ticks without a leader before campaigning', default: DEFAULT_ELECTION_TICKS, min: 3, max: 1000 },
+  'heartbeat-ticks': { type: 'int', help: 'leader heartbeat period in ticks', default: DEFAULT_HEARTBEAT_TICKS, min: 1, max: 100 },
+  'snapshot-every': { type: 'int', help: 'snapshot the rooted state every N applied entries', default: DEFAULT_SNAPSHOT_EVERY_ENTRIES, min: 2 },
+  'compaction-slack': { type: 'int', help: 'raft entries kept behind a snapshot', default: DEFAULT_COMPACTION_SLACK_ENTRIES, min: 0 },
+  'tail-retain': { type: 'int', help: 'applied commands kept for Tail/WaitTail', default: DEFAULT_TAIL_RETAIN_ENTRIES, min: 1, max: 1_000_000 },
+};
+
+function checkAddrFlag(name: string, value: string): string {
+  try {
+    parseAddr(value);
+  } catch {
+    throw new UsageError(`--${name} must be host:port, got "${value}"`);
+  }
+  return value;
+}
+
+/** Resolves and validates the flags against the topology; every problem is a one-line UsageError. */
+export function metaRootSettings(args: Parsed): MetaRootSettings {
+  const f = args.flags;
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+  let topo: Topology;
+  try {
+    topo = loadTopology(f.config as string | undefined);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const nodeId = f['node-id'] as number;
+  const me = topo.meta_root.peers.find((p) => p.node_id === nodeId);
+  if (!me) throw new UsageError(`--node-id ${nodeId} is not in the topology (meta_root.peers: ${topo.meta_root.peers.map((p) => p.node_id).join(', ')})`);
+  const electionTicks = f['election-ticks'] as number;
+  const heartbeatTicks = f['heartbeat-ticks'] as number;
+  if (heartbeatTicks >= electionTicks) throw new UsageError('--heartbeat-ticks must be below --election-ticks');
+  let token: string | undefined;
+  if (f['token-file'] !== undefined) {
+    try {
+      token = readFileSync(f['token-file'] as string, 'utf8').trim() || undefined;
+    } catch (err) {
+      throw new UsageError(`cannot read --token-file ${f['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const voters = new Map(topo.meta_root.peers.map((p) => [p.node_id, p.raft_addr]));
+  const clientAddrs = new Map(topo.meta_root.peers.map((p) => [p.node_id, p.addr]));
+  const addr = checkAddrFlag('addr', (f.addr as string | undefined) ?? me.addr);
+  const raftAddr = checkAddrFlag('raft-addr', (f['raft-addr'] as string | undefined) ?? me.raft_addr);
+  voters.set(nodeId, raftAddr);
+  clientAddrs.set(nodeId, addr);
+  return {
+    nodeId,
+    addr,
+    raftAddr,
+    metricsAddr: checkAddrFlag('metrics-addr', (f['metrics-addr'] as string | undefined) ?? me.metrics_addr),
+    dataDir: resolve((f['data-dir'] as string | undefined) ?? `data/meta-root-${nodeId}`),
+    ...(token ? { token } : {}),
+    tickMs: (f['tick-ms'] as number | undefined) ?? topo.meta_root.tick_ms,
+    electionTicks,
+    heartbeatTicks,
+    snapshotEveryEntries: f['snapshot-every'] as number,
+    compactionSlackEntries: f['compaction-slack'] as number,
+    tailRetainEntries: f['tail-retain'] as number,
+    voters,
+    clientAddrs,
+  };
+}
+
+/** The live parts of the replica; children fill them in as they start and clear them as they stop. */
+interface Parts {
+  peer?: RootPeer;
+  hub?: TailHub;
+}
+
+function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
+  return () => {
+    const peer = parts.peer;
+    if (!peer) return { node_id: s.nodeId, addr: s.addr, starting: true };
+    const st = peer.group.status();
+    const state = peer.sm.state;
+    const sum = stateSummary(state);
+    return {
+      node_id: s.nodeId,
+      addr: s.addr,
+      raft_addr: s.raftAddr,
+      is_leader: st.role === 'leader',
+      role: st.role,
+      leader_id: st.leaderId,
+      leader_addr: st.leaderId ? (s.clientAddrs.get(st.leaderId) ?? '') : '',
+      term: st.term,
+      commit_index: st.commitIndex,
+      applied_index: st.appliedIndex,
+      last_index: st.lastIndex,
+      snapshot_index: peer.group.snapshotIndexValue,
+      last_applied: sum.last_applied,
+      cluster_epoch: sum.cluster_epoch,
+      membership_epoch: sum.membership_epoch,
+      id_fence: sum.id_fence,
+      tso_fence: sum.tso_fence,
+      tenure: {
+        holder_id: state.tenure.holder_id,
+        era: state.tenure.era,
+        expires_unix_ms: state.tenure.expires_unix_ms,
+        sealed: sum.tenure.sealed,
+        active: sum.tenure.holder_id !== '' && !sum.tenure.sealed && state.tenure.expires_unix_ms > Date.now(),
+      },
+      legacy_era: sum.legacy_era,
+      handover_stage: sum.handover_stage,
+      descriptor_count: sum.counts.regions,
+      max_descriptor_root_epoch: maxDescriptorRootEpoch(state),
+      counts: sum.counts,
+      undecodable_entries: peer.sm.undecodableEntries,
+      tail: parts.hub?.stats() ?? null,
+      transport: peer.transport.stats(),
+    };
+  };
+}
+
+function children(s: MetaRootSettings, ctx: RoleContext) {
+  const parts: Parts = {};
+  const log = ctx.logger;
+  ctx.expvar.publish('nokv_meta_root', expvarOf(s, parts));
+  let lastLeader = -1;
+  const raftPeer = serviceChildSpec({
+    id: 'raft-peer',
+    start: async () => {
+      const peer = await startRootPeer({
+        nodeId: s.nodeId,
+        dataDir: s.dataDir,
+        raftAddr: s.raftAddr,
+        voters: s.voters,
+        tickMs: s.tickMs,
+        electionTicks: s.electionTicks,
+        heartbeatTicks: s.heartbeatTicks,
+        snapshotEveryEntries: s.snapshotEveryEntries,
+        compactionSlackEntries: s.compactionSlackEntries,
+        clock: ctx.clock,
+        prng: defaultPrng(),
+        logger: log.child({ actor: 'raft-peer' }),
+        ...(faultsOf(ctx) ? { faults: faultsOf(ctx)! } : {}),
+        onLeaderChange: (leaderId, term) => {
+          if (leaderId === lastLeader) return;
+          lastLeader = leaderId;
+          const leaderAddr = leaderId ? (s.clientAddrs.get(leaderId) ?? '') : '';
+          log.info({ leader: leaderId, leader_addr: leaderAddr, term, self: leaderId === s.nodeId }, 'meta-root leader changed');
+        },
+      });
+      parts.peer = peer;
+      log.info({ node: s.nodeId, raft: s.raftAddr, data: s.dataDir }, 'meta-root raft peer started');
+      return {
+        stop: async () => {
+          parts.peer = undefined;
+          await peer.stop();
+        },
+      };
+    },
+  });
+  const tailHub = serviceChildSpec({
+    id: 'tail-hub',
+    start: async () => {
+      const peer = parts.peer;
+      if (!peer) throw new Error('tail hub started before the raft peer');
+      const hub = new TailHub(s.tailRetainEntries, ctx.clock);
+      hub.reset(peer.sm.state.last_applied);
+      const unlisten = peer.sm.listen({
+        applied: (cursor, outcome) => hub.push(cursor, outcome.events),
+        restored: (state) => hub.reset(state.last_applied),
+      });
+      parts.hub = hub;
+      return {
+        stop: async () => {
+          parts.hub = undefined;
+          unlisten();
+          hub.close();
+        },
+      };
+    },
+  });
+  const front = serviceChildSpec({
+    id: 'grpc-front',
+    start: async () => {
+      const service = metadataRootService({
+        node: () => (parts.peer && parts.hub ? { peer: parts.peer, hub: parts.hub } : undefined),
+        ...(s.token ? { token: s.token } : {}),
+        leaderAddrOf: (id) => s.clientAddrs.get(id) ?? '',
+        clock: ctx.clock,
+        logger: log.child({ actor: 'grpc-front' }),
+      });
+      const server = await startGrpcServer({ addr: s.addr, services: [service.binding] });
+      log.info({ addr: server.addr, auth: s.token ? 'token' : 'off' }, 'meta-root MetadataRoot listening');
+      return {
+        stop: async () => {
+          service.endStreams();
+          await server.close();
+        },
+      };
+    },
+  });
+  return [raftPeer, tailHub, front];
+}
+
+let faults: ReturnType<typeof faultInjectorFromEnv> | null = null;
+/** NOKV_FAULTS, read once per process (a restarted raft peer keeps the same injector and its rules). */
+function faultsOf(ctx: RoleContext) {
+  if (faults === null) faults = faultInjectorFromEnv(ctx.clock);
+  return faults;
+}
+
+/** Runs the role until SIGTERM/SIGINT (exit 0) or a supervisor that gave up (exit 1). */
+export async function runMetaRoot(s: MetaRootSettings): Promise<number> {
+  return runRoleProcess({
+    role: 'meta-root',
+    node: String(s.nodeId),
+    metricsAddr: s.metricsAddr,
+    children: (ctx) => children(s, ctx),
+  });
+}
+
+/** How long a stopped role waits for stray handles before it exits anyway. */
+const EXIT_GRACE_MS = 2_000;
+
+export const metaRootCommand: Command = {
+  name: 'meta-root',
+  summary: 'run one meta-root replica (the Raft-replicated rooted truth)',
+  flags: metaRootFlags,
+  run: async (args) => {
+    const settings = metaRootSettings(args);
+    const code = await runMetaRoot(settings);
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+    return code;
+  },
+};
+
