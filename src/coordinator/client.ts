@@ -1,0 +1,185 @@
+// Owns the coordinator client library: a list of endpoints with a sticky preferred one, failover on "not
+// holder" (straight to the named holder when its address is known) and on UNAVAILABLE or deadline, bounded
+// retries with exponential backoff and jitter, a deadline per attempt, and an era floor: a duty reply from an
+// era older than one this client has already seen is refused as stale (Silence) and retried elsewhere.
+import type * as grpc from '@grpc/grpc-js';
+import { NokvError, UnavailableError } from '../common/errors.js';
+import { defaultPrng, type Prng } from '../common/prng.js';
+import { createClient, unaryCall } from '../transport/index.js';
+import { isNotHolder, StaleEraError } from './errors.js';
+import { COORDINATOR_SERVICE, coordinatorProto } from './service.js';
+
+/** One attempt against one coordinator. */
+export const DEFAULT_ATTEMPT_DEADLINE_MS = 2_000;
+/** Whole call, all attempts and backoff included (covers a takeover after a crashed holder's TTL). */
+export const DEFAULT_CALL_BUDGET_MS = 10_000;
+/** Backoff after a full round of endpoints failed, doubling to the cap, ±25 % jitter. */
+export const BACKOFF_BASE_MS = 25;
+export const BACKOFF_MAX_MS = 500;
+/** Hard cap on attempts per call, whatever the budget. */
+export const MAX_ATTEMPTS = 200;
+
+export interface CoordinatorClientOptions {
+  endpoints: string[];
+  token?: string;
+  attemptDeadlineMs?: number;
+  callBudgetMs?: number;
+  prng?: Prng;
+}
+
+export interface TsoReply {
+  timestamp: bigint;
+  count: number;
+  era: number;
+  served_by: string;
+}
+
+export interface IdReply {
+  first: bigint;
+  count: number;
+  era: number;
+  served_by: string;
+}
+
+type Reply = Record<string, any>;
+
+export class CoordinatorClient {
+  private readonly clients: grpc.Client[];
+  private preferred = 0;
+  /** Highest era seen in any duty reply. */
+  private eraFloor = 0;
+  private readonly prng: Prng;
+  readonly stats = { attempts: 0, failovers: 0, stale_replies: 0 };
+
+  constructor(private readonly o: CoordinatorClientOptions) {
+    if (o.endpoints.length === 0) throw new NokvError('INVALID_ARGUMENT', 'coordinator client needs at least one endpoint');
+    const ctor = coordinatorProto().clientConstructor(COORDINATOR_SERVICE);
+    this.clients = o.endpoints.map((addr) => createClient(ctor, addr));
+    this.prng = o.prng ?? defaultPrng();
+  }
+
+  get endpoints(): readonly string[] {
+    return this.o.endpoints;
+  }
+
+  get era(): number {
+    return this.eraFloor;
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+
+  async tso(count = 1): Promise<TsoReply> {
+    const r = await this.call('Tso', { count }, true);
+    return { timestamp: BigInt(r.timestamp), count: r.count, era: Number(r.era), served_by: r.served_by };
+  }
+
+  async allocId(count = 1): Promise<IdReply> {
+    const r = await this.call('AllocID', { count }, true);
+    return { first: BigInt(r.first_id), count: r.count, era: Number(r.era), served_by: r.served_by };
+  }
+
+  getRegionByKey(key: Uint8Array): Promise<Reply> {
+    return this.call('GetRegionByKey', { key: Buffer.from(key) }, true);
+  }
+
+  storeHeartbeat(req: Reply): Promise<Reply> {
+    return this.call('StoreHeartbeat', req, false);
+  }
+  getStore(storeId: number): Promise<Reply> {
+    return this.call('GetStore', { store_id: storeId }, false);
+  }
+  listStores(includeRetired = false): Promise<Reply> {
+    return this.call('ListStores', { include_retired: includeRetired }, false);
+  }
+  registerMount(mountId: string, rootInode = 1, schemaVersion = 1): Promise<Reply> {
+    return this.call('RegisterMount', { mount_id: mountId, root_inode: rootInode, schema_version: schemaVersion }, false);
+  }
+  retireMount(mountId: string): Promise<Reply> {
+    return this.call('RetireMount', { mount_id: mountId }, false);
+  }
+  getMount(mountId: string): Promise<Reply> {
+    return this.call('GetMount', { mount_id: mountId }, false);
+  }
+  listMounts(includeRetired = false): Promise<Reply> {
+    return this.call('ListMounts', { include_retired: includeRetired }, false);
+  }
+  setQuota(subject: string, limitBytes: number, limitInodes: number, era = 0): Promise<Reply> {
+    return this.call('SetQuotaFence', { subject, limit_bytes: limitBytes, limit_inodes: limitInodes, era }, false);
+  }
+  getQuota(subject: string): Promise<Reply> {
+    return this.call('GetQuotaFence', { subject }, false);
+  }
+  listQuotas(): Promise<Reply> {
+    return this.call('ListQuotaFences', {}, false);
+  }
+  publishRootEvent(event: unknown, expectedClusterEpoch = 0): Promise<Reply> {
+    return this.call('PublishRootEvent', { event_json: JSON.stringify(event), expected_cluster_epoch: expectedClusterEpoch }, false);
+  }
+  /** The lease as one coordinator sees it (no failover: asks endpoint `index`). */
+  leaseAt(index: number): Promise<Reply> {
+    return unaryCall(this.clients[index]!, 'GetLease', {}, { deadlineMs: this.o.attemptDeadlineMs ?? DEFAULT_ATTEMPT_DEADLINE_MS });
+  }
+  /** Planned handover: finds the holder and asks it to hand the lease to `to`. */
+  handover(to: string): Promise<Reply> {
+    return this.call('Handover', { to }, true);
+  }
+
+  /**
+   * Calls `method`, failing over across endpoints. `duty` calls fail over on "not holder" and check the era
+   * floor; other calls fail over only when an endpoint is unreachable.
+   */
+  async call(method: string, req: unknown, duty: boolean): Promise<Reply> {
+    const budget = this.o.callBudgetMs ?? DEFAULT_CALL_BUDGET_MS;
+    const started = Date.now();
+    let backoff = BACKOFF_BASE_MS;
+    let lastErr: unknown;
+    let triedInRound = 0;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const left = budget - (Date.now() - started);
+      if (left <= 0) break;
+      const i = this.preferred;
+      this.stats.attempts++;
+      try {
+        const deadlineMs = Math.min(this.o.attemptDeadlineMs ?? DEFAULT_ATTEMPT_DEADLINE_MS, left);
+        const res = await unaryCall<unknown, Reply>(this.clients[i]!, method, req, { deadlineMs, token: this.o.token });
+        if (duty && res.era !== undefined) this.checkEra(Number(res.era), i);
+        return res;
+      } catch (err) {
+        lastErr = err;
+        if (!retryable(err, duty)) throw err;
+        const hinted = isNotHolder(err) ? this.indexOf((err as NokvError).details.holder_addr) : -1;
+        this.preferred = hinted >= 0 && hinted !== i ? hinted : (i + 1) % this.clients.length;
+        this.stats.failovers++;
+        if (++triedInRound >= this.clients.length) {
+          triedInRound = 0;
+          const jitter = 0.75 + this.prng.next() * 0.5;
+          await new Promise((r) => setTimeout(r, Math.min(backoff * jitter, Math.max(0, budget - (Date.now() - started)))));
+          backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
+        }
+      }
+    }
+    if (lastErr instanceof NokvError) throw lastErr;
+    throw new UnavailableError(`${method}: no coordinator answered within ${budget} ms`, { cause: String(lastErr) });
+  }
+
+  private checkEra(era: number, endpoint: number): void {
+    if (era < this.eraFloor) {
+      this.stats.stale_replies++;
+      throw new StaleEraError(`reply from era ${era} below the era floor ${this.eraFloor} (${this.o.endpoints[endpoint]})`, { era, floor: this.eraFloor });
+    }
+    this.eraFloor = era;
+  }
+
+  private indexOf(addr: unknown): number {
+    return typeof addr === 'string' ? this.o.endpoints.indexOf(addr) : -1;
+  }
+}
+
+function retryable(err: unknown, duty: boolean): boolean {
+  if (err instanceof StaleEraError) return true;
+  if (!(err instanceof NokvError)) return false;
+  if (err.code === 'UNAVAILABLE' || err.code === 'DEADLINE_EXCEEDED') return true;
+  return duty && isNotHolder(err);
+}

@@ -1,0 +1,211 @@
+// Owns the gRPC front of a coordinator: nokv.coordinator.v1.Coordinator handlers mapped onto the lease holder
+// (duties), the rooted view (catalog reads) and meta-root appends (mounts, quotas, published events).
+import type * as grpc from '@grpc/grpc-js';
+import type { Clock } from '../common/clock.js';
+import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
+import type { Logger } from '../common/log.js';
+import {
+  AUTHORITY_EVENT_KINDS,
+  checkEventShape,
+  events,
+  keyBytes,
+  type MountRecord,
+  type QuotaFence,
+  type RegionDescriptor,
+  type RootEvent,
+  type RootState,
+} from '../metaroot/state/index.js';
+import { loadProto, requireToken, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
+import { MAX_BATCH } from './allocator.js';
+import { routeKey, StoreRegistry, mountsOf, quotasOf } from './catalog.js';
+import type { LeaseHolder } from './holder.js';
+import type { RootPort } from './root-port.js';
+import type { RootView } from './root-view.js';
+
+export const COORDINATOR_PROTO = 'nokv/coordinator/v1/coordinator.proto';
+export const COORDINATOR_SERVICE = 'nokv.coordinator.v1.Coordinator';
+
+export function coordinatorProto(): LoadedProto {
+  return loadProto(COORDINATOR_PROTO);
+}
+
+export interface ServiceDeps {
+  selfId: string;
+  holder: LeaseHolder;
+  view: RootView;
+  root: RootPort;
+  stores: StoreRegistry;
+  clock: Clock;
+  logger: Logger;
+  /** Required on Handover and TakeOver when set. */
+  token?: string;
+}
+
+type Req = Record<string, any>;
+
+function countOf(raw: unknown): number {
+  const n = raw === undefined || raw === null ? 0 : Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > MAX_BATCH) throw new InvalidArgumentError(`count must be 0..${MAX_BATCH}, got ${String(raw)}`);
+  return n === 0 ? 1 : n;
+}
+
+function regionMsg(r: RegionDescriptor, leader: number) {
+  return {
+    region_id: r.region_id,
+    start_key: Buffer.from(keyBytes(r.start_key)),
+    end_key: Buffer.from(keyBytes(r.end_key)),
+    epoch_version: r.epoch.version,
+    conf_version: r.epoch.conf_version,
+    peers: r.peers.map((p) => ({ store_id: p.store_id, peer_id: p.peer_id })),
+    root_epoch: r.root_epoch,
+    state: r.state,
+    leader_store_id: leader,
+  };
+}
+
+const mountMsg = (m: MountRecord) => ({ mount_id: m.mount_id, root_inode: m.root_inode, schema_version: m.schema_version, state: m.state });
+const quotaMsg = (q: QuotaFence) => ({ subject: q.subject, limit_bytes: q.limit_bytes, limit_inodes: q.limit_inodes, era: q.era });
+
+export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplementation {
+  const state = (): RootState => {
+    const s = d.view.state;
+    if (!s) throw new FailedPreconditionError('rooted view not loaded yet');
+    return s;
+  };
+  /** Appends through meta-root, then waits until this coordinator's view includes the write. */
+  const write = async (evs: RootEvent[]) => {
+    const out = await d.root.append(evs);
+    if (!out.accepted) throw out.error ?? new FailedPreconditionError('meta-root refused the events');
+    await d.view.waitFor(out.cursor.index);
+    return out;
+  };
+  const h = <T>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, T>) => Promise<T> | T) => unaryHandler<Req, T>(fn, { logger: d.logger });
+
+  return {
+    Tso: h(async (req) => {
+      const count = countOf(req.count);
+      const { first, era } = await d.holder.allocate('tso', count);
+      return { timestamp: first.toString(), count, era, served_by: d.selfId };
+    }),
+    AllocID: h(async (req) => {
+      const count = countOf(req.count);
+      const { first, era } = await d.holder.allocate('id', count);
+      return { first_id: first.toString(), count, era, served_by: d.selfId };
+    }),
+    GetRegionByKey: h((req) => {
+      const era = d.holder.requireServing();
+      const s = state();
+      const r = routeKey(s, req.key ?? Buffer.alloc(0));
+      return {
+        region: r ? regionMsg(r, d.stores.leaderOf(r.region_id)) : null,
+        found: r !== null,
+        era,
+        root_index: s.last_applied.index,
+        root_lag_ms: d.view.lagMs(),
+        served_by: d.selfId,
+      };
+    }),
+
+    StoreHeartbeat: h((req) => {
+      const ids = (req.leader_region_ids ?? []).map((v: string) => u64ToNumber(v));
+      d.stores.heartbeat(
+        state(),
+        {
+          store_id: u64ToNumber(req.store_id),
+          client_addr: String(req.client_addr ?? ''),
+          region_count: u64ToNumber(req.region_count ?? 0),
+          leader_count: u64ToNumber(req.leader_count ?? 0),
+          capacity_bytes: u64ToNumber(req.capacity_bytes ?? 0),
+          available_bytes: u64ToNumber(req.available_bytes ?? 0),
+          leader_region_ids: ids,
+        },
+        d.clock.now(),
+      );
+      const t = d.holder.core.tenure;
+      return { accepted: true, holder_id: t.holder_id, era: t.era };
+    }),
+    GetStore: h((req) => {
+      const info = d.stores.get(state(), u64ToNumber(req.store_id), d.clock.now());
+      return info ? { store: info, not_found: false } : { store: null, not_found: true };
+    }),
+    ListStores: h((req) => ({ stores: d.stores.list(state(), Boolean(req.include_retired), d.clock.now()) })),
+
+    RegisterMount: h(async (req) => {
+      const id = String(req.mount_id ?? '');
+      const rootInode = u64ToNumber(req.root_inode || 1);
+      const schema = u64ToNumber(req.schema_version || 1);
+      const cur = state().mounts[id];
+      if (cur && cur.state === 'registered' && cur.root_inode === rootInode && cur.schema_version === schema) {
+        return { mount: mountMsg(cur), created: false };
+      }
+      await write([events.mountRegistered(id, rootInode, schema)]);
+      return { mount: mountMsg(state().mounts[id]!), created: !cur };
+    }),
+    RetireMount: h(async (req) => {
+      const id = String(req.mount_id ?? '');
+      await write([events.mountRetired(id)]);
+      return { mount: mountMsg(state().mounts[id]!) };
+    }),
+    GetMount: h((req) => {
+      const m = state().mounts[String(req.mount_id ?? '')];
+      return m ? { mount: mountMsg(m), not_found: false } : { mount: null, not_found: true };
+    }),
+    ListMounts: h((req) => ({ mounts: mountsOf(state(), Boolean(req.include_retired)).map(mountMsg) })),
+    SetQuotaFence: h(async (req) => {
+      const subject = String(req.subject ?? '');
+      const cur = state().quotas[subject];
+      const era = u64ToNumber(req.era || 0) || (cur?.era ?? 0) + 1;
+      await write([events.quotaFenceUpdated(subject, u64ToNumber(req.limit_bytes || 0), u64ToNumber(req.limit_inodes || 0), era)]);
+      return { fence: quotaMsg(state().quotas[subject]!) };
+    }),
+    GetQuotaFence: h((req) => {
+      const q = state().quotas[String(req.subject ?? '')];
+      return q ? { fence: quotaMsg(q), not_found: false } : { fence: null, not_found: true };
+    }),
+    ListQuotaFences: h(() => ({ fences: quotasOf(state()).map(quotaMsg) })),
+    PublishRootEvent: h(async (req) => {
+      let ev: unknown;
+      try {
+        ev = JSON.parse(String(req.event_json ?? ''));
+      } catch {
+        throw new InvalidArgumentError('event_json is not valid JSON');
+      }
+      checkEventShape(ev);
+      if (AUTHORITY_EVENT_KINDS.has(ev.kind)) throw new InvalidArgumentError(`${ev.kind} events are written only by Eunomia commands`);
+      const expected = u64ToNumber(req.expected_cluster_epoch || 0);
+      if (expected !== 0 && state().cluster_epoch !== expected) {
+        throw new FailedPreconditionError(`cluster epoch mismatch: expected ${expected}, rooted ${state().cluster_epoch}`);
+      }
+      const out = await write([ev]);
+      return { accepted: true, root_index: out.cursor.index, cluster_epoch: state().cluster_epoch };
+    }),
+
+    GetLease: h(() => {
+      const t = d.holder.core.tenure;
+      const now = d.clock.now();
+      return {
+        coordinator_id: d.selfId,
+        holder_id: t.holder_id,
+        era: t.era,
+        expires_unix_ms: t.expires_unix_ms,
+        held_by_self: d.holder.core.serving(now),
+        active: t.holder_id !== '' && t.expires_unix_ms > now && !t.sealed,
+        sealed: t.sealed,
+      };
+    }),
+    Handover: h(async (req, call) => {
+      requireToken(call, d.token);
+      const to = String(req.to ?? '');
+      if (!to) throw new InvalidArgumentError('handover needs a target coordinator id');
+      const r = await d.holder.handover(to);
+      return { from: d.selfId, legacy_era: r.legacyEra, to, successor_era: r.successorEra, stage: r.stage };
+    }),
+    TakeOver: h(async (req, call) => {
+      requireToken(call, d.token);
+      const r = await d.holder.takeOver(u64ToNumber(req.legacy_era));
+      d.logger.info({ from: req.from, era: r.era, stage: r.stage }, 'took over a sealed era');
+      return { era: r.era, stage: r.stage };
+    }),
+  };
+}
+
