@@ -78,7 +78,9 @@ export class MemoryLog implements LogReader {
     if (ents[0].index < first) ents = ents.slice(first - ents[0].index);
     const at = ents[0].index - this.ents[0].index;
     assert(at <= this.ents.length, () => `append at ${ents[0].index} leaves a gap after ${this.lastIndex()}`);
-    this.ents = this.ents.slice(0, at).concat(ents);
+    // In place: the common case is a pure append, and copying the whole log per Ready would be quadratic.
+    this.ents.length = at;
+    for (const e of ents) this.ents.push(e);
   }
 
   /** Replaces the whole log with a snapshot received from the leader. */
