@@ -29,7 +29,7 @@ export interface Message {
   type: MessageType;
   from: NodeId;
   to: NodeId;
-  /** Sender's term (for preVote: the term it would campaign in). 0 only for readIndex forwarding. */
+  /** Sender's term; for preVote (and a granted preVoteResp) the term the candidate would campaign in. */
   term: number;
   /** app: term of entry `index`; vote/preVote: candidate's last term; appResp reject: term at rejectHint. */
   logTerm: number;

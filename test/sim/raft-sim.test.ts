@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { runSeed } from './raft-sim.js';
 
-const SEEDS = 120;
+const SEEDS = 200;
 
 describe('raft deterministic simulation', function () {
   this.timeout(60000);
