@@ -5,8 +5,9 @@ import type { Command } from './command.js';
 import { clusterCommand } from '../cluster/cli.js';
 import { metaRootCommand } from '../metaroot/role.js';
 import { configCommand } from '../metaroot/config-cli.js';
+import { coordinatorCommands } from '../coordinator/cli.js';
 
-const commands: Command[] = [clusterCommand, metaRootCommand, configCommand];
+const commands: Command[] = [clusterCommand, metaRootCommand, configCommand, ...coordinatorCommands];
 
 export async function runNokv(argv: string[]): Promise<number> {
   return main(argv, commands);

@@ -51,10 +51,25 @@ export class RootView {
     this.listeners.push(listener);
   }
 
-  /** Loads the first snapshot (retrying until `deadline`), then follows the tail in the background. */
+  /** Loads the first snapshot (retrying with backoff until it succeeds or stop()), then follows the tail. */
   async start(): Promise<void> {
     this.running = true;
-    await this.reload();
+    let backoff = TAIL_RETRY_MIN_MS;
+    for (;;) {
+      try {
+        await this.reload();
+        break;
+      } catch (err) {
+        if (!this.running) return;
+        const msg = err instanceof Error ? err.message : String(err);
+        if (msg !== this.lastError) this.logger.warn({ err: msg }, 'rooted snapshot unavailable; retrying');
+        this.lastError = msg;
+        await this.sleep(backoff);
+        backoff = Math.min(TAIL_RETRY_MAX_MS, backoff * 2);
+      }
+    }
+    this.lastError = '';
+    this.logger.info({ index: this.cursor.index, era: this.current!.tenure.era, holder_id: this.current!.tenure.holder_id }, 'rooted view loaded');
     this.loop = this.follow();
   }
 

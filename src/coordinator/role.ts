@@ -1,0 +1,233 @@
+// Owns the coordinator role process: `nokv coordinator --coordinator-id ID [--config FILE] [overrides]`.
+// Children in start order: the rooted view (meta-root clients + tail), the Coordinator gRPC front, and the
+// lease holder. Stop runs in reverse, so the holder releases its tenure first and a standby takes over while
+// this process is still closing its server. /debug/vars publishes `nokv_coordinator`.
+import { readFileSync } from 'node:fs';
+import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
+import { defaultPrng } from '../common/prng.js';
+import { loadTopology, type Topology } from '../config/topology.js';
+import { MetaRootClient } from '../metaroot/client.js';
+import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
+import { serviceChildSpec } from '../roles/service-child.js';
+import { createClient, parseAddr, startGrpcServer, unaryCall } from '../transport/index.js';
+import { leaseTiming, type LeaseTiming } from './lease.js';
+import { LeaseHolder } from './holder.js';
+import { RootView } from './root-view.js';
+import { StoreRegistry } from './catalog.js';
+import { COORDINATOR_SERVICE, coordinatorHandlers, coordinatorProto } from './service.js';
+
+/** A peer coordinator gets this long to take over a sealed era during a planned handover. */
+export const TAKE_OVER_DEADLINE_MS = 5_000;
+
+export interface CoordinatorSettings {
+  id: string;
+  addr: string;
+  metricsAddr: string;
+  rootEndpoints: string[];
+  token?: string;
+  timing: LeaseTiming;
+  /** coordinator id → client address, for holder hints and handover. */
+  peers: Map<string, string>;
+}
+
+export const coordinatorRoleFlags: FlagSpecs = {
+  'coordinator-id': { type: 'string', help: 'this coordinator\'s id (one of topology coordinators; stable across restarts)' },
+  config: { type: 'string', help: 'topology JSON file (default: the standard local topology)' },
+  addr: { type: 'string', help: 'client gRPC address (default: from the topology)' },
+  'metrics-addr': { type: 'string', help: '/debug/vars address (default: from the topology)' },
+  'root-peers': { type: 'list', help: 'meta-root client addresses (default: from the topology)' },
+  'token-file': { type: 'string', help: 'file holding the cluster token for meta-root mutations and handover' },
+  'lease-ttl': { type: 'duration', help: 'tenure length (default: topology lease.ttl_ms)', min: 200 },
+  'lease-renew-before': { type: 'duration', help: 'renew this long before expiry (default: topology lease.renew_before_ms)', min: 1 },
+};
+
+export function readToken(file: string | undefined): string | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim() || undefined;
+  } catch (err) {
+    throw new UsageError(`cannot read --token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function checkAddr(name: string, value: string): string {
+  try {
+    parseAddr(value);
+  } catch {
+    throw new UsageError(`--${name} must be host:port, got "${value}"`);
+  }
+  return value;
+}
+
+export function coordinatorSettings(args: Parsed): CoordinatorSettings {
+  const f = args.flags;
+  const id = f['coordinator-id'] as string | undefined;
+  if (!id) throw new UsageError('--coordinator-id is required');
+  let topo: Topology;
+  try {
+    topo = loadTopology(f.config as string | undefined);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const me = topo.coordinators.find((c) => c.id === id);
+  const addr = (f.addr as string | undefined) ?? me?.addr;
+  const metricsAddr = (f['metrics-addr'] as string | undefined) ?? me?.metrics_addr;
+  if (!addr || !metricsAddr) throw new UsageError(`--coordinator-id ${id} is not in the topology; give --addr and --metrics-addr`);
+  const ttl = (f['lease-ttl'] as number | undefined) ?? topo.lease.ttl_ms;
+  const renewBefore = (f['lease-renew-before'] as number | undefined) ?? topo.lease.renew_before_ms;
+  if (renewBefore >= ttl) throw new UsageError('--lease-renew-before must be below --lease-ttl');
+  const peers = new Map(topo.coordinators.map((c) => [c.id, c.addr]));
+  peers.set(id, addr);
+  const token = readToken(f['token-file'] as string | undefined);
+  return {
+    id,
+    addr: checkAddr('addr', addr),
+    metricsAddr: checkAddr('metrics-addr', metricsAddr),
+    rootEndpoints: (f['root-peers'] as string[] | undefined) ?? topo.meta_root.peers.map((p) => p.addr),
+    ...(token ? { token } : {}),
+    timing: leaseTiming(ttl, renewBefore),
+    peers,
+  };
+}
+
+interface Parts {
+  view?: RootView;
+  holder?: LeaseHolder;
+}
+
+function expvarOf(s: CoordinatorSettings, parts: Parts, ctx: RoleContext): () => unknown {
+  return () => {
+    const { view, holder } = parts;
+    const now = ctx.clock.now();
+    const t = holder?.core.tenure;
+    return {
+      coordinator_id: s.id,
+      addr: s.addr,
+      lease: {
+        holder_id: t?.holder_id ?? '',
+        era: t?.era ?? 0,
+        expires_unix_ms: t?.expires_unix_ms ?? 0,
+        held_by_self: holder?.core.serving(now) ?? false,
+        active: t ? t.holder_id !== '' && t.expires_unix_ms > now && !t.sealed : false,
+        sealed: t?.sealed ?? false,
+        my_era: holder?.core.era ?? 0,
+        ttl_ms: s.timing.ttlMs,
+        renew_before_ms: s.timing.renewBeforeMs,
+        skew_margin_ms: s.timing.skewMarginMs,
+      },
+      allocator: holder
+        ? {
+            id_current: holder.ids.stats().current,
+            id_window_high: holder.ids.stats().window_high,
+            tso_current: holder.tso.stats().current,
+            tso_window_high: holder.tso.stats().window_high,
+          }
+        : null,
+      root: view
+        ? {
+            applied_index: view.cursor.index,
+            lag_ms: view.lagMs(),
+            last_contact_unix_ms: view.lastContactMs,
+            last_error: view.lastError,
+            reloads: view.reloads,
+            id_fence: view.state?.id_fence ?? '0',
+            tso_fence: view.state?.tso_fence ?? '0',
+            legacy_era: view.state?.legacy?.era ?? 0,
+            handover: view.state?.handover ?? null,
+          }
+        : null,
+      eunomia: holder?.metrics ?? null,
+    };
+  };
+}
+
+export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
+  const parts: Parts = {};
+  const log = ctx.logger;
+  // Reads and catalog writes may wait; lease commands must fail fast, inside the renew window.
+  const rootClient = new MetaRootClient({ endpoints: s.rootEndpoints, ...(s.token ? { token: s.token } : {}), logger: log });
+  const leaseRoot = new MetaRootClient({
+    endpoints: s.rootEndpoints,
+    ...(s.token ? { token: s.token } : {}),
+    logger: log,
+    deadlineMs: s.timing.renewBeforeMs,
+    attemptTimeoutMs: Math.max(100, Math.floor(s.timing.renewBeforeMs / 2)),
+  });
+  const view = new RootView(rootClient, ctx.clock, log.child({ actor: 'root-view' }));
+  const peerCtor = coordinatorProto().clientConstructor(COORDINATOR_SERVICE);
+  const holder = new LeaseHolder({
+    selfId: s.id,
+    timing: s.timing,
+    root: leaseRoot,
+    view,
+    clock: ctx.clock,
+    prng: defaultPrng(),
+    logger: log.child({ actor: 'lease' }),
+    addrOf: (id) => s.peers.get(id),
+    takeOverPeer: async (to, legacyEra) => {
+      const addr = s.peers.get(to);
+      if (!addr) throw new UsageError(`unknown coordinator ${to}`);
+      const client = createClient(peerCtor, addr);
+      try {
+        const r = await unaryCall<unknown, { era: string; stage: string }>(client, 'TakeOver', { legacy_era: legacyEra, from: s.id }, {
+          deadlineMs: TAKE_OVER_DEADLINE_MS,
+          ...(s.token ? { token: s.token } : {}),
+        });
+        return { era: Number(r.era), stage: r.stage };
+      } finally {
+        client.close();
+      }
+    },
+  });
+  parts.view = view;
+  parts.holder = holder;
+  ctx.expvar.publish('nokv_coordinator', expvarOf(s, parts, ctx));
+  const stores = new StoreRegistry();
+  return [
+    serviceChildSpec({
+      id: 'root-view',
+      start: async () => {
+        await view.start();
+        return {
+          stop: async () => {
+            await view.stop();
+            rootClient.close();
+            leaseRoot.close();
+          },
+        };
+      },
+    }),
+    serviceChildSpec({
+      id: 'grpc',
+      start: async () => {
+        const server = await startGrpcServer({
+          addr: s.addr,
+          services: [
+            {
+              service: coordinatorProto().service(COORDINATOR_SERVICE),
+              impl: coordinatorHandlers({ selfId: s.id, holder, view, root: rootClient, stores, clock: ctx.clock, logger: log, ...(s.token ? { token: s.token } : {}) }),
+            },
+          ],
+        });
+        log.info({ addr: server.addr }, 'coordinator gRPC listening');
+        return { stop: () => server.close() };
+      },
+    }),
+    serviceChildSpec({
+      id: 'lease',
+      start: async () => {
+        holder.start();
+        log.info({ ttl_ms: s.timing.ttlMs, renew_before_ms: s.timing.renewBeforeMs, skew_margin_ms: s.timing.skewMarginMs }, 'lease holder started');
+        return { stop: () => holder.stop() };
+      },
+    }),
+  ];
+}
+
+export async function runCoordinatorRole(args: Parsed): Promise<number> {
+  const s = coordinatorSettings(args);
+  // Any child failure ends the process (intensity 0): the process supervisor above restarts it whole, with
+  // fresh clients and a fresh view, and it rejoins as a standby.
+  return runRoleProcess({ role: 'coordinator', node: s.id, metricsAddr: s.metricsAddr, strategy: 'one_for_all', intensity: 0, children: (ctx) => coordinatorChildren(s, ctx) });
+}
+
