@@ -168,9 +168,9 @@ export class LeaseHolder {
 
   /** Planned handover, run on the holder: seal this era, then have `to` issue the next one and close it. */
   async handover(to: string): Promise<{ legacyEra: number; successorEra: number; stage: string }> {
+    const era = this.requireServing();
     if (to === this.o.selfId) throw new InvalidArgumentError(`${to} already holds the lease`);
     if (!this.o.takeOverPeer) throw new FailedPreconditionError('handover is not configured on this coordinator');
-    const era = this.requireServing();
     this.core.resign();
     // Wait for duty calls already inside a window so the sealed frontiers cover everything served.
     await Promise.all([...this.locks.values()].map((p) => p.catch(() => undefined)));

@@ -42,9 +42,12 @@ export class RootView {
     return this.current?.last_applied ?? { term: 0, index: 0 };
   }
 
-  /** Milliseconds since the view last heard from the root. */
+  /**
+   * How far the view may be behind the root, in milliseconds: time without hearing from the root beyond one
+   * long-poll period (a healthy idle poll answers at least every TAIL_POLL_MS).
+   */
   lagMs(): number {
-    return this.lastContactMs === 0 ? 0 : Math.max(0, this.clock.now() - this.lastContactMs);
+    return this.lastContactMs === 0 ? 0 : Math.max(0, this.clock.now() - this.lastContactMs - TAIL_POLL_MS);
   }
 
   onChange(listener: ViewListener): void {
