@@ -14,6 +14,7 @@ import {
   evaluateCommand,
   stateSummary,
   tenureView,
+  validateBatch,
   type RootCommand,
   type RootState,
 } from '../state/index.js';
@@ -151,8 +152,12 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
       if (err instanceof InvalidArgumentError) throw refusal(err, unchangedOutcome(state, null));
       throw err;
     }
+    // Quick refusals against the applied state, so a bad write costs no log entry. The applied outcome below
+    // still decides: the state may move while the entry is in flight.
     const pre = evaluateCommand(state, command);
     if (!pre.accepted) throw refusal(pre.error, unchangedOutcome(state, nowOf(command)));
+    const valid = validateBatch(state, pre.events);
+    if (!valid.ok) throw refusal(valid.error, unchangedOutcome(state, nowOf(command)));
     let bytes: Uint8Array;
     try {
       bytes = encodeCommand(command);
@@ -186,13 +191,16 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
     return commands.append(events);
   }
 
-  async function waitTail(call: grpc.ServerUnaryCall<{ after: CursorMsg | null; timeout_ms: number }, TailResponseMsg>): Promise<TailResponseMsg> {
+  async function waitTail(
+    req: { after: CursorMsg | null; timeout_ms: number },
+    call: grpc.ServerUnaryCall<unknown, unknown>,
+  ): Promise<TailResponseMsg> {
     const { peer, hub } = need();
-    const after = cursorFromMsg(call.request.after);
+    const after = cursorFromMsg(req.after);
     const left = timeLeftMs(call, opts.clock);
     // Answer before the caller's deadline: keep a margin, and never use more than 80 % of the time left.
     const cap = Number.isFinite(left) ? Math.min(left - WAIT_TAIL_DEADLINE_MARGIN_MS, left * 0.8) : MAX_WAIT_TAIL_MS;
-    const waitMs = Math.max(0, Math.min(call.request.timeout_ms ?? 0, MAX_WAIT_TAIL_MS, cap));
+    const waitMs = Math.max(0, Math.min(req.timeout_ms ?? 0, MAX_WAIT_TAIL_MS, cap));
     const page = await hub.wait(after, waitMs);
     return tailToMsg(page, view(peer));
   }
