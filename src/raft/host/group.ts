@@ -370,6 +370,14 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
 
   private async persistReady(rd: Ready): Promise<void> {
     if (!rd.snapshot && rd.entries.length === 0 && !rd.hardState) return;
+    if (!rd.mustSync) {
+      // Only the commit index moved. Nothing sent or applied depends on it being on disk (a restarted node
+      // learns the commit again from the leader), so it is written behind the loop instead of stalling it for
+      // an fsync. The storage keeps submission order, so any later write that is durable implies this one is
+      // (a snapshot at the applied index never lands without the commit that covers it).
+      this.opts.store.persist(this.groupId, { hardState: rd.hardState! }).catch((err) => this.fail(err));
+      return;
+    }
     await this.opts.store.persist(this.groupId, {
       ...(rd.snapshot ? { snapshot: rd.snapshot } : {}),
       ...(rd.entries.length > 0 ? { entries: rd.entries } : {}),

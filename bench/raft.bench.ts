@@ -1,0 +1,247 @@
+// Replicated-write throughput and commit latency of the raft host: three node processes on loopback, LMDB
+// with fsync on, 256-byte proposals. Rows: one group at 1 and 64 concurrent proposers (in-process at the
+// leader, and through an HTTP client like etcd's), the same with parallel leader append off, and 64 groups
+// per process with leaders spread over the three. Baseline in the same run: a 3-member etcd 3.4 on loopback
+// through its v3 JSON gateway (/v3/kv/put) with the same HTTP client (rows skipped when `etcd` is absent).
+// Prints the median of RUNS runs per row and the ratio to etcd. Never fails on timing.
+//
+// Run: npm run build && node dist/bench/raft.bench.js   (or: npm run bench -- raft)
+import http from 'node:http';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { freePorts, makeTempDir, sleep, waitFor } from '../test/support/env.js';
+import { callNode, startNode, stopNode, type NodeProc } from '../test/fixtures/raft-procs.js';
+
+const RUNS = Number(process.env.NOKV_BENCH_RUNS ?? 3);
+const RUN_MS = Number(process.env.NOKV_BENCH_RUN_MS ?? 2000);
+const WARMUP_MS = 500;
+const VALUE_BYTES = 256;
+const MANY_GROUPS = 64;
+const NODE = fileURLToPath(new URL('../test/fixtures/raft-bench-node.js', import.meta.url));
+
+interface Sample {
+  opsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+  errors: number;
+}
+interface Row {
+  name: string;
+  samples: Sample[];
+  etcdBaseline?: string;
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
+
+function sample(ops: number, errors: number, latMs: number[], ms: number): Sample {
+  const s = latMs.sort((a, b) => a - b);
+  return { opsPerSec: (ops * 1000) / ms, p50Ms: pct(s, 50), p99Ms: pct(s, 99), errors };
+}
+
+// ---- a small HTTP client shared by the raft and etcd HTTP rows -------------------------------------------
+
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+function post(port: number, path: string, body: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+async function httpLoad(port: number, path: string, body: (n: number) => string, conc: number, ms: number): Promise<Sample> {
+  const lat: number[] = [];
+  let errors = 0;
+  let n = 0;
+  const deadline = performance.now() + ms;
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: conc }, async () => {
+    while (performance.now() < deadline) {
+      const s = performance.now();
+      const status = await post(port, path, body(n++)).catch(() => 0);
+      if (status === 200) lat.push(performance.now() - s);
+      else errors++;
+    }
+  }));
+  return sample(lat.length, errors, lat, performance.now() - t0);
+}
+
+// ---- raft cluster ----------------------------------------------------------------------------------------
+
+interface RaftCluster {
+  nodes: NodeProc[];
+  dir: ReturnType<typeof makeTempDir>;
+}
+
+async function startRaft(groups: number, parallelAppend: boolean): Promise<RaftCluster> {
+  const dir = makeTempDir('nokv-raft-bench-');
+  const ports = await freePorts(6);
+  const nodes: NodeProc[] = [1, 2, 3].map((id, i) => ({ id, http: ports[3 + i]! }));
+  const peers = [1, 2, 3].map((id, i) => `${id}=127.0.0.1:${ports[i]}`).join(',');
+  const c = { nodes, dir };
+  try {
+    await Promise.all(nodes.map((n) => startNode(n, NODE, ['--id', String(n.id), '--dir', join(dir.path, `n${n.id}`), '--peers', peers, '--http', String(n.http),
+      '--groups', String(groups), '--value-bytes', String(VALUE_BYTES), '--parallel-append', parallelAppend ? '1' : '0'])));
+    // Leaders spread: group g is led by node ((g-1) mod 3)+1; campaign, then hand over any group won elsewhere.
+    await waitFor('leaders spread over the nodes', async () => {
+      await Promise.all(nodes.map((n) => callNode(n, '/campaign')));
+      await Promise.all(nodes.map((n) => callNode(n, '/balance')));
+      const sts = await Promise.all(nodes.map((n) => callNode(n, '/status')));
+      return sts.every((s) => (s.body.leaders as number[]).every((l, g) => l === (g % 3) + 1));
+    }, 30_000, 300);
+    return c;
+  } catch (err) {
+    await stopRaft(c);
+    throw err;
+  }
+}
+
+async function stopRaft(c: RaftCluster): Promise<void> {
+  await Promise.all(c.nodes.map((n) => stopNode(n, 'SIGKILL')));
+  c.dir.remove();
+}
+
+/** In-process proposers on every node for the groups it leads; ops summed, latencies merged. */
+async function raftLoad(c: RaftCluster, perGroupConc: number, ms: number): Promise<Sample> {
+  const rs = await Promise.all(c.nodes.map((n) => callNode(n, `/load?conc=${perGroupConc}&ms=${ms}`, ms + 30_000)));
+  const lat = rs.flatMap((r) => (r.body.latUs as number[]).map((us) => us / 1000));
+  return sample(rs.reduce((a, r) => a + r.body.ops, 0), rs.reduce((a, r) => a + r.body.errors, 0), lat, ms);
+}
+
+async function fsyncsPerProposal(c: RaftCluster): Promise<string> {
+  const st = await Promise.all(c.nodes.map((n) => callNode(n, '/stats')));
+  return st.map((s, i) => `node ${c.nodes[i]!.id}: ${s.body.storage.writes} persists in ${s.body.storage.batches} fsyncs`).join('; ');
+}
+
+// ---- etcd cluster ----------------------------------------------------------------------------------------
+
+interface EtcdCluster {
+  procs: ChildProcess[];
+  clientPorts: number[];
+  dir: ReturnType<typeof makeTempDir>;
+}
+
+function etcdAvailable(): boolean {
+  const r = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
+  return r.status === 0;
+}
+
+async function startEtcd(): Promise<EtcdCluster> {
+  const dir = makeTempDir('nokv-etcd-bench-');
+  const ports = await freePorts(6);
+  const clientPorts = ports.slice(0, 3);
+  const peerUrl = (i: number) => `http://127.0.0.1:${ports[3 + i]}`;
+  const initial = [0, 1, 2].map((i) => `e${i}=${peerUrl(i)}`).join(',');
+  const procs = [0, 1, 2].map((i) => spawn('etcd', [
+    '--name', `e${i}`, '--data-dir', join(dir.path, `e${i}`),
+    '--listen-client-urls', `http://127.0.0.1:${clientPorts[i]}`, '--advertise-client-urls', `http://127.0.0.1:${clientPorts[i]}`,
+    '--listen-peer-urls', peerUrl(i), '--initial-advertise-peer-urls', peerUrl(i),
+    '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', 'nokv-bench',
+    '--logger', 'zap', '--log-level', 'error',
+  ], { stdio: ['ignore', 'ignore', 'ignore'] }));
+  return { procs, clientPorts, dir };
+}
+
+async function etcdLeaderPort(c: EtcdCluster): Promise<number> {
+  return waitFor('an etcd leader', async () => {
+    for (const port of c.clientPorts) {
+      const res = await fetch(`http://127.0.0.1:${port}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+      if (!res?.ok) continue;
+      const st = (await res.json()) as { leader?: string; header?: { member_id?: string } };
+      if (st.leader && st.leader === st.header?.member_id) return port;
+    }
+    return undefined;
+  }, 30_000, 200) as Promise<number>;
+}
+
+async function stopEtcd(c: EtcdCluster): Promise<void> {
+  await Promise.all(c.procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); }))));
+  c.dir.remove();
+}
+
+// ---- runs ------------------------------------------------------------------------------------------------
+
+async function measure(name: string, run: () => Promise<Sample>, warmup: () => Promise<unknown>): Promise<Row> {
+  await warmup();
+  const samples: Sample[] = [];
+  for (let i = 0; i < RUNS; i++) samples.push(await run());
+  return { name, samples };
+}
+
+function printRows(rows: Row[], etcd: Map<number, number>): void {
+  const pad = (s: string, n: number) => s.padEnd(n);
+  process.stdout.write(`\n${pad('row', 52)} ${pad('ops/s', 9)} ${pad('p50 ms', 8)} ${pad('p99 ms', 8)} ${pad('errors', 7)} vs etcd\n`);
+  for (const r of rows) {
+    const ops = median(r.samples.map((s) => s.opsPerSec));
+    const conc = Number(/c=(\d+)/.exec(r.name)?.[1] ?? 0);
+    const base = etcd.get(conc);
+    const ratio = base && !r.name.startsWith('etcd') ? `${(ops / base).toFixed(2)}x` : '';
+    process.stdout.write(`${pad(r.name, 52)} ${pad(ops.toFixed(0), 9)} ${pad(median(r.samples.map((s) => s.p50Ms)).toFixed(2), 8)} ${pad(median(r.samples.map((s) => s.p99Ms)).toFixed(2), 8)} ${pad(String(r.samples.reduce((a, s) => a + s.errors, 0)), 7)} ${ratio}\n`);
+  }
+}
+
+const started = Date.now();
+const rows: Row[] = [];
+const etcdOps = new Map<number, number>();
+process.stdout.write(`raft replication: 3 processes on loopback, LMDB fsync on, ${VALUE_BYTES}-byte values, ${RUNS} runs x ${RUN_MS} ms per row (medians)\n`);
+
+if (etcdAvailable()) {
+  const e = await startEtcd();
+  try {
+    const port = await etcdLeaderPort(e);
+    const val = Buffer.alloc(VALUE_BYTES, 42).toString('base64');
+    const body = (n: number) => `{"key":"${Buffer.from(`k${n % 1024}`).toString('base64')}","value":"${val}"}`;
+    for (const conc of [1, 64]) {
+      const row = await measure(`etcd 3.4 3 members, http client c=${conc}`, () => httpLoad(port, '/v3/kv/put', body, conc, RUN_MS), () => httpLoad(port, '/v3/kv/put', body, conc, WARMUP_MS));
+      rows.push(row);
+      etcdOps.set(conc, median(row.samples.map((s) => s.opsPerSec)));
+    }
+  } finally {
+    await stopEtcd(e);
+  }
+} else {
+  process.stdout.write('etcd not installed: etcd rows skipped (apt-get install -y etcd-server etcd-client)\n');
+}
+
+for (const parallel of [true, false]) {
+  const c = await startRaft(1, parallel);
+  const tag = parallel ? '' : ', serial leader append';
+  try {
+    for (const conc of [1, 64]) {
+      rows.push(await measure(`raft 1 group, in-process c=${conc}${tag}`, () => raftLoad(c, conc, RUN_MS), () => raftLoad(c, conc, WARMUP_MS)));
+    }
+    if (parallel) {
+      const leaderPort = c.nodes[0]!.http;
+      for (const conc of [1, 64]) {
+        rows.push(await measure(`raft 1 group, http client c=${conc}`, () => httpLoad(leaderPort, '/put', () => '{}', conc, RUN_MS), () => httpLoad(leaderPort, '/put', () => '{}', conc, WARMUP_MS)));
+      }
+      process.stdout.write(`group commit (1 group): ${await fsyncsPerProposal(c)}\n`);
+    }
+  } finally {
+    await stopRaft(c);
+  }
+}
+
+{
+  const c = await startRaft(MANY_GROUPS, true);
+  try {
+    for (const perGroup of [1, 4]) {
+      const total = perGroup * MANY_GROUPS;
+      rows.push(await measure(`raft ${MANY_GROUPS} groups/process, ${perGroup}/group c=${total}`, () => raftLoad(c, perGroup, RUN_MS), () => raftLoad(c, perGroup, WARMUP_MS)));
+    }
+    process.stdout.write(`group commit (${MANY_GROUPS} groups): ${await fsyncsPerProposal(c)}\n`);
+  } finally {
+    await stopRaft(c);
+  }
+}
+
+agent.destroy();
+printRows(rows, etcdOps);
+process.stdout.write(`\n(${((Date.now() - started) / 1000).toFixed(1)} s; node ${process.version}; ratios compare equal total concurrency with etcd)\n`);
+await sleep(0);
