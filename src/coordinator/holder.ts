@@ -83,6 +83,8 @@ export class LeaseHolder {
   private backoffMs = RETRY_MIN_MS;
   private readonly locks = new Map<string, Promise<unknown>>();
   private lastLogged = { holder: '', era: -1 };
+  /** The handover record as of this coordinator's last handover command (the view may not show it yet). */
+  private lastHandover: { successor_era: number; stage: string } | null = null;
 
   constructor(private readonly o: HolderOptions) {
     this.core = new LeaseCore(o.selfId, o.timing);
@@ -203,7 +205,7 @@ export class LeaseHolder {
     }
     return this.serialisedStep(async () => {
       await this.campaign();
-      const h = this.o.view.state?.handover;
+      const h = this.lastHandover;
       if (this.core.era === 0) throw this.notHolderError();
       return { era: this.core.era, stage: h && h.successor_era === this.core.era ? h.stage : 'none' };
     });
@@ -336,6 +338,7 @@ export class LeaseHolder {
         try {
           const out = await this.o.root.applyHandover({ op, holder_id: this.o.selfId, era, now_ms: this.o.clock.now() });
           this.observeOutcome(out);
+          if (out.handover) this.lastHandover = { successor_era: out.handover.successor_era, stage: out.handover.stage };
           if (out.accepted) {
             this.o.logger.info({ era, legacy_era: era - 1, holder_id: this.o.selfId, stage: out.handover?.stage }, `handover ${op}ed`);
             break;
