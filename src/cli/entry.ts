@@ -6,8 +6,9 @@ import { clusterCommand } from '../cluster/cli.js';
 import { metaRootCommand } from '../metaroot/role.js';
 import { configCommand } from '../metaroot/config-cli.js';
 import { coordinatorCommands } from '../coordinator/cli.js';
+import { storeCommand } from '../store/role.js';
 
-const commands: Command[] = [clusterCommand, metaRootCommand, configCommand, ...coordinatorCommands];
+const commands: Command[] = [clusterCommand, metaRootCommand, configCommand, ...coordinatorCommands, storeCommand];
 
 export async function runNokv(argv: string[]): Promise<number> {
   return main(argv, commands);

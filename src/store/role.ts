@@ -1,0 +1,190 @@
+// Owns the store role process: `nokv store --store-id N [--config FILE] [overrides]`. One supervised child
+// runs the data plane in start order — LMDB, the regions' raft groups (StoreNode), then one gRPC server that
+// serves StoreKV and the raft transport on the same port — and stops it in reverse. /debug/vars publishes
+// `nokv_store`.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Command } from '../cli/command.js';
+import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
+import { defaultPrng } from '../common/prng.js';
+import { loadTopology, type Topology } from '../config/topology.js';
+import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
+import { serviceChildSpec } from '../roles/service-child.js';
+import { openStorage } from '../storage/index.js';
+import { faultInjectorFromEnv, parseAddr, startGrpcServer } from '../transport/index.js';
+import { StoreNode } from './server/node.js';
+import { storeKvService } from './server/service.js';
+
+export const DEFAULT_STORE_TICK_MS = 50;
+export const DEFAULT_STORE_ELECTION_TICKS = 10;
+export const DEFAULT_STORE_HEARTBEAT_TICKS = 2;
+
+export interface StoreSettings {
+  storeId: number;
+  addr: string;
+  metricsAddr: string;
+  dataDir: string;
+  token?: string;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  snapshotEveryEntries: number;
+  /** Every store id → KV+raft address. */
+  stores: Map<number, string>;
+}
+
+export const storeFlags: FlagSpecs = {
+  'store-id': { type: 'int', help: 'this store\'s id (one of topology stores[].store_id)', required: true, min: 1 },
+  config: { type: 'string', help: 'topology JSON file (default: the standard local topology)' },
+  addr: { type: 'string', help: 'KV + raft gRPC address (default: from the topology)' },
+  'metrics-addr': { type: 'string', help: '/debug/vars address (default: from the topology)' },
+  'data-dir': { type: 'string', help: 'LMDB folder (default: data/store-N)' },
+  'token-file': { type: 'string', help: 'file holding the cluster token that mutations must present' },
+  'tick-ms': { type: 'int', help: 'raft tick', default: DEFAULT_STORE_TICK_MS, min: 5, max: 1000 },
+  'election-ticks': { type: 'int', help: 'ticks without a leader before campaigning', default: DEFAULT_STORE_ELECTION_TICKS, min: 3, max: 1000 },
+  'heartbeat-ticks': { type: 'int', help: 'leader heartbeat period in ticks', default: DEFAULT_STORE_HEARTBEAT_TICKS, min: 1, max: 100 },
+  'snapshot-every': { type: 'int', help: 'snapshot a region every N applied entries', default: 10_000, min: 2 },
+};
+
+function addrFlag(name: string, value: string): string {
+  try {
+    parseAddr(value);
+  } catch {
+    throw new UsageError(`--${name} must be host:port, got "${value}"`);
+  }
+  return value;
+}
+
+export function storeSettings(args: Parsed): StoreSettings {
+  const f = args.flags;
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+  let topo: Topology;
+  try {
+    topo = loadTopology(f.config as string | undefined);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const storeId = f['store-id'] as number;
+  const me = topo.stores.find((s) => s.store_id === storeId);
+  if (!me) throw new UsageError(`--store-id ${storeId} is not in the topology (stores: ${topo.stores.map((s) => s.store_id).join(', ')})`);
+  if ((f['heartbeat-ticks'] as number) >= (f['election-ticks'] as number)) throw new UsageError('--heartbeat-ticks must be below --election-ticks');
+  let token: string | undefined;
+  if (f['token-file'] !== undefined) {
+    try {
+      token = readFileSync(f['token-file'] as string, 'utf8').trim() || undefined;
+    } catch (err) {
+      throw new UsageError(`cannot read --token-file ${f['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  const addr = addrFlag('addr', (f.addr as string | undefined) ?? me.addr);
+  const stores = new Map(topo.stores.map((s) => [s.store_id, s.addr]));
+  stores.set(storeId, addr);
+  return {
+    storeId,
+    addr,
+    metricsAddr: addrFlag('metrics-addr', (f['metrics-addr'] as string | undefined) ?? me.metrics_addr),
+    dataDir: resolve((f['data-dir'] as string | undefined) ?? `data/store-${storeId}`),
+    ...(token ? { token } : {}),
+    tickMs: f['tick-ms'] as number,
+    electionTicks: f['election-ticks'] as number,
+    heartbeatTicks: f['heartbeat-ticks'] as number,
+    snapshotEveryEntries: f['snapshot-every'] as number,
+    stores,
+  };
+}
+
+function expvarOf(s: StoreSettings, parts: { node?: StoreNode }): () => unknown {
+  return () => {
+    const node = parts.node;
+    if (!node) return { store_id: s.storeId, addr: s.addr, starting: true };
+    return {
+      store_id: s.storeId,
+      addr: s.addr,
+      regions: [...node.regions.values()].map((r) => {
+        const st = r.group.status();
+        return {
+          id: r.sm.desc.id,
+          range: { start: r.sm.desc.start.toString('hex'), end: r.sm.desc.end.toString('hex') },
+          epoch: r.sm.desc.epoch,
+          peers: r.sm.desc.peers,
+          leader: st.leaderId,
+          role: st.role,
+          term: st.term,
+          applied: r.sm.applied,
+          commit: st.commitIndex,
+        };
+      }),
+      percolator: { ...node.counters },
+      node: node.stats(),
+      transport: node.transport.stats(),
+    };
+  };
+}
+
+function children(s: StoreSettings, ctx: RoleContext) {
+  const parts: { node?: StoreNode } = {};
+  const log = ctx.logger;
+  ctx.expvar.publish('nokv_store', expvarOf(s, parts));
+  const faults = faultInjectorFromEnv(ctx.clock);
+  const dataPlane = serviceChildSpec({
+    id: 'store-node',
+    start: async (fail) => {
+      const storage = openStorage({ path: s.dataDir });
+      let node: StoreNode | undefined;
+      try {
+        node = await StoreNode.open({
+          storeId: s.storeId,
+          storage,
+          stores: s.stores,
+          clock: ctx.clock,
+          prng: defaultPrng(),
+          logger: log,
+          tickMs: s.tickMs,
+          electionTicks: s.electionTicks,
+          heartbeatTicks: s.heartbeatTicks,
+          snapshotEveryEntries: s.snapshotEveryEntries,
+          ...(faults ? { faults } : {}),
+          onFailure: fail,
+        });
+        const n = node;
+        const kv = storeKvService({ node: () => parts.node, storeId: s.storeId, ...(s.token ? { token: s.token } : {}), logger: log.child({ actor: 'grpc-front' }) });
+        const server = await startGrpcServer({ addr: s.addr, services: [kv.binding, n.transport.serviceBinding()] });
+        parts.node = n;
+        log.info({ addr: server.addr, regions: [...n.regions.keys()], data: s.dataDir }, 'store serving StoreKV and raft');
+        return {
+          stop: async () => {
+            parts.node = undefined;
+            kv.endStreams();
+            await server.close();
+            await n.close();
+            await storage.close();
+          },
+        };
+      } catch (err) {
+        await node?.close().catch(() => undefined);
+        await storage.close().catch(() => undefined);
+        throw err;
+      }
+    },
+  });
+  return [dataPlane];
+}
+
+export async function runStore(s: StoreSettings): Promise<number> {
+  return runRoleProcess({ role: 'store', node: String(s.storeId), metricsAddr: s.metricsAddr, children: (ctx) => children(s, ctx) });
+}
+
+/** How long a stopped role waits for stray handles before it exits anyway. */
+const EXIT_GRACE_MS = 2_000;
+
+export const storeCommand: Command = {
+  name: 'store',
+  summary: 'run one store (multi-raft regions with MVCC and Percolator transactions)',
+  flags: storeFlags,
+  run: async (args) => {
+    const settings = storeSettings(args);
+    const code = await runStore(settings);
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+    return code;
+  },
+};

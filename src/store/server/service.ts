@@ -1,0 +1,325 @@
+// Owns the gRPC face of a store: nokv.kv.v1.StoreKV. It validates and converts requests (bad input is
+// INVALID_ARGUMENT before anything reaches raft), admits them through the StoreNode (region errors travel as
+// typed statuses), and converts Percolator outcomes into KeyError messages. Also the apply-event stream.
+import type * as grpc from '@grpc/grpc-js';
+import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { loadProto, requireToken, toGrpcError, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
+import { get as mvccGet, scan as mvccScan, MAX_SCAN_LIMIT } from '../percolator/read.js';
+import type { CheckTxnStatusResult, KeyError, LockInfo, Mutation } from '../percolator/types.js';
+import { uniqueKeys } from '../percolator/txn.js';
+import type { MutationOp } from '../mvcc/types.js';
+import { compareBytes } from '../keys.js';
+import type { RegionDescriptor } from '../region/descriptor.js';
+import type { ApplyEvent } from '../region/state-machine.js';
+import type { RequestContext, StoreNode } from './node.js';
+
+export const STORE_KV_PROTO = 'nokv/kv/v1/store_kv.proto';
+export const STORE_KV_SERVICE = 'nokv.kv.v1.StoreKV';
+/** Longest user key: its memcomparable encoding plus a version must fit LMDB's 511-byte key limit. */
+export const MAX_USER_KEY_BYTES = 400;
+export const MAX_VALUE_BYTES = 1 << 20;
+/** Keys or mutations in one request. */
+export const MAX_KEYS_PER_REQUEST = 10_000;
+/** Lock TTL bounds (ms). */
+export const MAX_LOCK_TTL_MS = 600_000;
+/** Events buffered per watch stream before the stream is ended as too slow. */
+export const MAX_WATCH_BUFFERED_EVENTS = 10_000;
+
+const OPS: MutationOp[] = ['put', 'delete', 'lock'];
+const OP_NAMES = ['PUT', 'DELETE', 'LOCK'];
+
+// ---- request validation --------------------------------------------------------------------------------
+
+function ts(v: unknown, field: string, required = true): bigint {
+  let n: bigint;
+  try {
+    n = BigInt((v as string | number | undefined) ?? 0);
+  } catch {
+    throw new InvalidArgumentError(`${field} is not an unsigned integer`);
+  }
+  if (n < 0n) throw new InvalidArgumentError(`${field} must not be negative`);
+  if (required && n === 0n) throw new InvalidArgumentError(`${field} is required`);
+  return n;
+}
+
+function key(v: unknown, field: string): Buffer {
+  if (!(v instanceof Uint8Array) || v.length === 0) throw new InvalidArgumentError(`${field} must be a non-empty key`);
+  if (v.length > MAX_USER_KEY_BYTES) throw new InvalidArgumentError(`${field} is ${v.length} bytes; the limit is ${MAX_USER_KEY_BYTES}`);
+  return Buffer.from(v);
+}
+
+function keys(v: unknown, field: string): Buffer[] {
+  if (!Array.isArray(v) || v.length === 0) throw new InvalidArgumentError(`${field} must list at least one key`);
+  if (v.length > MAX_KEYS_PER_REQUEST) throw new InvalidArgumentError(`${field} lists ${v.length} keys; the limit is ${MAX_KEYS_PER_REQUEST}`);
+  return uniqueKeys(v.map((k, i) => key(k, `${field}[${i}]`)));
+}
+
+function context(v: any): RequestContext {
+  if (!v) throw new InvalidArgumentError('context is required');
+  const regionId = u64ToNumber(v.region_id ?? 0);
+  if (regionId <= 0) throw new InvalidArgumentError('context.region_id is required');
+  const ctx: RequestContext = { regionId };
+  if (v.epoch) ctx.epoch = { version: u64ToNumber(v.epoch.version), confVersion: u64ToNumber(v.epoch.conf_version) };
+  const storeId = u64ToNumber(v.store_id ?? 0);
+  if (storeId > 0) ctx.storeId = storeId;
+  return ctx;
+}
+
+function mutations(v: unknown): Mutation[] {
+  if (!Array.isArray(v) || v.length === 0) throw new InvalidArgumentError('mutations must not be empty');
+  if (v.length > MAX_KEYS_PER_REQUEST) throw new InvalidArgumentError(`too many mutations (limit ${MAX_KEYS_PER_REQUEST})`);
+  const out = v.map((m: any, i: number): Mutation => {
+    const op = OPS[OP_NAMES.indexOf(String(m.op))];
+    if (!op) throw new InvalidArgumentError(`mutations[${i}].op is not PUT, DELETE or LOCK`);
+    const value = Buffer.from(m.value ?? []);
+    if (value.length > MAX_VALUE_BYTES) throw new InvalidArgumentError(`mutations[${i}].value exceeds ${MAX_VALUE_BYTES} bytes`);
+    return { op, key: key(m.key, `mutations[${i}].key`), ...(op === 'put' ? { value } : {}), assertNotExist: Boolean(m.assert_not_exist) };
+  });
+  const sorted = [...out].sort((a, b) => compareBytes(a.key, b.key));
+  for (let i = 1; i < sorted.length; i++) {
+    if (compareBytes(sorted[i]!.key, sorted[i - 1]!.key) === 0) throw new InvalidArgumentError(`key ${sorted[i]!.key.toString('hex')} appears twice in mutations`);
+  }
+  return out;
+}
+
+function ttl(v: unknown): number {
+  const n = u64ToNumber((v as string) ?? 0);
+  if (n <= 0 || n > MAX_LOCK_TTL_MS) throw new InvalidArgumentError(`lock_ttl must be 1..${MAX_LOCK_TTL_MS} ms`);
+  return n;
+}
+
+// ---- response conversion -------------------------------------------------------------------------------
+
+function lockToWire(l: LockInfo) {
+  return { key: l.key, primary_lock: l.primary, lock_version: l.lockTs.toString(), lock_ttl: l.ttlMs, lock_type: OP_NAMES[OPS.indexOf(l.kind)], min_commit_ts: l.minCommitTs.toString() };
+}
+
+export function keyErrorToWire(e: KeyError | undefined): unknown {
+  if (!e) return null;
+  switch (e.kind) {
+    case 'locked':
+      return { locked: lockToWire(e.lock), key: e.lock.key };
+    case 'write_conflict':
+      return { conflict: { key: e.key, start_ts: e.startTs.toString(), conflict_ts: e.conflictTs.toString(), conflict_commit_ts: e.conflictCommitTs.toString(), primary: e.primary }, key: e.key };
+    case 'already_exists':
+      return { already_exists: e.key, key: e.key };
+    case 'commit_ts_expired':
+      return { commit_ts_expired: { key: e.key, start_ts: e.startTs.toString(), attempted_commit_ts: e.commitTs.toString(), min_commit_ts: e.minCommitTs.toString() }, key: e.key };
+    case 'committed':
+      return { committed: e.commitTs.toString(), key: e.key };
+    case 'txn_not_found':
+      return { txn_not_found: e.key, key: e.key };
+    case 'abort':
+      return { abort: e.message, key: e.key };
+  }
+}
+
+export function descriptorToWire(d: RegionDescriptor) {
+  return {
+    region_id: d.id,
+    start_key: d.start,
+    end_key: d.end,
+    epoch: { version: d.epoch.version, conf_version: d.epoch.confVersion },
+    peers: d.peers.map((p) => ({ store_id: p, peer_id: p })),
+  };
+}
+
+function eventToWire(ev: ApplyEvent) {
+  return {
+    region_id: ev.regionId,
+    index: ev.index,
+    term: ev.term,
+    command: ev.command,
+    start_version: ev.startTs.toString(),
+    commit_version: ev.commitTs.toString(),
+    mutations: ev.mutations.map((m) => ({ op: m.op === 'put' ? 'PUT' : 'DELETE', key: m.key })),
+  };
+}
+
+const ACTIONS: Record<CheckTxnStatusResult['action'], string> = {
+  none: 'NO_ACTION',
+  ttl_expire_rollback: 'TTL_EXPIRE_ROLLBACK',
+  lock_not_exist_rollback: 'LOCK_NOT_EXIST_ROLLBACK',
+  min_commit_ts_pushed: 'MIN_COMMIT_TS_PUSHED',
+};
+
+// ---- the service ---------------------------------------------------------------------------------------
+
+export interface StoreKvServiceOptions {
+  node: () => StoreNode | undefined;
+  storeId: number;
+  token?: string;
+  logger: Logger;
+}
+
+export interface StoreKvService {
+  binding: ServiceBinding;
+  /** Ends every watch stream (shutdown). */
+  endStreams(): void;
+}
+
+export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
+  const proto = loadProto(STORE_KV_PROTO);
+  const h = <Req, Res>(fn: (node: StoreNode, req: any) => Promise<Res>, mutating: boolean) =>
+    unaryHandler<Req, Res>(
+      async (req, call) => {
+        if (mutating && opts.token) requireToken(call, opts.token);
+        const node = opts.node();
+        if (!node) throw new UnavailableError('store is not serving yet');
+        return fn(node, req);
+      },
+      { logger: opts.logger },
+    );
+  const bypass = (v: unknown): bigint[] => (Array.isArray(v) ? v.map((x, i) => ts(x, `bypass_locks[${i}]`)) : []);
+  const streams = new Map<grpc.ServerWritableStream<any, any>, () => void>();
+
+  const impl: grpc.UntypedServiceImplementation = {
+    Get: h(async (node, req) => {
+      const k = key(req.key, 'key');
+      const readTs = ts(req.version, 'version');
+      const r = await node.read(context(req.context), [k], (m) => mvccGet(m, k, { readTs, bypassLocks: bypass(req.bypass_locks) }));
+      if ('error' in r) return { error: keyErrorToWire(r.error) };
+      return r.value === undefined ? { not_found: true } : { value: r.value };
+    }, false),
+    BatchGet: h(async (node, req) => {
+      const ks = keys(req.keys, 'keys');
+      const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
+      return node.read(context(req.context), ks, (m) => {
+        const pairs: Array<{ key: Buffer; value: Buffer }> = [];
+        for (const k of ks) {
+          const r = mvccGet(m, k, rq);
+          if ('error' in r) return { pairs: [], error: keyErrorToWire(r.error) };
+          if (r.value !== undefined) pairs.push({ key: k, value: r.value });
+        }
+        return { pairs };
+      });
+    }, false),
+    Scan: h(async (node, req) => {
+      const start = Buffer.from(req.start_key ?? []);
+      const end = Buffer.from(req.end_key ?? []);
+      const limit = Number(req.limit);
+      if (!(limit > 0 && limit <= MAX_SCAN_LIMIT)) throw new InvalidArgumentError(`limit must be 1..${MAX_SCAN_LIMIT}`);
+      if (end.length > 0 && compareBytes(end, start) <= 0) throw new InvalidArgumentError('end_key must be above start_key');
+      const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
+      return node.read(context(req.context), [start], (m, desc) => {
+        const e = desc.end.length > 0 && (end.length === 0 || compareBytes(desc.end, end) < 0) ? desc.end : end;
+        const r = mvccScan(m, start, e, limit, rq);
+        if (r.error) return { pairs: [], error: keyErrorToWire(r.error) };
+        return { pairs: r.pairs.map((p) => ({ key: p.key, value: req.key_only ? Buffer.alloc(0) : p.value })) };
+      });
+    }, false),
+    Prewrite: h(async (node, req) => {
+      const muts = mutations(req.mutations);
+      const primary = key(req.primary_lock, 'primary_lock');
+      const startTs = ts(req.start_version, 'start_version');
+      const lockTtlMs = ttl(req.lock_ttl);
+      const minCommitTs = ts(req.min_commit_ts, 'min_commit_ts', false);
+      const errs = (await node.propose(context(req.context), muts.map((m) => m.key), (v, nowMs) => ({
+        t: 'prewrite',
+        v,
+        req: { mutations: muts, primary, startTs, lockTtlMs, minCommitTs, nowMs },
+      }))) as KeyError[];
+      return { errors: errs.map(keyErrorToWire) };
+    }, true),
+    Commit: h(async (node, req) => {
+      const ks = keys(req.keys, 'keys');
+      const startTs = ts(req.start_version, 'start_version');
+      const commitTs = ts(req.commit_version, 'commit_version');
+      const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'commit', v, req: { keys: ks, startTs, commitTs } }))) as KeyError | undefined;
+      return { error: keyErrorToWire(err) };
+    }, true),
+    BatchRollback: h(async (node, req) => {
+      const ks = keys(req.keys, 'keys');
+      const startTs = ts(req.start_version, 'start_version');
+      const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'rollback', v, req: { keys: ks, startTs } }))) as KeyError | undefined;
+      return { error: keyErrorToWire(err) };
+    }, true),
+    ResolveLock: h(async (node, req) => {
+      const ks = Array.isArray(req.keys) && req.keys.length > 0 ? keys(req.keys, 'keys') : [];
+      const startTs = ts(req.start_version, 'start_version');
+      const commitTs = ts(req.commit_version, 'commit_version', false);
+      const n = (await node.propose(context(req.context), ks, (v) => ({ t: 'resolve', v, req: { keys: ks, startTs, commitTs } }))) as number;
+      return { resolved: n };
+    }, true),
+    CheckTxnStatus: h(async (node, req) => {
+      const primary = key(req.primary_key, 'primary_key');
+      const lockTs = ts(req.lock_ts, 'lock_ts');
+      const callerStartTs = ts(req.caller_start_ts, 'caller_start_ts', false);
+      const r = (await node.propose(context(req.context), [primary], (v, nowMs) => ({
+        t: 'check',
+        v,
+        req: { primary, lockTs, callerStartTs, rollbackIfNotExist: Boolean(req.rollback_if_not_exist), nowMs },
+      }))) as CheckTxnStatusResult;
+      return {
+        error: keyErrorToWire(r.error),
+        lock_ttl: r.lockTtlMs,
+        commit_version: r.commitTs.toString(),
+        action: ACTIONS[r.action],
+        lock: r.lock ? lockToWire(r.lock) : null,
+      };
+    }, true),
+    TxnHeartBeat: h(async (node, req) => {
+      const primary = key(req.primary_lock, 'primary_lock');
+      const startTs = ts(req.start_version, 'start_version');
+      const adviseTtlMs = ttl(req.advise_lock_ttl);
+      const r = (await node.propose(context(req.context), [primary], (v, nowMs) => ({ t: 'heartbeat', v, req: { primary, startTs, adviseTtlMs, nowMs } }))) as {
+        ttlMs: number;
+        error?: KeyError;
+      };
+      return { error: keyErrorToWire(r.error), lock_ttl: r.ttlMs };
+    }, true),
+    OnePhaseCommit: h(async (node, req) => {
+      const muts = mutations(req.mutations);
+      const startTs = ts(req.start_version, 'start_version');
+      const commitTs = ts(req.commit_version, 'commit_version');
+      if (commitTs <= startTs) throw new InvalidArgumentError('commit_version must be above start_version');
+      const errs = (await node.propose(context(req.context), muts.map((m) => m.key), (v) => ({ t: 'one_pc', v, req: { mutations: muts, startTs, commitTs } }))) as KeyError[];
+      return { errors: errs.map(keyErrorToWire) };
+    }, true),
+    SplitRegion: h(async (node, req) => {
+      const splitKey = key(req.split_key, 'split_key');
+      const r = await node.split(context(req.context), splitKey, u64ToNumber(req.new_region_id ?? 0));
+      return { left: descriptorToWire(r.left), right: descriptorToWire(r.right) };
+    }, true),
+    ListRegions: h(async (node) => ({
+      store_id: opts.storeId,
+      regions: [...node.regions.values()].map((r) => {
+        const st = r.group.status();
+        return { descriptor: descriptorToWire(r.sm.desc), leader_store_id: st.leaderId, term: st.term, applied_index: r.sm.applied, is_leader: st.role === 'leader' };
+      }),
+    }), false),
+    WatchApplied: (call: grpc.ServerWritableStream<any, any>) => {
+      const node = opts.node();
+      if (!node) return call.destroy(toGrpcError(new UnavailableError('store is not serving yet')));
+      const regionId = Number(call.request.region_id ?? 0);
+      let unlisten: () => void;
+      try {
+        unlisten = node.onApplied((ev) => {
+          if (regionId !== 0 && ev.regionId !== regionId) return;
+          if (call.writableLength > MAX_WATCH_BUFFERED_EVENTS) {
+            end();
+            return;
+          }
+          call.write(eventToWire(ev));
+        });
+      } catch (err) {
+        return call.destroy(toGrpcError(err));
+      }
+      streams.set(call, () => end());
+      const end = () => {
+        if (!streams.delete(call)) return;
+        unlisten();
+        call.end();
+      };
+      call.on('cancelled', end);
+      call.on('close', end);
+    },
+  };
+  return {
+    binding: { service: proto.service(STORE_KV_SERVICE), impl },
+    endStreams: () => {
+      for (const end of [...streams.values()]) end();
+    },
+  };
+}
