@@ -1,0 +1,467 @@
+// Owns the transactional client of the store cluster: per-store gRPC clients, region routing with bounded
+// retries on region errors, snapshot reads that resolve the locks they meet (CheckTxnStatus → ResolveLock, or
+// bypass a lock whose primary was pushed above the read), and transactions: one-phase commit when every key is
+// in one region, otherwise Percolator 2PC (primary alone, secondaries grouped by region, commit primary,
+// commit secondaries).
+import type * as grpc from '@grpc/grpc-js';
+import { NokvError, NotLeaderError, TimeoutError, UnavailableError, FailedPreconditionError } from '../../common/errors.js';
+import { createClient, loadProto, unaryCall } from '../../transport/index.js';
+import { compareBytes, inRange } from '../keys.js';
+import { descriptorFromJson, type DescriptorJson, type RegionDescriptor } from '../region/descriptor.js';
+import { EpochNotMatchError, KeyNotInRegionError, RegionNotFoundError } from '../region/errors.js';
+import { STORE_KV_PROTO, STORE_KV_SERVICE } from '../server/service.js';
+import { RouteCache } from './routes.js';
+import type { TimestampSource } from './tso.js';
+
+/** Attempts of one region-addressed call (region errors, leader changes, unreachable stores). */
+export const MAX_REGION_ATTEMPTS = 40;
+/** Deadline of one attempt against one store (above the store's own propose timeout). */
+export const ATTEMPT_DEADLINE_MS = 4_000;
+/** Pause after an attempt that found no leader or no reachable store. */
+export const RETRY_BACKOFF_MS = 50;
+/** Lock resolutions one read may go through before giving up. */
+export const MAX_LOCK_RESOLVE_ROUNDS = 50;
+/** Pause before retrying a read blocked by a live lock that could not be bypassed. */
+export const LOCK_WAIT_MS = 10;
+export const DEFAULT_LOCK_TTL_MS = 3_000;
+/** Retries of a primary commit whose commit ts was overtaken by a reader's push. */
+export const MAX_COMMIT_TS_RETRIES = 5;
+
+/** A transaction failed because of another transaction (conflict, lock, existing key); retrying may work. */
+export class TxnConflictError extends NokvError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('ABORTED', message, details);
+  }
+}
+
+export interface WireKeyError {
+  locked?: any;
+  conflict?: any;
+  already_exists?: Buffer;
+  commit_ts_expired?: any;
+  committed?: string;
+  txn_not_found?: Buffer;
+  abort?: string;
+  key?: Buffer;
+  error?: string;
+}
+
+export interface StoreClientOptions {
+  /** store id → KV address. */
+  stores: Map<number, string>;
+  tso: TimestampSource;
+  token?: string;
+  /** Optional authoritative lookup (the coordinator's GetRegionByKey); else stores are asked (ListRegions). */
+  locate?: (key: Buffer) => Promise<RegionDescriptor | undefined>;
+  lockTtlMs?: number;
+}
+
+export interface ClientStats {
+  attempts: number;
+  regionErrors: number;
+  notLeader: number;
+  unavailable: number;
+  lockResolves: number;
+  onePc: number;
+  twoPc: number;
+}
+
+type Method = 'Get' | 'BatchGet' | 'Scan' | 'Prewrite' | 'Commit' | 'BatchRollback' | 'ResolveLock' | 'CheckTxnStatus' | 'TxnHeartBeat' | 'OnePhaseCommit' | 'SplitRegion' | 'ListRegions';
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export function wireToDescriptor(w: any): RegionDescriptor {
+  return {
+    id: Number(w.region_id),
+    start: Buffer.from(w.start_key ?? []),
+    end: Buffer.from(w.end_key ?? []),
+    epoch: { version: Number(w.epoch?.version ?? 0), confVersion: Number(w.epoch?.conf_version ?? 0) },
+    peers: (w.peers ?? []).map((p: any) => Number(p.store_id)),
+  };
+}
+
+function describeKeyError(e: WireKeyError): string {
+  if (e.locked) return `key ${Buffer.from(e.locked.key).toString('hex')} is locked by ${e.locked.lock_version}`;
+  if (e.conflict) return `write conflict on ${Buffer.from(e.conflict.key).toString('hex')} (committed at ${e.conflict.conflict_commit_ts})`;
+  if (e.already_exists) return `key ${Buffer.from(e.already_exists).toString('hex')} already exists`;
+  if (e.commit_ts_expired) return `commit ts expired (min ${e.commit_ts_expired.min_commit_ts})`;
+  if (e.committed) return `transaction already committed at ${e.committed}`;
+  if (e.txn_not_found) return 'transaction not found';
+  return e.abort ?? 'transaction aborted';
+}
+
+export class StoreClient {
+  readonly routes = new RouteCache();
+  readonly stats: ClientStats = { attempts: 0, regionErrors: 0, notLeader: 0, unavailable: 0, lockResolves: 0, onePc: 0, twoPc: 0 };
+  private readonly clients = new Map<number, grpc.Client>();
+  private readonly ctor: grpc.ServiceClientConstructor;
+  private closed = false;
+
+  constructor(readonly opts: StoreClientOptions) {
+    this.ctor = loadProto(STORE_KV_PROTO).clientConstructor(STORE_KV_SERVICE);
+  }
+
+  close(): void {
+    this.closed = true;
+    for (const c of this.clients.values()) c.close();
+    this.clients.clear();
+  }
+
+  begin(): Promise<Txn> {
+    return this.opts.tso.next().then((ts) => new Txn(this, ts));
+  }
+
+  tso(): Promise<bigint> {
+    return this.opts.tso.next();
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------------------
+
+  private client(storeId: number): grpc.Client {
+    if (this.closed) throw new UnavailableError('store client is closed');
+    let c = this.clients.get(storeId);
+    if (!c) {
+      const addr = this.opts.stores.get(storeId);
+      if (!addr) throw new UnavailableError(`no address for store ${storeId}`);
+      c = createClient(this.ctor, addr);
+      this.clients.set(storeId, c);
+    }
+    return c;
+  }
+
+  /** Raw call to one store (admin and tests). */
+  callStore<T>(storeId: number, method: Method, req: unknown, deadlineMs = ATTEMPT_DEADLINE_MS): Promise<T> {
+    return unaryCall<unknown, T>(this.client(storeId), method, req, { deadlineMs, ...(this.opts.token ? { token: this.opts.token } : {}) });
+  }
+
+  /** Asks every store for its regions and keeps, per region, the newest epoch and any leader claim. */
+  async refreshRoutes(): Promise<void> {
+    const replies = await Promise.all(
+      [...this.opts.stores.keys()].map((id) => this.callStore<any>(id, 'ListRegions', {}, 1_500).catch(() => undefined)),
+    );
+    for (const r of replies) {
+      for (const st of r?.regions ?? []) this.routes.insert(wireToDescriptor(st.descriptor), st.is_leader ? Number(r.store_id) : Number(st.leader_store_id) || undefined);
+    }
+  }
+
+  private async route(key: Buffer): Promise<RegionDescriptor> {
+    let d = this.routes.locate(key);
+    if (d) return d;
+    if (this.opts.locate) {
+      const found = await this.opts.locate(key).catch(() => undefined);
+      if (found) this.routes.insert(found);
+    } else {
+      await this.refreshRoutes();
+    }
+    d = this.routes.locate(key);
+    if (!d) throw new UnavailableError(`no region known for key ${key.toString('hex')}`);
+    return d;
+  }
+
+  /** Reacts to a failed attempt; returns false if the error is not one a retry can fix. */
+  private async absorb(err: unknown, d: RegionDescriptor): Promise<boolean> {
+    if (err instanceof NotLeaderError) {
+      this.stats.notLeader++;
+      const leader = Number(err.details.leaderId ?? 0);
+      if (leader && d.peers.includes(leader) && leader !== this.routes.leaderOf(d)) this.routes.setLeader(d.id, leader);
+      else {
+        this.routes.rotate(d);
+        await sleep(RETRY_BACKOFF_MS);
+      }
+      return true;
+    }
+    if (err instanceof EpochNotMatchError) {
+      this.stats.regionErrors++;
+      this.routes.drop(d.id);
+      for (const j of (err.details.regions ?? []) as DescriptorJson[]) this.routes.insert(descriptorFromJson(j));
+      return true;
+    }
+    if (err instanceof KeyNotInRegionError || err instanceof RegionNotFoundError) {
+      this.stats.regionErrors++;
+      this.routes.drop(d.id);
+      await sleep(RETRY_BACKOFF_MS);
+      return true;
+    }
+    if (err instanceof UnavailableError || err instanceof TimeoutError) {
+      this.stats.unavailable++;
+      this.routes.rotate(d);
+      await sleep(RETRY_BACKOFF_MS);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Runs `fn` against the region holding `key` with its context, retrying on region errors. `fn` gets the
+   * descriptor too, so it can trim what it sends (keys of other regions are the caller's business).
+   */
+  async onRegion<T>(key: Buffer, method: Method, build: (d: RegionDescriptor) => Record<string, unknown>): Promise<{ res: T; region: RegionDescriptor }> {
+    let last: unknown;
+    for (let attempt = 0; attempt < MAX_REGION_ATTEMPTS; attempt++) {
+      const d = await this.route(key).catch((err) => {
+        last = err;
+        return undefined;
+      });
+      if (!d) {
+        await sleep(RETRY_BACKOFF_MS);
+        continue;
+      }
+      const storeId = this.routes.leaderOf(d);
+      const req = { ...build(d), context: { region_id: d.id, epoch: { version: d.epoch.version, conf_version: d.epoch.confVersion }, store_id: storeId } };
+      this.stats.attempts++;
+      try {
+        return { res: await this.callStore<T>(storeId, method, req), region: d };
+      } catch (err) {
+        last = err;
+        if (!(await this.absorb(err, d))) throw err;
+      }
+    }
+    throw new UnavailableError(`${method} failed after ${MAX_REGION_ATTEMPTS} attempts: ${(last as Error)?.message ?? last}`);
+  }
+
+  /** Groups keys by cached region (sorted by key). */
+  async groupByRegion(keys: Buffer[]): Promise<Array<{ region: RegionDescriptor; keys: Buffer[] }>> {
+    const groups = new Map<number, { region: RegionDescriptor; keys: Buffer[] }>();
+    for (const k of [...keys].sort(compareBytes)) {
+      const d = await this.route(k);
+      let g = groups.get(d.id);
+      if (!g) groups.set(d.id, (g = { region: d, keys: [] }));
+      g.keys.push(k);
+    }
+    return [...groups.values()];
+  }
+
+  /**
+   * Runs `fn` once per region over its keys; a group whose region changed (split, stale route) is re-grouped
+   * and retried, so every key is served by exactly the region that owns it.
+   */
+  async forKeys<T>(keys: Buffer[], method: Method, build: (keys: Buffer[]) => Record<string, unknown>, onReply: (keys: Buffer[], res: T) => void): Promise<void> {
+    let pending = keys;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= MAX_REGION_ATTEMPTS) throw new UnavailableError(`${method}: keys keep moving between regions`);
+      const groups = await this.groupByRegion(pending);
+      const retry: Buffer[] = [];
+      await Promise.all(
+        groups.map(async (g) => {
+          try {
+            const { res } = await this.onRegion<T>(g.keys[0]!, method, (d) => {
+              if (!g.keys.every((k) => inRange(k, d.start, d.end))) throw new KeyNotInRegionError('keys moved to another region');
+              return build(g.keys);
+            });
+            onReply(g.keys, res);
+          } catch (err) {
+            if (err instanceof EpochNotMatchError || err instanceof KeyNotInRegionError) retry.push(...g.keys);
+            else throw err;
+          }
+        }),
+      );
+      pending = retry;
+    }
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------------
+
+  /** Snapshot read of one key at ts (a fresh TSO timestamp if not given). */
+  async get(key: Buffer, ts?: bigint): Promise<Buffer | undefined> {
+    const readTs = ts ?? (await this.tso());
+    const bypass: bigint[] = [];
+    for (let round = 0; round < MAX_LOCK_RESOLVE_ROUNDS; round++) {
+      const { res } = await this.onRegion<any>(key, 'Get', () => ({ key, version: readTs.toString(), bypass_locks: bypass.map(String) }));
+      if (!res.error) return res.not_found ? undefined : Buffer.from(res.value);
+      await this.handleReadError(res.error, readTs, bypass);
+    }
+    throw new TxnConflictError(`read of ${key.toString('hex')} kept meeting locks`);
+  }
+
+  /** Snapshot read of many keys at one ts; absent keys are missing from the map (keyed by hex). */
+  async batchGet(keys: Buffer[], ts?: bigint): Promise<Map<string, Buffer>> {
+    const readTs = ts ?? (await this.tso());
+    const out = new Map<string, Buffer>();
+    await Promise.all(keys.map(async (k) => {
+      const v = await this.get(k, readTs);
+      if (v !== undefined) out.set(k.toString('hex'), v);
+    }));
+    return out;
+  }
+
+  /** Visible pairs in [start, end) at ts, at most limit, walking regions in key order. */
+  async scan(start: Buffer, end: Buffer, limit: number, ts?: bigint): Promise<Array<{ key: Buffer; value: Buffer }>> {
+    const readTs = ts ?? (await this.tso());
+    const out: Array<{ key: Buffer; value: Buffer }> = [];
+    let from = start;
+    const bypass: bigint[] = [];
+    for (let rounds = 0; out.length < limit; rounds++) {
+      if (rounds > MAX_LOCK_RESOLVE_ROUNDS * 4) throw new TxnConflictError('scan kept meeting locks');
+      const { res, region } = await this.onRegion<any>(from, 'Scan', () => ({
+        start_key: from,
+        end_key: end,
+        limit: limit - out.length,
+        version: readTs.toString(),
+        bypass_locks: bypass.map(String),
+      }));
+      if (res.error) {
+        await this.handleReadError(res.error, readTs, bypass);
+        continue;
+      }
+      for (const p of res.pairs) out.push({ key: Buffer.from(p.key), value: Buffer.from(p.value) });
+      if (out.length >= limit || region.end.length === 0 || (end.length > 0 && compareBytes(region.end, end) >= 0)) break;
+      from = region.end;
+    }
+    return out;
+  }
+
+  /** A read met a lock: settle it (commit/rollback) or learn it may be bypassed. */
+  private async handleReadError(e: WireKeyError, readTs: bigint, bypass: bigint[]): Promise<void> {
+    if (!e.locked) throw new TxnConflictError(describeKeyError(e));
+    const outcome = await this.resolveLock(e.locked, readTs);
+    if (outcome === 'bypass') bypass.push(BigInt(e.locked.lock_version));
+    else if (outcome === 'wait') await sleep(LOCK_WAIT_MS);
+  }
+
+  /**
+   * CheckTxnStatus on the lock's primary (pushing its min commit ts above callerTs), then ResolveLock of the
+   * key when the transaction is decided. 'bypass' = alive but committing above callerTs.
+   */
+  async resolveLock(lock: any, callerTs: bigint): Promise<'resolved' | 'bypass' | 'wait'> {
+    this.stats.lockResolves++;
+    const primary = Buffer.from(lock.primary_lock);
+    const key = Buffer.from(lock.key);
+    const lockTs = String(lock.lock_version);
+    const { res: st } = await this.onRegion<any>(primary, 'CheckTxnStatus', () => ({
+      primary_key: primary,
+      lock_ts: lockTs,
+      caller_start_ts: callerTs.toString(),
+      rollback_if_not_exist: true,
+    }));
+    if (st.error) return 'wait';
+    const commitTs = BigInt(st.commit_version ?? 0);
+    if (commitTs === 0n && Number(st.lock_ttl) > 0) return callerTs > 0n ? 'bypass' : 'wait';
+    await this.onRegion<any>(key, 'ResolveLock', () => ({ start_version: lockTs, commit_version: commitTs.toString(), keys: [key] }));
+    return 'resolved';
+  }
+}
+
+export interface TxnMutation {
+  op: 'PUT' | 'DELETE';
+  key: Buffer;
+  value?: Buffer;
+  assert_not_exist?: boolean;
+}
+
+/** One optimistic transaction: buffered writes, snapshot reads at startTs, commit by 1PC or 2PC. */
+export class Txn {
+  private readonly writes = new Map<string, TxnMutation>();
+  private done = false;
+
+  constructor(
+    private readonly client: StoreClient,
+    readonly startTs: bigint,
+  ) {}
+
+  async get(key: Buffer): Promise<Buffer | undefined> {
+    const own = this.writes.get(key.toString('hex'));
+    if (own) return own.op === 'PUT' ? own.value : undefined;
+    return this.client.get(key, this.startTs);
+  }
+
+  put(key: Buffer, value: Buffer, opts: { assertNotExist?: boolean } = {}): void {
+    this.writes.set(key.toString('hex'), { op: 'PUT', key, value, ...(opts.assertNotExist ? { assert_not_exist: true } : {}) });
+  }
+
+  delete(key: Buffer): void {
+    this.writes.set(key.toString('hex'), { op: 'DELETE', key });
+  }
+
+  /** Commits; resolves with the commit ts (0n for an empty transaction). Throws TxnConflictError on conflict. */
+  async commit(): Promise<bigint> {
+    if (this.done) throw new FailedPreconditionError('transaction already finished');
+    this.done = true;
+    const muts = [...this.writes.values()].sort((a, b) => compareBytes(a.key, b.key));
+    if (muts.length === 0) return 0n;
+    const groups = await this.client.groupByRegion(muts.map((m) => m.key));
+    if (groups.length === 1) {
+      try {
+        return await this.commitOnePhase(muts);
+      } catch (err) {
+        if (!(err instanceof EpochNotMatchError || err instanceof KeyNotInRegionError)) throw err;
+        // The keys no longer share a region: fall back to two phases.
+      }
+    }
+    return this.commitTwoPhase(muts);
+  }
+
+  private async commitOnePhase(muts: TxnMutation[]): Promise<bigint> {
+    const commitTs = await this.client.tso();
+    const { res } = await this.client.onRegion<any>(muts[0]!.key, 'OnePhaseCommit', (d) => {
+      if (!muts.every((m) => inRange(m.key, d.start, d.end))) throw new EpochNotMatchError('keys span regions');
+      return { mutations: muts, start_version: this.startTs.toString(), commit_version: commitTs.toString() };
+    });
+    if (res.errors?.length) throw new TxnConflictError(describeKeyError(res.errors[0]), { startTs: this.startTs.toString() });
+    this.client.stats.onePc++;
+    return commitTs;
+  }
+
+  private async prewrite(muts: TxnMutation[], primary: Buffer, lockTtlMs: number): Promise<void> {
+    const byKey = new Map(muts.map((m) => [m.key.toString('hex'), m]));
+    let pending = muts.map((m) => m.key);
+    for (let round = 0; pending.length > 0; round++) {
+      const locked: any[] = [];
+      let conflict: WireKeyError | undefined;
+      await this.client.forKeys<any>(
+        pending,
+        'Prewrite',
+        (keys) => ({ mutations: keys.map((k) => byKey.get(k.toString('hex'))), primary_lock: primary, start_version: this.startTs.toString(), lock_ttl: lockTtlMs }),
+        (_keys, res) => {
+          for (const e of res.errors ?? []) {
+            if (e.locked && round < MAX_LOCK_RESOLVE_ROUNDS) locked.push(e.locked);
+            else conflict ??= e;
+          }
+        },
+      );
+      if (conflict) throw new TxnConflictError(describeKeyError(conflict), { startTs: this.startTs.toString() });
+      if (locked.length === 0) return;
+      // Settle other transactions' locks (expired or decided ones go away), then prewrite those keys again.
+      const outcomes = await Promise.all(locked.map((l) => this.client.resolveLock(l, 0n)));
+      if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS * 5);
+      pending = locked.map((l) => Buffer.from(l.key));
+    }
+  }
+
+  private async rollback(keys: Buffer[]): Promise<void> {
+    await this.client
+      .forKeys<any>(keys, 'BatchRollback', (ks) => ({ start_version: this.startTs.toString(), keys: ks }), () => undefined)
+      .catch(() => undefined); // best effort: readers roll back expired locks themselves
+  }
+
+  private async commitTwoPhase(muts: TxnMutation[]): Promise<bigint> {
+    const ttl = this.client.opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+    const primary = muts[0]!.key;
+    const secondaries = muts.slice(1);
+    try {
+      await this.prewrite([muts[0]!], primary, ttl);
+      if (secondaries.length > 0) await this.prewrite(secondaries, primary, ttl);
+    } catch (err) {
+      await this.rollback(muts.map((m) => m.key));
+      throw err;
+    }
+    let commitTs = 0n;
+    for (let attempt = 0; ; attempt++) {
+      commitTs = await this.client.tso();
+      const { res } = await this.client.onRegion<any>(primary, 'Commit', () => ({ start_version: this.startTs.toString(), commit_version: commitTs.toString(), keys: [primary] }));
+      if (!res.error) break;
+      if (res.error.commit_ts_expired && attempt < MAX_COMMIT_TS_RETRIES) continue;
+      if (!res.error.committed) {
+        await this.rollback(muts.map((m) => m.key));
+        throw new TxnConflictError(`primary commit failed: ${describeKeyError(res.error)}`, { startTs: this.startTs.toString() });
+      }
+    }
+    this.client.stats.twoPc++;
+    // The transaction is committed once the primary is; secondaries left locked are resolved by readers.
+    if (secondaries.length > 0) {
+      await this.client
+        .forKeys<any>(secondaries.map((m) => m.key), 'Commit', (ks) => ({ start_version: this.startTs.toString(), commit_version: commitTs.toString(), keys: ks }), () => undefined)
+        .catch(() => undefined);
+    }
+    return commitTs;
+  }
+}
