@@ -198,7 +198,8 @@ export class LeaseHolder {
 
   /** Runs on the handover target: take over the sealed era `legacyEra` now. */
   async takeOver(legacyEra: number): Promise<{ era: number; stage: string }> {
-    await this.o.view.reload();
+    // Linearizable: a follower replica may not have applied the seal that was just committed.
+    await this.o.view.reload(true);
     const s = this.o.view.state!;
     if (!s.legacy || s.legacy.era !== legacyEra || !isSealed(s)) {
       throw new FailedPreconditionError(`era ${legacyEra} is not the sealed era (legacy era ${s.legacy?.era ?? 0})`);

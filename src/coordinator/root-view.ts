@@ -98,8 +98,8 @@ export class RootView {
   }
 
   /** Replaces the view with a fresh snapshot now (after a write the tail has not shown yet, or a gap). */
-  async reload(): Promise<void> {
-    const { state } = await this.root.snapshot({ linearizable: false });
+  async reload(linearizable = false): Promise<void> {
+    const { state } = await this.root.snapshot({ linearizable });
     this.reloads++;
     this.lastContactMs = this.clock.now();
     if (!this.current || state.last_applied.index >= this.current.last_applied.index) this.publish(state);
