@@ -341,7 +341,7 @@ export class LeaseHolder {
           this.observeOutcome(out);
           if (out.handover) this.lastHandover = { successor_era: out.handover.successor_era, stage: out.handover.stage };
           if (out.accepted) {
-            this.o.logger.info({ era, legacy_era: era - 1, holder_id: this.o.selfId, stage: out.handover?.stage }, `handover ${op}ed`);
+            this.o.logger.info({ era, legacy_era: era - 1, holder_id: this.o.selfId, stage: out.handover?.stage }, op === 'confirm' ? 'handover confirmed' : 'handover closed');
             break;
           }
           this.o.logger.warn({ era, err: out.error?.message }, `handover ${op} refused`);
