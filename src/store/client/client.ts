@@ -10,6 +10,7 @@ import { compareBytes, inRange } from '../keys.js';
 import { descriptorFromJson, type DescriptorJson, type RegionDescriptor } from '../region/descriptor.js';
 import { EpochNotMatchError, KeyNotInRegionError, RegionNotFoundError } from '../region/errors.js';
 import { STORE_KV_PROTO, STORE_KV_SERVICE } from '../server/service.js';
+import { MAX_SCAN_LIMIT } from '../percolator/read.js';
 import { RouteCache } from './routes.js';
 import type { TimestampSource } from './tso.js';
 
@@ -295,7 +296,7 @@ export class StoreClient {
       const { res, region } = await this.onRegion<any>(from, 'Scan', () => ({
         start_key: from,
         end_key: end,
-        limit: limit - out.length,
+        limit: Math.min(limit - out.length, MAX_SCAN_LIMIT),
         version: readTs.toString(),
         bypass_locks: bypass.map(String),
       }));
