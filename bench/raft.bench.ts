@@ -15,7 +15,8 @@ import { callNode, startNode, stopNode, type NodeProc } from '../test/fixtures/r
 
 const RUNS = Number(process.env.NOKV_BENCH_RUNS ?? 3);
 const RUN_MS = Number(process.env.NOKV_BENCH_RUN_MS ?? 2000);
-const WARMUP_MS = 500;
+/** Long enough for JIT, gRPC channels and the first LMDB pages to warm up after a cluster starts. */
+const WARMUP_MS = 1500;
 const VALUE_BYTES = 256;
 const MANY_GROUPS = 64;
 const NODE = fileURLToPath(new URL('../test/fixtures/raft-bench-node.js', import.meta.url));
@@ -165,6 +166,16 @@ async function stopEtcd(c: EtcdCluster): Promise<void> {
   c.dir.remove();
 }
 
+/**
+ * Between clusters: flush the previous cluster's dirty pages (a removed data dir still has writeback in
+ * flight) and pause, so the next cluster's fsyncs do not pay for the previous one's.
+ */
+const SETTLE_BETWEEN_CLUSTERS_MS = 2_000;
+async function settleDisk(): Promise<void> {
+  spawnSync('sync');
+  await sleep(SETTLE_BETWEEN_CLUSTERS_MS);
+}
+
 // ---- runs ------------------------------------------------------------------------------------------------
 
 async function measure(name: string, run: () => Promise<Sample>, warmup: () => Promise<unknown>): Promise<Row> {
@@ -204,6 +215,7 @@ if (etcdAvailable()) {
     }
   } finally {
     await stopEtcd(e);
+    await settleDisk();
   }
 } else {
   process.stdout.write('etcd not installed: etcd rows skipped (apt-get install -y etcd-server etcd-client)\n');
@@ -225,6 +237,7 @@ for (const parallel of [true, false]) {
     }
   } finally {
     await stopRaft(c);
+    await settleDisk();
   }
 }
 

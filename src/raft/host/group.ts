@@ -12,7 +12,8 @@
 // disk — followers persist before they ack; (b) a commit index covering the new entries can only be computed
 // from acks to these very messages and leaves the node only in a LATER Ready, which starts after this
 // persist completed; (c) entries are applied and proposals acknowledged after the persist. So anything
-// reported committed is durable on the leader and on enough followers for a quorum.
+// reported committed is durable on the leader and on enough followers for a quorum. A Ready that only moves
+// the commit index is written behind the loop (see persistReady). docs/raft.md has the long form.
 import { NotLeaderError, ResourceExhaustedError, TimeoutError, UnavailableError } from '../../common/errors.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Prng } from '../../common/prng.js';
@@ -24,7 +25,7 @@ import type { ProposeOptions, ReplicatedLog, ReplicationStatus, StateMachine, Ra
 
 /** Default deadline of a proposal or read barrier. */
 export const DEFAULT_PROPOSE_TIMEOUT_MS = 5_000;
-/** Proposals waiting for their entry to apply; more are refused with UnavailableError (back-pressure). */
+/** Proposals waiting for their entry to apply; more are refused with ResourceExhaustedError (back-pressure). */
 export const MAX_PENDING_PROPOSALS = 10_000;
 /** Take a snapshot and compact once this many entries were applied since the last snapshot. */
 export const DEFAULT_SNAPSHOT_EVERY_ENTRIES = 10_000;

@@ -42,7 +42,8 @@ export interface ReplicatedLog<R = unknown> {
   /**
    * Proposes data; resolves once the entry is committed AND applied on this replica, with apply()'s result.
    * Rejects with NotLeaderError (details.leaderId) on a follower, TimeoutError if not applied in time, and
-   * ResourceExhaustedError when too much is in flight.
+   * ResourceExhaustedError when too much is in flight, and RaftGroupFailedError (UNAVAILABLE) once this replica
+   * stopped after a storage or state-machine failure (go to another replica).
    */
   propose(data: Uint8Array, opts?: ProposeOptions): Promise<{ index: number; term: number; result: R }>;
   /** Resolves once this replica has applied everything committed before the call (a linearizable read point). */
