@@ -17,7 +17,7 @@ import { ClusterManager, type ProcessStatus } from './manager.js';
 export const DEFAULT_DATA_DIR = '.nokv';
 
 /** The roles `cluster up` runs; a tier joins this list when its role process exists. */
-export const CLUSTER_ROLES: RoleKind[] = ROLE_ORDER.filter((r) => ['meta-root', 'coordinator'].includes(r));
+export const CLUSTER_ROLES: RoleKind[] = ROLE_ORDER.filter((r) => ['meta-root', 'coordinator', 'store'].includes(r));
 
 const dataDirFlag: FlagSpecs = {
   'data-dir': { type: 'string', help: 'cluster data folder (topology, token, logs, role data)', default: DEFAULT_DATA_DIR },
@@ -76,6 +76,11 @@ async function roleState(p: ProcessStatus): Promise<string> {
     if (m) return `${m.is_leader ? 'leader' : 'follower'} term=${m.term} leader=${m.leader_id} commit=${m.commit_index}`;
     const c = vars.nokv_coordinator;
     if (c?.lease) return `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}`;
+    const s = vars.nokv_store;
+    if (s?.regions) {
+      const leading = s.regions.filter((r: any) => r.role === 'leader').map((r: any) => r.id);
+      return `regions=${s.regions.length} leading=[${leading.join(',')}]`;
+    }
     return '';
   } catch {
     return 'unreachable';
