@@ -86,7 +86,8 @@ export class ClusterManager {
       ),
     });
     this.supervisor.onExit((reason) => {
-      opts.logger.error({ reason }, 'cluster supervisor exited');
+      if (this.stopping) return;
+      opts.logger.error({ reason }, 'cluster supervisor gave up; shutting down');
       void this.shutdown();
     });
   }
