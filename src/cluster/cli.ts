@@ -48,7 +48,7 @@ function prepareDataDir(paths: ClusterPaths, configFile: string | undefined): To
   return topo;
 }
 
-async function runningManager(paths: ClusterPaths): Promise<{ pid: number; processes: ProcessStatus[] } | undefined> {
+async function runningManager(paths: ClusterPaths): Promise<{ pid: number; mount_init?: string; processes: ProcessStatus[] } | undefined> {
   try {
     return await controlRequest(paths.controlSocket, 'GET', '/status', 5000);
   } catch (e) {
@@ -102,7 +102,7 @@ const up: Command = {
     const topo = prepareDataDir(paths, flags.config as string | undefined);
     if (flags.detach) return detach(paths);
     const logger = createLogger({ role: 'cluster', pretty: process.stdout.isTTY || process.env.NOKV_LOG_PRETTY === '1' });
-    const manager = new ClusterManager({ topology: topo, paths, roles: CLUSTER_ROLES, logger });
+    const manager = new ClusterManager({ topology: topo, paths, roles: CLUSTER_ROLES, logger, token: ensureToken(paths) });
     const onSignal = () => void manager.shutdown();
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
@@ -135,7 +135,8 @@ async function detach(paths: ClusterPaths): Promise<number> {
   for (;;) {
     if (exited !== null) throw new UnavailableError(`cluster manager exited during start (code ${exited}); see ${logFile}`);
     const st = await runningManager(paths);
-    if (st && st.processes.every((p) => p.status === 'running')) {
+    // Ready once every process serves and mount `default` is registered (the mount-init step).
+    if (st && st.processes.every((p) => p.status === 'running') && st.mount_init !== 'pending') {
       printTable(st.processes);
       process.stdout.write(`cluster is up in the background (manager pid ${st.pid}, log ${logFile})\n`);
       return 0;

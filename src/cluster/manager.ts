@@ -10,6 +10,7 @@ import { processChildSpec } from '../supervisor/process-child.js';
 import type { Topology } from '../config/topology.js';
 import { clusterLayout, nokvBin, normaliseName, type ClusterPaths, type RoleKind, type RoleProcess } from './layout.js';
 import { startControlServer, type ControlServer } from './control.js';
+import { mountInitChildSpec } from './mount-init.js';
 
 /** A role gets this long to serve /debug/vars after it is spawned before its start counts as failed. */
 export const ROLE_READY_TIMEOUT_MS = 30_000;
@@ -36,6 +37,8 @@ export interface ClusterManagerOptions {
   logger: Logger;
   /** Extra environment for every role (tests use it for faster settings). */
   env?: Record<string, string>;
+  /** Cluster token the mount-init step presents to the coordinators. */
+  token?: string;
 }
 
 async function waitForMetrics(metricsAddr: string): Promise<void> {
@@ -59,10 +62,38 @@ export class ClusterManager {
   private control?: ControlServer;
   private stopping?: Promise<void>;
   private readonly doneWaiters: Array<() => void> = [];
+  /** Mount bootstrap: 'skipped' when this cluster runs no coordinators. */
+  private mountInit: 'pending' | 'done' | 'skipped' = 'skipped';
 
   constructor(private readonly opts: ClusterManagerOptions) {
     this.layout = clusterLayout(opts.topology, opts.paths, opts.roles);
     mkdirSync(opts.paths.logDir, { recursive: true });
+    const processes = this.layout.map((p) =>
+      processChildSpec({
+        id: p.name,
+        command: process.execPath,
+        args: [nokvBin(), ...p.args],
+        env: { NOKV_LOG_PRETTY: undefined, ...opts.env },
+        restart: 'permanent',
+        shutdownMs: ROLE_SHUTDOWN_MS,
+        logFile: p.logFile,
+        detached: true,
+        logger: opts.logger,
+        ready: () => waitForMetrics(p.metricsAddr),
+      }),
+    );
+    if (opts.roles.includes('coordinator')) {
+      // After the stores, before any gateway (ordered start): a gateway always finds mount `default`.
+      this.mountInit = 'pending';
+      const at = this.layout.findIndex((p) => p.role === 'fsmeta');
+      const init = mountInitChildSpec({
+        coordinatorAddrs: opts.topology.coordinators.map((c) => c.addr),
+        ...(opts.token ? { token: opts.token } : {}),
+        logger: opts.logger,
+        onState: (s) => (this.mountInit = s),
+      });
+      processes.splice(at < 0 ? processes.length : at, 0, init);
+    }
     this.supervisor = new Supervisor({
       id: 'cluster',
       strategy: 'one_for_one',
@@ -70,20 +101,7 @@ export class ClusterManager {
       periodMs: RESTART_PERIOD_MS,
       clock: new SystemClock(),
       logger: opts.logger,
-      children: this.layout.map((p) =>
-        processChildSpec({
-          id: p.name,
-          command: process.execPath,
-          args: [nokvBin(), ...p.args],
-          env: { NOKV_LOG_PRETTY: undefined, ...opts.env },
-          restart: 'permanent',
-          shutdownMs: ROLE_SHUTDOWN_MS,
-          logFile: p.logFile,
-          detached: true,
-          logger: opts.logger,
-          ready: () => waitForMetrics(p.metricsAddr),
-        }),
-      ),
+      children: processes,
     });
     this.supervisor.onExit((reason) => {
       if (this.stopping) return;
@@ -130,7 +148,7 @@ export class ClusterManager {
 
   private async handle(method: string, path: string): Promise<unknown> {
     const [, verb, name] = path.split('/');
-    if (method === 'GET' && verb === 'status') return { pid: process.pid, data_dir: this.opts.paths.dataDir, processes: this.status() };
+    if (method === 'GET' && verb === 'status') return { pid: process.pid, data_dir: this.opts.paths.dataDir, mount_init: this.mountInit, processes: this.status() };
     if (method !== 'POST') throw new InvalidArgumentError(`unsupported request ${method} ${path}`);
     switch (verb) {
       case 'stop':

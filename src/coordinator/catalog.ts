@@ -20,6 +20,14 @@ export const STORE_DOWN_AFTER_MS = 10_000;
 /** Most stores the runtime registry tracks (bounds memory against a misbehaving caller). */
 export const MAX_TRACKED_STORES = 4_096;
 
+/** One region a store says it leads, with the raft term that makes claims comparable. */
+export interface LeaderClaim {
+  region_id: number;
+  term: number;
+  epoch_version: number;
+  conf_version: number;
+}
+
 export interface StoreHeartbeat {
   store_id: number;
   client_addr: string;
@@ -28,6 +36,15 @@ export interface StoreHeartbeat {
   capacity_bytes: number;
   available_bytes: number;
   leader_region_ids: number[];
+  /** When empty, `leader_region_ids` count as claims at term 0 (heartbeats of older stores). */
+  leader_claims?: LeaderClaim[];
+}
+
+/** The leader a region is routed to: the freshest claim, with the claimant's client address. */
+export interface RegionLeader {
+  store_id: number;
+  addr: string;
+  term: number;
 }
 
 export interface StoreInfo {
@@ -43,8 +60,8 @@ export interface StoreInfo {
 
 export class StoreRegistry {
   private readonly beats = new Map<number, { hb: StoreHeartbeat; atMs: number }>();
-  /** Region id → store that last claimed its leadership. */
-  private readonly leaders = new Map<number, number>();
+  /** Region id → the claim with the highest term (ties: the latest heartbeat). */
+  private readonly leaders = new Map<number, LeaderClaim & { store_id: number }>();
 
   heartbeat(state: RootState, hb: StoreHeartbeat, nowMs: number): void {
     const rec = state.stores[String(hb.store_id)];
@@ -54,11 +71,29 @@ export class StoreRegistry {
       throw new FailedPreconditionError(`more than ${MAX_TRACKED_STORES} stores`);
     }
     this.beats.set(hb.store_id, { hb, atMs: nowMs });
-    for (const r of hb.leader_region_ids) this.leaders.set(r, hb.store_id);
+    const claims = hb.leader_claims?.length
+      ? hb.leader_claims
+      : hb.leader_region_ids.map((region_id) => ({ region_id, term: 0, epoch_version: 0, conf_version: 0 }));
+    const claimed = new Set(claims.map((c) => c.region_id));
+    // A store that stopped claiming a region (it stepped down) withdraws its old claim.
+    for (const [region, c] of this.leaders) if (c.store_id === hb.store_id && !claimed.has(region)) this.leaders.delete(region);
+    for (const c of claims) {
+      const cur = this.leaders.get(c.region_id);
+      if (!cur || c.term >= cur.term) this.leaders.set(c.region_id, { ...c, store_id: hb.store_id });
+    }
   }
 
+  /** Store id of the region's freshest leader claim; 0 when none. */
   leaderOf(regionId: number): number {
-    return this.leaders.get(regionId) ?? 0;
+    return this.leaders.get(regionId)?.store_id ?? 0;
+  }
+
+  /** The freshest claim with the claimant's client address (heartbeat, else rooted), or null. */
+  leaderFor(state: RootState, regionId: number): RegionLeader | null {
+    const c = this.leaders.get(regionId);
+    if (!c) return null;
+    const addr = this.beats.get(c.store_id)?.hb.client_addr || state.stores[String(c.store_id)]?.address || '';
+    return { store_id: c.store_id, addr, term: c.term };
   }
 
   info(rec: StoreRecord, nowMs: number): StoreInfo {

@@ -17,7 +17,7 @@ import {
 } from '../metaroot/state/index.js';
 import { loadProto, requireToken, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
 import { MAX_BATCH } from './allocator.js';
-import { routeKey, StoreRegistry, mountsOf, quotasOf } from './catalog.js';
+import { routeKey, StoreRegistry, mountsOf, quotasOf, type LeaderClaim, type RegionLeader } from './catalog.js';
 import type { LeaseHolder } from './holder.js';
 import type { RootPort } from './root-port.js';
 import type { RootView } from './root-view.js';
@@ -43,13 +43,16 @@ export interface ServiceDeps {
 
 type Req = Record<string, any>;
 
+/** Most leader claims one heartbeat may carry (bounds the registry against a misbehaving caller). */
+export const MAX_LEADER_CLAIMS = 100_000;
+
 function countOf(raw: unknown): number {
   const n = raw === undefined || raw === null ? 0 : Number(raw);
   if (!Number.isInteger(n) || n < 0 || n > MAX_BATCH) throw new InvalidArgumentError(`count must be 0..${MAX_BATCH}, got ${String(raw)}`);
   return n === 0 ? 1 : n;
 }
 
-function regionMsg(r: RegionDescriptor, leader: number) {
+function regionMsg(r: RegionDescriptor, leader: RegionLeader | null) {
   return {
     region_id: r.region_id,
     start_key: Buffer.from(keyBytes(r.start_key)),
@@ -59,7 +62,9 @@ function regionMsg(r: RegionDescriptor, leader: number) {
     peers: r.peers.map((p) => ({ store_id: p.store_id, peer_id: p.peer_id })),
     root_epoch: r.root_epoch,
     state: r.state,
-    leader_store_id: leader,
+    leader_store_id: leader?.store_id ?? 0,
+    leader_addr: leader?.addr ?? '',
+    leader_term: leader?.term ?? 0,
   };
 }
 
@@ -97,7 +102,7 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
       const s = state();
       const r = routeKey(s, req.key ?? Buffer.alloc(0));
       return {
-        region: r ? regionMsg(r, d.stores.leaderOf(r.region_id)) : null,
+        region: r ? regionMsg(r, d.stores.leaderFor(s, r.region_id)) : null,
         found: r !== null,
         era,
         root_index: s.last_applied.index,
@@ -108,6 +113,13 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
 
     StoreHeartbeat: h((req) => {
       const ids = (req.leader_region_ids ?? []).map((v: string) => u64ToNumber(v));
+      const claims: LeaderClaim[] = (req.leader_claims ?? []).map((c: Req) => ({
+        region_id: u64ToNumber(c.region_id),
+        term: u64ToNumber(c.term ?? 0),
+        epoch_version: u64ToNumber(c.epoch_version ?? 0),
+        conf_version: u64ToNumber(c.conf_version ?? 0),
+      }));
+      if (claims.length > MAX_LEADER_CLAIMS) throw new InvalidArgumentError(`at most ${MAX_LEADER_CLAIMS} leader claims per heartbeat`);
       d.stores.heartbeat(
         state(),
         {
@@ -118,6 +130,7 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
           capacity_bytes: u64ToNumber(req.capacity_bytes ?? 0),
           available_bytes: u64ToNumber(req.available_bytes ?? 0),
           leader_region_ids: ids,
+          leader_claims: claims,
         },
         d.clock.now(),
       );

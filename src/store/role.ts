@@ -1,8 +1,10 @@
-// Owns the store role process: `nokv store --store-id N [--config FILE] [overrides]`. One supervised child
-// runs the data plane in start order — LMDB, the regions' raft groups (StoreNode), then one gRPC server that
-// serves StoreKV and the raft transport on the same port — and stops it in reverse. /debug/vars publishes
-// `nokv_store`.
+// Owns the store role process: `nokv store --store-id N [--config FILE] [overrides]`. Two supervised children
+// (rest_for_one): the data plane in start order — LMDB, the regions' raft groups (StoreNode), then one gRPC
+// server that serves StoreKV and the raft transport on the same port — and the control plane (join, publish
+// descriptors, heartbeat the coordinators), which never holds up the data plane. /debug/vars publishes
+// `nokv_store` with `control_plane`.
 import { readFileSync } from 'node:fs';
+import { statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
@@ -12,6 +14,8 @@ import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
 import { openStorage } from '../storage/index.js';
 import { faultInjectorFromEnv, parseAddr, startGrpcServer } from '../transport/index.js';
+import { ControlPlane, type LocalView } from './control/plane.js';
+import { coordinatorPort } from './control/coordinator-port.js';
 import { StoreNode } from './server/node.js';
 import { storeKvService } from './server/service.js';
 
@@ -31,6 +35,8 @@ export interface StoreSettings {
   snapshotEveryEntries: number;
   /** Every store id → KV+raft address. */
   stores: Map<number, string>;
+  /** Coordinator client addresses the control plane joins, publishes and heartbeats through. */
+  coordinatorAddrs: string[];
 }
 
 export const storeFlags: FlagSpecs = {
@@ -44,6 +50,7 @@ export const storeFlags: FlagSpecs = {
   'election-ticks': { type: 'int', help: 'ticks without a leader before campaigning', default: DEFAULT_STORE_ELECTION_TICKS, min: 3, max: 1000 },
   'heartbeat-ticks': { type: 'int', help: 'leader heartbeat period in ticks', default: DEFAULT_STORE_HEARTBEAT_TICKS, min: 1, max: 100 },
   'snapshot-every': { type: 'int', help: 'snapshot a region every N applied entries', default: 10_000, min: 2 },
+  'coordinator-addr': { type: 'list', help: 'coordinator addresses to join and heartbeat (default: from the topology)' },
 };
 
 function addrFlag(name: string, value: string): string {
@@ -90,16 +97,24 @@ export function storeSettings(args: Parsed): StoreSettings {
     heartbeatTicks: f['heartbeat-ticks'] as number,
     snapshotEveryEntries: f['snapshot-every'] as number,
     stores,
+    coordinatorAddrs: ((f['coordinator-addr'] as string[] | undefined) ?? topo.coordinators.map((c) => c.addr)).map((a) => addrFlag('coordinator-addr', a)),
   };
 }
 
-function expvarOf(s: StoreSettings, parts: { node?: StoreNode }): () => unknown {
+interface Parts {
+  node?: StoreNode;
+  plane?: ControlPlane;
+}
+
+function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
   return () => {
     const node = parts.node;
-    if (!node) return { store_id: s.storeId, addr: s.addr, starting: true };
+    const control_plane = parts.plane ? { ...parts.plane.stats, coordinators: s.coordinatorAddrs } : null;
+    if (!node) return { store_id: s.storeId, addr: s.addr, starting: true, control_plane };
     return {
       store_id: s.storeId,
       addr: s.addr,
+      control_plane,
       regions: [...node.regions.values()].map((r) => {
         const st = r.group.status();
         return {
@@ -121,8 +136,46 @@ function expvarOf(s: StoreSettings, parts: { node?: StoreNode }): () => unknown 
   };
 }
 
+/** The data plane as the control plane reports it: descriptors and the regions this store leads. */
+function localView(node: StoreNode | undefined): LocalView | undefined {
+  if (!node) return undefined;
+  const regions = [...node.regions.values()];
+  return {
+    descriptors: regions.map((r) => r.sm.desc),
+    leaders: regions
+      .filter((r) => r.group.isLeader)
+      .map((r) => ({ region_id: r.sm.desc.id, term: r.group.status().term, epoch_version: r.sm.desc.epoch.version, conf_version: r.sm.desc.epoch.confVersion })),
+  };
+}
+
+async function diskOf(dir: string): Promise<{ capacity_bytes: number; available_bytes: number }> {
+  const st = await statfs(dir);
+  return { capacity_bytes: st.blocks * st.bsize, available_bytes: st.bavail * st.bsize };
+}
+
+function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
+  return serviceChildSpec({
+    id: 'control-plane',
+    start: async () => {
+      const plane = new ControlPlane({
+        storeId: s.storeId,
+        clientAddr: s.addr,
+        port: coordinatorPort({ coordinatorAddrs: s.coordinatorAddrs, ...(s.token ? { token: s.token } : {}) }),
+        local: () => localView(parts.node),
+        disk: () => diskOf(s.dataDir),
+        clock: ctx.clock,
+        prng: defaultPrng(),
+        logger: ctx.logger.child({ actor: 'control-plane' }),
+      });
+      parts.plane = plane;
+      plane.start();
+      return { stop: () => plane.stop() };
+    },
+  });
+}
+
 function children(s: StoreSettings, ctx: RoleContext) {
-  const parts: { node?: StoreNode } = {};
+  const parts: Parts = {};
   const log = ctx.logger;
   ctx.expvar.publish('nokv_store', expvarOf(s, parts));
   const faults = faultInjectorFromEnv(ctx.clock);
@@ -167,7 +220,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
       }
     },
   });
-  return [dataPlane];
+  return s.coordinatorAddrs.length > 0 ? [dataPlane, controlPlaneChild(s, ctx, parts)] : [dataPlane];
 }
 
 export async function runStore(s: StoreSettings): Promise<number> {

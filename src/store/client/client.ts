@@ -47,13 +47,18 @@ export interface WireKeyError {
   error?: string;
 }
 
+/** What a `locate` hook answers: the region, plus the leader when the lookup knows it. */
+export type LocatedRegion = RegionDescriptor & { leaderStoreId?: number };
+
 export interface StoreClientOptions {
-  /** store id → KV address. */
+  /** store id → KV address. Stores missing here are resolved through `resolveStore` and added. */
   stores: Map<number, string>;
   tso: TimestampSource;
   token?: string;
   /** Optional authoritative lookup (the coordinator's GetRegionByKey); else stores are asked (ListRegions). */
-  locate?: (key: Buffer) => Promise<RegionDescriptor | undefined>;
+  locate?: (key: Buffer) => Promise<LocatedRegion | undefined>;
+  /** Optional address lookup for a store id not in `stores` (the coordinator's GetStore). */
+  resolveStore?: (storeId: number) => Promise<string | undefined>;
   lockTtlMs?: number;
 }
 
@@ -130,6 +135,13 @@ export class StoreClient {
     return c;
   }
 
+  /** Learns the address of a store this client has not talked to yet (no-op without `resolveStore`). */
+  private async ensureStore(storeId: number): Promise<void> {
+    if (this.opts.stores.has(storeId) || !this.opts.resolveStore) return;
+    const addr = await this.opts.resolveStore(storeId).catch(() => undefined);
+    if (addr) this.opts.stores.set(storeId, addr);
+  }
+
   /** Raw call to one store (admin and tests). */
   callStore<T>(storeId: number, method: Method, req: unknown, deadlineMs = ATTEMPT_DEADLINE_MS): Promise<T> {
     return unaryCall<unknown, T>(this.client(storeId), method, req, { deadlineMs, ...(this.opts.token ? { token: this.opts.token } : {}) });
@@ -150,7 +162,7 @@ export class StoreClient {
     if (d) return d;
     if (this.opts.locate) {
       const found = await this.opts.locate(key).catch(() => undefined);
-      if (found) this.routes.insert(found);
+      if (found) this.routes.insert(found, found.leaderStoreId || undefined);
     } else {
       await this.refreshRoutes();
     }
@@ -208,6 +220,7 @@ export class StoreClient {
         continue;
       }
       const storeId = this.routes.leaderOf(d);
+      await this.ensureStore(storeId);
       const req = { ...build(d), context: { region_id: d.id, epoch: { version: d.epoch.version, conf_version: d.epoch.confVersion }, store_id: storeId } };
       this.stats.attempts++;
       try {

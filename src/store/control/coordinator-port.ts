@@ -1,0 +1,48 @@
+// Owns the store's connection to the coordinators: rooted publishes through one failover client (any
+// coordinator serves them; meta-root validates), and heartbeats to every coordinator, because each keeps its
+// own runtime store registry and a standby must already know the leaders when it takes over routing.
+import { NokvError } from '../../common/errors.js';
+import type { RootEvent } from '../../metaroot/state/index.js';
+import { CoordinatorClient } from '../../coordinator/client.js';
+import type { ControlPlanePort, HeartbeatBody, HeartbeatOutcome } from './plane.js';
+
+/** Budget of one publish (all failover attempts); the plane retries a failed publish on its next step. */
+export const PUBLISH_BUDGET_MS = 3_000;
+/** Budget of one heartbeat to one coordinator (below the heartbeat period). */
+export const HEARTBEAT_BUDGET_MS = 800;
+
+export interface CoordinatorPortOptions {
+  coordinatorAddrs: string[];
+  token?: string;
+}
+
+export function coordinatorPort(o: CoordinatorPortOptions): ControlPlanePort {
+  const token = o.token ? { token: o.token } : {};
+  const publisher = new CoordinatorClient({ endpoints: o.coordinatorAddrs, ...token, attemptDeadlineMs: PUBLISH_BUDGET_MS, callBudgetMs: PUBLISH_BUDGET_MS });
+  const each = o.coordinatorAddrs.map(
+    (addr) => new CoordinatorClient({ endpoints: [addr], ...token, attemptDeadlineMs: HEARTBEAT_BUDGET_MS, callBudgetMs: HEARTBEAT_BUDGET_MS }),
+  );
+  return {
+    publish: async (ev: RootEvent) => {
+      await publisher.publishRootEvent(ev);
+    },
+    heartbeat: async (hb: HeartbeatBody): Promise<HeartbeatOutcome> => {
+      const replies = await Promise.allSettled(each.map((c) => c.storeHeartbeat(hb)));
+      const out: HeartbeatOutcome = { accepted: 0, notJoined: false, errors: [] };
+      replies.forEach((r, i) => {
+        if (r.status === 'fulfilled') {
+          out.accepted++;
+          return;
+        }
+        const err = r.reason;
+        if (err instanceof NokvError && err.code === 'FAILED_PRECONDITION' && /has not joined/.test(err.message)) out.notJoined = true;
+        out.errors.push(`${o.coordinatorAddrs[i]}: ${(err as Error)?.message ?? String(err)}`);
+      });
+      return out;
+    },
+    close: () => {
+      publisher.close();
+      for (const c of each) c.close();
+    },
+  };
+}

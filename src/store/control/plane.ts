@@ -1,0 +1,247 @@
+// Owns a store's side of the control plane: join the cluster (`store_joined`), publish the store's region
+// descriptors (bootstrap, then whatever changed, e.g. after a split), and heartbeat every coordinator with the
+// store's address, region count, leader claims (region, term, epoch) and disk stats. One step at a time on
+// the injected clock: a step that could not reach the coordinators is retried with jittered backoff, and the
+// data plane never waits for any of it (a store serves KV with or without coordinators).
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Logger } from '../../common/log.js';
+import type { Prng } from '../../common/prng.js';
+import { events, type RootEvent } from '../../metaroot/state/index.js';
+import type { LeaderClaim } from '../../coordinator/catalog.js';
+import type { RegionDescriptor } from '../region/descriptor.js';
+import { bootstrapEvent, classifyRefusal, descriptorKey, publishedEvent } from './descriptors.js';
+
+/** Period of heartbeats (and of the descriptor check that publishes splits). */
+export const HEARTBEAT_INTERVAL_MS = 1_000;
+/** Backoff after a step that could not reach the control plane: doubling from base to max, ±25 % jitter. */
+export const CONTROL_RETRY_BASE_MS = 100;
+export const CONTROL_RETRY_MAX_MS = 2_000;
+/** Ordering refusals (a child published before its shrunk parent) are retried this many passes per step. */
+export const PUBLISH_PASSES = 2;
+/** Stop waits at most this long for a step in flight (its RPCs have their own deadlines). */
+export const CONTROL_STOP_WAIT_MS = 1_000;
+
+export interface HeartbeatBody {
+  store_id: number;
+  client_addr: string;
+  region_count: number;
+  leader_count: number;
+  capacity_bytes: number;
+  available_bytes: number;
+  leader_region_ids: number[];
+  leader_claims: LeaderClaim[];
+}
+
+export interface HeartbeatOutcome {
+  /** Coordinators that accepted the heartbeat. */
+  accepted: number;
+  /** Some coordinator refused because its rooted view has no record of this store. */
+  notJoined: boolean;
+  errors: string[];
+}
+
+/** How the plane reaches the coordinators (a fake in unit tests). */
+export interface ControlPlanePort {
+  /** Publishes one rooted event through a coordinator; throws the typed refusal. */
+  publish(ev: RootEvent): Promise<void>;
+  /** One heartbeat to every coordinator. */
+  heartbeat(hb: HeartbeatBody): Promise<HeartbeatOutcome>;
+  close(): void;
+}
+
+/** What the data plane looks like right now; undefined while the store node is not running. */
+export interface LocalView {
+  descriptors: RegionDescriptor[];
+  leaders: LeaderClaim[];
+}
+
+export interface ControlPlaneOptions {
+  storeId: number;
+  clientAddr: string;
+  port: ControlPlanePort;
+  local: () => LocalView | undefined;
+  disk?: () => Promise<{ capacity_bytes: number; available_bytes: number }>;
+  clock: Clock;
+  prng: Prng;
+  logger: Logger;
+  heartbeatIntervalMs?: number;
+}
+
+/** Published on /debug/vars as `nokv_store.control_plane`. */
+export interface ControlPlaneStats {
+  joined: boolean;
+  descriptors_published: number;
+  /** Local descriptors not yet settled in rooted truth. */
+  descriptors_pending: number;
+  /** Unix ms of the last heartbeat some coordinator accepted; 0 before the first. */
+  last_heartbeat_ms: number;
+  heartbeats: number;
+  conflicts: number;
+  errors: number;
+  last_error: string;
+}
+
+export class ControlPlane {
+  readonly stats: ControlPlaneStats = {
+    joined: false,
+    descriptors_published: 0,
+    descriptors_pending: 0,
+    last_heartbeat_ms: 0,
+    heartbeats: 0,
+    conflicts: 0,
+    errors: 0,
+    last_error: '',
+  };
+  /** Region id → descriptorKey settled in rooted truth (published, or superseded by a newer rooted one). */
+  private readonly settled = new Map<number, string>();
+  private timer?: TimerHandle;
+  private inFlight?: Promise<void>;
+  private failures = 0;
+  private stopped = false;
+  private retired = false;
+
+  constructor(private readonly o: ControlPlaneOptions) {}
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.timer?.cancel();
+    if (this.inFlight) {
+      await Promise.race([this.inFlight, new Promise<void>((r) => this.o.clock.setTimer(CONTROL_STOP_WAIT_MS, r))]);
+    }
+    this.o.port.close();
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped || this.retired) return;
+    this.timer = this.o.clock.setTimer(delayMs, () => {
+      this.inFlight = this.step()
+        .then((ok) => {
+          this.failures = ok ? 0 : this.failures + 1;
+          this.schedule(ok ? this.o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS : this.backoffMs());
+        })
+        .finally(() => (this.inFlight = undefined));
+    });
+  }
+
+  private backoffMs(): number {
+    const base = Math.min(CONTROL_RETRY_MAX_MS, CONTROL_RETRY_BASE_MS * 2 ** Math.min(this.failures, 16));
+    return Math.round(base * (0.75 + this.o.prng.next() * 0.5));
+  }
+
+  private fail(what: string, err: unknown): void {
+    this.stats.errors++;
+    this.stats.last_error = `${what}: ${(err as Error)?.message ?? String(err)}`;
+  }
+
+  /** One round: join if needed, publish what changed, heartbeat. Resolves false when it should back off. */
+  async step(): Promise<boolean> {
+    const local = this.o.local();
+    if (!local || this.stopped) return false;
+    if (!this.stats.joined && !(await this.join())) return false;
+    const published = await this.publishDescriptors(local.descriptors);
+    const beat = await this.heartbeat(local);
+    return published && beat;
+  }
+
+  private async join(): Promise<boolean> {
+    try {
+      await this.o.port.publish(events.storeJoined(this.o.storeId, this.o.clientAddr));
+      this.stats.joined = true;
+      this.o.logger.info({ store_id: this.o.storeId, addr: this.o.clientAddr }, 'store joined the cluster');
+      return true;
+    } catch (err) {
+      if (classifyRefusal(err) === 'retired') {
+        this.retired = true;
+        this.o.logger.error({ err, store_id: this.o.storeId }, 'this store id is retired; it will not join or heartbeat');
+      }
+      this.fail('join', err);
+      return false;
+    }
+  }
+
+  /** Publishes every local descriptor not settled yet, in region id order; false if any must be retried. */
+  private async publishDescriptors(descs: RegionDescriptor[]): Promise<boolean> {
+    let todo = [...descs].sort((a, b) => a.id - b.id).filter((d) => this.settled.get(d.id) !== descriptorKey(d));
+    for (let pass = 0; pass < PUBLISH_PASSES && todo.length > 0; pass++) {
+      const retry: RegionDescriptor[] = [];
+      for (const d of todo) if (!(await this.publishOne(d))) retry.push(d);
+      if (retry.length === todo.length) break; // no progress: unreachable, or waiting on someone else
+      todo = retry;
+    }
+    this.stats.descriptors_pending = todo.length;
+    return todo.length === 0;
+  }
+
+  /** True once the descriptor is settled (accepted, identical, superseded, or a logged conflict). */
+  private async publishOne(d: RegionDescriptor): Promise<boolean> {
+    const key = descriptorKey(d);
+    try {
+      await this.o.port.publish(bootstrapEvent(d));
+      return this.settle(d, key, 'bootstrapped');
+    } catch (err) {
+      if (classifyRefusal(err) !== 'exists') return this.refused(d, key, err);
+    }
+    try {
+      await this.o.port.publish(publishedEvent(d));
+      return this.settle(d, key, 'published');
+    } catch (err) {
+      return this.refused(d, key, err);
+    }
+  }
+
+  private settle(d: RegionDescriptor, key: string, how: string): boolean {
+    this.settled.set(d.id, key);
+    this.stats.descriptors_published++;
+    this.o.logger.info({ region: d.id, epoch: d.epoch, how }, 'region descriptor in rooted truth');
+    return true;
+  }
+
+  private refused(d: RegionDescriptor, key: string, err: unknown): boolean {
+    switch (classifyRefusal(err)) {
+      case 'stale':
+        // Rooted truth is ahead of this replica (it has not applied a split yet); nothing to publish.
+        this.settled.set(d.id, key);
+        return true;
+      case 'conflict':
+        this.settled.set(d.id, key);
+        this.stats.conflicts++;
+        this.fail(`region ${d.id}`, err);
+        this.o.logger.error(
+          { err, region: d.id, epoch: d.epoch, start: d.start.toString('hex'), end: d.end.toString('hex'), peers: d.peers },
+          'CONFLICT: rooted truth holds a different descriptor for this region at the same epoch; not publishing it again',
+        );
+        return true;
+      default:
+        this.fail(`region ${d.id}`, err);
+        return false;
+    }
+  }
+
+  private async heartbeat(local: LocalView): Promise<boolean> {
+    const disk = await (this.o.disk?.() ?? Promise.resolve({ capacity_bytes: 0, available_bytes: 0 })).catch(() => ({ capacity_bytes: 0, available_bytes: 0 }));
+    const out = await this.o.port.heartbeat({
+      store_id: this.o.storeId,
+      client_addr: this.o.clientAddr,
+      region_count: local.descriptors.length,
+      leader_count: local.leaders.length,
+      ...disk,
+      leader_region_ids: local.leaders.map((c) => c.region_id),
+      leader_claims: local.leaders,
+    });
+    if (out.notJoined) {
+      // A coordinator's view has no record of this store (a rooted state rebuilt without it): join again.
+      this.stats.joined = false;
+    }
+    if (out.accepted > 0) {
+      this.stats.heartbeats++;
+      this.stats.last_heartbeat_ms = this.o.clock.now();
+    }
+    // One coordinator down is normal (it is restarting); only a heartbeat nobody took counts as an error.
+    if (out.accepted === 0) this.fail('heartbeat', new Error(out.errors.join('; ') || 'no coordinator accepted'));
+    return out.accepted > 0;
+  }
+}
