@@ -53,6 +53,7 @@ export async function startRootPeer(opts: RootPeerOptions): Promise<RootPeer> {
       listenAddr: opts.raftAddr,
       peers: others,
       onMessages: m.deliver,
+      onPeerUnreachable: m.peerUnreachable,
       clock: opts.clock,
       prng: opts.prng.fork(),
       logger: opts.logger,

@@ -18,7 +18,7 @@ import { NotLeaderError, ResourceExhaustedError, TimeoutError, UnavailableError 
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Prng } from '../../common/prng.js';
 import { silentLogger, type Logger } from '../../common/log.js';
-import { RaftCore, RaftInvariantError, decodeConfChange, EntryType, type ConfChange, type Entry, type Message, type ProgressView, type Ready, type ConfState } from '../index.js';
+import { RaftCore, bootstrapState, RaftInvariantError, decodeConfChange, EntryType, type ConfChange, type Entry, type Message, type ProgressView, type Ready, type ConfState } from '../index.js';
 import type { RaftLogStore } from '../../storage/raft-log-store.js';
 import { RaftGroupFailedError } from './errors.js';
 import type { ProposeOptions, ReplicatedLog, ReplicationStatus, StateMachine, RaftRole } from './replicated.js';
@@ -123,7 +123,11 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     const init = groupLog.initialState();
     if (init.conf.voters.length === 0 && init.conf.learners.length === 0 && groupLog.lastIndex() === 0) {
       if (this.opts.bootstrapVoters.length === 0) throw new Error(`group ${groupId} has no state and no bootstrap voters`);
-      await store.persist(groupId, { conf: { voters: [...this.opts.bootstrapVoters], learners: [] } });
+      // Founders start from the same bootstrap snapshot (index 1, term 1, the founding membership and the state
+      // machine's initial state), never from an empty log: a member added later then learns the founders from
+      // that snapshot instead of replaying a log that lacks them (which could elect two leaders in one term).
+      const boot = bootstrapState({ voters: [...this.opts.bootstrapVoters], learners: [] }, this.opts.stateMachine.snapshot());
+      await store.persist(groupId, { snapshot: boot.snapshot, hardState: boot.hardState });
       groupLog = store.groupLog(groupId);
     }
     const hs = groupLog.initialState().hardState;
