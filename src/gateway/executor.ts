@@ -119,10 +119,14 @@ export class Executor {
       const dentry: DentryRecord = { parent: req.parent, name: req.name, inode: id, type: a.type };
       await this.write(async (tx) => {
         await this.requireDir(tx, mount, req.parent);
+        // A taken name outranks a quota refusal; the assertion alone would report it only at commit.
+        const nameTaken = async () => {
+          if (await tx.get(K.dentryKey(req.mount, req.parent, req.name))) throw new FsExistsError(`"${req.name}" already exists in ${req.parent}`);
+        };
+        await this.applyQuota(tx, req.mount, [{ scope: req.parent, bytes: a.size, inodes: 1 }], nameTaken);
         tx.put(K.dentryKey(req.mount, req.parent, req.name), K.encodeDentry(dentry), { assertNotExist: true });
         tx.put(K.inodeKey(req.mount, id), K.encodeInode(inode), { assertNotExist: true });
         if (a.type === 'DIRECTORY') tx.put(K.parentKey(req.mount, id), K.encodeParent({ parent: req.parent, name: req.name }), { assertNotExist: true });
-        await this.applyQuota(tx, req.mount, [{ scope: req.parent, bytes: a.size, inodes: 1 }]);
       }, () => new FsExistsError(`"${req.name}" already exists in ${req.parent}`));
       return { dentry, inode };
     });
@@ -559,7 +563,7 @@ export class Executor {
    * refusing growth beyond a non-zero limit. The usage keys are written in the same transaction, so
    * concurrent writers under one fence serialise on them.
    */
-  private async applyQuota(tx: KvTxn, mount: string, deltas: QuotaDelta[]): Promise<void> {
+  private async applyQuota(tx: KvTxn, mount: string, deltas: QuotaDelta[], beforeFenced?: () => Promise<void>): Promise<void> {
     const byScope = new Map<number, QuotaDelta>();
     for (const d of deltas) {
       for (const scope of [d.scope, 0]) {
@@ -571,6 +575,8 @@ export class Executor {
       if (d.bytes === 0 && d.inodes === 0) continue;
       const fence = await this.duties.getQuotaFence(mount, d.scope);
       if (!fence) continue;
+      await beforeFenced?.();
+      beforeFenced = undefined;
       const key = K.usageKey(mount, d.scope);
       const raw = await tx.get(key);
       const cur = raw ? K.decodeUsage(raw) : { bytes: 0, inodes: 0 };

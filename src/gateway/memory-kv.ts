@@ -147,8 +147,11 @@ class MemoryTxn implements KvTxn {
     readonly startTs: bigint,
   ) {}
 
+  /** Reads its own buffered writes first, like the store client's transaction. */
   async get(key: Buffer): Promise<Buffer | undefined> {
     await this.kv.pause();
+    const own = this.writes.get(key.toString('hex'));
+    if (own) return own.value;
     return this.kv.readAt(key, this.startTs);
   }
 
