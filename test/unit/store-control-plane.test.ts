@@ -1,0 +1,183 @@
+// A store's control plane against the real rooted state machine (a fake coordinator port that applies events
+// with meta-root's own validation): three stores racing to bootstrap the same regions all settle, a split is
+// published parent-first whatever order the store lists it in, a lagging replica's stale descriptor is not an
+// error, a conflicting descriptor is counted once and not retried, an unreachable control plane is retried with
+// backoff on the clock, and the coordinator registry routes to the claim with the highest term.
+import { expect } from 'chai';
+import { ManualClock } from '../../src/common/clock.js';
+import { UnavailableError } from '../../src/common/errors.js';
+import { silentLogger } from '../../src/common/log.js';
+import { SeededPrng } from '../../src/common/prng.js';
+import { StoreRegistry, type StoreHeartbeat } from '../../src/coordinator/catalog.js';
+import { applyEvent, emptyState, events, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
+import { ControlPlane, CONTROL_RETRY_MAX_MS, type ControlPlanePort, type HeartbeatBody, type LocalView } from '../../src/store/control/plane.js';
+import { regionInputOf } from '../../src/store/control/descriptors.js';
+import { bootstrapRegions, type RegionDescriptor } from '../../src/store/region/descriptor.js';
+
+/** Rooted truth in memory: every publish applies with meta-root's validation, refusals are thrown typed. */
+class FakeRootedPort {
+  state: RootState = emptyState();
+  index = 0;
+  reachable = true;
+  publishes = 0;
+  readonly beats: HeartbeatBody[] = [];
+
+  port(): ControlPlanePort {
+    return {
+      publish: async (ev: RootEvent) => {
+        if (!this.reachable) throw new UnavailableError('no coordinator answered');
+        this.publishes++;
+        this.state = applyEvent(this.state, ev, { term: 1, index: ++this.index });
+      },
+      heartbeat: async (hb) => {
+        if (!this.reachable) return { accepted: 0, notJoined: false, errors: ['unreachable'] };
+        if (!this.state.stores[String(hb.store_id)]) return { accepted: 0, notJoined: true, errors: ['has not joined'] };
+        this.beats.push(hb);
+        return { accepted: 3, notJoined: false, errors: [] };
+      },
+      close: () => undefined,
+    };
+  }
+}
+
+function plane(root: FakeRootedPort, storeId: number, local: () => LocalView | undefined, clock = new ManualClock(1_000)): ControlPlane {
+  return new ControlPlane({
+    storeId,
+    clientAddr: `127.0.0.1:${20_000 + storeId}`,
+    port: root.port(),
+    local,
+    clock,
+    prng: new SeededPrng(storeId),
+    logger: silentLogger(),
+  });
+}
+
+const view = (descriptors: RegionDescriptor[], leaders: number[] = [], term = 2): LocalView => ({
+  descriptors,
+  leaders: leaders.map((id) => ({ region_id: id, term, epoch_version: 1, conf_version: 1 })),
+});
+
+describe('store control plane', () => {
+  it('three stores racing to publish the same bootstrap regions all join and settle; rooted truth has one copy', async () => {
+    const root = new FakeRootedPort();
+    const boot = bootstrapRegions([1, 2, 3]);
+    const planes = [1, 2, 3].map((id) => plane(root, id, () => view(boot, id === 1 ? [1, 2] : [])));
+    expect(await Promise.all(planes.map((p) => p.step()))).to.deep.equal([true, true, true]);
+    expect(Object.keys(root.state.stores).sort()).to.deep.equal(['1', '2', '3']);
+    expect(Object.values(root.state.regions).map((r) => [r.region_id, r.start_key, r.end_key])).to.deep.equal([
+      [1, '', '6d'],
+      [2, '6d', ''],
+    ]);
+    for (const p of planes) expect(p.stats).to.include({ joined: true, descriptors_pending: 0, conflicts: 0, errors: 0, heartbeats: 1 });
+    const leader = root.beats.find((b) => b.store_id === 1)!;
+    expect(leader).to.include({ region_count: 2, leader_count: 2, client_addr: '127.0.0.1:20001' });
+    expect(leader.leader_claims.map((c) => c.region_id)).to.deep.equal([1, 2]);
+    // A settled descriptor is not published again.
+    const before = root.publishes;
+    await planes[0]!.step();
+    expect(root.publishes).to.equal(before);
+  });
+
+  it('a split is published whatever order the store lists the regions in; a lagging replica is not an error', async () => {
+    const root = new FakeRootedPort();
+    const boot = bootstrapRegions([1, 2, 3]);
+    let local = view(boot);
+    const p = plane(root, 1, () => local);
+    await p.step();
+    const left: RegionDescriptor = { ...boot[0]!, end: Buffer.from('g'), epoch: { version: 2, confVersion: 1 } };
+    const child: RegionDescriptor = { id: 3, start: Buffer.from('g'), end: Buffer.from('m'), epoch: { version: 2, confVersion: 1 }, peers: [1, 2, 3] };
+    local = view([child, boot[1]!, left]);
+    expect(await p.step()).to.equal(true);
+    expect(Object.values(root.state.regions).map((r) => [r.region_id, r.start_key, r.end_key, r.epoch.version])).to.deep.equal([
+      [1, '', '67', 2],
+      [2, '6d', '', 1],
+      [3, '67', '6d', 2],
+    ]);
+    // Store 2 has not applied the split yet: its epoch-1 parent is stale, which is settled without an error.
+    const lagging = plane(root, 2, () => view(boot));
+    expect(await lagging.step()).to.equal(true);
+    expect(lagging.stats).to.include({ descriptors_pending: 0, conflicts: 0, errors: 0 });
+    expect(root.state.regions['1']!.end_key).to.equal('67');
+  });
+
+  it('a descriptor that conflicts with rooted truth at the same epoch is counted once and not retried', async () => {
+    const root = new FakeRootedPort();
+    const theirs = bootstrapRegions([1, 2, 4]);
+    root.state = applyEvent(root.state, events.regionBootstrap(regionInputOf(theirs[0]!)), { term: 1, index: ++root.index });
+    const p = plane(root, 1, () => view(bootstrapRegions([1, 2, 3])));
+    expect(await p.step()).to.equal(true);
+    expect(p.stats.conflicts).to.equal(1);
+    expect(p.stats.last_error).to.match(/changed without an epoch bump/);
+    const before = root.publishes;
+    await p.step();
+    expect(root.publishes).to.equal(before);
+    expect(root.state.regions['1']!.peers.map((x) => x.store_id)).to.deep.equal([1, 2, 4]);
+  });
+
+  it('an unreachable control plane is retried with backoff on the clock until it answers; then heartbeats run every period', async () => {
+    const root = new FakeRootedPort();
+    root.reachable = false;
+    const clock = new ManualClock(0);
+    const p = plane(root, 1, () => view(bootstrapRegions([1, 2, 3]), [1]), clock);
+    const settle = async () => {
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    };
+    p.start();
+    for (let i = 0; i < 8; i++) {
+      clock.advance(CONTROL_RETRY_MAX_MS * 1.25);
+      await settle();
+    }
+    expect(p.stats.joined).to.equal(false);
+    expect(p.stats.errors).to.be.at.least(4);
+    root.reachable = true;
+    clock.advance(CONTROL_RETRY_MAX_MS * 1.25);
+    await settle();
+    expect(p.stats).to.include({ joined: true, descriptors_pending: 0, heartbeats: 1 });
+    for (let i = 0; i < 3; i++) {
+      clock.advance(1_000);
+      await settle();
+    }
+    expect(p.stats.heartbeats).to.equal(4);
+    await p.stop();
+  });
+});
+
+describe('coordinator store registry: leader claims', () => {
+  const state = (): RootState => {
+    let s = emptyState();
+    for (const id of [1, 2, 3]) s = applyEvent(s, events.storeJoined(id, `s${id}`), { term: 1, index: id });
+    return s;
+  };
+  const hb = (store: number, claims: Array<[number, number]>): StoreHeartbeat => ({
+    store_id: store,
+    client_addr: `addr-${store}`,
+    region_count: 2,
+    leader_count: claims.length,
+    capacity_bytes: 0,
+    available_bytes: 0,
+    leader_region_ids: claims.map(([r]) => r),
+    leader_claims: claims.map(([region_id, term]) => ({ region_id, term, epoch_version: 1, conf_version: 1 })),
+  });
+
+  it('routes to the claim with the highest term, whatever order heartbeats arrive in', () => {
+    const s = state();
+    const reg = new StoreRegistry();
+    reg.heartbeat(s, hb(2, [[1, 5]]), 10);
+    reg.heartbeat(s, hb(1, [[1, 4]]), 20); // a deposed leader that has not noticed yet
+    expect(reg.leaderFor(s, 1)).to.deep.equal({ store_id: 2, addr: 'addr-2', term: 5 });
+    expect(reg.leaderOf(1)).to.equal(2);
+  });
+
+  it('a store that stops claiming a region withdraws its claim; claims without terms still count', () => {
+    const s = state();
+    const reg = new StoreRegistry();
+    reg.heartbeat(s, hb(1, [[1, 3], [2, 3]]), 10);
+    reg.heartbeat(s, hb(1, [[2, 3]]), 20);
+    expect(reg.leaderFor(s, 1)).to.equal(null);
+    expect(reg.leaderOf(2)).to.equal(1);
+    const legacy = { ...hb(3, []), leader_region_ids: [1] };
+    delete (legacy as Partial<StoreHeartbeat>).leader_claims;
+    reg.heartbeat(s, legacy, 30);
+    expect(reg.leaderFor(s, 1)).to.deep.equal({ store_id: 3, addr: 'addr-3', term: 0 });
+  });
+});
