@@ -1,0 +1,55 @@
+// Owns assembling one gateway from its ports: the executor, the watch router on the event source, and the
+// gRPC server that fronts them; and taking it down in reverse order.
+import type { Clock } from '../common/clock.js';
+import type { Logger } from '../common/log.js';
+import { startGrpcServer } from '../transport/index.js';
+import { Executor, type ExecutorOptions } from './executor.js';
+import type { ApplyEventSource, CoordinatorDuties, TransactionalKv } from './kv.js';
+import { fsmetaService, type FsmetaService } from './server/service.js';
+import { WatchRouter } from './watch/router.js';
+
+export interface GatewayOptions {
+  kv: TransactionalKv;
+  source: ApplyEventSource;
+  duties: CoordinatorDuties;
+  clock: Clock;
+  /** host:port; port 0 picks a free one. */
+  addr: string;
+  token?: string;
+  logger?: Logger;
+  executor?: Partial<Pick<ExecutorOptions, 'maxTxnAttempts' | 'txnBackoffBaseMs' | 'idBatch'>>;
+}
+
+export interface RunningGateway {
+  addr: string;
+  executor: Executor;
+  router: WatchRouter;
+  service: FsmetaService;
+  stop(): Promise<void>;
+}
+
+export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
+  const executor = new Executor({ kv: o.kv, duties: o.duties, clock: o.clock, ...o.executor });
+  const router = new WatchRouter(o.kv, o.source);
+  router.start();
+  const service = fsmetaService({ executor, router, duties: o.duties, ...(o.token ? { token: o.token } : {}), ...(o.logger ? { logger: o.logger } : {}) });
+  let server;
+  try {
+    server = await startGrpcServer({ addr: o.addr, services: [service.binding] });
+  } catch (err) {
+    router.stop();
+    throw err;
+  }
+  const srv = server;
+  return {
+    addr: srv.addr,
+    executor,
+    router,
+    service,
+    stop: async () => {
+      service.endStreams();
+      router.stop();
+      await srv.close();
+    },
+  };
+}
