@@ -97,8 +97,14 @@ function report(what: string, load: TxnLoad, t0: number): void {
   if (!process.env.NOKV_TEST_REPORT) return;
   const times = load.eras.map((e) => e.atMs).sort((a, b) => a - b);
   let gap = 0;
-  for (let i = 1; i < times.length; i++) if (times[i - 1]! >= t0 - 1_000) gap = Math.max(gap, times[i]! - times[i - 1]!);
-  console.log(`${what}: ${times.length} commits (${load.commitsAfter(t0)} after), ${load.errors.length} errors, longest gap ${gap} ms`, load.errors.slice(0, 3));
+  let gapAt = 0;
+  for (let i = 1; i < times.length; i++) {
+    if (times[i - 1]! >= t0 - 1_000 && times[i]! - times[i - 1]! > gap) {
+      gap = times[i]! - times[i - 1]!;
+      gapAt = times[i - 1]! - t0;
+    }
+  }
+  console.log(`${what}: ${times.length} commits (${load.commitsAfter(t0)} after), ${load.errors.length} errors, longest gap ${gap} ms starting ${gapAt} ms after the failure`, load.errors.slice(0, 3));
 }
 
 describe('cluster: stores joined to the control plane (real processes)', function () {
@@ -229,5 +235,40 @@ describe('cluster: stores joined to the control plane (real processes)', functio
     expect(await load.missing()).to.deep.equal([]);
     expect(client!.coordinator.era).to.be.at.least(after.era);
     await clusterCmd(cl, 'start', before.name);
+  });
+
+  it('a split reaches rooted truth and routing: the child region is routed with a leader and serves transactions', async function () {
+    this.timeout(60_000);
+    const c = client!;
+    const { res } = await c.onRegion<any>(Buffer.from('s'), 'SplitRegion', () => ({ split_key: Buffer.from('s'), new_region_id: 0 }));
+    const childId = Number(res.right.region_id);
+    expect(childId).to.be.greaterThan(2);
+    const snap = await waitFor('the split in rooted truth', async () => {
+      const doc = JSON.parse(await nokv(['config', 'snapshot', '--json', '--config', `${cluster!.dataDir}/topology.json`]));
+      return doc.regions.length === 3 ? doc : null;
+    }, 20_000, 250);
+    expect(snap.regions.map((r: any) => [r.region_id, r.start_key, r.end_key, r.epoch.version])).to.deep.equal([
+      [1, '', '6d', 1],
+      [2, '6d', '73', 2],
+      [childId, '73', '', 2],
+    ]);
+    const routed = (await waitFor('the child routed with a leader', async () => {
+      const r = await coord!.getRegionByKey(Buffer.from('t'));
+      return Number(r.region?.region_id) === childId && Number(r.region.leader_store_id) > 0 ? r : null;
+    }, 20_000, 200))!;
+    expect(routed.region.leader_addr).to.not.equal('');
+    const fresh = connectStoreClient({ coordinatorAddrs: cluster!.coordAddrs, token: readFileSync(cluster!.tokenFile, 'utf8').trim() });
+    try {
+      const txn = await fresh.begin();
+      txn.put(Buffer.from('ant'), Buffer.from('1'));
+      txn.put(Buffer.from('panda'), Buffer.from('2'));
+      txn.put(Buffer.from('tiger'), Buffer.from('3'));
+      await txn.commit();
+      expect((await fresh.get(Buffer.from('tiger')))?.toString()).to.equal('3');
+      expect(fresh.routes.all().map((d) => d.id).sort()).to.deep.equal([1, 2, childId].sort());
+      expect(fresh.stats.regionErrors).to.equal(0);
+    } finally {
+      fresh.close();
+    }
   });
 });

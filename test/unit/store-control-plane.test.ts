@@ -8,7 +8,7 @@ import { ManualClock } from '../../src/common/clock.js';
 import { UnavailableError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/log.js';
 import { SeededPrng } from '../../src/common/prng.js';
-import { StoreRegistry, type StoreHeartbeat } from '../../src/coordinator/catalog.js';
+import { STORE_DOWN_AFTER_MS, StoreRegistry, type StoreHeartbeat } from '../../src/coordinator/catalog.js';
 import { applyEvent, emptyState, events, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
 import { ControlPlane, CONTROL_RETRY_MAX_MS, type ControlPlanePort, type HeartbeatBody, type LocalView } from '../../src/store/control/plane.js';
 import { regionInputOf } from '../../src/store/control/descriptors.js';
@@ -166,6 +166,16 @@ describe('coordinator store registry: leader claims', () => {
     reg.heartbeat(s, hb(1, [[1, 4]]), 20); // a deposed leader that has not noticed yet
     expect(reg.leaderFor(s, 1)).to.deep.equal({ store_id: 2, addr: 'addr-2', term: 5 });
     expect(reg.leaderOf(1)).to.equal(2);
+  });
+
+  it('store state is UNKNOWN before a heartbeat, UP while they arrive, DOWN once the last is older than the limit', () => {
+    const s = state();
+    const reg = new StoreRegistry();
+    expect(reg.get(s, 1, 0)!.state).to.equal('UNKNOWN');
+    reg.heartbeat(s, hb(1, []), 1_000);
+    expect(reg.get(s, 1, 1_000 + STORE_DOWN_AFTER_MS)!.state).to.equal('UP');
+    expect(reg.get(s, 1, 1_001 + STORE_DOWN_AFTER_MS)!.state).to.equal('DOWN');
+    expect(reg.list(s, false, 1_000).map((x) => x.state)).to.deep.equal(['UP', 'UNKNOWN', 'UNKNOWN']);
   });
 
   it('a store that stops claiming a region withdraws its claim; claims without terms still count', () => {
