@@ -196,7 +196,8 @@ class WatchStream {
     this.state = 'closed';
     this.stats.closedWithError++;
     this.release();
-    this.call.destroy(fsmetaStatus(err));
+    // grpc-js turns an 'error' on a server stream into the final status (destroy() would drop it).
+    this.call.emit('error', fsmetaStatus(err));
   }
 
   /** Client went away or the server is stopping. */

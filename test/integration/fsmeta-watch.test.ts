@@ -1,0 +1,150 @@
+// WatchSubtree over gRPC on loopback: the subscribe/ready/event/ack protocol, events that say what changed
+// (created / updated / deleted with parent and name), recursive descent, window overflow closing the stream with
+// RESOURCE_EXHAUSTED, resume cursors (replay, and OUT_OF_RANGE when too old) and protocol errors.
+import * as grpc from '@grpc/grpc-js';
+import { expect } from 'chai';
+import { waitFor } from '../support/env.js';
+import { dir, file, startTestGateway, type FsClient, type TestGateway } from '../fixtures/fsmeta-gateway.js';
+
+const M = 'w';
+const ROOT = '1';
+
+interface Watcher {
+  stream: grpc.ClientDuplexStream<any, any>;
+  events: any[];
+  ready: any[];
+  status: Promise<string>;
+  ack(cursor: any): void;
+  close(): void;
+}
+
+function open(c: FsClient, subscribe: object): Watcher {
+  const stream = c.watch();
+  const events: any[] = [];
+  const ready: any[] = [];
+  const status = new Promise<string>((resolve) => {
+    stream.on('data', (m: any) => (m.body === 'ready' ? ready.push(m.ready) : events.push(m.event)));
+    stream.on('error', (err: grpc.ServiceError) => resolve(grpc.status[err.code]!));
+    stream.on('end', () => resolve('END'));
+  });
+  stream.write({ subscribe });
+  return {
+    stream, events, ready, status,
+    ack: (cursor) => stream.write({ ack: { cursor } }),
+    close: () => stream.cancel(),
+  };
+}
+
+describe('fsmeta WatchSubtree', function () {
+  this.timeout(20_000);
+  let t: TestGateway;
+  let c: FsClient;
+  const watchers: Watcher[] = [];
+  const watch = (sub: object) => {
+    const w = open(c, sub);
+    watchers.push(w);
+    return w;
+  };
+  const create = async (parent: string, name: string, attrs: object = file()) => (await c.call('Create', { mount: M, parent, name, attrs })).inode.inode as string;
+  const summary = (w: Watcher) => w.events.map((e) => `${e.kind.replace('WATCH_EVENT_KIND_', '')} ${e.parent}/${e.name}`);
+
+  before(async () => {
+    t = await startTestGateway();
+    c = t.client;
+    t.duties.registerMount(M, 1);
+  });
+  afterEach(() => {
+    for (const w of watchers.splice(0)) w.close();
+  });
+  after(async () => {
+    await t?.stop();
+  });
+
+  it('delivers created, updated and deleted events with the entry name, after ready', async () => {
+    const d = await create(ROOT, 'wd', dir());
+    const w = watch({ mount: M, root_inode: d, back_pressure_window: 0 });
+    await waitFor('ready', () => w.ready.length === 1);
+    const f = await create(d, 'f1', file(1));
+    await c.call('UpdateInode', { mount: M, parent: d, name: 'f1', inode: f, set_size: true, size: 2 });
+    await c.call('Rename', { mount: M, from_parent: d, from_name: 'f1', to_parent: d, to_name: 'f2' });
+    await c.call('Unlink', { mount: M, parent: d, name: 'f2' });
+    await create(ROOT, 'elsewhere');
+    await waitFor('4 events', () => w.events.length >= 5);
+    expect(summary(w)).to.deep.equal([`CREATED ${d}/f1`, `UPDATED ${d}/f1`, `DELETED ${d}/f1`, `CREATED ${d}/f2`, `DELETED ${d}/f2`]);
+    expect(Number(w.events[0].commit_version)).to.be.greaterThan(0);
+  });
+
+  it('descends recursively only when asked', async () => {
+    const top = await create(ROOT, 'top', dir());
+    const mid = await create(top, 'mid', dir());
+    const deep = watch({ mount: M, root_inode: top, descend_recursively: true });
+    const flat = watch({ mount: M, root_inode: top });
+    await waitFor('ready', () => deep.ready.length === 1 && flat.ready.length === 1);
+    const low = await create(mid, 'low', dir());
+    await create(low, 'leaf');
+    await create(top, 'direct');
+    await waitFor('recursive events', () => deep.events.length >= 3);
+    await waitFor('direct event', () => flat.events.length >= 1);
+    expect(summary(deep)).to.deep.equal([`CREATED ${mid}/low`, `CREATED ${low}/leaf`, `CREATED ${top}/direct`]);
+    expect(summary(flat)).to.deep.equal([`CREATED ${top}/direct`]);
+  });
+
+  it('closes the stream with RESOURCE_EXHAUSTED when the window fills, and stays open while acks keep up', async () => {
+    const d = await create(ROOT, 'flood', dir());
+    const slow = watch({ mount: M, root_inode: d, back_pressure_window: 2 });
+    const fast = watch({ mount: M, root_inode: d, back_pressure_window: 2 });
+    fast.stream.on('data', (m: any) => m.event && fast.ack(m.event.cursor));
+    await waitFor('ready', () => slow.ready.length === 1 && fast.ready.length === 1);
+    for (let i = 0; i < 5; i++) {
+      await create(d, `f${i}`);
+      await waitFor('fast event', () => fast.events.length === i + 1);
+    }
+    expect(await slow.status).to.equal('RESOURCE_EXHAUSTED');
+    expect(slow.events).to.have.length(2);
+    expect(fast.events).to.have.length(5);
+    expect(t.gw.router.stats.overflows).to.be.greaterThan(0);
+  });
+
+  it('resumes after a cursor by replaying later events; a cursor older than the history is OUT_OF_RANGE', async () => {
+    const d = await create(ROOT, 'resume', dir());
+    const w = watch({ mount: M, root_inode: d });
+    await waitFor('ready', () => w.ready.length === 1);
+    await create(d, 'r1');
+    await create(d, 'r2');
+    await create(d, 'r3');
+    await waitFor('events', () => w.events.length === 3);
+    const again = watch({ mount: M, root_inode: d, resume_cursor: w.events[0].cursor });
+    await waitFor('replay', () => again.events.length === 2);
+    expect(again.ready[0].cursor).to.deep.equal(w.events[0].cursor);
+    expect(summary(again)).to.deep.equal([`CREATED ${d}/r2`, `CREATED ${d}/r3`]);
+    const stale = watch({ mount: M, root_inode: d, resume_cursor: { region_id: 1, term: 0, index: 0 } });
+    expect(await stale.status).to.equal('OUT_OF_RANGE');
+    const unknown = watch({ mount: M, root_inode: d, resume_cursor: { region_id: 99, term: 1, index: 1 } });
+    expect(await unknown.status).to.equal('OUT_OF_RANGE');
+  });
+
+  it('refuses protocol violations and bad subscriptions', async () => {
+    const noSub = c.watch();
+    const st = new Promise<string>((r) => noSub.on('error', (e: grpc.ServiceError) => r(grpc.status[e.code]!)));
+    noSub.on('data', () => undefined);
+    noSub.write({ ack: { cursor: { region_id: 1, term: 1, index: 1 } } });
+    expect(await st).to.equal('INVALID_ARGUMENT');
+    expect(await watch({ mount: M }).status).to.equal('INVALID_ARGUMENT');
+    expect(await watch({ mount: M, root_inode: ROOT, key_prefix: Buffer.from('x') }).status).to.equal('INVALID_ARGUMENT');
+    expect(await watch({ mount: 'nope', root_inode: ROOT }).status).to.equal('NOT_FOUND');
+    const w = watch({ mount: M, root_inode: ROOT });
+    await waitFor('ready', () => w.ready.length === 1);
+    w.stream.write({ subscribe: { mount: M, root_inode: ROOT } });
+    expect(await w.status).to.equal('INVALID_ARGUMENT');
+  });
+
+  it('watches raw keys under a key prefix', async () => {
+    const d = await create(ROOT, 'raw', dir());
+    const { dentryPrefix } = await import('../../src/gateway/keys.js');
+    const w = watch({ key_prefix: dentryPrefix(M, Number(d)) });
+    await waitFor('ready', () => w.ready.length === 1);
+    await create(d, 'k1');
+    await waitFor('event', () => w.events.length === 1);
+    expect(summary(w)).to.deep.equal([`CREATED ${d}/k1`]);
+  });
+});
