@@ -7,8 +7,9 @@ import { metaRootCommand } from '../metaroot/role.js';
 import { configCommand } from '../metaroot/config-cli.js';
 import { coordinatorCommands } from '../coordinator/cli.js';
 import { storeCommand } from '../store/role.js';
+import { fsmetaCommand } from '../gateway/role.js';
 
-const commands: Command[] = [clusterCommand, metaRootCommand, configCommand, ...coordinatorCommands, storeCommand];
+const commands: Command[] = [clusterCommand, metaRootCommand, configCommand, ...coordinatorCommands, storeCommand, fsmetaCommand];
 
 export async function runNokv(argv: string[]): Promise<number> {
   return main(argv, commands);

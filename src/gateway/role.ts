@@ -1,0 +1,153 @@
+// Owns the fsmeta role process: `nokv fsmeta [--config FILE] [--index N] [--addr] [--metrics-addr]
+// [--token-file] [--dev-memory-kv]`. /debug/vars comes up first (nokv_fsmeta_executor, nokv_fsmeta_watch,
+// nokv_fsmeta_sessions); then one supervised child runs the gateway on the store cluster (store client,
+// apply-event streams of every store) and the coordinators (TSO, AllocID, mounts, quota fences, rooted events).
+// `--dev-memory-kv` runs it instead on a process-local in-memory KV with mount `default` (root inode 1): for
+// development only, data is lost on exit and nothing is shared with other gateways.
+import { readFileSync } from 'node:fs';
+import type { Command } from '../cli/command.js';
+import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
+import { loadTopology } from '../config/topology.js';
+import { CoordinatorClient } from '../coordinator/client.js';
+import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
+import { serviceChildSpec } from '../roles/service-child.js';
+import { StoreClient } from '../store/client/client.js';
+import { coordinatorTso } from '../store/client/tso.js';
+import { parseAddr } from '../transport/index.js';
+import { CoordinatorDutiesAdapter } from './adapters/coordinator.js';
+import { StoreEventSource, StoreKvAdapter } from './adapters/store.js';
+import { startGateway, type GatewayOptions, type RunningGateway } from './gateway.js';
+import { MemoryDuties } from './memory-duties.js';
+import { MemoryKv } from './memory-kv.js';
+
+/** The mount `--dev-memory-kv` registers at start. */
+export const DEV_MOUNT = 'default';
+
+export interface FsmetaSettings {
+  index: number;
+  addr: string;
+  metricsAddr: string;
+  token?: string;
+  devMemoryKv: boolean;
+  coordinators: string[];
+  stores: Map<number, string>;
+}
+
+export const fsmetaFlags: FlagSpecs = {
+  config: { type: 'string', help: 'topology JSON file (default: the standard local topology)' },
+  index: { type: 'int', help: 'which fsmeta entry of the topology this is (1-based)', default: 1, min: 1 },
+  addr: { type: 'string', help: 'gRPC address (default: from the topology)' },
+  'metrics-addr': { type: 'string', help: '/debug/vars address (default: from the topology)' },
+  'token-file': { type: 'string', help: 'file holding the cluster token (required of clients for mutations, presented to stores and coordinators)' },
+  'dev-memory-kv': { type: 'bool', help: 'DEVELOPMENT ONLY: keep metadata in this process\'s memory instead of the stores (lost on exit)', default: false },
+};
+
+function addrFlag(name: string, value: string): string {
+  try {
+    parseAddr(value);
+  } catch {
+    throw new UsageError(`--${name} must be host:port, got "${value}"`);
+  }
+  return value;
+}
+
+export function fsmetaSettings(args: Parsed): FsmetaSettings {
+  const f = args.flags;
+  if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
+  let topo;
+  try {
+    topo = loadTopology(f.config as string | undefined);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const index = f.index as number;
+  const me = topo.fsmeta[index - 1];
+  if (!me) throw new UsageError(`--index ${index} is not in the topology (it has ${topo.fsmeta.length} fsmeta entries)`);
+  let token: string | undefined;
+  if (f['token-file'] !== undefined) {
+    try {
+      token = readFileSync(f['token-file'] as string, 'utf8').trim() || undefined;
+    } catch (err) {
+      throw new UsageError(`cannot read --token-file ${f['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
+  }
+  return {
+    index,
+    addr: addrFlag('addr', (f.addr as string | undefined) ?? me.addr),
+    metricsAddr: addrFlag('metrics-addr', (f['metrics-addr'] as string | undefined) ?? me.metrics_addr),
+    ...(token ? { token } : {}),
+    devMemoryKv: f['dev-memory-kv'] === true,
+    coordinators: topo.coordinators.map((c) => c.addr),
+    stores: new Map(topo.stores.map((s) => [s.store_id, s.addr])),
+  };
+}
+
+interface Ports {
+  ports: Pick<GatewayOptions, 'kv' | 'source' | 'duties'>;
+  close(): void;
+}
+
+function clusterPorts(s: FsmetaSettings, ctx: RoleContext): Ports {
+  const coord = new CoordinatorClient({ endpoints: s.coordinators, ...(s.token ? { token: s.token } : {}) });
+  const store = new StoreClient({ stores: s.stores, tso: coordinatorTso(coord), ...(s.token ? { token: s.token } : {}) });
+  const source = new StoreEventSource({ stores: s.stores, clock: ctx.clock, ...(s.token ? { token: s.token } : {}), logger: ctx.logger.child({ actor: 'apply-streams' }) });
+  return {
+    ports: { kv: new StoreKvAdapter(store), source, duties: new CoordinatorDutiesAdapter(coord, ctx.clock) },
+    close: () => {
+      store.close();
+      coord.close();
+    },
+  };
+}
+
+function memoryPorts(): Ports {
+  const kv = new MemoryKv();
+  const duties = new MemoryDuties(kv.tso);
+  duties.registerMount(DEV_MOUNT, 1);
+  return { ports: { kv, source: kv, duties }, close: () => undefined };
+}
+
+function children(s: FsmetaSettings, ctx: RoleContext) {
+  const parts: { gw?: RunningGateway } = {};
+  ctx.expvar.publish('nokv_fsmeta_executor', () => ({ addr: s.addr, backend: s.devMemoryKv ? 'dev-memory-kv' : 'stores', ...(parts.gw?.executor.stats ?? { starting: true }) }));
+  ctx.expvar.publish('nokv_fsmeta_watch', () => parts.gw?.router.stats ?? { starting: true });
+  ctx.expvar.publish('nokv_fsmeta_sessions', () => ({ watch_streams: parts.gw?.service.streams ?? { starting: true } }));
+  return [
+    serviceChildSpec({
+      id: 'gateway',
+      start: async () => {
+        if (s.devMemoryKv) ctx.logger.warn('running on --dev-memory-kv: metadata lives in this process only and is lost on exit');
+        const p = s.devMemoryKv ? memoryPorts() : clusterPorts(s, ctx);
+        try {
+          parts.gw = await startGateway({ ...p.ports, clock: ctx.clock, addr: s.addr, ...(s.token ? { token: s.token } : {}), logger: ctx.logger.child({ actor: 'grpc-front' }) });
+        } catch (err) {
+          p.close();
+          throw err;
+        }
+        ctx.logger.info({ addr: parts.gw.addr }, 'fsmeta gateway serving');
+        const gw = parts.gw;
+        return {
+          stop: async () => {
+            await gw.stop();
+            p.close();
+          },
+        };
+      },
+    }),
+  ];
+}
+
+/** How long a stopped role waits for stray handles before it exits anyway. */
+const EXIT_GRACE_MS = 2_000;
+
+export const fsmetaCommand: Command = {
+  name: 'fsmeta',
+  summary: 'run the fsmeta gateway (nokv.fsmeta.v1.FSMetadata)',
+  flags: fsmetaFlags,
+  run: async (args) => {
+    const s = fsmetaSettings(args);
+    const code = await runRoleProcess({ role: 'fsmeta', node: String(s.index), metricsAddr: s.metricsAddr, children: (ctx) => children(s, ctx) });
+    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
+    return code;
+  },
+};
