@@ -260,11 +260,13 @@ export class Executor {
     });
   }
 
-  getAttr(req: { mount: string; inode: number }): Promise<InodeRecord> {
+  /** snapshotVersion (0n or absent = now) reads the inode as of an earlier version. */
+  getAttr(req: { mount: string; inode: number; snapshotVersion?: bigint }): Promise<InodeRecord> {
     return this.op('get_attr', async () => {
       validateMount(req.mount);
       validateInode(req.inode);
-      const tx = this.kv.begin(await this.duties.reserveTimestamps(1));
+      const ts = req.snapshotVersion && req.snapshotVersion > 0n ? req.snapshotVersion : await this.duties.reserveTimestamps(1);
+      const tx = this.kv.begin(ts);
       const raw = await tx.get(K.inodeKey(req.mount, req.inode));
       if (raw) return K.decodeInode(raw);
       const m = await this.duties.getMount(req.mount);

@@ -71,7 +71,7 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
       return { dentry: W.dentryOut(out.dentry), inode: W.inodeOut(out.inode) };
     }, true),
     Lookup: unary(async (r) => ({ dentry: W.dentryOut(await x.lookup(W.nameIn(r))) }), false),
-    GetAttr: unary(async (r) => ({ inode: W.inodeOut(await x.getAttr({ mount: r.mount ?? '', inode: W.num(r.inode, 'inode') })) }), false),
+    GetAttr: unary(async (r) => ({ inode: W.inodeOut(await x.getAttr({ mount: r.mount ?? '', inode: W.num(r.inode, 'inode'), snapshotVersion: W.big(r.snapshot_version) })) }), false),
     ReadDir: unary(async (r) => {
       const out = await x.readDir(W.readDirIn(r));
       return { entries: out.entries.map(W.dentryOut), read_version: out.readVersion.toString() };
