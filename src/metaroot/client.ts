@@ -238,6 +238,9 @@ export class MetaRootClient {
     const deadline = Date.now() + deadlineMs;
     let hint: string | undefined;
     let failures = 0;
+    // Endpoints that did not answer during this call: a stale leader hint naming one of them (followers keep
+    // naming a dead leader until they elect a new one) is a reason to back off, not to retry at once.
+    const unreachable = new Set<string>();
     let lastErr: unknown;
     for (let attempt = 0; attempt < maxAttempts; attempt++) {
       const left = deadline - Date.now();
@@ -256,12 +259,14 @@ export class MetaRootClient {
         if (this.preferred === addr) this.preferred = undefined;
         if (err instanceof NotLeaderError) {
           const leaderAddr = typeof err.details.leaderAddr === 'string' ? err.details.leaderAddr : '';
-          if (leaderAddr && leaderAddr !== addr) {
+          if (leaderAddr && leaderAddr !== addr && !unreachable.has(leaderAddr)) {
             hint = leaderAddr;
             this.log.debug({ method, from: addr, leader: leaderAddr }, 'meta-root: following the leader');
             continue;
           }
-        } else if (!(err instanceof UnavailableError) && !(err instanceof TimeoutError)) {
+        } else if (err instanceof UnavailableError || err instanceof TimeoutError) {
+          unreachable.add(addr);
+        } else {
           throw err;
         }
         failures++;

@@ -44,7 +44,7 @@ export const DEFAULT_CLIENT_DEADLINE_MS = 5_000;
 /** Client: one attempt against one endpoint (a frozen replica costs this much, not the whole deadline). */
 export const DEFAULT_ATTEMPT_TIMEOUT_MS = 2_000;
 /** Client: attempts per call before it gives up with UNAVAILABLE. */
-export const DEFAULT_MAX_ATTEMPTS = 12;
+export const DEFAULT_MAX_ATTEMPTS = 40;
 /** Client: backoff between attempts that got no leader hint, doubled per attempt up to the cap, ±50 % jitter. */
 export const CLIENT_BACKOFF_BASE_MS = 25;
 export const CLIENT_BACKOFF_MAX_MS = 400;
