@@ -473,6 +473,13 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     if (term === undefined) return;
     const data = this.opts.stateMachine.snapshot();
     const { store, groupId } = this.opts;
+    // A durable snapshot must never be ahead of the durable commit (a restart would find applied > commit):
+    // a commit index still waiting to ride along with the next write goes to disk first.
+    const lazy = this.lazyHardState;
+    if (lazy) {
+      this.lazyHardState = undefined;
+      await store.persist(groupId, { hardState: lazy });
+    }
     await store.saveSnapshot(groupId, { meta: { index, term, conf: this.core.confState() }, data });
     this.snapshotIndex = index;
     const slack = this.opts.compactionSlackEntries ?? DEFAULT_COMPACTION_SLACK_ENTRIES;
