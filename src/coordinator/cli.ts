@@ -7,7 +7,8 @@ import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultTopology } from '../config/topology.js';
 import { CoordinatorClient } from './client.js';
-import { coordinatorRoleFlags, readToken, runCoordinatorRole } from './role.js';
+import { coordinatorRoleFlags, runCoordinatorRole } from './role.js';
+import { tokenFileFlag } from '../roles/flags.js';
 
 /** The token file `nokv cluster up` writes in its default data dir; used when --token-file is not given. */
 const DEFAULT_TOKEN_FILE = '.nokv/cluster.token';
@@ -24,7 +25,7 @@ const clientFlags: FlagSpecs = {
 
 function clientOf(flags: Parsed['flags']): CoordinatorClient {
   const tokenFile = (flags['token-file'] as string | undefined) ?? (existsSync(DEFAULT_TOKEN_FILE) ? DEFAULT_TOKEN_FILE : undefined);
-  const token = readToken(tokenFile);
+  const token = tokenFileFlag(tokenFile);
   return new CoordinatorClient({
     endpoints: flags['coordinator-addr'] as string[],
     callBudgetMs: flags.timeout as number,

@@ -2,14 +2,13 @@
 // Children in start order: the rooted view (meta-root clients + tail), the Coordinator gRPC front, and the
 // lease holder. Stop runs in reverse, so the holder releases its tenure first and a standby takes over while
 // this process is still closing its server. /debug/vars publishes `nokv_coordinator`.
-import { readFileSync } from 'node:fs';
+import { addrFlag, tokenFileFlag, topologyFlag } from '../roles/flags.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
-import { loadTopology, type Topology } from '../config/topology.js';
 import { MetaRootClient } from '../metaroot/client.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
-import { createClient, parseAddr, startGrpcServer, unaryCall } from '../transport/index.js';
+import { createClient, startGrpcServer, unaryCall } from '../transport/index.js';
 import { leaseTiming, type LeaseTiming } from './lease.js';
 import { LeaseHolder } from './holder.js';
 import { RootView } from './root-view.js';
@@ -41,34 +40,12 @@ export const coordinatorRoleFlags: FlagSpecs = {
   'lease-renew-before': { type: 'duration', help: 'renew this long before expiry (default: topology lease.renew_before_ms)', min: 1 },
 };
 
-export function readToken(file: string | undefined): string | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file, 'utf8').trim() || undefined;
-  } catch (err) {
-    throw new UsageError(`cannot read --token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-  }
-}
-
-function checkAddr(name: string, value: string): string {
-  try {
-    parseAddr(value);
-  } catch {
-    throw new UsageError(`--${name} must be host:port, got "${value}"`);
-  }
-  return value;
-}
 
 export function coordinatorSettings(args: Parsed): CoordinatorSettings {
   const f = args.flags;
   const id = f['coordinator-id'] as string | undefined;
   if (!id) throw new UsageError('--coordinator-id is required');
-  let topo: Topology;
-  try {
-    topo = loadTopology(f.config as string | undefined);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const topo = topologyFlag(f.config as string | undefined);
   const me = topo.coordinators.find((c) => c.id === id);
   const addr = (f.addr as string | undefined) ?? me?.addr;
   const metricsAddr = (f['metrics-addr'] as string | undefined) ?? me?.metrics_addr;
@@ -78,11 +55,11 @@ export function coordinatorSettings(args: Parsed): CoordinatorSettings {
   if (renewBefore >= ttl) throw new UsageError('--lease-renew-before must be below --lease-ttl');
   const peers = new Map(topo.coordinators.map((c) => [c.id, c.addr]));
   peers.set(id, addr);
-  const token = readToken(f['token-file'] as string | undefined);
+  const token = tokenFileFlag(f['token-file'] as string | undefined);
   return {
     id,
-    addr: checkAddr('addr', addr),
-    metricsAddr: checkAddr('metrics-addr', metricsAddr),
+    addr: addrFlag('addr', addr),
+    metricsAddr: addrFlag('metrics-addr', metricsAddr),
     rootEndpoints: (f['root-peers'] as string[] | undefined) ?? topo.meta_root.peers.map((p) => p.addr),
     ...(token ? { token } : {}),
     timing: leaseTiming(ttl, renewBefore),

@@ -2,15 +2,14 @@
 // replica's addresses from the topology (flags override), then runs a supervisor tree of three children in
 // start order: the raft peer (LMDB + root raft group + raft transport), the tail hub fed by the applied log,
 // and the MetadataRoot gRPC front. /debug/vars publishes `nokv_meta_root`.
-import { readFileSync } from 'node:fs';
+import { addrFlag, tokenFileFlag, topologyFlag } from '../roles/flags.js';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
-import { loadTopology, type Topology } from '../config/topology.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
-import { faultInjectorFromEnv, parseAddr, startGrpcServer } from '../transport/index.js';
+import { faultInjectorFromEnv, startGrpcServer } from '../transport/index.js';
 import { maxDescriptorRootEpoch, stateSummary } from './state/index.js';
 import {
   DEFAULT_COMPACTION_SLACK_ENTRIES,
@@ -58,50 +57,29 @@ export const metaRootFlags: FlagSpecs = {
   'tail-retain': { type: 'int', help: 'applied commands kept for Tail/WaitTail', default: DEFAULT_TAIL_RETAIN_ENTRIES, min: 1, max: 1_000_000 },
 };
 
-function checkAddrFlag(name: string, value: string): string {
-  try {
-    parseAddr(value);
-  } catch {
-    throw new UsageError(`--${name} must be host:port, got "${value}"`);
-  }
-  return value;
-}
-
 /** Resolves and validates the flags against the topology; every problem is a one-line UsageError. */
 export function metaRootSettings(args: Parsed): MetaRootSettings {
   const f = args.flags;
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-  let topo: Topology;
-  try {
-    topo = loadTopology(f.config as string | undefined);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const topo = topologyFlag(f.config as string | undefined);
   const nodeId = f['node-id'] as number;
   const me = topo.meta_root.peers.find((p) => p.node_id === nodeId);
   if (!me) throw new UsageError(`--node-id ${nodeId} is not in the topology (meta_root.peers: ${topo.meta_root.peers.map((p) => p.node_id).join(', ')})`);
   const electionTicks = f['election-ticks'] as number;
   const heartbeatTicks = f['heartbeat-ticks'] as number;
   if (heartbeatTicks >= electionTicks) throw new UsageError('--heartbeat-ticks must be below --election-ticks');
-  let token: string | undefined;
-  if (f['token-file'] !== undefined) {
-    try {
-      token = readFileSync(f['token-file'] as string, 'utf8').trim() || undefined;
-    } catch (err) {
-      throw new UsageError(`cannot read --token-file ${f['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const token = tokenFileFlag(f['token-file'] as string | undefined);
   const voters = new Map(topo.meta_root.peers.map((p) => [p.node_id, p.raft_addr]));
   const clientAddrs = new Map(topo.meta_root.peers.map((p) => [p.node_id, p.addr]));
-  const addr = checkAddrFlag('addr', (f.addr as string | undefined) ?? me.addr);
-  const raftAddr = checkAddrFlag('raft-addr', (f['raft-addr'] as string | undefined) ?? me.raft_addr);
+  const addr = addrFlag('addr', (f.addr as string | undefined) ?? me.addr);
+  const raftAddr = addrFlag('raft-addr', (f['raft-addr'] as string | undefined) ?? me.raft_addr);
   voters.set(nodeId, raftAddr);
   clientAddrs.set(nodeId, addr);
   return {
     nodeId,
     addr,
     raftAddr,
-    metricsAddr: checkAddrFlag('metrics-addr', (f['metrics-addr'] as string | undefined) ?? me.metrics_addr),
+    metricsAddr: addrFlag('metrics-addr', (f['metrics-addr'] as string | undefined) ?? me.metrics_addr),
     dataDir: resolve((f['data-dir'] as string | undefined) ?? `data/meta-root-${nodeId}`),
     ...(token ? { token } : {}),
     tickMs: (f['tick-ms'] as number | undefined) ?? topo.meta_root.tick_ms,

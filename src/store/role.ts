@@ -3,17 +3,16 @@
 // server that serves StoreKV and the raft transport on the same port — and the control plane (join, publish
 // descriptors, heartbeat the coordinators), which never holds up the data plane. /debug/vars publishes
 // `nokv_store` with `control_plane`.
-import { readFileSync } from 'node:fs';
+import { addrFlag, tokenFileFlag, topologyFlag } from '../roles/flags.js';
 import { statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
-import { loadTopology, type Topology } from '../config/topology.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
 import { openStorage } from '../storage/index.js';
-import { faultInjectorFromEnv, parseAddr, startGrpcServer } from '../transport/index.js';
+import { faultInjectorFromEnv, startGrpcServer } from '../transport/index.js';
 import { ControlPlane, type LocalView } from './control/plane.js';
 import { coordinatorPort } from './control/coordinator-port.js';
 import { StoreNode } from './server/node.js';
@@ -53,36 +52,15 @@ export const storeFlags: FlagSpecs = {
   'coordinator-addr': { type: 'list', help: 'coordinator addresses to join and heartbeat (default: from the topology)' },
 };
 
-function addrFlag(name: string, value: string): string {
-  try {
-    parseAddr(value);
-  } catch {
-    throw new UsageError(`--${name} must be host:port, got "${value}"`);
-  }
-  return value;
-}
-
 export function storeSettings(args: Parsed): StoreSettings {
   const f = args.flags;
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-  let topo: Topology;
-  try {
-    topo = loadTopology(f.config as string | undefined);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const topo = topologyFlag(f.config as string | undefined);
   const storeId = f['store-id'] as number;
   const me = topo.stores.find((s) => s.store_id === storeId);
   if (!me) throw new UsageError(`--store-id ${storeId} is not in the topology (stores: ${topo.stores.map((s) => s.store_id).join(', ')})`);
   if ((f['heartbeat-ticks'] as number) >= (f['election-ticks'] as number)) throw new UsageError('--heartbeat-ticks must be below --election-ticks');
-  let token: string | undefined;
-  if (f['token-file'] !== undefined) {
-    try {
-      token = readFileSync(f['token-file'] as string, 'utf8').trim() || undefined;
-    } catch (err) {
-      throw new UsageError(`cannot read --token-file ${f['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const token = tokenFileFlag(f['token-file'] as string | undefined);
   const addr = addrFlag('addr', (f.addr as string | undefined) ?? me.addr);
   const stores = new Map(topo.stores.map((s) => [s.store_id, s.addr]));
   stores.set(storeId, addr);
