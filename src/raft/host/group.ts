@@ -43,6 +43,11 @@ export interface RaftGroupOptions<R> {
   nodeId: number;
   /** Voters of a brand-new group; ignored when the store already has state for the group. */
   bootstrapVoters: number[];
+  /**
+   * A member added to a running group: with no stored state and no bootstrap voters it starts empty and
+   * waits for the leader's snapshot (which carries the membership) instead of refusing to start.
+   */
+  join?: boolean;
   store: RaftGroupStore;
   stateMachine: StateMachine<R>;
   /** Hands messages to the transport; the host never waits on it. */
@@ -123,7 +128,8 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     const { store, groupId } = this.opts;
     let groupLog = store.groupLog(groupId);
     const init = groupLog.initialState();
-    if (init.conf.voters.length === 0 && init.conf.learners.length === 0 && groupLog.lastIndex() === 0) {
+    const fresh = init.conf.voters.length === 0 && init.conf.learners.length === 0 && groupLog.lastIndex() === 0;
+    if (fresh && !this.opts.join) {
       if (this.opts.bootstrapVoters.length === 0) throw new Error(`group ${groupId} has no state and no bootstrap voters`);
       // Founders start from the same bootstrap snapshot (index 1, term 1, the founding membership and the state
       // machine's initial state), never from an empty log: a member added later then learns the founders from
@@ -181,6 +187,21 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   }
 
   propose(data: Uint8Array, opts: ProposeOptions = {}): Promise<{ index: number; term: number; result: R }> {
+    return this.submit(() => this.core.propose(data), opts);
+  }
+
+  /**
+   * Proposes a single-step membership change (add voter, add learner, promote learner, remove node); resolves
+   * once the change is applied here, with the configuration now in force. A new member is started empty
+   * (RaftGroupOptions.join) and learns the group from the leader's snapshot.
+   */
+  async changeMembership(cc: ConfChange, opts: ProposeOptions = {}): Promise<{ index: number; term: number; conf: ConfState }> {
+    const r = await this.submit(() => this.core.proposeConfChange(cc), opts);
+    return { index: r.index, term: r.term, conf: this.core.confState() };
+  }
+
+  /** Appends an entry through `append` (leader only) and waits for it to apply here. */
+  private submit(append: () => { index: number; term: number }, opts: ProposeOptions): Promise<{ index: number; term: number; result: R }> {
     if (this.closed) return Promise.reject(new UnavailableError('raft group is closed'));
     if (this.failed) return Promise.reject(this.failed);
     if (this.proposals.size >= MAX_PENDING_PROPOSALS) {
@@ -189,7 +210,7 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     if (this.core.role !== 'leader') return Promise.reject(this.notLeader());
     let at: { index: number; term: number };
     try {
-      at = this.core.propose(data);
+      at = append();
     } catch (err) {
       return Promise.reject(err);
     }
