@@ -2,7 +2,7 @@
 // Children in start order: the rooted view (meta-root clients + tail), the Coordinator gRPC front, and the
 // lease holder. Stop runs in reverse, so the holder releases its tenure first and a standby takes over while
 // this process is still closing its server. /debug/vars publishes `nokv_coordinator`.
-import { addrFlag, tokenFileFlag, topologyFlag } from '../roles/flags.js';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
 import { MetaRootClient } from '../metaroot/client.js';
@@ -27,6 +27,8 @@ export interface CoordinatorSettings {
   timing: LeaseTiming;
   /** coordinator id → client address, for holder hints and handover. */
   peers: Map<string, string>;
+  /** Worker threads of the process's actor system (--workers). */
+  workers: number;
 }
 
 export const coordinatorRoleFlags: FlagSpecs = {
@@ -38,6 +40,7 @@ export const coordinatorRoleFlags: FlagSpecs = {
   'token-file': { type: 'string', help: 'file holding the cluster token for meta-root mutations and handover' },
   'lease-ttl': { type: 'duration', help: 'tenure length (default: topology lease.ttl_ms)', min: 200 },
   'lease-renew-before': { type: 'duration', help: 'renew this long before expiry (default: topology lease.renew_before_ms)', min: 1 },
+  workers: workersFlag,
 };
 
 
@@ -64,6 +67,7 @@ export function coordinatorSettings(args: Parsed): CoordinatorSettings {
     ...(token ? { token } : {}),
     timing: leaseTiming(ttl, renewBefore),
     peers,
+    workers: workersOf(f.workers),
   };
 }
 
@@ -205,6 +209,6 @@ export async function runCoordinatorRole(args: Parsed): Promise<number> {
   const s = coordinatorSettings(args);
   // Any child failure ends the process (intensity 0): the process supervisor above restarts it whole, with
   // fresh clients and a fresh view, and it rejoins as a standby.
-  return runRoleProcess({ role: 'coordinator', node: s.id, metricsAddr: s.metricsAddr, strategy: 'one_for_all', intensity: 0, children: (ctx) => coordinatorChildren(s, ctx) });
+  return runRoleProcess({ role: 'coordinator', node: s.id, metricsAddr: s.metricsAddr, strategy: 'one_for_all', intensity: 0, workers: s.workers, children: (ctx) => coordinatorChildren(s, ctx) });
 }
 

@@ -2,7 +2,7 @@
 // replica's addresses from the topology (flags override), then runs a supervisor tree of three children in
 // start order: the raft peer (LMDB + root raft group + raft transport), the tail hub fed by the applied log,
 // and the MetadataRoot gRPC front. /debug/vars publishes `nokv_meta_root`.
-import { addrFlag, tokenFileFlag, topologyFlag } from '../roles/flags.js';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
@@ -35,6 +35,8 @@ export interface MetaRootSettings {
   snapshotEveryEntries: number;
   compactionSlackEntries: number;
   tailRetainEntries: number;
+  /** Worker threads of the process's actor system (--workers). */
+  workers: number;
   /** node id → raft address of every voter. */
   voters: Map<number, string>;
   /** node id → client address, for leader hints. */
@@ -55,6 +57,7 @@ export const metaRootFlags: FlagSpecs = {
   'snapshot-every': { type: 'int', help: 'snapshot the rooted state every N applied entries', default: DEFAULT_SNAPSHOT_EVERY_ENTRIES, min: 2 },
   'compaction-slack': { type: 'int', help: 'raft entries kept behind a snapshot', default: DEFAULT_COMPACTION_SLACK_ENTRIES, min: 0 },
   'tail-retain': { type: 'int', help: 'applied commands kept for Tail/WaitTail', default: DEFAULT_TAIL_RETAIN_ENTRIES, min: 1, max: 1_000_000 },
+  workers: workersFlag,
 };
 
 /** Resolves and validates the flags against the topology; every problem is a one-line UsageError. */
@@ -88,6 +91,7 @@ export function metaRootSettings(args: Parsed): MetaRootSettings {
     snapshotEveryEntries: f['snapshot-every'] as number,
     compactionSlackEntries: f['compaction-slack'] as number,
     tailRetainEntries: f['tail-retain'] as number,
+    workers: workersOf(f.workers),
     voters,
     clientAddrs,
   };
@@ -239,6 +243,7 @@ export async function runMetaRoot(s: MetaRootSettings): Promise<number> {
     role: 'meta-root',
     node: String(s.nodeId),
     metricsAddr: s.metricsAddr,
+    workers: s.workers,
     children: (ctx) => children(s, ctx),
   });
 }

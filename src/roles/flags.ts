@@ -1,7 +1,8 @@
-// Owns the flag handling every role process shares: the topology file, the cluster token file and
-// host:port values. Each problem is a one-line UsageError (exit 2), never a stack trace.
+// Owns the flag handling every role process shares: the topology file, the cluster token file, host:port
+// values and the actor worker-thread count. Each problem is a one-line UsageError (exit 2), never a stack trace.
 import { readFileSync } from 'node:fs';
-import { UsageError } from '../cli/flags.js';
+import { UsageError, type FlagSpec } from '../cli/flags.js';
+import { limits } from '../actors/index.js';
 import { loadTopology, type Topology } from '../config/topology.js';
 import { parseAddr } from '../transport/index.js';
 
@@ -32,4 +33,25 @@ export function addrFlag(name: string, value: string): string {
     throw new UsageError(`--${name} must be host:port, got "${value}"`);
   }
   return value;
+}
+
+/**
+ * Worker threads of a role's actor system. The default is 0 (every actor on the main thread): the 333 topology
+ * runs ten role processes on a machine with two cores, so extra threads per process would only contend for
+ * them. A process that owns CPU-heavy actors (a store with many regions) may be given one or two.
+ */
+export const DEFAULT_ROLE_WORKERS = 0;
+
+/** The `--workers N` flag definition every role accepts; add it to the role's FlagSpecs as `workers`. */
+export const workersFlag: FlagSpec = {
+  type: 'int',
+  help: `worker threads for this process's actors (0 = all on the main thread; max ${limits.MAX_WORKER_THREADS})`,
+  default: DEFAULT_ROLE_WORKERS,
+  min: 0,
+  max: limits.MAX_WORKER_THREADS,
+};
+
+/** The --workers value (the default when the flag is absent). */
+export function workersOf(value: unknown): number {
+  return typeof value === 'number' ? value : DEFAULT_ROLE_WORKERS;
 }

@@ -1,7 +1,12 @@
-// Owns the life of a role process: logger, expvar endpoint, the root supervisor of the role's children, and
-// the signals. SIGTERM/SIGINT stop the tree in reverse start order (a coordinator releases its lease on the
-// way down) and exit 0; a tree that gives up (restart intensity reached) exits 1 so the process supervisor
-// above (`nokv cluster`) restarts the whole process.
+// Owns the life of a role process: logger, expvar endpoint, the process's ActorSystem, the root supervisor of
+// the role's children, and the signals. SIGTERM/SIGINT stop the tree in reverse start order (a coordinator
+// releases its lease on the way down), then shut the actor system down, and exit 0; a tree that gives up
+// (restart intensity reached) exits 1 so the process supervisor above (`nokv cluster`) restarts the process.
+//
+// The actor system lives as long as the process, not as long as one supervisor child: actor children
+// (actorChildSpec) are spawned into it and respawned on restart, and it is shut down only after the tree has
+// stopped, so no child ever finds it gone while stopping.
+import { ActorSystem } from '../actors/index.js';
 import { SystemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { ExpvarRegistry, startExpvarServer } from '../expvar/server.js';
@@ -14,6 +19,8 @@ export interface RoleContext {
   logger: Logger;
   clock: Clock;
   expvar: ExpvarRegistry;
+  /** The process's actors; actor children of the tree are spawned here (see src/actors/README.md). */
+  actors: ActorSystem;
 }
 
 export interface RoleOptions {
@@ -24,6 +31,8 @@ export interface RoleOptions {
   /** Restart intensity of the root supervisor: more than this many restarts in periodMs ends the process. */
   intensity?: number;
   periodMs?: number;
+  /** Worker threads of the actor system (the --workers flag); 0 or absent = every actor on the main thread. */
+  workers?: number;
   /** Builds the children in start order. Runs after /debug/vars is up, so a slow start is observable. */
   children: (ctx: RoleContext) => ChildSpec[] | Promise<ChildSpec[]>;
 }
@@ -41,16 +50,33 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   const clock = new SystemClock();
   const expvar = new ExpvarRegistry();
   const metrics = await startExpvarServer(opts.metricsAddr, expvar);
-  const ctx: RoleContext = { role: opts.role, node: opts.node, logger, clock, expvar };
-  const supervisor = new Supervisor({
-    id: `${opts.role}-${opts.node}`,
-    strategy: opts.strategy ?? 'rest_for_one',
-    intensity: opts.intensity ?? 5,
-    periodMs: opts.periodMs ?? 10_000,
-    clock,
-    logger,
-    children: await opts.children(ctx),
-  });
+  let actors: ActorSystem;
+  try {
+    actors = await ActorSystem.start({ role: opts.role, node: opts.node, workers: opts.workers ?? 0, clock, logger });
+  } catch (err) {
+    await metrics.close();
+    throw err;
+  }
+  const closeAll = async () => {
+    await actors.shutdown();
+    await metrics.close();
+  };
+  const ctx: RoleContext = { role: opts.role, node: opts.node, logger, clock, expvar, actors };
+  let supervisor: Supervisor;
+  try {
+    supervisor = new Supervisor({
+      id: `${opts.role}-${opts.node}`,
+      strategy: opts.strategy ?? 'rest_for_one',
+      intensity: opts.intensity ?? 5,
+      periodMs: opts.periodMs ?? 10_000,
+      clock,
+      logger,
+      children: await opts.children(ctx),
+    });
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
   let stopping: Promise<void> | undefined;
@@ -61,6 +87,14 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
         await supervisor.stop();
       } catch (err) {
         logger.error({ err }, 'error while stopping');
+        code = 1;
+      }
+      // After the tree: actor children were stopped by their supervisors; this ends anything left and the
+      // worker threads.
+      try {
+        await actors.shutdown();
+      } catch (err) {
+        logger.error({ err }, 'error while shutting down actors');
         code = 1;
       }
       await metrics.close();
@@ -76,10 +110,10 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   try {
     await supervisor.start();
   } catch (err) {
-    await metrics.close();
+    await closeAll();
     throw err;
   }
-  logger.info({ metrics: `http://${opts.metricsAddr}/debug/vars` }, 'role started');
+  logger.info({ workers: actors.workers, metrics: `http://${opts.metricsAddr}/debug/vars` }, 'role started');
   return { ctx, supervisor, done, stop: () => stop(0) };
 }
 

@@ -34,6 +34,11 @@ describe('nokv meta-root flags', () => {
     expect(s.heartbeatTicks).to.equal(2);
   });
 
+  it('runs every actor on the main thread unless --workers asks for worker threads', () => {
+    expect(settings(['--node-id', '1', '--config', topo]).workers).to.equal(0);
+    expect(settings(['--node-id', '1', '--config', topo, '--workers', '2']).workers).to.equal(2);
+  });
+
   it('refuses bad flags with a usage error', () => {
     const bad: Array<[string[], RegExp]> = [
       [['--node-id', '7', '--config', topo], /not in the topology/],
@@ -41,6 +46,7 @@ describe('nokv meta-root flags', () => {
       [['--node-id', '1', '--config', topo, '--token-file', join(dir.path, 'missing')], /cannot read --token-file/],
       [['--node-id', '1', '--config', join(dir.path, 'missing.json')], /cannot read topology/],
       [['--node-id', '1', '--config', topo, '--heartbeat-ticks', '10'], /below --election-ticks/],
+      [['--node-id', '1', '--config', topo, '--workers', '99'], /--workers/],
     ];
     for (const [args, re] of bad) expect(() => settings(args), args.join(' ')).to.throw(UsageError, re);
   });
