@@ -8,4 +8,6 @@ if (!existsSync(entry)) {
   process.exit(1);
 }
 const { runNokv } = await import(entry.href);
-process.exitCode = await runNokv(['config', ...process.argv.slice(2)]);
+// Exit as soon as the command is done: a stopped role must not linger on a client's idle channel or an
+// abandoned long-poll (stdout and stderr are synchronous for files and pipes on Linux, so nothing is lost).
+process.exit(await runNokv(['config', ...process.argv.slice(2)]));

@@ -16,6 +16,9 @@ export const CATCH_UP_TIMEOUT_MS = 3_000;
 
 export type ViewListener = (state: RootState) => void;
 
+/** How long stop() waits for the tail loop to notice before leaving it to finish on its own. */
+const STOP_WAIT_MS = 50;
+
 export class RootView {
   private current: RootState | null = null;
   private readonly listeners: ViewListener[] = [];
@@ -79,7 +82,9 @@ export class RootView {
   async stop(): Promise<void> {
     this.running = false;
     this.wake?.();
-    await this.loop;
+    // The loop may sit in a tail long-poll for up to TAIL_POLL_MS; it ends on its own once that returns (or
+    // the root client is closed), so stopping waits only briefly instead of holding the role's shutdown.
+    await Promise.race([this.loop, new Promise<void>((r) => this.clock.setTimer(STOP_WAIT_MS, r))]);
     for (const w of this.waiters.splice(0)) w.resolve();
   }
 

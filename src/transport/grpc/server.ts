@@ -11,8 +11,12 @@ import { serverOptions } from './options.js';
 import { packageDefinitionOf } from './proto.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
-/** How long close() lets in-flight calls finish before cancelling them. */
-export const DEFAULT_SHUTDOWN_GRACE_MS = 1_000;
+/**
+ * How long close() lets in-flight calls finish before cancelling them. Unary calls here finish in
+ * milliseconds; what is still open after this are streams and long-polls (peer raft streams, WaitTail),
+ * which would otherwise hold every role's stop for the full grace.
+ */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 300;
 
 export interface ServiceBinding {
   service: grpc.ServiceDefinition;
