@@ -16,8 +16,8 @@ import { ClusterManager, type ProcessStatus } from './manager.js';
 
 export const DEFAULT_DATA_DIR = '.nokv';
 
-/** The roles `cluster up` runs; a tier joins this list when its role process exists. */
-export const CLUSTER_ROLES: RoleKind[] = ROLE_ORDER.filter((r) => ['meta-root', 'coordinator', 'store'].includes(r));
+/** The roles `cluster up` runs (all of them: the fsmeta gateway starts last, after mount-init). */
+export const CLUSTER_ROLES: RoleKind[] = [...ROLE_ORDER];
 
 const dataDirFlag: FlagSpecs = {
   'data-dir': { type: 'string', help: 'cluster data folder (topology, token, logs, role data)', default: DEFAULT_DATA_DIR },
@@ -80,6 +80,11 @@ async function roleState(p: ProcessStatus): Promise<string> {
     if (s?.regions) {
       const leading = s.regions.filter((r: any) => r.role === 'leader').map((r: any) => r.id);
       return `regions=${s.regions.length} leading=[${leading.join(',')}]`;
+    }
+    const f = vars.nokv_fsmeta_executor;
+    if (f?.backend) {
+      const calls = Object.values((f.ops ?? {}) as Record<string, { calls: number }>).reduce((n, o) => n + o.calls, 0);
+      return `backend=${f.backend} ops=${calls} commits=${f.commits} conflicts=${f.conflicts} watches=${vars.nokv_fsmeta_watch?.subscriptions ?? 0}`;
     }
     return '';
   } catch {

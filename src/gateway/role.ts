@@ -11,8 +11,7 @@ import { loadTopology } from '../config/topology.js';
 import { CoordinatorClient } from '../coordinator/client.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
-import { StoreClient } from '../store/client/client.js';
-import { coordinatorTso } from '../store/client/tso.js';
+import { connectStoreClient } from '../store/client/connect.js';
 import { parseAddr } from '../transport/index.js';
 import { CoordinatorDutiesAdapter } from './adapters/coordinator.js';
 import { StoreEventSource, StoreKvAdapter } from './adapters/store.js';
@@ -82,17 +81,32 @@ export function fsmetaSettings(args: Parsed): FsmetaSettings {
   };
 }
 
+/**
+ * Conflict retries on the stores. A store transaction takes tens of milliseconds, and creates into one
+ * directory all rewrite its parent record (see executor.ts), so a busy directory needs more attempts spaced
+ * further apart than the in-memory KV: 8 attempts, waits of 2 ms << n (254 ms in all) before ABORTED.
+ */
+export const STORE_TXN_ATTEMPTS = 8;
+export const STORE_TXN_BACKOFF_BASE_MS = 2;
+
 interface Ports {
-  ports: Pick<GatewayOptions, 'kv' | 'source' | 'duties'>;
+  ports: Pick<GatewayOptions, 'kv' | 'source' | 'duties' | 'executor'>;
   close(): void;
 }
 
 function clusterPorts(s: FsmetaSettings, ctx: RoleContext): Ports {
+  // One coordinator client serves both the store client (routing, TSO) and the duties, so start and commit
+  // timestamps come from the same era-checked TSO stream.
   const coord = new CoordinatorClient({ endpoints: s.coordinators, ...(s.token ? { token: s.token } : {}) });
-  const store = new StoreClient({ stores: s.stores, tso: coordinatorTso(coord), ...(s.token ? { token: s.token } : {}) });
+  const store = connectStoreClient({ coordinatorAddrs: s.coordinators, coordinator: coord, ...(s.token ? { token: s.token } : {}) });
   const source = new StoreEventSource({ stores: s.stores, clock: ctx.clock, ...(s.token ? { token: s.token } : {}), logger: ctx.logger.child({ actor: 'apply-streams' }) });
   return {
-    ports: { kv: new StoreKvAdapter(store), source, duties: new CoordinatorDutiesAdapter(coord, ctx.clock) },
+    ports: {
+      kv: new StoreKvAdapter(store),
+      source,
+      duties: new CoordinatorDutiesAdapter(coord, ctx.clock),
+      executor: { maxTxnAttempts: STORE_TXN_ATTEMPTS, txnBackoffBaseMs: STORE_TXN_BACKOFF_BASE_MS },
+    },
     close: () => {
       store.close();
       coord.close();

@@ -14,8 +14,6 @@ import { KvAlreadyExistsError, KvConflictError, type ApplyEventSource, type KvAp
 /** Reconnect backoff of a store's apply stream: first and largest pause. */
 export const WATCH_RECONNECT_MIN_MS = 100;
 export const WATCH_RECONNECT_MAX_MS = 2_000;
-/** Store commands whose apply events carry committed changes. */
-const COMMITTING = new Set(['commit', 'one_phase_commit', 'resolve_lock']);
 
 function mapConflict(err: unknown): unknown {
   if (!(err instanceof TxnConflictError)) return err;
@@ -123,9 +121,14 @@ export class StoreEventSource implements ApplyEventSource {
   }
 }
 
+/**
+ * A store emits an apply event only for entries that wrote committed records (put/delete in the write family),
+ * whatever the command was called (one_pc, commit, resolve), so the commit version and the mutations decide:
+ * a rollback or a prewrite carries no committed mutation.
+ */
 function toEvent(w: any): KvApplyEvent | undefined {
   const commitVersion = BigInt(w.commit_version ?? 0);
-  if (commitVersion === 0n || !COMMITTING.has(String(w.command))) return undefined;
+  if (commitVersion === 0n || !(w.mutations?.length > 0)) return undefined;
   return {
     cursor: { regionId: Number(w.region_id), term: Number(w.term), index: Number(w.index) },
     commitVersion,
