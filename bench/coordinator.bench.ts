@@ -1,6 +1,7 @@
 // Benchmark of the coordinator's in-process paths: the pure window allocators (values per second when the
 // window holds), and the lease holder's AllocID/Tso on an in-process root (window refills included), which
-// bounds what the gRPC front can serve. Medians of RUNS runs.
+// bounds what the gRPC front can serve (each call is an ask to the holder actor). Medians of RUNS runs.
+import { ActorSystem } from '../src/actors/index.js';
 import { SystemClock } from '../src/common/clock.js';
 import { SeededPrng } from '../src/common/prng.js';
 import { silentLogger } from '../src/common/log.js';
@@ -27,15 +28,17 @@ async function holderRate(duty: 'id' | 'tso', n: number): Promise<{ rate: number
   const clock = new SystemClock();
   const root = new FakeRoot(clock);
   const view = new RootView(root, clock, silentLogger());
-  const holder = new LeaseHolder({ selfId: 'bench', timing: leaseTiming(3000, 1000), root, view, clock, prng: new SeededPrng(1), logger: silentLogger() });
+  const actors = await ActorSystem.start({ role: 'bench', clock, logger: silentLogger() });
+  const holder = new LeaseHolder({ selfId: 'bench', timing: leaseTiming(3000, 1000), root, view, actors, prng: new SeededPrng(1) });
   await view.start();
-  holder.start();
+  await holder.start();
   while (!holder.core.serving(Date.now())) await new Promise((r) => setTimeout(r, 5));
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await holder.allocate(duty, 1);
   const rate = Math.round(n / ((performance.now() - t0) / 1000));
   const fences = holder.metrics.fences;
   await holder.stop();
+  await actors.shutdown();
   const stopped = view.stop();
   root.close(); // wakes the view's pending long-poll
   await stopped;

@@ -1,16 +1,23 @@
 // Owns the coordinator role process: `nokv coordinator --coordinator-id ID [--config FILE] [overrides]`.
 // Children in start order: the rooted view (meta-root clients + tail), the Coordinator gRPC front, and the
-// lease holder. Stop runs in reverse, so the holder releases its tenure first and a standby takes over while
-// this process is still closing its server. /debug/vars publishes `nokv_coordinator`.
+// lease supervisor, whose one child is the lease holder actor. Stop runs in reverse, so the holder releases its
+// tenure first and a standby takes over while this process is still closing its server. /debug/vars
+// publishes `nokv_coordinator`.
+//
+// The lease holder is the one actor here: its inputs are all messages and a crash of it is restarted by the
+// lease supervisor (it comes back as a standby). The rooted view and the gRPC front stay plain services: the
+// view is one long-poll loop that publishes states, and the front is grpc-js's own event loop; neither keeps
+// decisions that a mailbox would protect.
 import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
 import { MetaRootClient } from '../metaroot/client.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
+import { Supervisor } from '../supervisor/supervisor.js';
 import { createClient, startGrpcServer, unaryCall } from '../transport/index.js';
 import { leaseTiming, type LeaseTiming } from './lease.js';
-import { LeaseHolder } from './holder.js';
+import { LEASE_RESTART_INTENSITY, LEASE_RESTART_PERIOD_MS, LeaseHolder } from './holder.js';
 import { RootView } from './root-view.js';
 import { StoreRegistry } from './catalog.js';
 import { COORDINATOR_SERVICE, coordinatorHandlers, coordinatorProto } from './service.js';
@@ -141,9 +148,8 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
     timing: s.timing,
     root: leaseRoot,
     view,
-    clock: ctx.clock,
+    actors: ctx.actors,
     prng: defaultPrng(),
-    logger: log.child({ actor: 'lease' }),
     addrOf: (id) => s.peers.get(id),
     takeOverPeer: async (to, legacyEra) => {
       const addr = s.peers.get(to);
@@ -194,15 +200,26 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
         return { stop: () => server.close() };
       },
     }),
-    serviceChildSpec({
-      id: 'lease',
-      start: async () => {
-        holder.start();
-        log.info({ ttl_ms: s.timing.ttlMs, renew_before_ms: s.timing.renewBeforeMs, skew_margin_ms: s.timing.skewMarginMs }, 'lease holder started');
-        return { stop: () => holder.stop() };
-      },
-    }),
+    leaseSupervisor(s, ctx, holder).asChildSpec(),
   ];
+}
+
+/**
+ * The holder actor's own supervisor: a crash of the actor is restarted here (as a standby) without taking the
+ * gRPC front and the view down with it; crashing more than LEASE_RESTART_INTENSITY times in
+ * LEASE_RESTART_PERIOD_MS escalates to the role's root, which ends the process.
+ */
+function leaseSupervisor(s: CoordinatorSettings, ctx: RoleContext, holder: LeaseHolder): Supervisor {
+  ctx.logger.info({ ttl_ms: s.timing.ttlMs, renew_before_ms: s.timing.renewBeforeMs, skew_margin_ms: s.timing.skewMarginMs }, 'lease holder configured');
+  return new Supervisor({
+    id: 'lease',
+    strategy: 'one_for_one',
+    intensity: LEASE_RESTART_INTENSITY,
+    periodMs: LEASE_RESTART_PERIOD_MS,
+    clock: ctx.clock,
+    logger: ctx.logger,
+    children: [holder.childSpec()],
+  });
 }
 
 export async function runCoordinatorRole(args: Parsed): Promise<number> {

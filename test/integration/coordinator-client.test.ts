@@ -2,6 +2,7 @@
 // the holder, fails over from a dead endpoint, keeps the last good endpoint sticky, refuses a reply from an era
 // below one it has seen (Silence), and two in-process coordinators over one root hand the lease over on stop.
 import { expect } from 'chai';
+import { ActorSystem } from '../../src/actors/index.js';
 import { FailedPreconditionError } from '../../src/common/errors.js';
 import { SystemClock } from '../../src/common/clock.js';
 import { SeededPrng } from '../../src/common/prng.js';
@@ -96,6 +97,8 @@ describe('coordinator client (gRPC on loopback)', function () {
     const addrs = ports.map((p) => `127.0.0.1:${p}`);
     const ids = ['coord-a', 'coord-b'];
     const holders: LeaseHolder[] = [];
+    const actors = await ActorSystem.start({ role: 'coordinator', clock, logger: silentLogger() });
+    cleanups.unshift(() => actors.shutdown());
     for (const [i, id] of ids.entries()) {
       const view = new RootView(root, clock, silentLogger());
       const holder = new LeaseHolder({
@@ -103,9 +106,8 @@ describe('coordinator client (gRPC on loopback)', function () {
         timing: leaseTiming(2000, 700),
         root,
         view,
-        clock,
+        actors,
         prng: new SeededPrng(i + 1),
-        logger: silentLogger(),
         addrOf: (x) => addrs[ids.indexOf(x)],
       });
       await view.start();
@@ -118,7 +120,7 @@ describe('coordinator client (gRPC on loopback)', function () {
           },
         ],
       });
-      holder.start();
+      await holder.start();
       holders.push(holder);
       cleanups.push(async () => {
         await holder.stop();

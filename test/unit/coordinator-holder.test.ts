@@ -1,8 +1,10 @@
-// The lease holder driver against an in-process root on virtual time: campaign, standby rejection, release on
-// stop with takeover by a standby without traffic, takeover after a crashed holder's expiry, fail-stop when the
-// root is unreachable, and a planned handover through Seal -> Issue -> Confirm -> Close. Allocated values never
-// repeat and timestamps strictly increase across every era change.
+// The lease holder actor against an in-process root on virtual time: campaign, standby rejection, release on
+// stop with takeover by a standby without traffic, takeover after a killed holder's expiry, fail-stop when the
+// root is unreachable, a planned handover through Seal -> Issue -> Confirm -> Close, and a crashed holder actor
+// restarted by its supervisor as a standby that campaigns again. Allocated values never repeat and timestamps
+// strictly increase across every era change.
 import { expect } from 'chai';
+import { ActorSystem } from '../../src/actors/index.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { SeededPrng } from '../../src/common/prng.js';
 import { silentLogger } from '../../src/common/log.js';
@@ -10,6 +12,8 @@ import { LeaseHolder } from '../../src/coordinator/holder.js';
 import { leaseTiming } from '../../src/coordinator/lease.js';
 import { RootView } from '../../src/coordinator/root-view.js';
 import { isNotHolder } from '../../src/coordinator/errors.js';
+import { Supervisor } from '../../src/supervisor/supervisor.js';
+import type { TenureCommand } from '../../src/metaroot/state/index.js';
 import { FakeRoot } from '../fixtures/coordinator-fake-root.js';
 
 const timing = leaseTiming(3000, 1000);
@@ -21,6 +25,8 @@ interface Node {
   id: string;
   view: RootView;
   holder: LeaseHolder;
+  actors: ActorSystem;
+  supervisor?: Supervisor;
 }
 
 class Harness {
@@ -30,21 +36,26 @@ class Harness {
   readonly ids: bigint[] = [];
   readonly tsos: bigint[] = [];
 
-  async add(id: string): Promise<Node> {
+  /** A coordinator; `supervised` runs the holder actor under its own supervisor, as the role does. */
+  async add(id: string, supervised = false): Promise<Node> {
     const view = new RootView(this.root, this.clock, silentLogger());
+    const actors = await ActorSystem.start({ role: 'coordinator', node: id, clock: this.clock, logger: silentLogger() });
     const holder = new LeaseHolder({
       selfId: id,
       timing,
       root: this.root,
       view,
-      clock: this.clock,
+      actors,
       prng: new SeededPrng(id.length),
-      logger: silentLogger(),
       takeOverPeer: (to, era) => this.nodes.get(to)!.holder.takeOver(era),
     });
     await view.start();
-    holder.start();
-    const n = { id, view, holder };
+    let supervisor: Supervisor | undefined;
+    if (supervised) {
+      supervisor = new Supervisor({ id: 'lease', strategy: 'one_for_one', intensity: 3, periodMs: 30_000, clock: this.clock, children: [holder.childSpec()] });
+      await supervisor.start();
+    } else await holder.start();
+    const n: Node = { id, view, holder, actors, ...(supervisor ? { supervisor } : {}) };
     this.nodes.set(id, n);
     await flush();
     return n;
@@ -85,9 +96,10 @@ class Harness {
 
   async stopAll(): Promise<void> {
     for (const n of this.nodes.values()) {
-      const stopping = n.holder.stop();
+      const stopping = n.supervisor ? n.supervisor.stop() : n.holder.stop();
       await flush();
       await stopping;
+      await n.actors.shutdown();
       const v = n.view.stop();
       this.clock.advance(2000);
       await v;
@@ -141,6 +153,7 @@ describe('coordinator lease holder (virtual time)', () => {
     const stopping = a.holder.stop();
     await flush();
     await stopping;
+    expect(a.holder.actorRef).to.equal(undefined);
     const t0 = h.clock.now();
     await h.run(200);
     expect(h.holders()).to.deep.equal(['coord-2']);
@@ -156,8 +169,9 @@ describe('coordinator lease holder (virtual time)', () => {
     await h.add('coord-2');
     await h.run(100);
     await h.serveOnce();
-    // Crash: the holder's loop and view stop without releasing.
-    (a.holder as unknown as { running: boolean }).running = false;
+    // Crash: the holder actor is killed, so nothing is released.
+    await a.actors.kill(a.holder.actorRef!);
+    expect(a.holder.core.serving(h.clock.now())).to.equal(false);
     const expires = h.root.state.tenure.expires_unix_ms;
     await h.run(1000);
     expect(h.root.state.tenure.holder_id).to.equal('coord-1');
@@ -216,5 +230,47 @@ describe('coordinator lease holder (virtual time)', () => {
     expect(rejoined.holder.core.serving(h.clock.now())).to.equal(false);
     expect(h.root.state.tenure.era).to.equal(era);
     expect(rejoined.holder.metrics.campaigns).to.equal(0);
+  });
+  it('a crashed holder actor is restarted by its supervisor as a standby, campaigns again, and serves nothing twice', async () => {
+    const a = await h.add('coord-1', true);
+    await h.run(100);
+    const b = await h.add('coord-2');
+    await h.run(100);
+    expect(h.holders()).to.deep.equal(['coord-1']);
+    for (let i = 0; i < 5; i++) expect(await h.serveOnce()).to.equal('coord-1');
+    // A lying root: the next renewal is accepted for another era, a broken invariant that crashes the actor.
+    const real = h.root.applyTenure.bind(h.root);
+    let lied = false;
+    h.root.applyTenure = async (cmd: TenureCommand) => {
+      const out = await real(cmd);
+      if (lied || cmd.op !== 'renew' || !out.accepted || !out.tenure) return out;
+      lied = true;
+      return { ...out, tenure: { ...out.tenure, era: out.tenure.era + 7 } };
+    };
+    const before = a.holder.actorRef!;
+    const campaigns = a.holder.metrics.campaigns;
+    const renewedAt = h.root.state.tenure.expires_unix_ms - timing.renewBeforeMs;
+    await h.run(renewedAt - h.clock.now() + 20);
+    expect(lied).to.equal(true);
+    await a.supervisor!.whenIdle();
+    const after = a.holder.actorRef!;
+    expect(after, 'restarted').to.not.equal(undefined);
+    expect(after.equals(before), 'a new incarnation').to.equal(false);
+    expect(a.supervisor!.whichChildren()[0]).to.include({ status: 'running', restarts: 1 });
+    // The rooted tenure still names coord-1 era 1, but the new incarnation never serves from it.
+    expect(h.root.state.tenure).to.include({ holder_id: 'coord-1', era: 1 });
+    expect(h.holders()).to.deep.equal([]);
+    const expires = h.root.state.tenure.expires_unix_ms;
+    while (h.clock.now() < expires) {
+      expect(h.holders(), `served at ${h.clock.now()} before the old era expired`).to.deep.equal([]);
+      expect(await h.serveOnce()).to.equal(null);
+      await h.run(50);
+    }
+    await h.run(300);
+    expect(h.root.state.tenure.era).to.equal(2);
+    expect(h.holders()).to.have.length(1);
+    expect(a.holder.metrics.campaigns + b.holder.metrics.campaigns).to.be.greaterThan(campaigns);
+    for (let i = 0; i < 5; i++) expect(await h.serveOnce()).to.equal(h.root.state.tenure.holder_id);
+    h.checkHistory();
   });
 });
