@@ -1,24 +1,40 @@
 // fsmeta gateway benchmarks over gRPC on loopback, 8 clients, in the shape of the reference harness:
 //   checkpoint-storm  mkdir 16 directories, then 8 clients create 16 x 32 files round-robin across them;
-//   hotspot-fanin     mkdir, seed 512 files sequentially, then 8 clients x 16 ReadDirPlus of the whole
+//   hotspot-fanin     mkdir, seed 512 files sequentially, then 8 clients x N ReadDirPlus of the whole
 //                     directory in one page; measured in the same run against a generic-KV baseline that
 //                     reads the page as one scan (ReadDir) plus 512 sequential point gets (GetAttr at the
-//                     scan's read_version), i.e. N+1 round trips instead of one.
-// The gateway runs on the in-memory KV (the store-backed adapter is exercised by `nokv fsmeta`). Latencies are
-// avg/p50/p95/p99 with the reference's index rule (sorted[int((n-1)p)]); throughput is over the op phase only.
-// Never fails on timing.
+//                     scan's read_version), i.e. N+1 round trips instead of one;
+//   watch-notify      (stores only) one WatchSubtree on a directory, creates in it one at a time: time from
+//                     sending the Create to receiving its event.
+// Two modes, both by default (FSMETA_BENCH_MODE=memory|stores picks one): the gateway in this process on the
+// in-memory KV, and the `nokv fsmeta` process of a real cluster (`nokv cluster up` on free ports: three
+// raft-replicated stores, coordinators, meta-roots) on mount `default`. Latencies are avg/p50/p95/p99 with the
+// reference's index rule (sorted[int((n-1)p)]); throughput is over the op phase only. Never fails on timing.
 import { SystemClock } from '../src/common/clock.js';
 import { startGateway } from '../src/gateway/gateway.js';
 import { MemoryDuties } from '../src/gateway/memory-duties.js';
 import { MemoryKv } from '../src/gateway/memory-kv.js';
+import { fsmetaClusterUp } from '../test/fixtures/fsmeta-cluster.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
 
 const CLIENTS = 8;
 const STORM_DIRS = 16;
 const STORM_FILES_PER_DIR = 32;
 const HOT_FILES = 512;
-const HOT_READS_PER_CLIENT = 16;
-const MOUNT = 'bench';
+/** ReadDirPlus calls per client and driver; on the stores a generic-KV read is 513 store round trips. */
+const HOT_READS_PER_CLIENT = { memory: 16, stores: 3 };
+const WATCH_EVENTS = 100;
+/** Bound on waiting for one watch event before it counts as an error. */
+const WATCH_EVENT_TIMEOUT_MS = 10_000;
+
+type Mode = 'memory' | 'stores';
+
+/** One gateway under test: its clients, the mount to use and how many hotspot reads each client makes. */
+interface Target {
+  mode: Mode;
+  clients: FsClient[];
+  mount: string;
+}
 
 interface Row {
   workload: string;
@@ -29,7 +45,7 @@ interface Row {
   phaseMs: number;
 }
 
-const rows: Row[] = [];
+let rows: Row[] = [];
 const pct = (s: number[], p: number) => s[Math.floor((s.length - 1) * p)] ?? 0;
 
 async function timed(row: Row, fn: () => Promise<unknown>): Promise<void> {
@@ -56,7 +72,7 @@ async function phase(row: Row, fn: () => Promise<void>): Promise<void> {
 
 const attrs = (type: string, mode: number) => ({ type, mode, size: 0, created_unix_ns: '1', updated_unix_ns: '1' });
 
-async function checkpointStorm(clients: FsClient[]): Promise<void> {
+async function checkpointStorm({ clients, mount: MOUNT }: Target): Promise<void> {
   const c = clients[0]!;
   const mkdir = newRow('checkpoint-storm', 'native', 'mkdir');
   const dirs: string[] = [];
@@ -80,7 +96,7 @@ async function checkpointStorm(clients: FsClient[]): Promise<void> {
   });
 }
 
-async function hotspotFanin(clients: FsClient[]): Promise<void> {
+async function hotspotFanin({ clients, mount: MOUNT, mode }: Target): Promise<void> {
   const c = clients[0]!;
   const dir = (await c.call('Create', { mount: MOUNT, parent: '1', name: 'hotspot', attrs: attrs('INODE_TYPE_DIRECTORY', 0o755) })).inode.inode as string;
   const seed = newRow('hotspot-fanin', 'native', 'seed_create');
@@ -101,7 +117,7 @@ async function hotspotFanin(clients: FsClient[]): Promise<void> {
   for (const [row, read] of [[native, nativeRead], [generic, genericRead]] as const) {
     await phase(row, async () => {
       await Promise.all(clients.map(async (cl) => {
-        for (let i = 0; i < HOT_READS_PER_CLIENT; i++) await timed(row, () => read(cl));
+        for (let i = 0; i < HOT_READS_PER_CLIENT[mode]; i++) await timed(row, () => read(cl));
       }));
     });
   }
@@ -128,23 +144,85 @@ function print(): void {
   );
 }
 
-async function main(): Promise<void> {
+/** Creates one file at a time in a watched directory; each latency is Create sent → its event received. */
+async function watchNotify({ clients, mount }: Target): Promise<void> {
+  const [c, writer] = [clients[0]!, clients[1]!];
+  const dir = (await c.call('Create', { mount, parent: '1', name: 'watch-notify', attrs: attrs('INODE_TYPE_DIRECTORY', 0o755) })).inode.inode as string;
+  const stream = c.watch();
+  const waiting = new Map<string, () => void>();
+  let ready!: () => void;
+  const isReady = new Promise<void>((r) => (ready = r));
+  stream.on('data', (m: any) => {
+    if (m.body === 'ready') return ready();
+    stream.write({ ack: { cursor: m.event.cursor } });
+    waiting.get(m.event.name)?.();
+  });
+  stream.on('error', () => undefined);
+  stream.write({ subscribe: { mount, root_inode: dir } });
+  await isReady;
+  const row = newRow('watch-notify', 'native', 'create_to_event');
+  try {
+    await phase(row, async () => {
+      for (let i = 0; i < WATCH_EVENTS; i++) {
+        const name = `w-${i}`;
+        await timed(row, async () => {
+          const seen = new Promise<void>((resolve, reject) => {
+            const timer = setTimeout(() => reject(new Error('no event')), WATCH_EVENT_TIMEOUT_MS);
+            waiting.set(name, () => (clearTimeout(timer), resolve()));
+          });
+          await writer.call('Create', { mount, parent: dir, name, attrs: attrs('INODE_TYPE_FILE', 0o644) });
+          await seen;
+        });
+        waiting.delete(name);
+      }
+    });
+  } finally {
+    stream.cancel();
+  }
+}
+
+async function runMemory(): Promise<void> {
   const kv = new MemoryKv();
   const duties = new MemoryDuties(kv.tso);
-  duties.registerMount(MOUNT, 1);
+  duties.registerMount('bench', 1);
   const gw = await startGateway({ kv, source: kv, duties, clock: new SystemClock(), addr: '127.0.0.1:0' });
   const clients = Array.from({ length: CLIENTS }, () => new FsClient(gw.addr));
   try {
     process.stdout.write(`fsmeta gateway on the in-memory KV at ${gw.addr}, ${CLIENTS} gRPC clients\n\n`);
-    await checkpointStorm(clients);
-    await hotspotFanin(clients);
+    const t: Target = { mode: 'memory', clients, mount: 'bench' };
+    await checkpointStorm(t);
+    await hotspotFanin(t);
     print();
     const st = gw.executor.stats;
-    process.stdout.write(`executor: ${st.commits} commits, ${st.conflicts} conflicts retried, ${st.aborted} aborted\n`);
+    process.stdout.write(`executor: ${st.commits} commits, ${st.conflicts} conflicts retried, ${st.aborted} aborted\n\n`);
   } finally {
     for (const c of clients) c.close();
     await gw.stop();
   }
 }
 
-await main();
+async function runStores(): Promise<void> {
+  process.stdout.write('starting a cluster on free ports (3 meta-roots, 3 coordinators, 3 stores, fsmeta)...\n');
+  const c = await fsmetaClusterUp();
+  const addr = c.cluster.topo.fsmeta[0]!.addr;
+  const clients = Array.from({ length: CLIENTS }, () => new FsClient(addr, c.token));
+  try {
+    process.stdout.write(`fsmeta gateway process on the stores at ${addr}, mount default, ${CLIENTS} gRPC clients\n\n`);
+    const t: Target = { mode: 'stores', clients, mount: 'default' };
+    await checkpointStorm(t);
+    await hotspotFanin(t);
+    await watchNotify(t);
+    print();
+    const vars = (await (await fetch(`http://${c.cluster.topo.fsmeta[0]!.metrics_addr}/debug/vars`)).json()) as Record<string, any>;
+    const st = vars.nokv_fsmeta_executor;
+    process.stdout.write(`executor: ${st.commits} commits, ${st.conflicts} conflicts retried, ${st.aborted} aborted; watch: ${JSON.stringify(vars.nokv_fsmeta_watch)}\n\n`);
+  } finally {
+    for (const cl of clients) cl.close();
+    await c.close();
+  }
+}
+
+const mode = process.env.FSMETA_BENCH_MODE;
+if (mode !== 'stores') await runMemory();
+rows = [];
+if (mode !== 'memory') await runStores();
