@@ -13,6 +13,14 @@ export const DEFAULT_TAIL_RETAIN_ENTRIES = 4096;
 export const MAX_TAIL_PAGE_ENTRIES = 256;
 /** Long-polls waiting at once on one replica; more are refused (RESOURCE_EXHAUSTED) rather than queued. */
 export const MAX_TAIL_WAITERS = 1024;
+/**
+ * Messages the tail actor's mailbox holds. Every applied command is one message, and a follower catching up
+ * applies thousands in one turn; if it still overflows, the tail is reset at the applied cursor (readers reload
+ * a snapshot) rather than skipping entries.
+ */
+export const TAIL_ACTOR_MAILBOX_LIMIT = 65_536;
+/** A tail read's ask waits for the long-poll itself plus this much for the actor to answer. */
+export const TAIL_ASK_SLACK_MS = 1_000;
 /** Upper bound of one WaitTail wait, whatever the caller asks for. */
 export const MAX_WAIT_TAIL_MS = 10_000;
 /**

@@ -1,7 +1,11 @@
 // Owns the meta-root role process: `nokv meta-root --node-id N [--config FILE] [overrides]`. It resolves the
 // replica's addresses from the topology (flags override), then runs a supervisor tree of three children in
-// start order: the raft peer (LMDB + root raft group + raft transport), the tail hub fed by the applied log,
-// and the MetadataRoot gRPC front. /debug/vars publishes `nokv_meta_root`.
+// start order (rest_for_one): the raft peer (LMDB + root raft group + raft transport), the tail actor fed by
+// the applied log, and the MetadataRoot gRPC front. /debug/vars publishes `nokv_meta_root`.
+//
+// The tail hub is an actor (src/metaroot/server/tail-actor.ts). The raft peer stays a service on purpose: it is
+// the hot path, and its host loop keeps raft, persistence and apply in one place, which a mailbox in between
+// would only slow down. The gRPC front is grpc-js's own event loop.
 import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
@@ -19,7 +23,7 @@ import {
   DEFAULT_TAIL_RETAIN_ENTRIES,
 } from './limits.js';
 import { startRootPeer, type RootPeer } from './server/peer.js';
-import { TailHub } from './server/tail-hub.js';
+import { TailHubActor } from './server/tail-actor.js';
 import { metadataRootService } from './server/service.js';
 
 export interface MetaRootSettings {
@@ -100,7 +104,7 @@ export function metaRootSettings(args: Parsed): MetaRootSettings {
 /** The live parts of the replica; children fill them in as they start and clear them as they stop. */
 interface Parts {
   peer?: RootPeer;
-  hub?: TailHub;
+  tail?: TailHubActor;
 }
 
 function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
@@ -141,7 +145,7 @@ function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
       max_descriptor_root_epoch: maxDescriptorRootEpoch(state),
       counts: sum.counts,
       undecodable_entries: peer.sm.undecodableEntries,
-      tail: parts.hub?.stats() ?? null,
+      tail: parts.tail?.stats() ?? null,
       transport: peer.transport.stats(),
     };
   };
@@ -186,32 +190,17 @@ function children(s: MetaRootSettings, ctx: RoleContext) {
       };
     },
   });
-  const tailHub = serviceChildSpec({
-    id: 'tail-hub',
-    start: async () => {
-      const peer = parts.peer;
-      if (!peer) throw new Error('tail hub started before the raft peer');
-      const hub = new TailHub(s.tailRetainEntries, ctx.clock);
-      hub.reset(peer.sm.state.last_applied);
-      const unlisten = peer.sm.listen({
-        applied: (cursor, outcome) => hub.push(cursor, outcome.events),
-        restored: (state) => hub.reset(state.last_applied),
-      });
-      parts.hub = hub;
-      return {
-        stop: async () => {
-          parts.hub = undefined;
-          unlisten();
-          hub.close();
-        },
-      };
-    },
+  const tail = new TailHubActor(ctx.actors, s.tailRetainEntries, () => {
+    if (!parts.peer) throw new Error('assertion: tail hub started before the raft peer');
+    return parts.peer.sm;
   });
+  parts.tail = tail;
+  const tailHub = tail.childSpec();
   const front = serviceChildSpec({
     id: 'grpc-front',
     start: async () => {
       const service = metadataRootService({
-        node: () => (parts.peer && parts.hub ? { peer: parts.peer, hub: parts.hub } : undefined),
+        node: () => (parts.peer && parts.tail?.running ? { peer: parts.peer, hub: parts.tail } : undefined),
         ...(s.token ? { token: s.token } : {}),
         leaderAddrOf: (id) => s.clientAddrs.get(id) ?? '',
         clock: ctx.clock,

@@ -1,8 +1,15 @@
-// The tail hub: a bounded ring of applied commands read after a cursor, with long-poll waiters on an injected
-// clock, and `snapshot_required` (never a silent gap) for readers older than what it retains.
+// The tail hub: a bounded ring of applied commands read after a cursor, with `snapshot_required` (never a
+// silent gap) for readers older than what it retains; and the tail actor that owns it, fed by the state
+// machine's applied commands, with long-poll waiters on an injected clock.
 import { expect } from 'chai';
+import { ActorSystem } from '../../src/actors/index.js';
 import { ManualClock } from '../../src/common/clock.js';
+import { silentLogger } from '../../src/common/log.js';
+import type { ChildInstance } from '../../src/supervisor/types.js';
+import { TailHubActor } from '../../src/metaroot/server/tail-actor.js';
 import { TailHub } from '../../src/metaroot/server/tail-hub.js';
+import type { ApplyListener, RootStateMachine } from '../../src/metaroot/server/state-machine.js';
+import type { Cursor, RootEvent, RootState } from '../../src/metaroot/state/index.js';
 import { events } from '../../src/metaroot/state/index.js';
 
 const at = (index: number, term = 1) => ({ term, index });
@@ -10,7 +17,7 @@ const ev = (id: number) => [events.storeJoined(id, `127.0.0.1:${id}`)];
 
 describe('metaroot tail hub', () => {
   it('returns the entries after a cursor, skipping commands that appended nothing', () => {
-    const hub = new TailHub(8, new ManualClock());
+    const hub = new TailHub(8);
     hub.push(at(1), ev(1));
     hub.push(at(2), []);
     hub.push(at(3), ev(3));
@@ -22,7 +29,7 @@ describe('metaroot tail hub', () => {
   });
 
   it('tells a reader older than the ring to reload a snapshot, and where to resume', () => {
-    const hub = new TailHub(3, new ManualClock());
+    const hub = new TailHub(3);
     for (let i = 1; i <= 5; i++) hub.push(at(i), ev(i));
     const old = hub.read(at(1));
     expect(old.snapshot_required).to.equal(true);
@@ -35,7 +42,7 @@ describe('metaroot tail hub', () => {
   });
 
   it('after a snapshot install (reset) older readers need a snapshot too', () => {
-    const hub = new TailHub(8, new ManualClock());
+    const hub = new TailHub(8);
     hub.push(at(1), ev(1));
     hub.reset(at(40, 2));
     expect(hub.read(at(1)).snapshot_required).to.equal(true);
@@ -44,7 +51,7 @@ describe('metaroot tail hub', () => {
   });
 
   it('pages at the limit and continues from the last entry returned', () => {
-    const hub = new TailHub(16, new ManualClock());
+    const hub = new TailHub(16);
     for (let i = 1; i <= 10; i++) hub.push(at(i), ev(i));
     const first = hub.read(at(0), 4);
     expect(first.entries.map((e) => e.cursor.index)).to.deep.equal([1, 2, 3, 4]);
@@ -53,29 +60,108 @@ describe('metaroot tail hub', () => {
     expect(rest.entries.map((e) => e.cursor.index)).to.deep.equal([5, 6, 7, 8, 9, 10]);
     expect(rest.cursor).to.deep.equal(at(10));
   });
+});
 
-  it('a waiter is answered by the next push, or empty when its timeout passes', async () => {
-    const clock = new ManualClock();
-    const hub = new TailHub(8, clock);
-    hub.push(at(1), ev(1));
-    const woken = hub.wait(at(1), 1000);
-    hub.push(at(2), []); // no events: keeps waiting
-    hub.push(at(3), ev(3));
+/** Just what the tail actor reads from a state machine: its applied cursor and its listeners. */
+class FakeStateMachine {
+  state = { last_applied: { term: 1, index: 0 } } as RootState;
+  private readonly listeners = new Set<ApplyListener>();
+  listen(l: ApplyListener): () => void {
+    this.listeners.add(l);
+    return () => this.listeners.delete(l);
+  }
+  apply(cursor: Cursor, events: RootEvent[]): void {
+    this.state = { ...this.state, last_applied: cursor };
+    for (const l of this.listeners) l.applied(cursor, { events } as never);
+  }
+  restore(at: Cursor): void {
+    this.state = { ...this.state, last_applied: at };
+    for (const l of this.listeners) l.restored(this.state);
+  }
+}
+
+const settle = async () => {
+  for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+};
+
+describe('metaroot tail actor (long-poll)', () => {
+  let clock: ManualClock;
+  let actors: ActorSystem;
+  let sm: FakeStateMachine;
+  let tail: TailHubActor;
+  let instance: ChildInstance;
+
+  beforeEach(async () => {
+    clock = new ManualClock();
+    actors = await ActorSystem.start({ role: 'meta-root', clock, logger: silentLogger() });
+    sm = new FakeStateMachine();
+    tail = new TailHubActor(actors, 8, () => sm as unknown as RootStateMachine);
+    instance = await tail.childSpec().start();
+  });
+  afterEach(async () => {
+    await instance.stop();
+    await actors.shutdown();
+  });
+
+  it('answers at once when there is something after the cursor, in apply order', async () => {
+    sm.apply(at(1), ev(1));
+    sm.apply(at(2), []);
+    sm.apply(at(3), ev(3));
+    const page = await tail.wait(at(0), 1000);
+    expect(page.entries.map((e) => e.cursor.index)).to.deep.equal([1, 3]);
+    expect(page.cursor).to.deep.equal(at(3));
+  });
+
+  it('a waiter is answered by the next retained entry, or empty when its timeout passes', async () => {
+    sm.apply(at(1), ev(1));
+    const woken = tail.wait(at(1), 1000);
+    await settle();
+    expect(tail.stats()!.waiters).to.equal(1);
+    sm.apply(at(2), []); // no events: keeps waiting
+    await settle();
+    expect(tail.stats()!.waiters).to.equal(1);
+    sm.apply(at(3), ev(3));
     expect((await woken).entries.map((e) => e.cursor.index)).to.deep.equal([3]);
-    const timedOut = hub.wait(at(3), 500);
+    const timedOut = tail.wait(at(3), 500);
+    await settle();
     clock.advance(499);
-    expect(hub.stats().waiters).to.equal(1);
+    await settle();
+    expect(tail.stats()!.waiters).to.equal(1);
     clock.advance(1);
     const empty = await timedOut;
     expect(empty.entries).to.deep.equal([]);
-    expect(hub.stats().waiters).to.equal(0);
+    expect(empty.cursor).to.deep.equal(at(3));
+    expect(tail.stats()!.waiters).to.equal(0);
   });
 
-  it('close answers every waiter at once', async () => {
-    const hub = new TailHub(8, new ManualClock());
-    const waiting = [hub.wait(at(0), 60_000), hub.wait(at(0), 60_000)];
-    hub.close();
+  it('a snapshot install answers waiters with snapshot_required', async () => {
+    sm.apply(at(1), ev(1));
+    const waiting = tail.wait(at(1), 60_000);
+    await settle();
+    sm.restore(at(40, 2));
+    const page = await waiting;
+    expect(page.snapshot_required).to.equal(true);
+    expect(page.cursor).to.deep.equal(at(40, 2));
+  });
+
+  it('stopping answers every waiter at once, and later reads answer at once', async () => {
+    sm.apply(at(1), ev(1));
+    const waiting = [tail.wait(at(1), 60_000), tail.wait(at(1), 60_000)];
+    await settle();
+    await instance.stop();
     for (const p of await Promise.all(waiting)) expect(p.entries).to.deep.equal([]);
-    expect((await hub.wait(at(0), 60_000)).entries).to.deep.equal([]);
+    expect(tail.running).to.equal(false);
+    expect((await tail.wait(at(0), 60_000)).entries.map((e) => e.cursor.index)).to.deep.equal([1]);
+  });
+
+  it('a restart starts a fresh ring at the applied cursor, so older readers reload a snapshot', async () => {
+    sm.apply(at(1), ev(1));
+    sm.apply(at(2), ev(2));
+    await settle();
+    await instance.stop();
+    instance = await tail.childSpec().start();
+    expect((await tail.wait(at(1), 0)).snapshot_required).to.equal(true);
+    sm.apply(at(3), ev(3));
+    expect((await tail.wait(at(2), 1000)).entries.map((e) => e.cursor.index)).to.deep.equal([3]);
   });
 });

@@ -7,7 +7,8 @@ import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
 import { InvalidArgumentError, NokvError, NotLeaderError, UnavailableError, reviveError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { requireToken, unaryHandler, type ServiceBinding } from '../../transport/index.js';
+import { requireToken, traceOf, unaryHandler, type ServiceBinding } from '../../transport/index.js';
+import { actorTrace, type TraceContext } from '../../actors/index.js';
 import {
   commands,
   encodeCommand,
@@ -15,6 +16,7 @@ import {
   stateSummary,
   tenureView,
   validateBatch,
+  type Cursor,
   type RootCommand,
   type RootState,
 } from '../state/index.js';
@@ -49,11 +51,16 @@ import {
   type TenureRequestMsg,
 } from '../wire.js';
 import type { RootPeer } from './peer.js';
-import type { TailHub } from './tail-hub.js';
+import type { TailPage } from './tail-hub.js';
+
+/** Reads of the replica's tail (the tail actor's adapter in the role). */
+export interface TailReader {
+  wait(after: Cursor, timeoutMs: number, trace?: TraceContext): Promise<TailPage>;
+}
 
 export interface RootNodeHandle {
   peer: RootPeer;
-  hub: TailHub;
+  hub: TailReader;
 }
 
 export interface MetadataRootServiceOptions {
@@ -201,7 +208,7 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
     // Answer before the caller's deadline: keep a margin, and never use more than 80 % of the time left.
     const cap = Number.isFinite(left) ? Math.min(left - WAIT_TAIL_DEADLINE_MARGIN_MS, left * 0.8) : MAX_WAIT_TAIL_MS;
     const waitMs = Math.max(0, Math.min(req.timeout_ms ?? 0, MAX_WAIT_TAIL_MS, cap));
-    const page = await hub.wait(after, waitMs);
+    const page = await hub.wait(after, waitMs, actorTrace(traceOf(call), 'grpc:WaitTail'));
     return tailToMsg(page, view(peer));
   }
 
@@ -220,10 +227,11 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
     });
     void (async () => {
       let after = cursorFromMsg(call.request.after);
+      const trace = actorTrace(traceOf(call), 'grpc:Tail');
       while (!done) {
         const node = opts.node();
         if (!node) return end();
-        const page = await node.hub.wait(after, TAIL_STREAM_POLL_MS);
+        const page = await node.hub.wait(after, TAIL_STREAM_POLL_MS, trace);
         if (done) return;
         if (page.entries.length === 0 && !page.snapshot_required) continue;
         const ok = call.write(tailToMsg(page, view(node.peer)));

@@ -1,11 +1,10 @@
 // Owns the tail of one replica: a bounded ring of the most recent applied commands that appended events
-// (cursor + events), the position below which it no longer holds them, and the long-poll waiters. Readers ask
-// for everything after a cursor; a reader older than the ring is told `snapshot_required` (reload a snapshot,
-// then tail from its cursor) rather than silently skipping events. Pure apart from the injected clock.
-import { ResourceExhaustedError } from '../../common/errors.js';
-import type { Clock, TimerHandle } from '../../common/clock.js';
+// (cursor + events) and the position below which it no longer holds them. Readers ask for everything after a
+// cursor; a reader older than the ring is told `snapshot_required` (reload a snapshot, then tail from its
+// cursor) rather than silently skipping events. Pure: no clock, no waiting — the long-poll waiters live in
+// the tail actor (tail-actor.ts), which owns the one ring of the replica.
 import type { Cursor, RootEvent } from '../state/index.js';
-import { MAX_TAIL_PAGE_ENTRIES, MAX_TAIL_WAITERS } from '../limits.js';
+import { MAX_TAIL_PAGE_ENTRIES } from '../limits.js';
 
 export interface TailEntry {
   cursor: Cursor;
@@ -30,12 +29,6 @@ export interface TailHubStats {
   evicted: number;
 }
 
-interface Waiter {
-  after: Cursor;
-  resolve: (page: TailPage) => void;
-  timer: TimerHandle;
-}
-
 export class TailHub {
   // Circular buffer: `ring[(head + i) % capacity]` for i < size, oldest first.
   private readonly ring: Array<TailEntry | undefined>;
@@ -43,14 +36,9 @@ export class TailHub {
   private size = 0;
   private floor: Cursor = { term: 0, index: 0 };
   private current: Cursor = { term: 0, index: 0 };
-  private readonly waiters = new Set<Waiter>();
   private evicted = 0;
-  private closed = false;
 
-  constructor(
-    private readonly capacity: number,
-    private readonly clock: Clock,
-  ) {
+  constructor(private readonly capacity: number) {
     if (!Number.isInteger(capacity) || capacity < 1) throw new RangeError(`tail capacity must be a positive integer, got ${capacity}`);
     this.ring = new Array(capacity);
   }
@@ -62,14 +50,16 @@ export class TailHub {
     this.size = 0;
     this.floor = { ...at };
     this.current = { ...at };
-    this.wakeAll();
   }
 
-  /** One applied command at `cursor`; `events` may be empty (a refusal or a no-op only moves the cursor). */
-  push(cursor: Cursor, events: RootEvent[]): void {
-    if (cursor.index <= this.current.index) return; // replayed below what the hub already saw
+  /**
+   * One applied command at `cursor`; `events` may be empty (a refusal or a no-op only moves the cursor).
+   * Returns true when an entry was retained, i.e. when a waiting reader may now have something to read.
+   */
+  push(cursor: Cursor, events: RootEvent[]): boolean {
+    if (cursor.index <= this.current.index) return false; // replayed below what the hub already saw
     this.current = { ...cursor };
-    if (events.length === 0) return;
+    if (events.length === 0) return false;
     if (this.size === this.capacity) {
       this.floor = this.ring[this.head]!.cursor;
       this.ring[this.head] = undefined;
@@ -79,7 +69,7 @@ export class TailHub {
     }
     this.ring[(this.head + this.size) % this.capacity] = { cursor: { ...cursor }, events };
     this.size++;
-    this.wakeAll();
+    return true;
   }
 
   /** Everything retained after `after`, at most `max` entries. */
@@ -95,46 +85,18 @@ export class TailHub {
     return { cursor, entries, snapshot_required: false, oldest };
   }
 
-  /** Resolves at once when there is something after `after`, else when there is or after timeoutMs. */
-  wait(after: Cursor, timeoutMs: number): Promise<TailPage> {
-    const page = this.read(after);
-    if (page.entries.length > 0 || page.snapshot_required || timeoutMs <= 0 || this.closed) return Promise.resolve(page);
-    if (this.waiters.size >= MAX_TAIL_WAITERS) {
-      return Promise.reject(new ResourceExhaustedError(`too many tail waiters (${MAX_TAIL_WAITERS})`));
-    }
-    return new Promise((resolve) => {
-      const waiter: Waiter = {
-        after: { ...after },
-        resolve,
-        timer: this.clock.setTimer(timeoutMs, () => {
-          if (this.waiters.delete(waiter)) resolve(this.read(waiter.after));
-        }),
-      };
-      this.waiters.add(waiter);
-    });
-  }
-
   get appliedCursor(): Cursor {
     return { ...this.current };
   }
 
-  /** Answers every waiter now (with what there is) and makes later waits return at once. */
-  close(): void {
-    this.closed = true;
-    for (const w of this.waiters) {
-      w.timer.cancel();
-      w.resolve(this.read(w.after));
-    }
-    this.waiters.clear();
-  }
-
-  stats(): TailHubStats {
+  /** `waiters` is filled in by whoever holds the long-poll waiters (the tail actor). */
+  stats(waiters = 0): TailHubStats {
     return {
       retained: this.size,
       capacity: this.capacity,
       oldest_index: this.floor.index,
       applied_index: this.current.index,
-      waiters: this.waiters.size,
+      waiters,
       evicted: this.evicted,
     };
   }
@@ -153,16 +115,5 @@ export class TailHub {
       else hi = mid;
     }
     return lo;
-  }
-
-  private wakeAll(): void {
-    for (const w of this.waiters) {
-      const page = this.read(w.after);
-      if (page.entries.length > 0 || page.snapshot_required) {
-        this.waiters.delete(w);
-        w.timer.cancel();
-        w.resolve(page);
-      }
-    }
   }
 }
