@@ -12,7 +12,7 @@ import type { TimerHandle } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError, NokvError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Prng } from '../common/prng.js';
-import type { ActorContext, Behaviour, Replier } from '../actors/index.js';
+import type { ActorContext, Behaviour, Replier, TraceContext } from '../actors/index.js';
 import type { ExitReason } from '../supervisor/types.js';
 import {
   digestOfLegacy,
@@ -69,7 +69,8 @@ export interface HolderDeps {
   /** Counters survive restarts: they describe the process, not one incarnation. */
   metrics: HolderMetrics;
   addrOf?: (id: string) => string | undefined;
-  takeOverPeer?: (to: string, legacyEra: number) => Promise<{ era: number; stage: string }>;
+  /** `trace` is the handover request's, so the peer's TakeOver continues it. */
+  takeOverPeer?: (to: string, legacyEra: number, trace?: TraceContext) => Promise<{ era: number; stage: string }>;
 }
 
 type Result<T> = { ok: true; value: T } | { ok: false; error: unknown };
@@ -466,7 +467,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
     this.observeOutcome(result.value, ctx);
     this.core.drop();
     ctx.log.info({ era, holder_id: this.d.selfId, to }, 'handover: sealed era');
-    this.job(ctx, () => this.d.takeOverPeer!(to, era), (r) => ({ t: 'handed-over', era, to, result: r }));
+    this.job(ctx, () => this.d.takeOverPeer!(to, era, ctx.trace), (r) => ({ t: 'handed-over', era, to, result: r }));
   }
 
   private onHandedOver(era: number, to: string, result: Result<{ era: number; stage: string }>, ctx: Ctx): void {

@@ -54,7 +54,7 @@ export interface HolderOptions {
   /** Address of a coordinator id, for not-holder hints; undefined when unknown. */
   addrOf?: (id: string) => string | undefined;
   /** Asks coordinator `to` to take over sealed era `legacyEra` (planned handover). */
-  takeOverPeer?: (to: string, legacyEra: number) => Promise<{ era: number; stage: string }>;
+  takeOverPeer?: (to: string, legacyEra: number, trace?: TraceContext) => Promise<{ era: number; stage: string }>;
 }
 
 export class LeaseHolder {

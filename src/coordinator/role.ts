@@ -151,7 +151,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
     actors: ctx.actors,
     prng: defaultPrng(),
     addrOf: (id) => s.peers.get(id),
-    takeOverPeer: async (to, legacyEra) => {
+    takeOverPeer: async (to, legacyEra, trace) => {
       const addr = s.peers.get(to);
       if (!addr) throw new UsageError(`unknown coordinator ${to}`);
       const client = createClient(peerCtor, addr);
@@ -159,6 +159,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
         const r = await unaryCall<unknown, { era: string; stage: string }>(client, 'TakeOver', { legacy_era: legacyEra, from: s.id }, {
           deadlineMs: TAKE_OVER_DEADLINE_MS,
           ...(s.token ? { token: s.token } : {}),
+          ...(trace ? { trace } : {}),
         });
         return { era: Number(r.era), stage: r.stage };
       } finally {

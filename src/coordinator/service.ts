@@ -1,5 +1,7 @@
 // Owns the gRPC front of a coordinator: nokv.coordinator.v1.Coordinator handlers mapped onto the lease holder
-// (duties), the rooted view (catalog reads) and meta-root appends (mounts, quotas, published events).
+// (duties), the rooted view (catalog reads) and meta-root appends (mounts, quotas, published events). A call's
+// `x-nokv-trace` becomes the trace of the message it sends the lease holder actor, so the front's log line and
+// the actor's lines of one request share a trace id.
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
@@ -15,7 +17,8 @@ import {
   type RootEvent,
   type RootState,
 } from '../metaroot/state/index.js';
-import { loadProto, requireToken, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
+import { loadProto, requireToken, traceOf, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
+import { actorTrace, type TraceContext } from '../actors/index.js';
 import { MAX_BATCH } from './allocator.js';
 import { routeKey, StoreRegistry, mountsOf, quotasOf, type LeaderClaim, type RegionLeader } from './catalog.js';
 import type { LeaseHolder } from './holder.js';
@@ -85,16 +88,22 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
     return out;
   };
   const h = <T>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, T>) => Promise<T> | T) => unaryHandler<Req, T>(fn, { logger: d.logger });
+  /** The trace a call hands to the holder actor; logged here so the request can be followed into the actor. */
+  const traced = (rpc: string, call: grpc.ServerUnaryCall<Req, unknown>): TraceContext | undefined => {
+    const trace = actorTrace(traceOf(call), `grpc:${rpc}`);
+    if (trace) d.logger.debug({ rpc, trace: trace.traceId, span: trace.spanId }, 'duty call');
+    return trace;
+  };
 
   return {
-    Tso: h(async (req) => {
+    Tso: h(async (req, call) => {
       const count = countOf(req.count);
-      const { first, era } = await d.holder.allocate('tso', count);
+      const { first, era } = await d.holder.allocate('tso', count, traced('Tso', call));
       return { timestamp: first.toString(), count, era, served_by: d.selfId };
     }),
-    AllocID: h(async (req) => {
+    AllocID: h(async (req, call) => {
       const count = countOf(req.count);
-      const { first, era } = await d.holder.allocate('id', count);
+      const { first, era } = await d.holder.allocate('id', count, traced('AllocID', call));
       return { first_id: first.toString(), count, era, served_by: d.selfId };
     }),
     GetRegionByKey: h((req) => {
@@ -210,12 +219,12 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
       requireToken(call, d.token);
       const to = String(req.to ?? '');
       if (!to) throw new InvalidArgumentError('handover needs a target coordinator id');
-      const r = await d.holder.handover(to);
+      const r = await d.holder.handover(to, traced('Handover', call));
       return { from: d.selfId, legacy_era: r.legacyEra, to, successor_era: r.successorEra, stage: r.stage };
     }),
     TakeOver: h(async (req, call) => {
       requireToken(call, d.token);
-      const r = await d.holder.takeOver(u64ToNumber(req.legacy_era));
+      const r = await d.holder.takeOver(u64ToNumber(req.legacy_era), traced('TakeOver', call));
       d.logger.info({ from: req.from, era: r.era, stage: r.stage }, 'took over a sealed era');
       return { era: r.era, stage: r.stage };
     }),
