@@ -2,7 +2,8 @@
 // mount-init, fsmeta): the gRPC API on mount `default` with metadata in the stores' Percolator KV and mounts and
 // quota fences as rooted truth; WatchSubtree fed by the stores' apply streams; the concurrent history checker
 // against an executor on the same stores; and a SIGKILL of the store that leads region 1 (where every fsmeta key
-// lives) during a create load, after which every acknowledged create is listed and the audit is clean.
+// lives) during a create load, after which every acknowledged create is listed and was announced to a watch,
+// and the audit is clean.
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { auditDump, dumpMount } from '../../src/gateway/audit.js';
@@ -137,7 +138,7 @@ describe('fsmeta gateway on a real cluster', function () {
     }
   });
 
-  it('SIGKILL of the store leading region 1 during a create load: every acknowledged create is listed, the audit is clean', async function () {
+  it('SIGKILL of the store leading region 1 during a create load: every acknowledged create is listed and watched, the audit is clean', async function () {
     this.timeout(90_000);
     const cl = c!.cluster;
     const load = await create(ROOT, 'load', dir());
@@ -145,6 +146,16 @@ describe('fsmeta gateway on a real cluster', function () {
     expect(Number(r1.region.region_id)).to.equal(1);
     const victim = Number(r1.region.leader_store_id);
     expect(victim).to.be.greaterThan(0);
+
+    // A watch on the directory across the kill: the two surviving replicas' apply streams keep it fed.
+    const stream = c!.fs.watch();
+    streams.push(stream);
+    const created = new Set<string>();
+    let ready = false;
+    stream.on('data', (m: any) => (m.body === 'ready' ? (ready = true) : m.event.kind === 'WATCH_EVENT_KIND_CREATED' && created.add(m.event.name)));
+    stream.on('error', () => undefined);
+    stream.write({ subscribe: { mount: M, root_inode: load, back_pressure_window: 65_536 } });
+    await waitFor('ready', () => ready, 10_000);
 
     const acked: string[] = [];
     const errors: string[] = [];
@@ -179,6 +190,8 @@ describe('fsmeta gateway on a real cluster', function () {
     expect(acked.filter((n) => !listed.has(n))).to.deep.equal([]);
     const issues = auditDump(await dumpMount(c!.kv, M, await c!.store.tso()), 1);
     expect(issues).to.deep.equal([]);
+    await waitFor('a CREATED event for every acknowledged create', () => acked.every((n) => created.has(n)), 10_000, 100).catch(() => undefined);
+    expect(acked.filter((n) => !created.has(n))).to.deep.equal([]);
 
     await clusterCmd(cl, 'start', `store-${victim}`);
   });
