@@ -1,16 +1,56 @@
 // Owns the `/debug/vars` endpoint every role serves: expvar-style JSON with `cmdline`, `memstats` (process
 // memory) and the variables modules publish. Values are functions evaluated at scrape time, so a scrape always
 // shows the current state and publishing costs nothing between scrapes.
+//
+// A module may also add a small admin route next to it (ExpvarRegistry.route, e.g. a store's
+// `/debug/faults`): JSON in, JSON out, and by default answered only for loopback peers, because such a route
+// changes what the process does.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { trackResource } from '../common/resources.js';
-import { InvalidArgumentError } from '../common/errors.js';
+import { InvalidArgumentError, NokvError } from '../common/errors.js';
 
 export type VarValue = unknown | (() => unknown);
+
+export type RouteMethod = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface RouteReply {
+  status: number;
+  body: unknown;
+}
+
+export interface ExpvarRoute {
+  method: RouteMethod;
+  /** Exact path, e.g. `/debug/faults`; `/debug/vars` is reserved. */
+  path: string;
+  /** Answer only requests from 127.0.0.1 / ::1 (default true); others get 403. */
+  loopbackOnly?: boolean;
+  /** Gets the request body as text (at most MAX_ROUTE_BODY_BYTES). A thrown NokvError INVALID_ARGUMENT is a 400. */
+  handle(body: string): RouteReply | Promise<RouteReply>;
+}
+
+/** Largest request body an admin route accepts; anything bigger is a 413. */
+export const MAX_ROUTE_BODY_BYTES = 64 * 1024;
 
 /** Named variables of one process. Names are unique; publishing a name twice is a bug. */
 export class ExpvarRegistry {
   private readonly vars = new Map<string, VarValue>();
+  private readonly routes = new Map<string, ExpvarRoute>();
+
+  /** Adds an admin route; the returned function removes it. Registering one method+path twice is a bug. */
+  route(r: ExpvarRoute): () => void {
+    const key = `${r.method} ${r.path}`;
+    if (r.path === '/debug/vars') throw new Error('/debug/vars is reserved');
+    if (this.routes.has(key)) throw new Error(`expvar route ${key} registered twice`);
+    this.routes.set(key, r);
+    return () => {
+      if (this.routes.get(key) === r) this.routes.delete(key);
+    };
+  }
+
+  findRoute(method: string, path: string): ExpvarRoute | undefined {
+    return this.routes.get(`${method} ${path}`);
+  }
 
   publish(name: string, value: VarValue): void {
     if (this.vars.has(name)) throw new Error(`expvar ${name} published twice`);
@@ -63,7 +103,35 @@ export function parseHostPort(addr: string, what = 'address'): { host: string; p
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
 
-/** Serves GET /debug/vars on addr; every other path is 404. JSON with permissive CORS, as expvar does. */
+const isLoopback = (addr: string | undefined) => addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
+
+function reply(res: http.ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body, (_k, v) => (typeof v === 'bigint' ? v.toString() : v));
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8' }).end(text);
+}
+
+async function serveRoute(route: ExpvarRoute, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  if ((route.loopbackOnly ?? true) && !isLoopback(req.socket.remoteAddress)) {
+    req.resume();
+    return reply(res, 403, { error: 'this route answers loopback clients only' });
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of req as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > MAX_ROUTE_BODY_BYTES) return reply(res, 413, { error: `body above ${MAX_ROUTE_BODY_BYTES} bytes` });
+      chunks.push(chunk);
+    }
+    const out = await route.handle(Buffer.concat(chunks).toString('utf8'));
+    reply(res, out.status, out.body);
+  } catch (err) {
+    const invalid = err instanceof NokvError && err.code === 'INVALID_ARGUMENT';
+    if (!res.headersSent) reply(res, invalid ? 400 : 500, { error: err instanceof Error ? err.message : String(err) });
+  }
+}
+
+/** Serves GET /debug/vars on addr, plus the registry's admin routes; every other path is 404. JSON with permissive CORS, as expvar does. */
 export async function startExpvarServer(addr: string, registry: ExpvarRegistry): Promise<ExpvarServer> {
   const { host, port } = parseHostPort(addr, 'metrics address');
   const server = http.createServer((req, res) => {
@@ -74,6 +142,11 @@ export async function startExpvarServer(addr: string, registry: ExpvarRegistry):
     };
     if (req.method === 'OPTIONS') {
       res.writeHead(204, headers).end();
+      return;
+    }
+    const route = registry.findRoute(req.method ?? '', path ?? '');
+    if (route) {
+      void serveRoute(route, req, res);
       return;
     }
     if (path !== '/debug/vars' || (req.method !== 'GET' && req.method !== 'HEAD')) {

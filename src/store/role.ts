@@ -2,7 +2,8 @@
 // (rest_for_one): the data plane in start order — LMDB, the regions' raft groups (StoreNode), then one gRPC
 // server that serves StoreKV and the raft transport on the same port — and the control plane (join, publish
 // descriptors, heartbeat the coordinators), which never holds up the data plane. /debug/vars publishes
-// `nokv_store` with `control_plane`.
+// `nokv_store` with `control_plane`; with NOKV_FAULTS set, `/debug/faults` controls raft-link faults at run
+// time (faults-route.ts).
 import { addrFlag, tokenFileFlag, topologyFlag } from '../roles/flags.js';
 import { statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
@@ -14,6 +15,7 @@ import { serviceChildSpec } from '../roles/service-child.js';
 import { openStorage } from '../storage/index.js';
 import { faultInjectorFromEnv, startGrpcServer } from '../transport/index.js';
 import { ControlPlane, type LocalView } from './control/plane.js';
+import { registerFaultRoutes } from './faults-route.js';
 import { coordinatorPort } from './control/coordinator-port.js';
 import { StoreNode } from './server/node.js';
 import { storeKvService } from './server/service.js';
@@ -157,6 +159,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
   const log = ctx.logger;
   ctx.expvar.publish('nokv_store', expvarOf(s, parts));
   const faults = faultInjectorFromEnv(ctx.clock);
+  if (faults) registerFaultRoutes(ctx.expvar, faults);
   const dataPlane = serviceChildSpec({
     id: 'store-node',
     start: async (fail) => {

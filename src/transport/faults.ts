@@ -7,7 +7,9 @@
 // Timers come from the injected Clock, so a simulator with a ManualClock replays a run exactly.
 //
 // Run-time control: addRule / partition / isolate / heal / applySpec. A role process reads the
-// NOKV_FAULTS environment variable at start (faultInjectorFromEnv) — JSON of the FaultSpec shape:
+// NOKV_FAULTS environment variable at start (faultInjectorFromEnv) — JSON of the FaultSpec shape
+// (`{"rules":[]}` starts with no faults; a store then also takes new specs at run time on its metrics port,
+// see src/store/faults-route.ts):
 //
 //   NOKV_FAULTS='{"seed":7,"rules":[
 //     {"from":1,"to":"*","drop":0.2},          node 1 loses 20% of what it sends
@@ -189,6 +191,17 @@ export class FaultInjector {
         go();
       }
     }
+  }
+
+  /**
+   * Whether from→to is blocked now; a blocked call is counted on the link. For a receive side that honours
+   * partitions only: drop, duplicate, delay and reorder were already drawn where the message was sent, so
+   * drawing them again on arrival would apply them twice.
+   */
+  blocks(from: number, to: number): boolean {
+    if (!this.effective(from, to).block) return false;
+    this.link(from, to).stats.blocked++;
+    return true;
   }
 
   stats(): Record<string, LinkFaultStats> {

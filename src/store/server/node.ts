@@ -13,6 +13,9 @@ import { MultiRaft } from '../../raft/host/multi.js';
 import { DB_NAMES, openRaftLogStore, type RaftLogStore, type Storage } from '../../storage/index.js';
 import { RaftTransport, type FaultInjector } from '../../transport/index.js';
 import { LmdbMvccBackend } from '../mvcc/lmdb.js';
+import { findOwnWrite } from '../percolator/txn.js';
+import type { KeyError } from '../percolator/types.js';
+import { TsGuard } from './ts-guard.js';
 import type { FamilyMvccStore } from '../mvcc/families.js';
 import { encodeCommand, type RegionCommand } from '../region/command.js';
 import { bootstrapRegions, checkRequest, descriptorToJson, descriptorFromJson, type RegionDescriptor, type RegionEpoch } from '../region/descriptor.js';
@@ -72,6 +75,7 @@ export class StoreNode {
   private readonly backend: LmdbMvccBackend;
   private readonly listeners = new Set<(ev: ApplyEvent) => void>();
   private readonly opening = new Map<number, Promise<void>>();
+  private readonly guards = new Map<number, TsGuard>();
   private closed = false;
 
   private constructor(private readonly opts: StoreNodeOptions) {
@@ -80,7 +84,7 @@ export class StoreNode {
     this.transport = new RaftTransport({
       nodeId: opts.storeId,
       peers: others,
-      onMessages: this.multi.deliver,
+      onMessages: opts.faults ? this.inboundFilter(opts.faults) : this.multi.deliver,
       onPeerUnreachable: this.multi.peerUnreachable,
       clock: opts.clock,
       prng: opts.prng.fork(),
@@ -89,6 +93,17 @@ export class StoreNode {
     });
     this.raftStore = openRaftLogStore(opts.storage);
     this.backend = new LmdbMvccBackend(opts.storage, opts.logger, (err) => opts.onFailure?.(err));
+  }
+
+  /**
+   * The transport applies faults where messages are sent; a partition must also hold for what peers send
+   * here, or isolating one store through its own injector would cut only one direction (a follower that
+   * still hears its leader never campaigns, a leader that still hears acks keeps committing).
+   */
+  private inboundFilter(faults: FaultInjector) {
+    return (from: number, items: Parameters<MultiRaft['deliver']>[1]) => {
+      if (!faults.blocks(from, this.opts.storeId)) this.multi.deliver(from, items);
+    };
   }
 
   /** Opens every region recorded on disk; a store with none bootstraps the two regions it belongs to. */
@@ -210,11 +225,32 @@ export class StoreNode {
     return this.opts.proposeTimeoutMs ?? DEFAULT_STORE_PROPOSE_TIMEOUT_MS;
   }
 
-  /** Linearizable read: ReadIndex on the leader, wait for apply, then read the local MVCC families. */
-  async read<T>(ctx: RequestContext, keys: Buffer[], fn: (mvcc: FamilyMvccStore, desc: RegionDescriptor) => T): Promise<T> {
+  /** The region's one-phase-commit guard, told about this leader's term (see ts-guard.ts). */
+  private guardOf(region: Region): TsGuard {
+    const id = region.sm.desc.id;
+    let guard = this.guards.get(id);
+    if (!guard) this.guards.set(id, (guard = new TsGuard()));
+    guard.observeLeader(region.group.status().term, this.opts.clock.now());
+    return guard;
+  }
+
+  /**
+   * Linearizable read: ReadIndex on the leader, wait for apply, then read the local MVCC families. With
+   * `at` (the read's timestamp and what it covers) the read also waits for one-phase commits in flight that
+   * it must see, and no later one-phase commit can take a commit ts at or below it.
+   */
+  async read<T>(
+    ctx: RequestContext,
+    keys: Buffer[],
+    fn: (mvcc: FamilyMvccStore, desc: RegionDescriptor) => T,
+    at?: { readTs: bigint; range?: { start: Buffer; end: Buffer } },
+  ): Promise<T> {
     const region = this.admit(ctx, keys);
+    const guard = at ? this.guardOf(region) : undefined;
+    guard?.noteRead(at!.readTs);
     try {
       await region.group.readBarrier({ timeoutMs: this.timeout() });
+      await guard?.waitForWriters(at!.readTs, at!.range ?? { keys });
     } catch (err) {
       if (err instanceof NotLeaderError) throw this.notLeader(region);
       throw err;
@@ -222,6 +258,28 @@ export class StoreNode {
     // A split may have applied while we waited: admit again against the descriptor now in force.
     checkRequest(region.sm.desc, ctx.epoch, keys, () => this.descriptors());
     return fn(region.sm.mvcc, region.sm.desc);
+  }
+
+  /**
+   * A one-phase commit through the region's guard: refused with CommitTsExpired (nothing proposed) when a
+   * read at or above its commit ts may already have been served, unless it already applied (a retry).
+   */
+  async onePhaseCommit(ctx: RequestContext, keys: Buffer[], startTs: bigint, commitTs: bigint, build: (version: number) => RegionCommand): Promise<KeyError[]> {
+    const region = this.admit(ctx, keys);
+    const lock = this.guardOf(region).lockOnePc(keys, commitTs);
+    if ('minCommitTs' in lock) {
+      const own = keys.map((k) => findOwnWrite(region.sm.mvcc, k, startTs));
+      if (own.every((w) => w && w.write.kind !== 'rollback')) return own[0]!.commitTs === commitTs ? [] : [{ kind: 'committed', key: keys[0]!, startTs, commitTs: own[0]!.commitTs }];
+      return [{ kind: 'commit_ts_expired', key: keys[0]!, startTs, commitTs, minCommitTs: lock.minCommitTs }];
+    }
+    try {
+      const errs = (await this.propose(ctx, keys, build)) as KeyError[];
+      lock.ticket.release(true);
+      return errs;
+    } catch (err) {
+      lock.ticket.release(false);
+      throw err;
+    }
   }
 
   /** Proposes a command built for the region's current epoch version and returns what apply produced. */
@@ -259,6 +317,7 @@ export class StoreNode {
   stats() {
     return {
       overlay_entries: this.backend.overlaySize,
+      one_pc_in_flight: [...this.guards.values()].reduce((n, g) => n + g.inFlight, 0),
       watchers: this.listeners.size,
       multi: this.multi.stats(),
     };
