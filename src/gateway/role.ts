@@ -4,15 +4,13 @@
 // apply-event streams of every store) and the coordinators (TSO, AllocID, mounts, quota fences, rooted events).
 // `--dev-memory-kv` runs it instead on a process-local in-memory KV with mount `default` (root inode 1): for
 // development only, data is lost on exit and nothing is shared with other gateways.
-import { readFileSync } from 'node:fs';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
-import { loadTopology } from '../config/topology.js';
 import { CoordinatorClient } from '../coordinator/client.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
 import { connectStoreClient } from '../store/client/connect.js';
-import { parseAddr } from '../transport/index.js';
 import { CoordinatorDutiesAdapter } from './adapters/coordinator.js';
 import { StoreEventSource, StoreKvAdapter } from './adapters/store.js';
 import { startGateway, type GatewayOptions, type RunningGateway } from './gateway.js';
@@ -28,6 +26,8 @@ export interface FsmetaSettings {
   metricsAddr: string;
   token?: string;
   devMemoryKv: boolean;
+  /** Worker threads of the process's actor system (--workers). */
+  workers: number;
   coordinators: string[];
   stores: Map<number, string>;
 }
@@ -38,40 +38,21 @@ export const fsmetaFlags: FlagSpecs = {
   addr: { type: 'string', help: 'gRPC address (default: from the topology)' },
   'metrics-addr': { type: 'string', help: '/debug/vars address (default: from the topology)' },
   'token-file': { type: 'string', help: 'file holding the cluster token (required of clients for mutations, presented to stores and coordinators)' },
+  workers: workersFlag,
   'dev-memory-kv': { type: 'bool', help: 'DEVELOPMENT ONLY: keep metadata in this process\'s memory instead of the stores (lost on exit)', default: false },
 };
-
-function addrFlag(name: string, value: string): string {
-  try {
-    parseAddr(value);
-  } catch {
-    throw new UsageError(`--${name} must be host:port, got "${value}"`);
-  }
-  return value;
-}
 
 export function fsmetaSettings(args: Parsed): FsmetaSettings {
   const f = args.flags;
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-  let topo;
-  try {
-    topo = loadTopology(f.config as string | undefined);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const topo = topologyFlag(f.config as string | undefined);
   const index = f.index as number;
   const me = topo.fsmeta[index - 1];
   if (!me) throw new UsageError(`--index ${index} is not in the topology (it has ${topo.fsmeta.length} fsmeta entries)`);
-  let token: string | undefined;
-  if (f['token-file'] !== undefined) {
-    try {
-      token = readFileSync(f['token-file'] as string, 'utf8').trim() || undefined;
-    } catch (err) {
-      throw new UsageError(`cannot read --token-file ${f['token-file']}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
-    }
-  }
+  const token = tokenFileFlag(f['token-file'] as string | undefined);
   return {
     index,
+    workers: workersOf(f.workers),
     addr: addrFlag('addr', (f.addr as string | undefined) ?? me.addr),
     metricsAddr: addrFlag('metrics-addr', (f['metrics-addr'] as string | undefined) ?? me.metrics_addr),
     ...(token ? { token } : {}),
@@ -160,7 +141,7 @@ export const fsmetaCommand: Command = {
   flags: fsmetaFlags,
   run: async (args) => {
     const s = fsmetaSettings(args);
-    const code = await runRoleProcess({ role: 'fsmeta', node: String(s.index), metricsAddr: s.metricsAddr, children: (ctx) => children(s, ctx) });
+    const code = await runRoleProcess({ role: 'fsmeta', node: String(s.index), metricsAddr: s.metricsAddr, workers: s.workers, children: (ctx) => children(s, ctx) });
     setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
     return code;
   },
