@@ -395,7 +395,9 @@ export class Txn {
     const groups = await this.client.groupByRegion(muts.map((m) => m.key));
     if (groups.length === 1) {
       try {
-        return await this.commitOnePhase(muts);
+        const committed = await this.commitOnePhase(muts);
+        if (committed !== undefined) return committed;
+        // The leader may have served a read at or above our commit ts (CommitTsExpired): two phases instead.
       } catch (err) {
         if (!(err instanceof EpochNotMatchError || err instanceof KeyNotInRegionError)) throw err;
         // The keys no longer share a region: fall back to two phases.
@@ -404,23 +406,30 @@ export class Txn {
     return this.commitTwoPhase(muts);
   }
 
-  private async commitOnePhase(muts: TxnMutation[]): Promise<bigint> {
+  /** The commit ts, or undefined when the leader refused the commit ts (nothing was written). */
+  private async commitOnePhase(muts: TxnMutation[]): Promise<bigint | undefined> {
     const commitTs = await this.client.tso();
     const { res } = await this.client.onRegion<any>(muts[0]!.key, 'OnePhaseCommit', (d) => {
       if (!muts.every((m) => inRange(m.key, d.start, d.end))) throw new EpochNotMatchError('keys span regions');
       return { mutations: muts, start_version: this.startTs.toString(), commit_version: commitTs.toString() };
     });
-    if (res.errors?.length) throw new TxnConflictError(describeKeyError(res.errors[0]), { startTs: this.startTs.toString() });
+    const err: WireKeyError | undefined = res.errors?.[0];
+    if (err?.commit_ts_expired) return undefined;
+    // An earlier attempt of this very commit applied (a retry after a lost reply).
+    if (err?.committed) return BigInt(err.committed);
+    if (err) throw new TxnConflictError(describeKeyError(err), { startTs: this.startTs.toString() });
     this.client.stats.onePc++;
     return commitTs;
   }
 
-  private async prewrite(muts: TxnMutation[], primary: Buffer, lockTtlMs: number): Promise<void> {
+  /** Prewrites muts; answers the commit ts instead when they turn out committed already (see below). */
+  private async prewrite(muts: TxnMutation[], primary: Buffer, lockTtlMs: number): Promise<bigint | undefined> {
     const byKey = new Map(muts.map((m) => [m.key.toString('hex'), m]));
     let pending = muts.map((m) => m.key);
     for (let round = 0; pending.length > 0; round++) {
       const locked: any[] = [];
       let conflict: WireKeyError | undefined;
+      let committed: bigint | undefined;
       await this.client.forKeys<any>(
         pending,
         'Prewrite',
@@ -428,12 +437,16 @@ export class Txn {
         (_keys, res) => {
           for (const e of res.errors ?? []) {
             if (e.locked && round < MAX_LOCK_RESOLVE_ROUNDS) locked.push(e.locked);
+            else if (e.committed) committed = BigInt(e.committed);
             else conflict ??= e;
           }
         },
       );
+      // Our own commit record: a one-phase attempt of this transaction applied after its reply was lost.
+      // It covered every key atomically, so the transaction is committed.
+      if (committed !== undefined && !conflict) return committed;
       if (conflict) throw new TxnConflictError(describeKeyError(conflict), { startTs: this.startTs.toString() });
-      if (locked.length === 0) return;
+      if (locked.length === 0) return undefined;
       // Settle other transactions' locks (expired or decided ones go away), then prewrite those keys again.
       const outcomes = await Promise.all(locked.map((l) => this.client.resolveLock(l, 0n)));
       if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS * 5);
@@ -452,8 +465,12 @@ export class Txn {
     const primary = muts[0]!.key;
     const secondaries = muts.slice(1);
     try {
-      await this.prewrite([muts[0]!], primary, ttl);
-      if (secondaries.length > 0) await this.prewrite(secondaries, primary, ttl);
+      const already = await this.prewrite([muts[0]!], primary, ttl);
+      if (already !== undefined) return already;
+      if (secondaries.length > 0 && (await this.prewrite(secondaries, primary, ttl)) !== undefined) {
+        // A secondary committed while the primary was not: not a state this client creates.
+        throw new TxnConflictError('secondary key already committed by this transaction while the primary was not', { startTs: this.startTs.toString() });
+      }
     } catch (err) {
       await this.rollback(muts.map((m) => m.key));
       throw err;

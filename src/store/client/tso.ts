@@ -26,3 +26,8 @@ export class LocalTso implements TimestampSource {
 export function coordinatorTso(client: { tso(count?: number): Promise<{ timestamp: bigint }> }): TimestampSource {
   return { next: async () => (await client.tso(1)).timestamp };
 }
+
+/** The smallest timestamp of a physical millisecond (logical part 0), in the format above. */
+export function tsoFromPhysicalMs(ms: number): bigint {
+  return BigInt(Math.floor(ms)) << LOGICAL_BITS;
+}

@@ -49,9 +49,12 @@ export function existsAt(store: MvccStore, key: Buffer, ts: bigint): boolean {
 function conflictOf(store: MvccStore, m: Mutation, startTs: bigint, primary: Buffer): KeyError | undefined {
   const newest = first(store.writes(m.key));
   if (newest && newest.commitTs >= startTs) {
-    if (newest.write.startTs === startTs && newest.write.kind === 'rollback') {
-      return { kind: 'abort', key: m.key, message: `transaction ${startTs} was already rolled back` };
-    }
+    // Our own record decides before anyone else's: a transaction retried in another form (a one-phase commit
+    // that applied late, then a two-phase attempt of the same start ts) must learn it already committed, not
+    // that it conflicts with itself — a conflict would tell the client "not written" about a write that is.
+    const own = findOwnWrite(store, m.key, startTs);
+    if (own?.write.kind === 'rollback') return { kind: 'abort', key: m.key, message: `transaction ${startTs} was already rolled back` };
+    if (own) return { kind: 'committed', key: m.key, startTs, commitTs: own.commitTs };
     return { kind: 'write_conflict', key: m.key, startTs, conflictTs: newest.write.startTs, conflictCommitTs: newest.commitTs, primary };
   }
   if (m.assertNotExist && existsAt(store, m.key, startTs)) return { kind: 'already_exists', key: m.key };

@@ -178,7 +178,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
     Get: h(async (node, req) => {
       const k = key(req.key, 'key');
       const readTs = ts(req.version, 'version');
-      const r = await node.read(context(req.context), [k], (m) => mvccGet(m, k, { readTs, bypassLocks: bypass(req.bypass_locks) }));
+      const r = await node.read(context(req.context), [k], (m) => mvccGet(m, k, { readTs, bypassLocks: bypass(req.bypass_locks) }), { readTs });
       if ('error' in r) return { error: keyErrorToWire(r.error) };
       return r.value === undefined ? { not_found: true } : { value: r.value };
     }, false),
@@ -193,7 +193,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
           if (r.value !== undefined) pairs.push({ key: k, value: r.value });
         }
         return { pairs };
-      });
+      }, { readTs: rq.readTs });
     }, false),
     Scan: h(async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
@@ -207,7 +207,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         const r = mvccScan(m, start, e, limit, rq);
         if (r.error) return { pairs: [], error: keyErrorToWire(r.error) };
         return { pairs: r.pairs.map((p) => ({ key: p.key, value: req.key_only ? Buffer.alloc(0) : p.value })) };
-      });
+      }, { readTs: rq.readTs, range: { start, end } });
     }, false),
     Prewrite: h(async (node, req) => {
       const muts = mutations(req.mutations);
@@ -274,7 +274,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       const startTs = ts(req.start_version, 'start_version');
       const commitTs = ts(req.commit_version, 'commit_version');
       if (commitTs <= startTs) throw new InvalidArgumentError('commit_version must be above start_version');
-      const errs = (await node.propose(context(req.context), muts.map((m) => m.key), (v) => ({ t: 'one_pc', v, req: { mutations: muts, startTs, commitTs } }))) as KeyError[];
+      const errs = await node.onePhaseCommit(context(req.context), muts.map((m) => m.key), startTs, commitTs, (v) => ({ t: 'one_pc', v, req: { mutations: muts, startTs, commitTs } }));
       return { errors: errs.map(keyErrorToWire) };
     }, true),
     SplitRegion: h(async (node, req) => {
