@@ -66,6 +66,11 @@ export class ActorCell {
     return this.state === 'running' || this.state === 'stopping' || this.state === 'new';
   }
 
+  /** Takes new messages: not yet stopping. A refused delivery to an accepting cell means a full mailbox. */
+  get accepting(): boolean {
+    return this.state === 'running' || this.state === 'new';
+  }
+
   /** Runs init; rejects (and leaves the cell stopped, without an exit report) if init throws. */
   async start(trace: TraceContext): Promise<void> {
     const ctx = new Context(this, this.host, { msg: undefined, trace });
@@ -84,7 +89,7 @@ export class ActorCell {
 
   /** Queues an item; false when the mailbox is full or the actor no longer accepts messages. */
   deliver(item: MailboxItem): boolean {
-    if (this.state !== 'running' && this.state !== 'new') return false;
+    if (!this.accepting) return false;
     if (!this.mailbox.push(item)) {
       this.dropped++;
       return false;

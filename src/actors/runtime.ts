@@ -140,7 +140,7 @@ export class ThreadRuntime implements Router, CellHost {
       const cell = this.cells.get(to.id);
       if (!cell) return this.deadLetter(to, 'no such actor');
       if (!cell.deliver({ msg, trace })) {
-        if (!cell.alive) return this.deadLetter(to, 'actor stopped');
+        if (!cell.accepting) return this.deadLetter(to, 'actor stopped');
         throw new ResourceExhaustedError(`mailbox of ${cell.name} is full`, { actor: cell.name, limit: cell.mailboxLimit });
       }
       return;
@@ -167,7 +167,7 @@ export class ThreadRuntime implements Router, CellHost {
       if (!cell) replier.fail(new UnavailableError(`actor ${to.name} is not running`, { actor: to.name }));
       else if (!cell.deliver({ msg, trace, replier })) {
         replier.fail(
-          cell.alive
+          cell.accepting
             ? new ResourceExhaustedError(`mailbox of ${cell.name} is full`, { actor: cell.name })
             : new UnavailableError(`actor ${to.name} is not running`, { actor: to.name }),
         );
@@ -333,7 +333,7 @@ export class ThreadRuntime implements Router, CellHost {
         if (!cell) replier.fail(new UnavailableError(`actor #${env.to} is not running on thread ${this.thread}`));
         else if (!cell.deliver(item)) {
           replier.fail(
-            cell.alive
+            cell.accepting
               ? new ResourceExhaustedError(`mailbox of ${cell.name} is full`, { actor: cell.name })
               : new UnavailableError(`actor ${cell.name} is not running`),
           );

@@ -214,6 +214,19 @@ describe('actors: on the owner thread (workers = 0)', () => {
     expect(await queued).to.be.instanceOf(UnavailableError);
   });
 
+  it('refuses an ask to an actor that is stopping with UnavailableError, not a full-mailbox error', async () => {
+    const gate = deferred();
+    const ref = await system.spawn({ name: 'closing', behaviour: { receive: () => gate.promise } });
+    const first = ref.ask(1, { timeoutMs: 60_000 });
+    await settle();
+    const stopped = system.stop(ref);
+    const late = await ref.ask(2, { timeoutMs: 60_000 }).catch((e) => e);
+    expect(late).to.be.instanceOf(UnavailableError);
+    gate.resolve();
+    await stopped;
+    await first;
+  });
+
   it('stops every actor in reverse spawn order on shutdown', async () => {
     const order: string[] = [];
     for (const name of ['first', 'second', 'third']) {
