@@ -132,17 +132,12 @@ function children(s: FsmetaSettings, ctx: RoleContext) {
   ];
 }
 
-/** How long a stopped role waits for stray handles before it exits anyway. */
-const EXIT_GRACE_MS = 2_000;
-
 export const fsmetaCommand: Command = {
   name: 'fsmeta',
   summary: 'run the fsmeta gateway (nokv.fsmeta.v1.FSMetadata)',
   flags: fsmetaFlags,
   run: async (args) => {
     const s = fsmetaSettings(args);
-    const code = await runRoleProcess({ role: 'fsmeta', node: String(s.index), metricsAddr: s.metricsAddr, workers: s.workers, children: (ctx) => children(s, ctx) });
-    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
-    return code;
+    return runRoleProcess({ role: 'fsmeta', node: String(s.index), metricsAddr: s.metricsAddr, workers: s.workers, children: (ctx) => children(s, ctx) });
   },
 };

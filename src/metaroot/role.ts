@@ -237,18 +237,13 @@ export async function runMetaRoot(s: MetaRootSettings): Promise<number> {
   });
 }
 
-/** How long a stopped role waits for stray handles before it exits anyway. */
-const EXIT_GRACE_MS = 2_000;
-
 export const metaRootCommand: Command = {
   name: 'meta-root',
   summary: 'run one meta-root replica (the Raft-replicated rooted truth)',
   flags: metaRootFlags,
   run: async (args) => {
     const settings = metaRootSettings(args);
-    const code = await runMetaRoot(settings);
-    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
-    return code;
+    return runMetaRoot(settings);
   },
 };
 

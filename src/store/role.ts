@@ -4,7 +4,7 @@
 // descriptors, heartbeat the coordinators), which never holds up the data plane. /debug/vars publishes
 // `nokv_store` with `control_plane`; with NOKV_FAULTS set, `/debug/faults` controls raft-link faults at run
 // time (faults-route.ts).
-import { addrFlag, tokenFileFlag, topologyFlag } from '../roles/flags.js';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
 import { statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
@@ -29,6 +29,8 @@ export interface StoreSettings {
   addr: string;
   metricsAddr: string;
   dataDir: string;
+  /** Worker threads of the process's actor system (--workers). */
+  workers: number;
   token?: string;
   tickMs: number;
   electionTicks: number;
@@ -51,6 +53,7 @@ export const storeFlags: FlagSpecs = {
   'election-ticks': { type: 'int', help: 'ticks without a leader before campaigning', default: DEFAULT_STORE_ELECTION_TICKS, min: 3, max: 1000 },
   'heartbeat-ticks': { type: 'int', help: 'leader heartbeat period in ticks', default: DEFAULT_STORE_HEARTBEAT_TICKS, min: 1, max: 100 },
   'snapshot-every': { type: 'int', help: 'snapshot a region every N applied entries', default: 10_000, min: 2 },
+  workers: workersFlag,
   'coordinator-addr': { type: 'list', help: 'coordinator addresses to join and heartbeat (default: from the topology)' },
 };
 
@@ -76,6 +79,7 @@ export function storeSettings(args: Parsed): StoreSettings {
     electionTicks: f['election-ticks'] as number,
     heartbeatTicks: f['heartbeat-ticks'] as number,
     snapshotEveryEntries: f['snapshot-every'] as number,
+    workers: workersOf(f.workers),
     stores,
     coordinatorAddrs: ((f['coordinator-addr'] as string[] | undefined) ?? topo.coordinators.map((c) => c.addr)).map((a) => addrFlag('coordinator-addr', a)),
   };
@@ -205,11 +209,8 @@ function children(s: StoreSettings, ctx: RoleContext) {
 }
 
 export async function runStore(s: StoreSettings): Promise<number> {
-  return runRoleProcess({ role: 'store', node: String(s.storeId), metricsAddr: s.metricsAddr, children: (ctx) => children(s, ctx) });
+  return runRoleProcess({ role: 'store', node: String(s.storeId), metricsAddr: s.metricsAddr, workers: s.workers, children: (ctx) => children(s, ctx) });
 }
-
-/** How long a stopped role waits for stray handles before it exits anyway. */
-const EXIT_GRACE_MS = 2_000;
 
 export const storeCommand: Command = {
   name: 'store',
@@ -217,8 +218,6 @@ export const storeCommand: Command = {
   flags: storeFlags,
   run: async (args) => {
     const settings = storeSettings(args);
-    const code = await runStore(settings);
-    setTimeout(() => process.exit(code), EXIT_GRACE_MS).unref();
-    return code;
+    return runStore(settings);
   },
 };
