@@ -117,6 +117,13 @@ export class CoordinatorClient {
   publishRootEvent(event: unknown, expectedClusterEpoch = 0): Promise<Reply> {
     return this.call('PublishRootEvent', { event_json: JSON.stringify(event), expected_cluster_epoch: expectedClusterEpoch }, false);
   }
+  /** A subtree's authority (era, frontier, open handoff) from the answering coordinator's rooted view. */
+  getSubtreeAuthority(mountId: string, rootInode = 0): Promise<Reply> {
+    return this.call('GetSubtreeAuthority', { mount_id: mountId, root_inode: rootInode }, false);
+  }
+  listSubtreeAuthorities(): Promise<Reply> {
+    return this.call('ListSubtreeAuthorities', {}, false);
+  }
   /** The lease as one coordinator sees it (no failover: asks endpoint `index`). */
   leaseAt(index: number): Promise<Reply> {
     return unaryCall(this.clients[index]!, 'GetLease', {}, { deadlineMs: this.o.attemptDeadlineMs ?? DEFAULT_ATTEMPT_DEADLINE_MS });

@@ -11,11 +11,13 @@ import {
   checkEventShape,
   events,
   keyBytes,
+  subtreeId,
   type MountRecord,
   type QuotaFence,
   type RegionDescriptor,
   type RootEvent,
   type RootState,
+  type SubtreeAuthority,
 } from '../metaroot/state/index.js';
 import { loadProto, requireToken, traceOf, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
 import { actorTrace, type TraceContext } from '../actors/index.js';
@@ -72,6 +74,15 @@ function regionMsg(r: RegionDescriptor, leader: RegionLeader | null) {
 }
 
 const mountMsg = (m: MountRecord) => ({ mount_id: m.mount_id, root_inode: m.root_inode, schema_version: m.schema_version, state: m.state });
+const subtreeMsg = (a: SubtreeAuthority) => ({
+  subtree_id: a.subtree_id,
+  mount_id: a.mount_id,
+  root_inode: a.root_inode,
+  authority_id: a.authority_id,
+  era: a.era,
+  frontier: a.frontier,
+  handoff: a.handoff ? { from_authority: a.handoff.from_authority, to_authority: a.handoff.to_authority, era: a.handoff.era } : null,
+});
 const quotaMsg = (q: QuotaFence) => ({ subject: q.subject, limit_bytes: q.limit_bytes, limit_inodes: q.limit_inodes, era: q.era });
 
 export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplementation {
@@ -201,6 +212,18 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
       const out = await write([ev]);
       return { accepted: true, root_index: out.cursor.index, cluster_epoch: state().cluster_epoch };
     }),
+    GetSubtreeAuthority: h((req) => {
+      const s = state();
+      const mountId = String(req.mount_id ?? '');
+      const rootInode = u64ToNumber(req.root_inode || 0) || s.mounts[mountId]?.root_inode || 1;
+      const a = s.subtrees[subtreeId(mountId, rootInode)];
+      return a ? { authority: subtreeMsg(a), not_found: false } : { authority: null, not_found: true };
+    }),
+    ListSubtreeAuthorities: h(() => ({
+      authorities: Object.values(state().subtrees)
+        .sort((a, b) => a.subtree_id.localeCompare(b.subtree_id))
+        .map(subtreeMsg),
+    })),
 
     GetLease: h(() => {
       const t = d.holder.core.tenure;

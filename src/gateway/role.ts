@@ -85,7 +85,7 @@ function clusterPorts(s: FsmetaSettings, ctx: RoleContext): Ports {
     ports: {
       kv: new StoreKvAdapter(store),
       source,
-      duties: new CoordinatorDutiesAdapter(coord, ctx.clock),
+      duties: new CoordinatorDutiesAdapter(coord, ctx.clock, `fsmeta-${s.index}`),
       executor: { maxTxnAttempts: STORE_TXN_ATTEMPTS, txnBackoffBaseMs: STORE_TXN_BACKOFF_BASE_MS },
     },
     close: () => {

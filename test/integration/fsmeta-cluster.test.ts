@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { auditDump, dumpMount } from '../../src/gateway/audit.js';
 import { mountPrefix, prefixEnd } from '../../src/gateway/keys.js';
 import { sleep, waitFor } from '../support/env.js';
-import { clusterCmd, debugVars } from '../fixtures/coordinator-drills.js';
+import { clusterCmd, debugVars, nokv } from '../fixtures/coordinator-drills.js';
 import { clusterHistoryTarget, fsmetaClusterUp, type FsmetaCluster } from '../fixtures/fsmeta-cluster.js';
 import { dir, file, FsClient } from '../fixtures/fsmeta-gateway.js';
 import { checkHistory } from '../fixtures/fsmeta-history.js';
@@ -136,6 +136,34 @@ describe('fsmeta gateway on a real cluster', function () {
       expect(r.failure ?? '').to.equal('');
       expect(r.ok).to.equal(true);
     }
+  });
+
+  it('RenameSubtree publishes the handoff through the coordinators: the rooted authority of default/1 advances its era with none left pending', async () => {
+    const authority = async () => {
+      const doc = JSON.parse(await nokv(['config', 'snapshot', '--json', '--linearizable', '--config', `${c!.cluster.dataDir}/topology.json`]));
+      return doc.subtrees.find((s: any) => s.subtree_id === `${M}/${ROOT}`);
+    };
+    const before = await authority();
+    expect(before, 'the mount registration created the authority record').to.not.equal(undefined);
+    const src = await create(ROOT, 'tree', dir());
+    await create(src, 'leaf.txt', file(3));
+    const dst = await create(ROOT, 'elsewhere', dir());
+    await c!.fs.call('RenameSubtree', { mount: M, from_parent: ROOT, from_name: 'tree', to_parent: dst, to_name: 'tree' });
+    expect((await c!.fs.call('Lookup', { mount: M, parent: dst, name: 'tree' })).dentry.inode).to.equal(src);
+    expect((await c!.fs.call('Lookup', { mount: M, parent: src, name: 'leaf.txt' })).dentry.name).to.equal('leaf.txt');
+
+    const moved = await authority();
+    expect(moved.era).to.be.greaterThan(before.era);
+    expect(moved.handoff).to.equal(null);
+    expect(moved.authority_id).to.equal(`fsmeta-1@${moved.era}`);
+    expect(BigInt(moved.frontier) > BigInt(before.frontier)).to.equal(true);
+
+    // A refused move still completes its handoff (another era, nothing pending).
+    expect(await c!.fs.status('RenameSubtree', { mount: M, from_parent: dst, from_name: 'tree', to_parent: dst, to_name: 'tree' })).to.not.equal('OK');
+    expect(await c!.fs.status('RenameSubtree', { mount: M, from_parent: ROOT, from_name: 'elsewhere', to_parent: dst, to_name: 'x' })).to.equal('FAILED_PRECONDITION');
+    const refused = await authority();
+    expect(refused.era).to.be.greaterThan(moved.era);
+    expect(refused.handoff).to.equal(null);
   });
 
   it('SIGKILL of the store leading region 1 during a create load: every acknowledged create is listed and watched, the audit is clean', async function () {

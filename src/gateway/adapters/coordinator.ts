@@ -1,10 +1,10 @@
 // Owns the adapter from the coordinator client to the gateway's coordinator duties: TSO and AllocID, mounts
 // and quota fences (rooted truth, cached for a short TTL because every write consults them), and publishing
-// snapshot-epoch events. Subtree handoff events need the authority's era and holder, which the coordinator
-// API does not expose yet, so they are recorded locally only (see docs/fsmeta.md).
+// snapshot-epoch and subtree-handoff events (the handoff protocol is in subtree-handoff.ts).
 import type { Clock } from '../../common/clock.js';
 import type { CoordinatorClient } from '../../coordinator/client.js';
 import type { CoordinatorDuties, FsRootEvent, MountInfo, QuotaFence } from '../kv.js';
+import { SubtreeHandoffs } from './subtree-handoff.js';
 
 /** How long a mount or fence answer is reused (misses too, for fences). */
 export const ROOTED_CACHE_TTL_MS = 1_000;
@@ -28,12 +28,15 @@ class TtlCache<T> {
 export class CoordinatorDutiesAdapter implements CoordinatorDuties {
   private readonly mounts: TtlCache<MountInfo>;
   private readonly fences: TtlCache<QuotaFence | undefined>;
-  readonly localEvents: FsRootEvent[] = [];
+  private readonly handoffs: SubtreeHandoffs;
 
+  /** `authorityHolder` names this gateway in subtree authority records (e.g. `fsmeta-1`). */
   constructor(
     private readonly client: CoordinatorClient,
     clock: Clock,
+    authorityHolder = 'fsmeta',
   ) {
+    this.handoffs = new SubtreeHandoffs(client, authorityHolder);
     this.mounts = new TtlCache(clock);
     this.fences = new TtlCache(clock);
   }
@@ -71,6 +74,7 @@ export class CoordinatorDutiesAdapter implements CoordinatorDuties {
       await this.client.publishRootEvent({ kind: ev.kind, v: 1, mount_id: ev.mount, root_inode: ev.rootInode, read_version: ev.readVersion.toString() });
       return;
     }
-    this.localEvents.push(ev);
+    if (ev.kind === 'subtree_handoff_started') await this.handoffs.start(ev.mount, ev.rootInode, ev.frontier);
+    else await this.handoffs.complete(ev.mount, ev.rootInode, ev.frontier);
   }
 }
