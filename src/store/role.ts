@@ -16,7 +16,7 @@ import { openStorage } from '../storage/index.js';
 import { faultInjectorFromEnv, startGrpcServer } from '../transport/index.js';
 import { ControlPlane, type LocalView } from './control/plane.js';
 import { registerFaultRoutes } from './faults-route.js';
-import { coordinatorPort } from './control/coordinator-port.js';
+import { coordinatorPort, floorTsoSource } from './control/coordinator-port.js';
 import { StoreNode } from './server/node.js';
 import { storeKvService } from './server/service.js';
 
@@ -168,6 +168,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
     id: 'store-node',
     start: async (fail) => {
       const storage = openStorage({ path: s.dataDir });
+      const floorTso = s.coordinatorAddrs.length > 0 ? floorTsoSource({ coordinatorAddrs: s.coordinatorAddrs, ...(s.token ? { token: s.token } : {}) }) : undefined;
       let node: StoreNode | undefined;
       try {
         node = await StoreNode.open({
@@ -182,6 +183,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
           heartbeatTicks: s.heartbeatTicks,
           snapshotEveryEntries: s.snapshotEveryEntries,
           ...(faults ? { faults } : {}),
+          ...(floorTso ? { leaderFloorTso: floorTso.next } : {}),
           onFailure: fail,
         });
         const n = node;
@@ -195,11 +197,13 @@ function children(s: StoreSettings, ctx: RoleContext) {
             kv.endStreams();
             await server.close();
             await n.close();
+            floorTso?.close();
             await storage.close();
           },
         };
       } catch (err) {
         await node?.close().catch(() => undefined);
+        floorTso?.close();
         await storage.close().catch(() => undefined);
         throw err;
       }

@@ -9,7 +9,7 @@ import { ExpvarRegistry, startExpvarServer } from '../../src/expvar/server.js';
 import { tsoFromPhysicalMs } from '../../src/store/client/tso.js';
 import { memoryMvccStore } from '../../src/store/mvcc/families.js';
 import { onePhaseCommit, prewrite } from '../../src/store/percolator/txn.js';
-import { LEADER_TS_MARGIN_MS, TsGuard } from '../../src/store/server/ts-guard.js';
+import { LEADER_FLOOR_RETRY_MS, LEADER_TS_MARGIN_MS, TsGuard } from '../../src/store/server/ts-guard.js';
 import { FAULTS_ROUTE_PATH, registerFaultRoutes } from '../../src/store/faults-route.js';
 import { FaultInjector } from '../../src/transport/faults.js';
 
@@ -61,6 +61,41 @@ describe('one-phase commit guard (store leader)', () => {
     const before = g.maxRead;
     g.observeLeader(3, clock.now() + 10);
     expect(g.maxRead, 'same term: unchanged').to.equal(before);
+  });
+
+  it('a TSO timestamp taken after the election replaces the wall-clock floor, and reads served meanwhile still count', () => {
+    const now = 1_000_000;
+    const g = new TsGuard();
+    g.observeLeader(4, now);
+    expect(g.floorIsFromTso).to.equal(false);
+    const term = g.floorToFetch(now);
+    expect(term).to.equal(4);
+    expect(g.floorToFetch(now), 'one request per term at a time').to.equal(undefined);
+    const readTs = tsoFromPhysicalMs(now + 10);
+    g.noteRead(readTs);
+    const fromTso = tsoFromPhysicalMs(now + 1);
+    g.floorFetched(term!, fromTso, now + 20);
+    expect(g.floorIsFromTso).to.equal(true);
+    expect(g.maxRead, 'the read served under the wall-clock floor is kept').to.equal(readTs);
+    expect('ticket' in g.lockOnePc([k('a')], readTs + 1n), 'accepted long before wall clock + margin').to.equal(true);
+    expect(g.floorToFetch(now + 30), 'known for this term').to.equal(undefined);
+  });
+
+  it('a TSO answer for an older term is dropped, and no answer keeps the wall-clock floor until a retry', () => {
+    const now = 2_000_000;
+    const g = new TsGuard();
+    g.observeLeader(5, now);
+    const stale = g.floorToFetch(now)!;
+    g.observeLeader(7, now + 100);
+    g.floorFetched(stale, tsoFromPhysicalMs(now), now + 150);
+    expect(g.floorIsFromTso).to.equal(false);
+    expect(g.maxRead).to.equal(tsoFromPhysicalMs(now + 100 + LEADER_TS_MARGIN_MS));
+    const t7 = g.floorToFetch(now + 200)!;
+    expect(t7).to.equal(7);
+    g.floorFetched(t7, undefined, now + 300);
+    expect(g.maxRead, 'still the fallback').to.equal(tsoFromPhysicalMs(now + 100 + LEADER_TS_MARGIN_MS));
+    expect(g.floorToFetch(now + 300 + LEADER_FLOOR_RETRY_MS - 1), 'backing off').to.equal(undefined);
+    expect(g.floorToFetch(now + 300 + LEADER_FLOOR_RETRY_MS)).to.equal(7);
   });
 
   it('a two-phase retry of a one-phase commit that applied late reports committed, not a conflict with itself', () => {

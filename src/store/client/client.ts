@@ -2,8 +2,9 @@
 // retries on region errors, snapshot reads that resolve the locks they meet (CheckTxnStatus → ResolveLock, or
 // bypass a lock whose primary was pushed above the read), and transactions: one-phase commit when every key is
 // in one region, otherwise Percolator 2PC (primary alone, secondaries grouped by region, commit primary,
-// commit secondaries).
+// commit secondaries), with the primary kept alive by TxnHeartBeat while a long commit runs (keepalive.ts).
 import type * as grpc from '@grpc/grpc-js';
+import { SystemClock, type Clock } from '../../common/clock.js';
 import { NokvError, NotLeaderError, TimeoutError, UnavailableError, FailedPreconditionError } from '../../common/errors.js';
 import { createClient, loadProto, unaryCall } from '../../transport/index.js';
 import { compareBytes, inRange } from '../keys.js';
@@ -11,6 +12,7 @@ import { descriptorFromJson, type DescriptorJson, type RegionDescriptor } from '
 import { EpochNotMatchError, KeyNotInRegionError, RegionNotFoundError } from '../region/errors.js';
 import { STORE_KV_PROTO, STORE_KV_SERVICE } from '../server/service.js';
 import { MAX_SCAN_LIMIT } from '../percolator/read.js';
+import { startKeepAlive } from './keepalive.js';
 import { RouteCache } from './routes.js';
 import type { TimestampSource } from './tso.js';
 
@@ -60,6 +62,10 @@ export interface StoreClientOptions {
   /** Optional address lookup for a store id not in `stores` (the coordinator's GetStore). */
   resolveStore?: (storeId: number) => Promise<string | undefined>;
   lockTtlMs?: number;
+  /** Keep a long two-phase commit's primary alive with TxnHeartBeat (default true; see keepalive.ts). */
+  txnHeartbeat?: boolean;
+  /** Schedules the heartbeats (default: the system clock). */
+  clock?: Clock;
 }
 
 export interface ClientStats {
@@ -70,6 +76,8 @@ export interface ClientStats {
   lockResolves: number;
   onePc: number;
   twoPc: number;
+  /** TxnHeartBeat calls sent for long two-phase commits. */
+  txnHeartbeats: number;
 }
 
 type Method = 'Get' | 'BatchGet' | 'Scan' | 'Prewrite' | 'Commit' | 'BatchRollback' | 'ResolveLock' | 'CheckTxnStatus' | 'TxnHeartBeat' | 'OnePhaseCommit' | 'SplitRegion' | 'ListRegions';
@@ -98,13 +106,15 @@ function describeKeyError(e: WireKeyError): string {
 
 export class StoreClient {
   readonly routes = new RouteCache();
-  readonly stats: ClientStats = { attempts: 0, regionErrors: 0, notLeader: 0, unavailable: 0, lockResolves: 0, onePc: 0, twoPc: 0 };
+  readonly stats: ClientStats = { attempts: 0, regionErrors: 0, notLeader: 0, unavailable: 0, lockResolves: 0, onePc: 0, twoPc: 0, txnHeartbeats: 0 };
   private readonly clients = new Map<number, grpc.Client>();
+  readonly clock: Clock;
   private readonly ctor: grpc.ServiceClientConstructor;
   private closed = false;
 
   constructor(readonly opts: StoreClientOptions) {
     this.ctor = loadProto(STORE_KV_PROTO).clientConstructor(STORE_KV_SERVICE);
+    this.clock = opts.clock ?? new SystemClock();
   }
 
   close(): void {
@@ -460,8 +470,24 @@ export class Txn {
       .catch(() => undefined); // best effort: readers roll back expired locks themselves
   }
 
+  /** Pushes the primary's expiry `adviseTtlMs` ahead; false once the lock is gone (decided or rolled back). */
+  private async heartbeat(primary: Buffer, adviseTtlMs: number): Promise<boolean> {
+    this.client.stats.txnHeartbeats++;
+    const { res } = await this.client.onRegion<any>(primary, 'TxnHeartBeat', () => ({ primary_lock: primary, start_version: this.startTs.toString(), advise_lock_ttl: adviseTtlMs }));
+    return !res.error;
+  }
+
   private async commitTwoPhase(muts: TxnMutation[]): Promise<bigint> {
     const ttl = this.client.opts.lockTtlMs ?? DEFAULT_LOCK_TTL_MS;
+    const keepAlive = this.client.opts.txnHeartbeat === false ? undefined : startKeepAlive({ lockTtlMs: ttl, clock: this.client.clock, beat: (ms) => this.heartbeat(muts[0]!.key, ms) });
+    try {
+      return await this.commitTwoPhaseLocked(muts, ttl);
+    } finally {
+      keepAlive?.stop();
+    }
+  }
+
+  private async commitTwoPhaseLocked(muts: TxnMutation[], ttl: number): Promise<bigint> {
     const primary = muts[0]!.key;
     const secondaries = muts.slice(1);
     try {

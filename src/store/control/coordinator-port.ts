@@ -1,5 +1,6 @@
 // Owns the store's connection to the coordinators: rooted publishes through one failover client (any
-// coordinator serves them; meta-root validates), and heartbeats to every coordinator, because each keeps its
+// coordinator serves them; meta-root validates), the TSO timestamps a new region leader takes its one-phase
+// commit floor from (floorTsoSource), and heartbeats to every coordinator, because each keeps its
 // own runtime store registry and a standby must already know the leaders when it takes over routing.
 import { NokvError } from '../../common/errors.js';
 import type { RootEvent } from '../../metaroot/state/index.js';
@@ -10,6 +11,11 @@ import type { ControlPlanePort, HeartbeatBody, HeartbeatOutcome } from './plane.
 export const PUBLISH_BUDGET_MS = 3_000;
 /** Budget of one heartbeat to one coordinator (below the heartbeat period). */
 export const HEARTBEAT_BUDGET_MS = 800;
+
+/** Budget of one leader-floor TSO call, failovers included; the wall-clock floor covers the wait. */
+export const FLOOR_TSO_BUDGET_MS = 2_000;
+/** One attempt of that call against one coordinator. */
+export const FLOOR_TSO_ATTEMPT_MS = 1_000;
 
 export interface CoordinatorPortOptions {
   coordinatorAddrs: string[];
@@ -45,4 +51,18 @@ export function coordinatorPort(o: CoordinatorPortOptions): ControlPlanePort {
       for (const c of each) c.close();
     },
   };
+}
+
+/**
+ * The data plane's TSO source for leader floors: one client for the store's life, so its era floor refuses a
+ * reply from a coordinator older than one it has already heard from.
+ */
+export function floorTsoSource(o: CoordinatorPortOptions): { next: () => Promise<bigint>; close: () => void } {
+  const client = new CoordinatorClient({
+    endpoints: o.coordinatorAddrs,
+    ...(o.token ? { token: o.token } : {}),
+    attemptDeadlineMs: FLOOR_TSO_ATTEMPT_MS,
+    callBudgetMs: FLOOR_TSO_BUDGET_MS,
+  });
+  return { next: async () => (await client.tso(1)).timestamp, close: () => client.close() };
 }

@@ -53,6 +53,12 @@ export interface StoreNodeOptions {
   proposeTimeoutMs?: number;
   faults?: FaultInjector;
   onFailure?: (err: unknown) => void;
+  /**
+   * A timestamp from the cluster TSO that clients take their timestamps from (the coordinators), asked once
+   * when this store becomes a region's leader; it becomes the one-phase-commit floor of that term (see
+   * ts-guard.ts). Without it, or while it fails, the floor is the wall clock plus a margin.
+   */
+  leaderFloorTso?: () => Promise<bigint>;
 }
 
 export interface Region {
@@ -172,6 +178,12 @@ export class StoreNode {
       return;
     }
     this.regions.set(id, { group, sm });
+    // Ask for the new term's floor as soon as leadership is won, not at the first request, so one-phase
+    // commits are accepted again as early as possible after a leader change.
+    group.onLeaderChange((leaderId) => {
+      const region = this.regions.get(id);
+      if (leaderId === this.opts.storeId && region?.group.isLeader && !this.closed) this.guardOf(region);
+    });
     this.multi.add(group);
   }
 
@@ -230,7 +242,20 @@ export class StoreNode {
     const id = region.sm.desc.id;
     let guard = this.guards.get(id);
     if (!guard) this.guards.set(id, (guard = new TsGuard()));
-    guard.observeLeader(region.group.status().term, this.opts.clock.now());
+    const now = this.opts.clock.now();
+    guard.observeLeader(region.group.status().term, now);
+    const fetch = this.opts.leaderFloorTso;
+    const term = fetch ? guard.floorToFetch(now) : undefined;
+    if (fetch && term !== undefined) {
+      const g = guard;
+      fetch().then(
+        (ts) => g.floorFetched(term, ts, this.opts.clock.now()),
+        (err) => {
+          this.opts.logger.debug({ err, region: id, term }, 'no TSO answer for the leader floor; wall-clock floor stays');
+          g.floorFetched(term, undefined, this.opts.clock.now());
+        },
+      );
+    }
     return guard;
   }
 
@@ -318,6 +343,8 @@ export class StoreNode {
     return {
       overlay_entries: this.backend.overlaySize,
       one_pc_in_flight: [...this.guards.values()].reduce((n, g) => n + g.inFlight, 0),
+      /** Regions whose current leader floor came from the TSO (the rest use the wall-clock fallback). */
+      leader_floor_from_tso: [...this.guards.entries()].filter(([id, g]) => g.floorIsFromTso && this.regions.get(id)?.group.isLeader).map(([id]) => id),
       watchers: this.listeners.size,
       multi: this.multi.stats(),
     };

@@ -13,17 +13,22 @@
 //   1PC on its keys whose commit ts is at or below its ts; if one ends without a known outcome (timeout,
 //   leadership lost) the read fails UNAVAILABLE, since the command may still apply;
 // - a 1PC first takes in-memory locks on its keys, then is refused (CommitTsExpired) if its commit ts is
-//   not above maxReadTs; the client then commits the transaction in two phases.
-// Reads served by an earlier leader are not in this leader's maxReadTs. A new leader therefore starts from a
-// ts above the wall clock by LEADER_TS_MARGIN_MS: every ts a previous leader served was handed out before
-// this leader was elected, and the TSO never runs further than TSO_WINDOW_MS (3 s) ahead of physical time.
-// That bound assumes clocks on the TSO's and the stores' machines agree to within the rest of the margin.
+//   not above maxReadTs or the term's floor (below); the client then commits the transaction in two phases.
+// Reads served by an earlier leader are not in this leader's maxReadTs, so a new term starts from a floor
+// above every ts an earlier leader can have served a read at. The floor comes from the coordinator TSO: a
+// timestamp issued after this leader was elected is above all of those (the argument is in docs/store.md,
+// "One-phase commits and concurrent reads"). Until the TSO answers — or for good when no coordinator does
+// (standalone stores) — the floor is the wall clock plus LEADER_TS_MARGIN_MS: every ts a previous leader
+// served was handed out before this leader was elected, and the TSO never runs further than TSO_WINDOW_MS
+// (3 s) ahead of physical time, assuming the TSO's and the stores' clocks agree within the rest of the margin.
 import { UnavailableError } from '../../common/errors.js';
 import { compareBytes } from '../keys.js';
 import { tsoFromPhysicalMs } from '../client/tso.js';
 
-/** How far above its wall clock a new leader starts maxReadTs (TSO window 3 s + 2 s clock disagreement). */
+/** Fallback floor of a new term: this far above the wall clock (TSO window 3 s + 2 s clock disagreement). */
 export const LEADER_TS_MARGIN_MS = 5_000;
+/** Pause before asking the TSO again for a term's floor after no coordinator answered. */
+export const LEADER_FLOOR_RETRY_MS = 1_000;
 
 interface MemLock {
   key: Buffer;
@@ -38,23 +43,63 @@ export interface OnePcTicket {
 }
 
 export class TsGuard {
+  /** Highest read ts this store served as leader (any term). */
   private maxReadTs = 0n;
   private leaderTerm = -1;
+  /** The current term's floor: wall clock + margin until the TSO answered, then the TSO's timestamp. */
+  private termFloorTs = 0n;
+  private floorFromTso = false;
+  private floorFetching = false;
+  private floorRetryAtMs = 0;
   private readonly locks = new Set<MemLock>();
 
-  /** Called with the current term on every admitted request on a leader: a new term raises maxReadTs. */
+  /** Called with the current term on every admitted request on a leader: a new term starts a new floor. */
   observeLeader(term: number, nowMs: number): void {
     if (term === this.leaderTerm) return;
     this.leaderTerm = term;
-    this.noteRead(tsoFromPhysicalMs(nowMs + LEADER_TS_MARGIN_MS));
+    this.termFloorTs = tsoFromPhysicalMs(nowMs + LEADER_TS_MARGIN_MS);
+    this.floorFromTso = false;
+    this.floorRetryAtMs = 0;
+  }
+
+  /**
+   * The term whose floor should be asked of the TSO now, if any (not yet known from the TSO, no request in
+   * flight, not backing off). The caller answers with `floorFetched` whatever happens.
+   */
+  floorToFetch(nowMs: number): number | undefined {
+    if (this.leaderTerm < 0 || this.floorFromTso || this.floorFetching || nowMs < this.floorRetryAtMs) return undefined;
+    this.floorFetching = true;
+    return this.leaderTerm;
+  }
+
+  /**
+   * A TSO timestamp taken after `term` began (undefined: no coordinator answered). It replaces the wall-clock
+   * floor of that term — reads this leader served meanwhile stay in maxReadTs — and is dropped if the term
+   * has changed since.
+   */
+  floorFetched(term: number, ts: bigint | undefined, nowMs: number): void {
+    this.floorFetching = false;
+    if (term !== this.leaderTerm) return;
+    if (ts === undefined) {
+      this.floorRetryAtMs = nowMs + LEADER_FLOOR_RETRY_MS;
+      return;
+    }
+    this.termFloorTs = ts;
+    this.floorFromTso = true;
+  }
+
+  /** Whether the current term's floor came from the TSO (false: the wall-clock fallback). */
+  get floorIsFromTso(): boolean {
+    return this.floorFromTso;
   }
 
   noteRead(ts: bigint): void {
     if (ts > this.maxReadTs) this.maxReadTs = ts;
   }
 
+  /** The ts a one-phase commit must be above: the term's floor or the highest read served, whichever is higher. */
   get maxRead(): bigint {
-    return this.maxReadTs;
+    return this.maxReadTs > this.termFloorTs ? this.maxReadTs : this.termFloorTs;
   }
 
   get inFlight(): number {
@@ -67,10 +112,11 @@ export class TsGuard {
     const settled = new Promise<boolean>((r) => (release = r));
     const mine = keys.map((key) => ({ key, commitTs, settled }));
     for (const l of mine) this.locks.add(l);
-    if (commitTs <= this.maxReadTs) {
+    const floor = this.maxRead;
+    if (commitTs <= floor) {
       for (const l of mine) this.locks.delete(l);
       release(true);
-      return { minCommitTs: this.maxReadTs + 1n };
+      return { minCommitTs: floor + 1n };
     }
     let done = false;
     return {
