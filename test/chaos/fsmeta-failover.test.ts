@@ -10,7 +10,7 @@ import { SeededPrng } from '../../src/common/prng.js';
 import { auditDump, dumpMount } from '../../src/gateway/audit.js';
 import { mountPrefix } from '../../src/gateway/keys.js';
 import { sleep, waitFor } from '../support/env.js';
-import { clusterCmd, metaRootLeader, waitForHolder } from '../fixtures/coordinator-drills.js';
+import { clusterCmd, metaRootLeader, nokv, waitForHolder } from '../fixtures/coordinator-drills.js';
 import { fsmetaClusterUp, type FsmetaCluster } from '../fixtures/fsmeta-cluster.js';
 import { dir, FsClient } from '../fixtures/fsmeta-gateway.js';
 import { call, FsWorker, listDir } from './fsmeta-workload.js';
@@ -150,5 +150,25 @@ describe('fsmeta gateway under coordinator, store and meta-root failover (chaos)
   it('the audit of the mount finds no broken invariant', async () => {
     const issues = auditDump(await dumpMount(c!.kv, M, await c!.store.tso()), 1);
     expect(issues, `seed ${SEED}`).to.deep.equal([]);
+  });
+
+  it('the subtree authority moved on through the faults and the next RenameSubtree leaves no handoff pending', async () => {
+    const authority = async () => {
+      const doc = JSON.parse(await nokv(['config', 'snapshot', '--json', '--linearizable', '--config', `${c!.cluster.dataDir}/topology.json`]));
+      return doc.subtrees.find((s: any) => s.subtree_id === `${M}/${ROOT}`);
+    };
+    const w = workers[0]!;
+    const subtreeMoves = workers.reduce((n, x) => n + x.samples.filter((s) => s.ok && s.op === 'rename_subtree').length, 0);
+    expect(subtreeMoves, 'acknowledged RenameSubtree calls').to.be.greaterThan(0);
+    const seen = await authority();
+    expect(seen.era).to.be.greaterThan(subtreeMoves); // at least one era per acknowledged move
+    // A handoff a fault cut short between its two events is finished by the next one (Finality).
+    const from = [...w.present.keys()][0] ?? null;
+    const name = from ?? 'finality';
+    if (!from) await c!.fs.call('Create', { mount: M, parent: w.dir, name, attrs: { type: 'INODE_TYPE_FILE' } });
+    await c!.fs.call('RenameSubtree', { mount: M, from_parent: w.dir, from_name: name, to_parent: w.dir, to_name: `${name}-final` });
+    const after = await authority();
+    expect(after.era).to.be.greaterThan(seen.era);
+    expect(after.handoff, `seed ${SEED}`).to.equal(null);
   });
 });

@@ -1,5 +1,5 @@
 // Owns the client side of the fsmeta chaos test: one gRPC client per worker running a seeded
-// create / rename / unlink / readdirplus load in a directory of its own, and the model each worker builds from
+// create / rename / rename-subtree / unlink / readdirplus load in a directory of its own, and the model each worker builds from
 // its acknowledged results. Every name is used once, so a model is just "name -> inode" for what must exist plus
 // the names an indeterminate call may or may not have changed; nothing else may exist.
 import * as grpc from '@grpc/grpc-js';
@@ -118,7 +118,9 @@ export class FsWorker {
   private async step(): Promise<void> {
     const r = this.prng.int(10);
     if (this.present.size < MIN_LIVE || r < 4) return this.timed('create', () => this.create());
-    if (r < 6) return this.timed('rename', () => this.rename());
+    if (r < 5) return this.timed('rename', () => this.rename('Rename'));
+    // RenameSubtree also moves the mount's subtree authority to the next era through the coordinators.
+    if (r < 6) return this.timed('rename_subtree', () => this.rename('RenameSubtree'));
     if (r < 8) return this.timed('unlink', () => this.unlink());
     return this.timed('readdirplus', async () => this.check(await listDir(this.fs, this.mount, this.dir), 'readdirplus during the load'));
   }
@@ -149,13 +151,13 @@ export class FsWorker {
     }
   }
 
-  private async rename(): Promise<void> {
+  private async rename(method: 'Rename' | 'RenameSubtree'): Promise<void> {
     const from = this.pickLive();
     const inode = this.present.get(from)!;
     const to = this.fresh();
     this.present.delete(from);
     try {
-      await call(this.fs, 'Rename', { mount: this.mount, from_parent: this.dir, from_name: from, to_parent: this.dir, to_name: to });
+      await call(this.fs, method, { mount: this.mount, from_parent: this.dir, from_name: from, to_parent: this.dir, to_name: to });
       this.present.set(to, inode);
     } catch (err) {
       this.maybe.add(from).add(to);
