@@ -7,7 +7,7 @@ import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
 import { events, type RootEvent } from '../../metaroot/state/index.js';
-import type { LeaderClaim } from '../../coordinator/catalog.js';
+import type { LeaderClaim, StoreHeartbeat } from '../../coordinator/catalog.js';
 import type { RegionDescriptor } from '../region/descriptor.js';
 import { bootstrapEvent, classifyRefusal, descriptorKey, publishedEvent } from './descriptors.js';
 
@@ -21,16 +21,8 @@ export const PUBLISH_PASSES = 2;
 /** Stop waits at most this long for a step in flight (its RPCs have their own deadlines). */
 export const CONTROL_STOP_WAIT_MS = 1_000;
 
-export interface HeartbeatBody {
-  store_id: number;
-  client_addr: string;
-  region_count: number;
-  leader_count: number;
-  capacity_bytes: number;
-  available_bytes: number;
-  leader_region_ids: number[];
-  leader_claims: LeaderClaim[];
-}
+/** What a store sends in StoreHeartbeat: the coordinator's shape, with claims always present. */
+export type HeartbeatBody = StoreHeartbeat & { leader_claims: LeaderClaim[] };
 
 export interface HeartbeatOutcome {
   /** Coordinators that accepted the heartbeat. */
