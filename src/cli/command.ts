@@ -58,8 +58,9 @@ export async function dispatch(root: Command, argv: string[], out: TextSink = pr
       return 2;
     }
     if (e instanceof NokvError) {
+      // Input the cluster refused as invalid is still a usage error of this command.
       err.write(`${path.join(' ')}: ${e.message}\n`);
-      return 1;
+      return e.code === 'INVALID_ARGUMENT' ? 2 : 1;
     }
     err.write(`${path.join(' ')}: ${e instanceof Error ? e.message : String(e)}\n`);
     return 1;

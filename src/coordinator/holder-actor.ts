@@ -434,6 +434,9 @@ export class HolderActor implements Behaviour<HolderMsg> {
     if (!this.core.serving(now)) return ctx.fail(this.refuse(now));
     if (to === this.d.selfId) return ctx.fail(new InvalidArgumentError(`${to} already holds the lease`));
     if (!this.d.takeOverPeer) return ctx.fail(new FailedPreconditionError('handover is not configured on this coordinator'));
+    // Refuse an unknown target before sealing: a sealed era with nobody to take it over is an outage until a
+    // standby notices the seal.
+    if (this.d.addrOf && !this.d.addrOf(to)) return ctx.fail(new InvalidArgumentError(`unknown coordinator ${to}`));
     if (this.handoverWaiting || this.handoverReplier) return ctx.fail(new FailedPreconditionError('a handover is already in progress'));
     this.core.resign();
     this.handoverWaiting = { to, era: this.core.era, replier: ctx.deferReply() };

@@ -8,6 +8,7 @@
 // lease supervisor (it comes back as a standby). The rooted view and the gRPC front stay plain services: the
 // view is one long-poll loop that publishes states, and the front is grpc-js's own event loop; neither keeps
 // decisions that a mailbox would protect.
+import { InvalidArgumentError } from '../common/errors.js';
 import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
@@ -153,7 +154,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
     addrOf: (id) => s.peers.get(id),
     takeOverPeer: async (to, legacyEra, trace) => {
       const addr = s.peers.get(to);
-      if (!addr) throw new UsageError(`unknown coordinator ${to}`);
+      if (!addr) throw new InvalidArgumentError(`unknown coordinator ${to}`);
       const client = createClient(peerCtor, addr);
       try {
         const r = await unaryCall<unknown, { era: string; stage: string }>(client, 'TakeOver', { legacy_era: legacyEra, from: s.id }, {

@@ -11,6 +11,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { LeaseHolder } from '../../src/coordinator/holder.js';
 import { leaseTiming } from '../../src/coordinator/lease.js';
 import { RootView } from '../../src/coordinator/root-view.js';
+import { InvalidArgumentError } from '../../src/common/errors.js';
 import { isNotHolder } from '../../src/coordinator/errors.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import type { TenureCommand } from '../../src/metaroot/state/index.js';
@@ -48,6 +49,7 @@ class Harness {
       actors,
       prng: new SeededPrng(id.length),
       takeOverPeer: (to, era) => this.nodes.get(to)!.holder.takeOver(era),
+      addrOf: (peer) => (this.nodes.has(peer) ? `addr-of-${peer}` : undefined),
     });
     await view.start();
     let supervisor: Supervisor | undefined;
@@ -217,6 +219,18 @@ describe('coordinator lease holder (virtual time)', () => {
     for (let i = 0; i < 3; i++) expect(await h.serveOnce()).to.equal(target);
     h.checkHistory();
     expect(b.holder.metrics.campaigns_won + h.nodes.get('coord-1')!.holder.metrics.campaigns_won).to.equal(2);
+  });
+
+  it('a handover to an unknown coordinator is refused before anything is sealed, and the holder keeps serving', async () => {
+    await h.add('coord-1');
+    await h.run(100);
+    const holder = h.nodes.get('coord-1')!;
+    expect(h.holders()).to.deep.equal(['coord-1']);
+    const err = await holder.holder.handover('coord-9').then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(InvalidArgumentError);
+    expect(h.root.state.legacy, 'no era was sealed').to.equal(null);
+    expect(h.root.state.tenure).to.include({ holder_id: 'coord-1', era: 1 });
+    expect(await h.serveOnce()).to.equal('coord-1');
   });
 
   it('a restarted coordinator stays a standby while the tenure is live (quiet rejoin)', async () => {
