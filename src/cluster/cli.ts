@@ -190,7 +190,9 @@ const down: Command = {
     const paths = pathsOf(flags);
     const st = await runningManager(paths);
     if (st) {
-      await controlRequest(paths.controlSocket, 'POST', '/down');
+      await controlRequest(paths.controlSocket, 'POST', '/down').catch((e: unknown) => {
+        if (!(e instanceof UnavailableError)) throw e; // already on its way down
+      });
       const deadline = Date.now() + 60_000;
       while (Date.now() < deadline && (await runningManager(paths))) await new Promise((r) => setTimeout(r, 100));
       while (Date.now() < deadline && pidAlive(st.pid)) await new Promise((r) => setTimeout(r, 100));

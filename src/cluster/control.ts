@@ -56,6 +56,8 @@ export function controlRequest<T = unknown>(socketPath: string, method: string, 
     req.on('timeout', () => req.destroy(new UnavailableError(`cluster manager did not answer within ${timeoutMs} ms`)));
     req.on('error', (e: NodeJS.ErrnoException) => {
       if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED') reject(new UnavailableError('no cluster is running in this data dir'));
+      // The manager closed the socket under us: it is shutting down (e.g. right after `down`).
+      else if (e.code === 'ECONNRESET' || e.code === 'EPIPE') reject(new UnavailableError('the cluster manager went away (shutting down)'));
       else reject(e);
     });
     req.end();
