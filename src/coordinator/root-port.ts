@@ -1,31 +1,18 @@
 // Owns what the coordinator needs from meta-root, as an interface: the MetaRootClient satisfies it in
 // production and an in-process fake (test/fixtures) in unit tests. Refusals come back as values
 // (accepted=false with a typed error); only transport failures (UNAVAILABLE, deadline) throw.
-import type { NokvError } from '../common/errors.js';
 import type {
+  CommandOutcome,
   Cursor,
   FenceRequest,
-  Handover,
   HandoverCommand,
-  Legacy,
   RootEvent,
   RootState,
   TenureCommand,
-  TenureView,
-  U64,
 } from '../metaroot/state/index.js';
 
-/** The part of a command outcome the coordinator reads. */
-export interface RootOutcome {
-  accepted: boolean;
-  error: NokvError | null;
-  tenure: TenureView | null;
-  legacy: Legacy | null;
-  handover: Handover | null;
-  id_fence: U64;
-  tso_fence: U64;
-  cursor: Cursor;
-}
+/** The part of a command outcome the coordinator reads (all of it but the appended events). */
+export type RootOutcome = Omit<CommandOutcome, 'events'>;
 
 export interface TailEntry {
   cursor: Cursor;
