@@ -151,14 +151,18 @@ export class ClusterManager {
     if (method === 'GET' && verb === 'status') return { pid: process.pid, data_dir: this.opts.paths.dataDir, mount_init: this.mountInit, processes: this.status() };
     if (method !== 'POST') throw new InvalidArgumentError(`unsupported request ${method} ${path}`);
     switch (verb) {
-      case 'stop':
-        await this.supervisor.terminateChild(this.find(name ?? '').name);
-        return { stopped: this.find(name ?? '').name };
+      case 'stop': {
+        const { name: child } = this.find(name ?? '');
+        await this.supervisor.terminateChild(child);
+        return { stopped: child };
+      }
       case 'kill':
         return { killed: await this.kill(this.find(name ?? '').name) };
-      case 'start':
-        await this.supervisor.restartChild(this.find(name ?? '').name);
-        return { started: this.find(name ?? '').name };
+      case 'start': {
+        const { name: child } = this.find(name ?? '');
+        await this.supervisor.restartChild(child);
+        return { started: child };
+      }
       case 'down':
         setImmediate(() => void this.shutdown());
         return { stopping: true };
