@@ -7,12 +7,14 @@ import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
 import type { FlagSpecs } from '../cli/flags.js';
 import { UsageError } from '../cli/flags.js';
-import { UnavailableError } from '../common/errors.js';
+import { FailedPreconditionError, UnavailableError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import { loadTopology, resolveTopology, type Topology } from '../config/topology.js';
-import { clusterPaths, nokvBin, ROLE_ORDER, type ClusterPaths, type RoleKind } from './layout.js';
+import { clusterLayout, clusterPaths, nokvBin, ROLE_ORDER, type ClusterPaths, type RoleKind } from './layout.js';
 import { controlRequest } from './control.js';
-import { ClusterManager, type ProcessStatus } from './manager.js';
+import { ClusterManager, ROLE_SHUTDOWN_MS, type ProcessStatus } from './manager.js';
+import { liveRoles, lockedManagerPid, pidAlive, type LiveProcess } from './liveness.js';
+import { ORPHAN_STOP_MS } from '../roles/runtime.js';
 
 export const DEFAULT_DATA_DIR = '.nokv';
 
@@ -104,7 +106,10 @@ const up: Command = {
     const paths = pathsOf(flags);
     const existing = await runningManager(paths);
     if (existing) throw new UsageError(`a cluster is already running from ${paths.dataDir} (manager pid ${existing.pid})`);
+    const locked = lockedManagerPid(paths);
+    if (locked) throw new UsageError(`a cluster manager (pid ${locked}) is already running from ${paths.dataDir}`);
     const topo = prepareDataDir(paths, flags.config as string | undefined);
+    await awaitLeftovers(paths, topo);
     if (flags.detach) return detach(paths);
     const logger = createLogger({ role: 'cluster', pretty: process.stdout.isTTY || process.env.NOKV_LOG_PRETTY === '1' });
     const manager = new ClusterManager({ topology: topo, paths, roles: CLUSTER_ROLES, logger, token: ensureToken(paths) });
@@ -123,6 +128,46 @@ const up: Command = {
     return 0;
   },
 };
+
+/** The role processes of this data dir still alive without a manager (one that was killed left them). */
+function leftovers(paths: ClusterPaths): Promise<LiveProcess[]> {
+  if (!existsSync(paths.topologyFile)) return Promise.resolve([]);
+  const topo = resolveTopology(JSON.parse(readFileSync(paths.topologyFile, 'utf8')));
+  return liveRoles(paths, clusterLayout(topo, paths, CLUSTER_ROLES));
+}
+
+const describeLive = (live: LiveProcess[]) => live.map((p) => `${p.name} (pid ${p.pid}${p.serving ? `, serving ${p.metricsAddr}` : ''})`).join(', ');
+
+/**
+ * Never start duplicates: roles left by a manager that died stop on their own once they notice (within
+ * ORPHAN_STOP_MS); wait that long for them, and refuse to start, naming them, if any is still alive.
+ */
+async function awaitLeftovers(paths: ClusterPaths, topo: Topology): Promise<void> {
+  const layout = clusterLayout(topo, paths, CLUSTER_ROLES);
+  let live = await liveRoles(paths, layout);
+  if (live.length === 0) return;
+  process.stderr.write(`waiting for ${live.length} role process(es) left by a cluster manager that is gone: ${describeLive(live)}\n`);
+  const deadline = Date.now() + ORPHAN_STOP_MS + 2_000;
+  while (live.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    live = await liveRoles(paths, layout);
+  }
+  if (live.length > 0) {
+    throw new FailedPreconditionError(
+      `not starting: role processes of ${paths.dataDir} are still running without a manager: ${describeLive(live)}; stop them with \`nokv cluster down --data-dir ${paths.dataDir}\``,
+    );
+  }
+}
+
+/** Stops leftover role processes: SIGTERM, then SIGKILL after the roles' shutdown grace. */
+async function stopLeftovers(live: LiveProcess[]): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => live.forEach((p) => pidAlive(p.pid) && process.kill(p.pid, sig));
+  signal('SIGTERM');
+  const deadline = Date.now() + ROLE_SHUTDOWN_MS;
+  while (Date.now() < deadline && live.some((p) => pidAlive(p.pid))) await new Promise((r) => setTimeout(r, 100));
+  signal('SIGKILL');
+  while (live.some((p) => pidAlive(p.pid))) await new Promise((r) => setTimeout(r, 50));
+}
 
 async function detach(paths: ClusterPaths): Promise<number> {
   mkdirSync(paths.logDir, { recursive: true });
@@ -155,8 +200,14 @@ const status: Command = {
   summary: 'show every process of the cluster and what its /debug/vars says',
   flags: { ...dataDirFlag, json: { type: 'bool', help: 'print JSON' } },
   run: async ({ flags }) => {
-    const st = await runningManager(pathsOf(flags));
-    if (!st) throw new UnavailableError(`no cluster is running from ${pathsOf(flags).dataDir}`);
+    const paths = pathsOf(flags);
+    const st = await runningManager(paths);
+    if (!st) {
+      const live = await leftovers(paths);
+      if (live.length === 0) throw new UnavailableError(`no cluster is running from ${paths.dataDir}`);
+      if (flags.json) process.stdout.write(JSON.stringify({ manager: null, data_dir: paths.dataDir, leftovers: live }, null, 2) + '\n');
+      throw new UnavailableError(`no cluster manager runs from ${paths.dataDir}, but role processes it started are still alive: ${describeLive(live)}`);
+    }
     const states = new Map(await Promise.all(st.processes.map(async (p) => [p.name, await roleState(p)] as [string, string])));
     if (flags.json) {
       process.stdout.write(JSON.stringify({ ...st, processes: st.processes.map((p) => ({ ...p, role_state: states.get(p.name) })) }, null, 2) + '\n');
@@ -198,7 +249,13 @@ const down: Command = {
       while (Date.now() < deadline && pidAlive(st.pid)) await new Promise((r) => setTimeout(r, 100));
       process.stdout.write('cluster stopped\n');
     } else {
-      process.stdout.write('no cluster was running\n');
+      const live = await leftovers(paths);
+      if (live.length > 0) {
+        await stopLeftovers(live);
+        process.stdout.write(`stopped ${live.length} role process(es) left without a manager: ${describeLive(live)}\n`);
+      } else {
+        process.stdout.write('no cluster was running\n');
+      }
     }
     if (flags.volumes) {
       rmSync(paths.dataDir, { recursive: true, force: true });
@@ -207,15 +264,6 @@ const down: Command = {
     return 0;
   },
 };
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export const clusterCommand: Command = {
   name: 'cluster',

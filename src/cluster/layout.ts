@@ -24,7 +24,10 @@ export interface ClusterPaths {
   topologyFile: string;
   tokenFile: string;
   controlSocket: string;
+  /** The manager's lock: its pid, created exclusively. */
   pidFile: string;
+  /** The pids of the role processes the manager spawned, by name. */
+  processesFile: string;
   logDir: string;
 }
 
@@ -35,6 +38,7 @@ export function clusterPaths(dataDir: string): ClusterPaths {
     tokenFile: join(dataDir, 'cluster.token'),
     controlSocket: join(dataDir, 'cluster.sock'),
     pidFile: join(dataDir, 'cluster.pid'),
+    processesFile: join(dataDir, 'processes.json'),
     logDir: join(dataDir, 'logs'),
   };
 }

@@ -1,7 +1,7 @@
 // Owns the cluster manager: one process whose root supervisor runs every role process of the topology
 // (one_for_one; a crashed role is restarted, a role stopped through the CLI stays down until started) and
 // answers the CLI over the control socket.
-import { mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { SystemClock } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
@@ -11,6 +11,7 @@ import type { Topology } from '../config/topology.js';
 import { clusterLayout, nokvBin, normaliseName, type ClusterPaths, type RoleKind, type RoleProcess } from './layout.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { mountInitChildSpec } from './mount-init.js';
+import { acquireManagerLock, clearRolePids, recordRolePid } from './liveness.js';
 
 /** A role gets this long to serve /debug/vars after it is spawned before its start counts as failed. */
 export const ROLE_READY_TIMEOUT_MS = 30_000;
@@ -41,25 +42,33 @@ export interface ClusterManagerOptions {
   token?: string;
 }
 
-async function waitForMetrics(metricsAddr: string): Promise<void> {
+/**
+ * Ready once /debug/vars on metricsAddr answers with the pid we spawned: any other process answering that
+ * port (a leftover of an earlier manager) must not make a start look successful.
+ */
+async function waitForMetrics(metricsAddr: string, pid: number): Promise<void> {
   const deadline = Date.now() + ROLE_READY_TIMEOUT_MS;
+  let other: unknown;
   while (Date.now() < deadline) {
     try {
       const res = await fetch(`http://${metricsAddr}/debug/vars`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.ok) return;
+      const vars = (await res.json()) as { pid?: unknown };
+      if (res.ok && vars.pid === pid) return;
+      other = vars.pid;
     } catch {
       // not up yet
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new FailedPreconditionError(`did not serve ${metricsAddr}/debug/vars within ${ROLE_READY_TIMEOUT_MS} ms`);
+  const who = other !== undefined ? ` (pid ${String(other)} answers there instead)` : '';
+  throw new FailedPreconditionError(`pid ${pid} did not serve ${metricsAddr}/debug/vars within ${ROLE_READY_TIMEOUT_MS} ms${who}`);
 }
 
 export class ClusterManager {
   private readonly layout: RoleProcess[];
   private readonly supervisor: Supervisor;
   private control?: ControlServer;
+  private releaseLock?: () => void;
   private stopping?: Promise<void>;
   private readonly doneWaiters: Array<() => void> = [];
   /** Mount bootstrap: 'skipped' when this cluster runs no coordinators. */
@@ -78,8 +87,12 @@ export class ClusterManager {
         shutdownMs: ROLE_SHUTDOWN_MS,
         logFile: p.logFile,
         detached: true,
+        parentChannel: true,
         logger: opts.logger,
-        ready: () => waitForMetrics(p.metricsAddr),
+        ready: (proc) => {
+          recordRolePid(opts.paths, p.name, proc.pid);
+          return waitForMetrics(p.metricsAddr, proc.pid);
+        },
       }),
     );
     if (opts.roles.includes('coordinator')) {
@@ -110,10 +123,15 @@ export class ClusterManager {
     });
   }
 
-  /** Starts every role in order, then opens the control socket and writes the pid file. */
+  /** Takes the data dir's lock, opens the control socket, then starts every role in order. */
   async start(): Promise<void> {
-    this.control = await startControlServer(this.opts.paths.controlSocket, (m, p) => this.handle(m, p));
-    writeFileSync(this.opts.paths.pidFile, `${process.pid}\n`);
+    this.releaseLock = acquireManagerLock(this.opts.paths);
+    try {
+      this.control = await startControlServer(this.opts.paths.controlSocket, (m, p) => this.handle(m, p));
+    } catch (err) {
+      this.releaseLock();
+      throw err;
+    }
     try {
       await this.supervisor.start();
     } catch (err) {
@@ -179,7 +197,7 @@ export class ClusterManager {
     return name;
   }
 
-  /** Stops every role in reverse order, closes the control socket and removes the pid file. Idempotent. */
+  /** Stops every role in reverse order, closes the control socket and releases the lock. Idempotent. */
   shutdown(): Promise<void> {
     this.stopping ??= (async () => {
       try {
@@ -188,7 +206,8 @@ export class ClusterManager {
         this.opts.logger.error({ err }, 'error while stopping the cluster');
       }
       await this.control?.close();
-      rmSync(this.opts.paths.pidFile, { force: true });
+      clearRolePids(this.opts.paths);
+      this.releaseLock?.();
       for (const w of this.doneWaiters) w();
     })();
     return this.stopping;

@@ -1,5 +1,6 @@
-// Owns the `/debug/vars` endpoint every role serves: expvar-style JSON with `cmdline`, `memstats` (process
-// memory) and the variables modules publish. Values are functions evaluated at scrape time, so a scrape always
+// Owns the `/debug/vars` endpoint every role serves: expvar-style JSON with `cmdline`, `pid`, `memstats` (process
+// memory) and the variables modules publish. `pid` lets a supervisor check that the process answering a port
+// is the one it started. Values are functions evaluated at scrape time, so a scrape always
 // shows the current state and publishing costs nothing between scrapes.
 //
 // A module may also add a small admin route next to it (ExpvarRegistry.route, e.g. a store's
@@ -61,9 +62,9 @@ export class ExpvarRegistry {
     this.vars.delete(name);
   }
 
-  /** The whole document as served: cmdline, memstats, then every published variable. */
+  /** The whole document as served: cmdline, pid, memstats, then every published variable. */
   snapshot(): Record<string, unknown> {
-    const doc: Record<string, unknown> = { cmdline: process.argv, memstats: memstats() };
+    const doc: Record<string, unknown> = { cmdline: process.argv, pid: process.pid, memstats: memstats() };
     for (const [name, value] of this.vars) {
       try {
         doc[name] = typeof value === 'function' ? (value as () => unknown)() : value;

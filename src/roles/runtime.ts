@@ -117,10 +117,35 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   return { ctx, supervisor, done, stop: () => stop(0) };
 }
 
-/** Runs a role until a signal or failure, then exits the process with its code. */
+/**
+ * A role that finds its supervising process gone stops as on SIGTERM, but must not outlive it for long: if
+ * its own stop has not finished after this, it exits anyway (nothing above it would ever SIGKILL it).
+ */
+export const ORPHAN_STOP_MS = 8_000;
+
+/**
+ * Calls onGone once the IPC channel to the parent closes (the parent exited, even by SIGKILL). Only processes
+ * started with a channel (`nokv cluster` roles) have one; a role started by hand or in a container has none.
+ */
+function watchParent(onGone: () => void): void {
+  if (!process.channel) return;
+  process.channel.unref(); // the channel must never keep the role alive by itself
+  process.once('disconnect', onGone);
+}
+
+/** Runs a role until a signal, failure or the end of its parent, then exits the process with its code. */
 export async function runRoleProcess(opts: RoleOptions): Promise<number> {
-  const role = await startRole(opts);
-  const onSignal = () => void role.stop();
+  let role: RunningRole | undefined;
+  let orphaned = false;
+  watchParent(() => {
+    orphaned = true;
+    (role?.ctx.logger ?? createLogger({ role: opts.role, node: opts.node })).warn('the supervising process is gone; stopping');
+    setTimeout(() => process.exit(1), ORPHAN_STOP_MS).unref();
+    void role?.stop();
+  });
+  role = await startRole(opts);
+  if (orphaned) void role.stop();
+  const onSignal = () => void role!.stop();
   process.once('SIGTERM', onSignal);
   process.once('SIGINT', onSignal);
   const code = await role.done;

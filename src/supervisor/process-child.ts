@@ -35,6 +35,11 @@ export interface ProcessChildOptions {
    * which then stops the children in order instead of having them all die at once.
    */
   detached?: boolean;
+  /**
+   * Open a Node IPC channel to the process (fd 3). It carries nothing; the child watches it close (its
+   * 'disconnect'), which is how a role learns that its supervising process is gone, even after a SIGKILL.
+   */
+  parentChannel?: boolean;
   /** Times the SIGKILL escalation; default the system clock. */
   clock?: Clock;
   logger?: Logger;
@@ -108,6 +113,8 @@ export class ProcessInstance implements ChildInstance {
     const untrack = trackResource({ kind: 'process', description: `${opts.id} pid ${this.pid}: ${opts.command}` });
     let resolveExited!: () => void;
     this.exited = new Promise((r) => (resolveExited = r));
+    // The channel carries nothing this way; it must not keep this process alive on its own.
+    child.channel?.unref();
     child.on('error', (err) => this.log.warn({ pid: this.pid, err: serializeError(err) }, 'process error'));
     child.once('exit', (code, signal) => {
       untrack();
@@ -180,12 +187,13 @@ export class ProcessInstance implements ChildInstance {
 
 function spawnChild(opts: ProcessChildOptions): ChildProcess {
   let fd: number | undefined;
-  let stdio: StdioOptions = opts.stdio === 'inherit' ? ['ignore', 'inherit', 'inherit'] : 'ignore';
+  let stdio: Exclude<StdioOptions, string> = opts.stdio === 'inherit' ? ['ignore', 'inherit', 'inherit'] : ['ignore', 'ignore', 'ignore'];
   if (opts.logFile) {
     mkdirSync(dirname(opts.logFile), { recursive: true });
     fd = openSync(opts.logFile, 'a');
     stdio = ['ignore', fd, fd];
   }
+  if (opts.parentChannel) stdio = [...stdio, 'ipc'];
   try {
     return spawn(opts.command, opts.args ?? [], {
       cwd: opts.cwd,

@@ -3,7 +3,7 @@ import { ExpvarRegistry, parseHostPort, startExpvarServer } from '../../src/expv
 import { InvalidArgumentError } from '../../src/common/errors.js';
 
 describe('expvar /debug/vars', () => {
-  it('serves cmdline, memstats and published variables evaluated at scrape time', async () => {
+  it('serves cmdline, pid, memstats and published variables evaluated at scrape time', async () => {
     const registry = new ExpvarRegistry();
     let counter = 0;
     registry.publish('nokv_test', () => ({ counter: ++counter, big: 2n ** 64n }));
@@ -15,6 +15,7 @@ describe('expvar /debug/vars', () => {
       const first = (await (await fetch(url)).json()) as any;
       const second = (await (await fetch(url)).json()) as any;
       expect(first.cmdline).to.be.an('array');
+      expect(first.pid).to.equal(process.pid);
       expect(first.memstats.rss_bytes).to.be.greaterThan(0);
       expect(first.nokv_test.counter).to.equal(1);
       expect(second.nokv_test.counter).to.equal(2);
