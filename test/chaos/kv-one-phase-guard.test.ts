@@ -19,7 +19,7 @@ const settle = () => new Promise((r) => setImmediate(r));
 describe('one-phase commit guard (store leader)', () => {
   it('a read at or above an in-flight one-phase commit waits for it; a read below does not', async () => {
     const g = new TsGuard();
-    const lock = g.lockOnePc([k('a')], 100n);
+    const lock = g.lockOnePc([k('a')], 1n, 100n);
     if (!('ticket' in lock)) throw new Error('refused');
     let above = false;
     const waiting = g.waitForWriters(100n, { keys: [k('a')] }).then(() => (above = true));
@@ -35,7 +35,7 @@ describe('one-phase commit guard (store leader)', () => {
 
   it('a read fails UNAVAILABLE when the commit it waited for ends without a known outcome', async () => {
     const g = new TsGuard();
-    const lock = g.lockOnePc([k('a')], 100n);
+    const lock = g.lockOnePc([k('a')], 1n, 100n);
     if (!('ticket' in lock)) throw new Error('refused');
     const waiting = g.waitForWriters(150n, { start: Buffer.alloc(0), end: Buffer.alloc(0) });
     lock.ticket.release(false);
@@ -47,9 +47,29 @@ describe('one-phase commit guard (store leader)', () => {
   it('refuses a one-phase commit at or below a ts already read, and names the lowest acceptable one', () => {
     const g = new TsGuard();
     g.noteRead(500n);
-    expect(g.lockOnePc([k('a')], 500n)).to.deep.equal({ minCommitTs: 501n });
+    expect(g.lockOnePc([k('a')], 1n, 500n)).to.deep.equal({ minCommitTs: 501n });
     expect(g.inFlight, 'a refusal holds no lock').to.equal(0);
-    expect('ticket' in g.lockOnePc([k('a')], 501n)).to.equal(true);
+    expect('ticket' in g.lockOnePc([k('a')], 1n, 501n)).to.equal(true);
+  });
+
+  it('without a commit ts from the client the leader picks max(start, highest read, floor) + 1, never on a wall-clock floor still ahead of the start', () => {
+    const now = 3_000_000;
+    const g = new TsGuard();
+    g.observeLeader(2, now);
+    const wallFloor = g.maxRead;
+    const early = tsoFromPhysicalMs(now + 10);
+    expect(g.lockOnePc([k('a')], early), 'wall-clock floor ahead of the start').to.deep.equal({ minCommitTs: wallFloor + 1n });
+    const late = wallFloor + 5n;
+    const past = g.lockOnePc([k('a')], late);
+    expect('commitTs' in past && past.commitTs, 'the start has passed the wall-clock floor').to.equal(late + 1n);
+    if ('ticket' in past) past.ticket.release(true);
+    g.floorFetched(g.floorToFetch(now)!, tsoFromPhysicalMs(now + 1), now + 20);
+    g.noteRead(early + 50n);
+    const picked = g.lockOnePc([k('a')], early);
+    expect('commitTs' in picked && picked.commitTs, 'above the highest read').to.equal(early + 51n);
+    if ('ticket' in picked) picked.ticket.release(true);
+    const fresh = g.lockOnePc([k('a')], early + 100n);
+    expect('commitTs' in fresh && fresh.commitTs, 'above the start').to.equal(early + 101n);
   });
 
   it('a new leader term starts above every ts an earlier leader can have served', () => {
@@ -77,7 +97,7 @@ describe('one-phase commit guard (store leader)', () => {
     g.floorFetched(term!, fromTso, now + 20);
     expect(g.floorIsFromTso).to.equal(true);
     expect(g.maxRead, 'the read served under the wall-clock floor is kept').to.equal(readTs);
-    expect('ticket' in g.lockOnePc([k('a')], readTs + 1n), 'accepted long before wall clock + margin').to.equal(true);
+    expect('ticket' in g.lockOnePc([k('a')], 1n, readTs + 1n), 'accepted long before wall clock + margin').to.equal(true);
     expect(g.floorToFetch(now + 30), 'known for this term').to.equal(undefined);
   });
 

@@ -169,7 +169,47 @@ describe('percolator rules', () => {
     expect(pw(s, [put('c', '1')], 30n)).to.deep.equal([]);
     expect(onePhaseCommit(s, { mutations: [put('d', '1'), put('c', '2')], startTs: 31n, commitTs: 32n }).map((e) => e.kind)).to.deep.equal(['locked']);
     expect(read(s, 'd', 40n), 'refused 1PC wrote nothing').to.equal(undefined);
-    expect(onePhaseCommit(s, { mutations: [{ op: 'lock', key: k('e') }], startTs: 41n, commitTs: 42n })[0]!.kind).to.equal('abort');
+  });
+
+  it('LOCK is a read the commit depends on: it conflicts with writers of the key after its start, never with other LOCKs', () => {
+    const lock = (key: string): Mutation => ({ op: 'lock', key: k(key) });
+    txn(s, [put('p', 'dir')], 10n, 11n);
+    // Two one-phase commits LOCKing the same key both go through, and write nothing for it.
+    expect(onePhaseCommit(s, { mutations: [put('c1', 'x'), lock('p')], startTs: 20n, commitTs: 25n })).to.deep.equal([]);
+    expect(onePhaseCommit(s, { mutations: [put('c2', 'x'), lock('p')], startTs: 21n, commitTs: 24n })).to.deep.equal([]);
+    expect([...s.writes(k('p'))].length, 'one-phase LOCKs leave no record').to.equal(1);
+    // A writer of the key after the start conflicts.
+    txn(s, [del('p')], 30n, 31n);
+    expect(onePhaseCommit(s, { mutations: [put('c3', 'x'), lock('p')], startTs: 29n, commitTs: 40n }).map((e) => e.kind)).to.deep.equal(['write_conflict']);
+    expect(read(s, 'c3', 50n), 'refused: nothing written').to.equal(undefined);
+    // A put/delete lock on the key stops a LOCK; another transaction's LOCK lock does not stop a one-phase LOCK.
+    expect(pw(s, [put('q', 'v')], 60n)).to.deep.equal([]);
+    expect(onePhaseCommit(s, { mutations: [put('c4', 'x'), lock('q')], startTs: 61n, commitTs: 62n }).map((e) => e.kind)).to.deep.equal(['locked']);
+    expect(pw(s, [lock('r')], 63n)).to.deep.equal([]);
+    expect(onePhaseCommit(s, { mutations: [put('c5', 'x'), lock('r')], startTs: 64n, commitTs: 65n })).to.deep.equal([]);
+    // In two phases a LOCK locks the key and commits a lock record: a later LOCK does not conflict with the
+    // record, a writer that started before it does.
+    expect(commit(s, { keys: [k('r')], startTs: 63n, commitTs: 66n })).to.equal(undefined);
+    expect(pw(s, [lock('r')], 64n, { primary: 'r' })).to.deep.equal([]);
+    expect(batchRollback(s, { keys: [k('r')], startTs: 64n })).to.equal(undefined);
+    expect(pw(s, [put('r', 'w')], 65n).map((e) => e.kind)).to.deep.equal(['write_conflict']);
+  });
+
+  it('read ranges: a scan at start must still see the same when the transaction commits', () => {
+    const ranges = [{ start: k('d/'), end: k('d0') }];
+    txn(s, [put('d/a', '1')], 10n, 11n);
+    const rmdir = (startTs: bigint, commitTs: bigint) => onePhaseCommit(s, { mutations: [del('p')], readRanges: ranges, startTs, commitTs }).map((e) => e.kind);
+    expect(rmdir(12n, 13n), 'nothing changed in the range after the start').to.deep.equal([]);
+    txn(s, [put('d/b', '1')], 20n, 22n);
+    expect(rmdir(21n, 30n), 'an entry committed after the start').to.deep.equal(['write_conflict']);
+    txn(s, [del('d/b')], 31n, 32n);
+    expect(rmdir(30n, 40n), 'a delete after the start is a change too').to.deep.equal(['write_conflict']);
+    expect(rmdir(33n, 40n)).to.deep.equal([]);
+    expect(pw(s, [put('d/c', '1')], 50n)).to.deep.equal([]);
+    expect(rmdir(51n, 52n), 'an insert in flight').to.deep.equal(['locked']);
+    expect(prewrite(s, { mutations: [], readRanges: [{ start: k('d/'), end: k('d0') }], primary: k('p'), startTs: 50n, lockTtlMs: 3000, minCommitTs: 0n, nowMs: NOW }), 'its own lock is no change').to.deep.equal([]);
+    expect(prewrite(s, { mutations: [del('p')], readRanges: ranges, primary: k('p'), startTs: 53n, lockTtlMs: 3000, minCommitTs: 0n, nowMs: NOW }).map((e) => e.kind)).to.deep.equal(['locked']);
+    expect(s.getLock(k('p')), 'a refused prewrite locks nothing').to.equal(undefined);
   });
 
   it('scan returns visible pairs in key order, honours limit, and stops at a blocking lock', () => {

@@ -49,6 +49,27 @@ export interface WireKeyError {
   error?: string;
 }
 
+/** [start, end) of keys; an empty end is open. */
+export interface KeyRange {
+  start: Buffer;
+  end: Buffer;
+}
+
+/** The keys and range parts of one request that fall in one region. */
+export interface RegionGroup {
+  region: RegionDescriptor;
+  keys: Buffer[];
+  ranges: KeyRange[];
+}
+
+/** Whether every key and range part of g lies in d. */
+function groupFits(g: RegionGroup, d: RegionDescriptor): boolean {
+  const endIn = (e: Buffer) => (e.length === 0 ? d.end.length === 0 : d.end.length === 0 || compareBytes(e, d.end) <= 0);
+  return g.keys.every((k) => inRange(k, d.start, d.end)) && g.ranges.every((r) => inRange(r.start, d.start, d.end) && endIn(r.end));
+}
+
+const rangeToWire = (r: KeyRange) => ({ start_key: r.start, end_key: r.end });
+
 /** What a `locate` hook answers: the region, plus the leader when the lookup knows it. */
 export type LocatedRegion = RegionDescriptor & { leaderStoreId?: number };
 
@@ -245,12 +266,26 @@ export class StoreClient {
 
   /** Groups keys by cached region (sorted by key). */
   async groupByRegion(keys: Buffer[]): Promise<Array<{ region: RegionDescriptor; keys: Buffer[] }>> {
-    const groups = new Map<number, { region: RegionDescriptor; keys: Buffer[] }>();
-    for (const k of [...keys].sort(compareBytes)) {
-      const d = await this.route(k);
+    return (await this.groupItems(keys, [])).map(({ region, keys: ks }) => ({ region, keys: ks }));
+  }
+
+  /** Groups keys and the per-region parts of ranges by cached region (keys sorted). */
+  async groupItems(keys: Buffer[], ranges: KeyRange[]): Promise<RegionGroup[]> {
+    const groups = new Map<number, RegionGroup>();
+    const groupOf = (d: RegionDescriptor) => {
       let g = groups.get(d.id);
-      if (!g) groups.set(d.id, (g = { region: d, keys: [] }));
-      g.keys.push(k);
+      if (!g) groups.set(d.id, (g = { region: d, keys: [], ranges: [] }));
+      return g;
+    };
+    for (const k of [...keys].sort(compareBytes)) groupOf(await this.route(k)).keys.push(k);
+    for (const r of ranges) {
+      for (let from = r.start; ; ) {
+        const d = await this.route(from);
+        const regionEndsFirst = d.end.length > 0 && (r.end.length === 0 || compareBytes(d.end, r.end) < 0);
+        groupOf(d).ranges.push({ start: from, end: regionEndsFirst ? d.end : r.end });
+        if (!regionEndsFirst) break;
+        from = d.end;
+      }
     }
     return [...groups.values()];
   }
@@ -260,22 +295,28 @@ export class StoreClient {
    * and retried, so every key is served by exactly the region that owns it.
    */
   async forKeys<T>(keys: Buffer[], method: Method, build: (keys: Buffer[]) => Record<string, unknown>, onReply: (keys: Buffer[], res: T) => void): Promise<void> {
-    let pending = keys;
-    for (let round = 0; pending.length > 0; round++) {
+    await this.forItems<T>(keys, [], method, (g) => build(g.keys), (g, res) => onReply(g.keys, res));
+  }
+
+  /** forKeys over keys and range parts together: one request per region carries both. */
+  async forItems<T>(keys: Buffer[], ranges: KeyRange[], method: Method, build: (g: RegionGroup) => Record<string, unknown>, onReply: (g: RegionGroup, res: T) => void): Promise<void> {
+    let pending = { keys, ranges };
+    for (let round = 0; pending.keys.length + pending.ranges.length > 0; round++) {
       if (round >= MAX_REGION_ATTEMPTS) throw new UnavailableError(`${method}: keys keep moving between regions`);
-      const groups = await this.groupByRegion(pending);
-      const retry: Buffer[] = [];
+      const groups = await this.groupItems(pending.keys, pending.ranges);
+      const retry: typeof pending = { keys: [], ranges: [] };
       await Promise.all(
         groups.map(async (g) => {
           try {
-            const { res } = await this.onRegion<T>(g.keys[0]!, method, (d) => {
-              if (!g.keys.every((k) => inRange(k, d.start, d.end))) throw new KeyNotInRegionError('keys moved to another region');
-              return build(g.keys);
+            const { res } = await this.onRegion<T>(g.keys[0] ?? g.ranges[0]!.start, method, (d) => {
+              if (!groupFits(g, d)) throw new KeyNotInRegionError('keys moved to another region');
+              return build(g);
             });
-            onReply(g.keys, res);
+            onReply(g, res);
           } catch (err) {
-            if (err instanceof EpochNotMatchError || err instanceof KeyNotInRegionError) retry.push(...g.keys);
-            else throw err;
+            if (!(err instanceof EpochNotMatchError || err instanceof KeyNotInRegionError)) throw err;
+            retry.keys.push(...g.keys);
+            retry.ranges.push(...g.ranges);
           }
         }),
       );
@@ -366,15 +407,19 @@ export class StoreClient {
 }
 
 export interface TxnMutation {
-  op: 'PUT' | 'DELETE';
+  op: 'PUT' | 'DELETE' | 'LOCK';
   key: Buffer;
   value?: Buffer;
   assert_not_exist?: boolean;
 }
 
-/** One optimistic transaction: buffered writes, snapshot reads at startTs, commit by 1PC or 2PC. */
+/**
+ * One optimistic transaction: buffered writes, snapshot reads at startTs, and the reads it depends on (LOCKed
+ * keys, read ranges) checked where it commits; commit by 1PC (commit ts picked by the region leader) or 2PC.
+ */
 export class Txn {
   private readonly writes = new Map<string, TxnMutation>();
+  private readonly ranges: KeyRange[] = [];
   private done = false;
 
   constructor(
@@ -384,7 +429,7 @@ export class Txn {
 
   async get(key: Buffer): Promise<Buffer | undefined> {
     const own = this.writes.get(key.toString('hex'));
-    if (own) return own.op === 'PUT' ? own.value : undefined;
+    if (own && own.op !== 'LOCK') return own.op === 'PUT' ? own.value : undefined;
     return this.client.get(key, this.startTs);
   }
 
@@ -396,18 +441,32 @@ export class Txn {
     this.writes.set(key.toString('hex'), { op: 'DELETE', key });
   }
 
-  /** Commits; resolves with the commit ts (0n for an empty transaction). Throws TxnConflictError on conflict. */
+  /** The commit fails (conflict) if key changed after startTs; a write of the same key supersedes it. */
+  lock(key: Buffer): void {
+    const hex = key.toString('hex');
+    if (!this.writes.has(hex)) this.writes.set(hex, { op: 'LOCK', key });
+  }
+
+  /** The commit fails (conflict) if any key in [start, end) (empty end = open) changed after startTs. */
+  readRange(start: Buffer, end: Buffer): void {
+    this.ranges.push({ start, end });
+  }
+
+  /**
+   * Commits; resolves with the commit ts (0n when nothing is written: LOCKs and read ranges alone are not
+   * checked). Throws TxnConflictError on conflict.
+   */
   async commit(): Promise<bigint> {
     if (this.done) throw new FailedPreconditionError('transaction already finished');
     this.done = true;
     const muts = [...this.writes.values()].sort((a, b) => compareBytes(a.key, b.key));
-    if (muts.length === 0) return 0n;
-    const groups = await this.client.groupByRegion(muts.map((m) => m.key));
+    if (!muts.some((m) => m.op !== 'LOCK')) return 0n;
+    const groups = await this.client.groupItems(muts.map((m) => m.key), this.ranges);
     if (groups.length === 1) {
       try {
         const committed = await this.commitOnePhase(muts);
         if (committed !== undefined) return committed;
-        // The leader may have served a read at or above our commit ts (CommitTsExpired): two phases instead.
+        // The leader's floor is still the wall-clock fallback (or our commit ts was overtaken): two phases.
       } catch (err) {
         if (!(err instanceof EpochNotMatchError || err instanceof KeyNotInRegionError)) throw err;
         // The keys no longer share a region: fall back to two phases.
@@ -416,12 +475,11 @@ export class Txn {
     return this.commitTwoPhase(muts);
   }
 
-  /** The commit ts, or undefined when the leader refused the commit ts (nothing was written). */
+  /** The commit ts, or undefined when the leader refused to pick one (nothing was written). */
   private async commitOnePhase(muts: TxnMutation[]): Promise<bigint | undefined> {
-    const commitTs = await this.client.tso();
     const { res } = await this.client.onRegion<any>(muts[0]!.key, 'OnePhaseCommit', (d) => {
-      if (!muts.every((m) => inRange(m.key, d.start, d.end))) throw new EpochNotMatchError('keys span regions');
-      return { mutations: muts, start_version: this.startTs.toString(), commit_version: commitTs.toString() };
+      if (!groupFits({ region: d, keys: muts.map((m) => m.key), ranges: this.ranges }, d)) throw new EpochNotMatchError('keys span regions');
+      return { mutations: muts, start_version: this.startTs.toString(), commit_version: '0', read_ranges: this.ranges.map(rangeToWire) };
     });
     const err: WireKeyError | undefined = res.errors?.[0];
     if (err?.commit_ts_expired) return undefined;
@@ -429,26 +487,45 @@ export class Txn {
     if (err?.committed) return BigInt(err.committed);
     if (err) throw new TxnConflictError(describeKeyError(err), { startTs: this.startTs.toString() });
     this.client.stats.onePc++;
-    return commitTs;
+    return BigInt(res.commit_version);
   }
 
-  /** Prewrites muts; answers the commit ts instead when they turn out committed already (see below). */
+  /**
+   * Prewrites every key (and checks the read ranges) with one request per region, all regions at once;
+   * answers the commit ts instead when they turn out committed already (see below).
+   */
   private async prewrite(muts: TxnMutation[], primary: Buffer, lockTtlMs: number): Promise<bigint | undefined> {
     const byKey = new Map(muts.map((m) => [m.key.toString('hex'), m]));
-    let pending = muts.map((m) => m.key);
-    for (let round = 0; pending.length > 0; round++) {
+    let pending = { keys: muts.map((m) => m.key), ranges: this.ranges };
+    for (let round = 0; pending.keys.length + pending.ranges.length > 0; round++) {
       const locked: any[] = [];
+      const again: typeof pending = { keys: [], ranges: [] };
       let conflict: WireKeyError | undefined;
       let committed: bigint | undefined;
-      await this.client.forKeys<any>(
-        pending,
+      await this.client.forItems<any>(
+        pending.keys,
+        pending.ranges,
         'Prewrite',
-        (keys) => ({ mutations: keys.map((k) => byKey.get(k.toString('hex'))), primary_lock: primary, start_version: this.startTs.toString(), lock_ttl: lockTtlMs }),
-        (_keys, res) => {
+        (g) => ({
+          mutations: g.keys.map((k) => byKey.get(k.toString('hex'))),
+          read_ranges: g.ranges.map(rangeToWire),
+          primary_lock: primary,
+          start_version: this.startTs.toString(),
+          lock_ttl: lockTtlMs,
+        }),
+        (g, res) => {
+          let blocked = false;
           for (const e of res.errors ?? []) {
-            if (e.locked && round < MAX_LOCK_RESOLVE_ROUNDS) locked.push(e.locked);
-            else if (e.committed) committed = BigInt(e.committed);
+            if (e.locked && round < MAX_LOCK_RESOLVE_ROUNDS) {
+              locked.push(e.locked);
+              blocked = true;
+            } else if (e.committed) committed = BigInt(e.committed);
             else conflict ??= e;
+          }
+          // A refused prewrite wrote nothing in its region: the whole group goes again.
+          if (blocked) {
+            again.keys.push(...g.keys);
+            again.ranges.push(...g.ranges);
           }
         },
       );
@@ -457,10 +534,10 @@ export class Txn {
       if (committed !== undefined && !conflict) return committed;
       if (conflict) throw new TxnConflictError(describeKeyError(conflict), { startTs: this.startTs.toString() });
       if (locked.length === 0) return undefined;
-      // Settle other transactions' locks (expired or decided ones go away), then prewrite those keys again.
+      // Settle other transactions' locks (expired or decided ones go away), then prewrite those groups again.
       const outcomes = await Promise.all(locked.map((l) => this.client.resolveLock(l, 0n)));
       if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS * 5);
-      pending = locked.map((l) => Buffer.from(l.key));
+      pending = again;
     }
   }
 
@@ -491,12 +568,8 @@ export class Txn {
     const primary = muts[0]!.key;
     const secondaries = muts.slice(1);
     try {
-      const already = await this.prewrite([muts[0]!], primary, ttl);
+      const already = await this.prewrite(muts, primary, ttl);
       if (already !== undefined) return already;
-      if (secondaries.length > 0 && (await this.prewrite(secondaries, primary, ttl)) !== undefined) {
-        // A secondary committed while the primary was not: not a state this client creates.
-        throw new TxnConflictError('secondary key already committed by this transaction while the primary was not', { startTs: this.startTs.toString() });
-      }
     } catch (err) {
       await this.rollback(muts.map((m) => m.key));
       throw err;
@@ -513,9 +586,10 @@ export class Txn {
       }
     }
     this.client.stats.twoPc++;
-    // The transaction is committed once the primary is; secondaries left locked are resolved by readers.
+    // The transaction is committed once the primary is: the secondaries are committed in the background, and a
+    // reader that meets one still locked resolves it through the primary.
     if (secondaries.length > 0) {
-      await this.client
+      void this.client
         .forKeys<any>(secondaries.map((m) => m.key), 'Commit', (ks) => ({ start_version: this.startTs.toString(), commit_version: commitTs.toString(), keys: ks }), () => undefined)
         .catch(() => undefined);
     }

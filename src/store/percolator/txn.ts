@@ -2,6 +2,14 @@
 // txn status, txn heartbeat and one-phase commit. Each command validates every key before it writes anything,
 // so a refused command leaves storage untouched; each is idempotent under replay (a raft entry may apply
 // after the client already retried it elsewhere). Pure: no clock, no I/O beyond the store handed in.
+//
+// Besides put and delete, a transaction can name reads it depends on, checked where the command applies:
+// - a LOCK mutation: the key must not have changed (no put/delete committed at or after start, no other
+//   transaction's put/delete lock). LOCKs of the same key do not conflict with one another, only with writers
+//   of it. In two phases the key is locked and commits a lock record (so a later writer that read before it
+//   conflicts); in one phase nothing is written.
+// - a read range: no key in [start, end) changed (same rule), i.e. a scan at start would still see the same.
+//   In one phase it holds atomically with the commit; in two phases it is checked at each region's prewrite.
 import { compareBytes } from '../keys.js';
 import type { LockRecord, MvccStore, VersionedWrite } from '../mvcc/types.js';
 import type {
@@ -10,6 +18,7 @@ import type {
   CommitRequest,
   HeartBeatRequest,
   KeyError,
+  KeyRange,
   LockInfo,
   Mutation,
   OnePhaseCommitRequest,
@@ -46,6 +55,12 @@ export function existsAt(store: MvccStore, key: Buffer, ts: bigint): boolean {
   return false;
 }
 
+/** The newest committed put or delete of key (lock and rollback records change nothing). */
+function newestChange(store: MvccStore, key: Buffer): VersionedWrite | undefined {
+  for (const w of store.writes(key)) if (w.write.kind === 'put' || w.write.kind === 'delete') return w;
+  return undefined;
+}
+
 function conflictOf(store: MvccStore, m: Mutation, startTs: bigint, primary: Buffer): KeyError | undefined {
   const newest = first(store.writes(m.key));
   if (newest && newest.commitTs >= startTs) {
@@ -55,10 +70,45 @@ function conflictOf(store: MvccStore, m: Mutation, startTs: bigint, primary: Buf
     const own = findOwnWrite(store, m.key, startTs);
     if (own?.write.kind === 'rollback') return { kind: 'abort', key: m.key, message: `transaction ${startTs} was already rolled back` };
     if (own) return { kind: 'committed', key: m.key, startTs, commitTs: own.commitTs };
-    return { kind: 'write_conflict', key: m.key, startTs, conflictTs: newest.write.startTs, conflictCommitTs: newest.commitTs, primary };
+    // A LOCK depends only on the value: another transaction's lock or rollback record is no change.
+    const change = m.op === 'lock' ? newestChange(store, m.key) : newest;
+    if (change && change.commitTs >= startTs) {
+      return { kind: 'write_conflict', key: m.key, startTs, conflictTs: change.write.startTs, conflictCommitTs: change.commitTs, primary };
+    }
   }
   if (m.assertNotExist && existsAt(store, m.key, startTs)) return { kind: 'already_exists', key: m.key };
   return undefined;
+}
+
+/** Whether another transaction's lock stops m: any lock for a write, only a put/delete lock for a LOCK. */
+function lockBlocks(lock: LockRecord, m: Mutation, startTs: bigint): boolean {
+  return lock.startTs !== startTs && (m.op !== 'lock' || lock.kind !== 'lock');
+}
+
+/**
+ * The first change a scan of [start, end) at startTs did not see: another transaction's put/delete lock, or a
+ * put/delete committed at or after startTs by another transaction.
+ */
+export function rangeConflict(store: MvccStore, r: KeyRange, startTs: bigint, primary: Buffer): KeyError | undefined {
+  for (const { key, lock } of store.locks(r.start, r.end)) {
+    if (lock.startTs !== startTs && lock.kind !== 'lock') return { kind: 'locked', lock: lockInfo(key, lock) };
+  }
+  for (const key of store.writeKeys(r.start, r.end)) {
+    const c = newestChange(store, key);
+    if (c && c.commitTs >= startTs && c.write.startTs !== startTs) {
+      return { kind: 'write_conflict', key, startTs, conflictTs: c.write.startTs, conflictCommitTs: c.commitTs, primary };
+    }
+  }
+  return undefined;
+}
+
+function rangeErrors(store: MvccStore, ranges: KeyRange[] | undefined, startTs: bigint, primary: Buffer): KeyError[] {
+  const out: KeyError[] = [];
+  for (const r of ranges ?? []) {
+    const e = rangeConflict(store, r, startTs, primary);
+    if (e) out.push(e);
+  }
+  return out;
 }
 
 export function prewrite(store: MvccStore, req: PrewriteRequest): KeyError[] {
@@ -74,6 +124,7 @@ export function prewrite(store: MvccStore, req: PrewriteRequest): KeyError[] {
     if (err) errors.push(err);
     else todo.push(m);
   }
+  errors.push(...rangeErrors(store, req.readRanges, req.startTs, req.primary));
   if (errors.length > 0) return errors;
   const minCommitTs = req.minCommitTs > req.startTs ? req.minCommitTs : req.startTs + 1n;
   for (const m of todo) {
@@ -199,14 +250,16 @@ export function txnHeartBeat(store: MvccStore, req: HeartBeatRequest): { ttlMs: 
 }
 
 /**
- * One-phase commit: the prewrite checks, then data and write records at commitTs with no locks. Replay-safe:
- * if every key already carries this transaction's write at (startTs, commitTs) it succeeds without writing.
+ * One-phase commit: the prewrite checks, then data and write records at commitTs with no locks (LOCK mutations
+ * and read ranges are only checked). Replay-safe: if every put/delete already carries this transaction's write
+ * at (startTs, commitTs) it succeeds without writing.
  */
 export function onePhaseCommit(store: MvccStore, req: OnePhaseCommitRequest): KeyError[] {
   if (req.commitTs <= req.startTs) {
     return [{ kind: 'abort', key: req.mutations[0]?.key ?? Buffer.alloc(0), message: `commit ts ${req.commitTs} must exceed start ts ${req.startTs}` }];
   }
-  const applied = req.mutations.every((m) => {
+  const writes = req.mutations.filter((m) => m.op !== 'lock');
+  const applied = writes.length > 0 && writes.every((m) => {
     const own = findOwnWrite(store, m.key, req.startTs);
     return own !== undefined && own.commitTs === req.commitTs && own.write.kind === m.op;
   });
@@ -214,20 +267,17 @@ export function onePhaseCommit(store: MvccStore, req: OnePhaseCommitRequest): Ke
   const errors: KeyError[] = [];
   const primary = req.mutations[0]?.key ?? Buffer.alloc(0);
   for (const m of req.mutations) {
-    if (m.op === 'lock') {
-      errors.push({ kind: 'abort', key: m.key, message: 'one-phase commit accepts only put and delete' });
-      continue;
-    }
     const lock = store.getLock(m.key);
-    if (lock) {
+    if (lock && lockBlocks(lock, m, req.startTs)) {
       errors.push({ kind: 'locked', lock: lockInfo(m.key, lock) });
       continue;
     }
     const err = conflictOf(store, m, req.startTs, primary);
     if (err) errors.push(err);
   }
+  errors.push(...rangeErrors(store, req.readRanges, req.startTs, primary));
   if (errors.length > 0) return errors;
-  for (const m of req.mutations) {
+  for (const m of writes) {
     if (m.op === 'put') store.putData(m.key, req.startTs, m.value ?? Buffer.alloc(0));
     store.putWrite(m.key, req.commitTs, { kind: m.op, startTs: req.startTs });
   }

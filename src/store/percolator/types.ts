@@ -30,8 +30,16 @@ export interface Mutation {
   assertNotExist?: boolean;
 }
 
+/** [start, end) of user keys; an empty end is unbounded. */
+export interface KeyRange {
+  start: Buffer;
+  end: Buffer;
+}
+
 export interface PrewriteRequest {
   mutations: Mutation[];
+  /** Ranges read at startTs that must be unchanged (see txn.ts); absent in entries written before they existed. */
+  readRanges?: KeyRange[];
   primary: Buffer;
   startTs: bigint;
   lockTtlMs: number;
@@ -88,6 +96,7 @@ export interface HeartBeatRequest {
 
 export interface OnePhaseCommitRequest {
   mutations: Mutation[];
+  readRanges?: KeyRange[];
   startTs: bigint;
   commitTs: bigint;
 }

@@ -11,6 +11,7 @@ import { encodedRange, FamilyMvccStore, type Families, type OrderedFamily } from
 import type { LmdbMvccBackend } from '../mvcc/lmdb.js';
 import type { WriteRecord } from '../mvcc/types.js';
 import { batchRollback, checkTxnStatus, commit, onePhaseCommit, prewrite, resolveLock, txnHeartBeat } from '../percolator/txn.js';
+import type { KeyRange } from '../percolator/types.js';
 import { decodeCommand, type CommandType, type RegionCommand } from './command.js';
 import { descriptorFromJson, descriptorToJson, type DescriptorJson, type RegionDescriptor } from './descriptor.js';
 
@@ -129,7 +130,7 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
   private run(cmd: Exclude<RegionCommand, { t: 'split' }>): unknown {
     switch (cmd.t) {
       case 'prewrite':
-        return prewrite(this.store, cmd.req);
+        return prewrite(this.store, { ...cmd.req, readRanges: this.clip(cmd.req.readRanges) });
       case 'commit':
         return commit(this.store, cmd.req);
       case 'rollback':
@@ -141,8 +142,14 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
       case 'heartbeat':
         return txnHeartBeat(this.store, cmd.req);
       case 'one_pc':
-        return onePhaseCommit(this.store, cmd.req);
+        return onePhaseCommit(this.store, { ...cmd.req, readRanges: this.clip(cmd.req.readRanges) });
     }
+  }
+
+  /** A read range is checked within this region only (its start was admitted here; the client splits ranges). */
+  private clip(ranges: KeyRange[] | undefined): KeyRange[] {
+    const end = this.desc.end;
+    return (ranges ?? []).map((r) => (end.length > 0 && (r.end.length === 0 || compareBytes(r.end, end) > 0) ? { start: r.start, end } : r));
   }
 
   private applySplit(splitKey: Buffer, newId: number, extra: Array<{ db: BinaryDb; key: Buffer; value: Buffer | null }>): ApplyResult {

@@ -286,21 +286,32 @@ export class StoreNode {
   }
 
   /**
-   * A one-phase commit through the region's guard: refused with CommitTsExpired (nothing proposed) when a
-   * read at or above its commit ts may already have been served, unless it already applied (a retry).
+   * A one-phase commit through the region's guard: `keys` are admitted, `writes` (its puts and deletes) are
+   * locked in memory. commitTs 0n lets the guard pick the commit ts. Refused with CommitTsExpired (nothing
+   * proposed) when a read at or above the commit ts may already have been served, unless it already applied.
    */
-  async onePhaseCommit(ctx: RequestContext, keys: Buffer[], startTs: bigint, commitTs: bigint, build: (version: number) => RegionCommand): Promise<KeyError[]> {
+  async onePhaseCommit(
+    ctx: RequestContext,
+    keys: Buffer[],
+    writes: Buffer[],
+    startTs: bigint,
+    commitTs: bigint,
+    build: (version: number, commitTs: bigint) => RegionCommand,
+  ): Promise<{ errors: KeyError[]; commitTs: bigint }> {
     const region = this.admit(ctx, keys);
-    const lock = this.guardOf(region).lockOnePc(keys, commitTs);
+    const lock = this.guardOf(region).lockOnePc(writes, startTs, commitTs > 0n ? commitTs : undefined);
     if ('minCommitTs' in lock) {
-      const own = keys.map((k) => findOwnWrite(region.sm.mvcc, k, startTs));
-      if (own.every((w) => w && w.write.kind !== 'rollback')) return own[0]!.commitTs === commitTs ? [] : [{ kind: 'committed', key: keys[0]!, startTs, commitTs: own[0]!.commitTs }];
-      return [{ kind: 'commit_ts_expired', key: keys[0]!, startTs, commitTs, minCommitTs: lock.minCommitTs }];
+      const own = writes.map((k) => findOwnWrite(region.sm.mvcc, k, startTs));
+      if (own.length > 0 && own.every((w) => w && w.write.kind !== 'rollback')) {
+        const at = own[0]!.commitTs;
+        return { errors: at === commitTs ? [] : [{ kind: 'committed', key: writes[0]!, startTs, commitTs: at }], commitTs: at };
+      }
+      return { errors: [{ kind: 'commit_ts_expired', key: keys[0]!, startTs, commitTs, minCommitTs: lock.minCommitTs }], commitTs: 0n };
     }
     try {
-      const errs = (await this.propose(ctx, keys, build)) as KeyError[];
+      const errs = (await this.propose(ctx, keys, (v) => build(v, lock.commitTs))) as KeyError[];
       lock.ticket.release(true);
-      return errs;
+      return { errors: errs, commitTs: lock.commitTs };
     } catch (err) {
       lock.ticket.release(false);
       throw err;

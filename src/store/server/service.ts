@@ -6,7 +6,7 @@ import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { loadProto, requireToken, toGrpcError, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
 import { get as mvccGet, scan as mvccScan, MAX_SCAN_LIMIT } from '../percolator/read.js';
-import type { CheckTxnStatusResult, KeyError, LockInfo, Mutation } from '../percolator/types.js';
+import type { CheckTxnStatusResult, KeyError, KeyRange, LockInfo, Mutation } from '../percolator/types.js';
 import { uniqueKeys } from '../percolator/txn.js';
 import type { MutationOp } from '../mvcc/types.js';
 import { compareBytes } from '../keys.js';
@@ -66,7 +66,8 @@ function context(v: any): RequestContext {
   return ctx;
 }
 
-function mutations(v: unknown): Mutation[] {
+function mutations(v: unknown, allowEmpty = false): Mutation[] {
+  if (allowEmpty && (v === undefined || (Array.isArray(v) && v.length === 0))) return [];
   if (!Array.isArray(v) || v.length === 0) throw new InvalidArgumentError('mutations must not be empty');
   if (v.length > MAX_KEYS_PER_REQUEST) throw new InvalidArgumentError(`too many mutations (limit ${MAX_KEYS_PER_REQUEST})`);
   const out = v.map((m: any, i: number): Mutation => {
@@ -81,6 +82,20 @@ function mutations(v: unknown): Mutation[] {
     if (compareBytes(sorted[i]!.key, sorted[i - 1]!.key) === 0) throw new InvalidArgumentError(`key ${sorted[i]!.key.toString('hex')} appears twice in mutations`);
   }
   return out;
+}
+
+/** Read ranges: [start, end) with a non-empty start (admitted like a key) and an end above it (empty = open). */
+function readRanges(v: unknown): KeyRange[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new InvalidArgumentError('read_ranges must be a list');
+  if (v.length > MAX_KEYS_PER_REQUEST) throw new InvalidArgumentError(`too many read_ranges (limit ${MAX_KEYS_PER_REQUEST})`);
+  return v.map((r: any, i: number) => {
+    const start = key(r?.start_key, `read_ranges[${i}].start_key`);
+    const end = Buffer.from(r?.end_key ?? []);
+    if (end.length > MAX_USER_KEY_BYTES) throw new InvalidArgumentError(`read_ranges[${i}].end_key is longer than ${MAX_USER_KEY_BYTES} bytes`);
+    if (end.length > 0 && compareBytes(end, start) <= 0) throw new InvalidArgumentError(`read_ranges[${i}] is empty (end_key not above start_key)`);
+    return { start, end };
+  });
 }
 
 function ttl(v: unknown): number {
@@ -210,15 +225,17 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       }, { readTs: rq.readTs, range: { start, end } });
     }, false),
     Prewrite: h(async (node, req) => {
-      const muts = mutations(req.mutations);
+      const ranges = readRanges(req.read_ranges);
+      const muts = mutations(req.mutations, ranges.length > 0);
       const primary = key(req.primary_lock, 'primary_lock');
       const startTs = ts(req.start_version, 'start_version');
       const lockTtlMs = ttl(req.lock_ttl);
       const minCommitTs = ts(req.min_commit_ts, 'min_commit_ts', false);
-      const errs = (await node.propose(context(req.context), muts.map((m) => m.key), (v, nowMs) => ({
+      const admitted = [...muts.map((m) => m.key), ...ranges.map((r) => r.start)];
+      const errs = (await node.propose(context(req.context), admitted, (v, nowMs) => ({
         t: 'prewrite',
         v,
-        req: { mutations: muts, primary, startTs, lockTtlMs, minCommitTs, nowMs },
+        req: { mutations: muts, primary, startTs, lockTtlMs, minCommitTs, nowMs, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
       }))) as KeyError[];
       return { errors: errs.map(keyErrorToWire) };
     }, true),
@@ -270,12 +287,19 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       return { error: keyErrorToWire(r.error), lock_ttl: r.ttlMs };
     }, true),
     OnePhaseCommit: h(async (node, req) => {
+      const ranges = readRanges(req.read_ranges);
       const muts = mutations(req.mutations);
       const startTs = ts(req.start_version, 'start_version');
-      const commitTs = ts(req.commit_version, 'commit_version');
-      if (commitTs <= startTs) throw new InvalidArgumentError('commit_version must be above start_version');
-      const errs = await node.onePhaseCommit(context(req.context), muts.map((m) => m.key), startTs, commitTs, (v) => ({ t: 'one_pc', v, req: { mutations: muts, startTs, commitTs } }));
-      return { errors: errs.map(keyErrorToWire) };
+      const asked = ts(req.commit_version, 'commit_version', false);
+      if (asked > 0n && asked <= startTs) throw new InvalidArgumentError('commit_version must be above start_version');
+      const admitted = [...muts.map((m) => m.key), ...ranges.map((r) => r.start)];
+      const writes = muts.filter((m) => m.op !== 'lock').map((m) => m.key);
+      const r = await node.onePhaseCommit(context(req.context), admitted, writes, startTs, asked, (v, commitTs) => ({
+        t: 'one_pc',
+        v,
+        req: { mutations: muts, startTs, commitTs, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
+      }));
+      return { errors: r.errors.map(keyErrorToWire), commit_version: r.commitTs.toString() };
     }, true),
     SplitRegion: h(async (node, req) => {
       const splitKey = key(req.split_key, 'split_key');

@@ -106,20 +106,30 @@ export class TsGuard {
     return this.locks.size;
   }
 
-  /** Takes the locks, or answers the lowest commit ts this leader would accept when commitTs is too low. */
-  lockOnePc(keys: Buffer[], commitTs: bigint): { ticket: OnePcTicket } | { minCommitTs: bigint } {
-    let release!: (known: boolean) => void;
-    const settled = new Promise<boolean>((r) => (release = r));
-    const mine = keys.map((key) => ({ key, commitTs, settled }));
-    for (const l of mine) this.locks.add(l);
+  /**
+   * Takes the locks of a one-phase commit's writes and fixes its commit ts, or answers the lowest commit ts
+   * this leader would accept. With a commit ts given (the client took it from the TSO) it is refused when not
+   * above maxRead. Without one the leader picks max(startTs, maxRead) + 1, which needs no TSO call: every term
+   * in it is a TSO timestamp (the start ts, a read's ts, the floor), so it is at most one above a timestamp
+   * already issued, and any transaction that begins after this one is acknowledged gets a start ts at or above
+   * it and sees the write. That rests on the floor coming from the TSO; on the wall-clock floor (in the future)
+   * it is refused until the start ts has passed the floor.
+   */
+  lockOnePc(keys: Buffer[], startTs: bigint, commitTs?: bigint): { ticket: OnePcTicket; commitTs: bigint } | { minCommitTs: bigint } {
     const floor = this.maxRead;
-    if (commitTs <= floor) {
-      for (const l of mine) this.locks.delete(l);
-      release(true);
+    if (commitTs === undefined) {
+      if (!this.floorFromTso && startTs < this.termFloorTs) return { minCommitTs: floor + 1n };
+      commitTs = (startTs > floor ? startTs : floor) + 1n;
+    } else if (commitTs <= floor) {
       return { minCommitTs: floor + 1n };
     }
+    let release!: (known: boolean) => void;
+    const settled = new Promise<boolean>((r) => (release = r));
+    const mine = keys.map((key) => ({ key, commitTs: commitTs!, settled }));
+    for (const l of mine) this.locks.add(l);
     let done = false;
     return {
+      commitTs,
       ticket: {
         release: (known) => {
           if (done) return;
