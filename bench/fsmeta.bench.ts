@@ -155,7 +155,7 @@ async function watchNotify({ clients, mount }: Target): Promise<void> {
   stream.on('data', (m: any) => {
     if (m.body === 'ready') return ready();
     stream.write({ ack: { cursor: m.event.cursor } });
-    waiting.get(m.event.name)?.();
+    waiting.get(String(m.event.name))?.();
   });
   stream.on('error', () => undefined);
   stream.write({ subscribe: { mount, root_inode: dir } });

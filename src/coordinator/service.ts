@@ -165,8 +165,9 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
 
     RegisterMount: h(async (req) => {
       const id = String(req.mount_id ?? '');
-      const rootInode = u64ToNumber(req.root_inode || 1);
-      const schema = u64ToNumber(req.schema_version || 1);
+      // 64-bit fields arrive as decimal strings, so "0" (the documented "means 1") is not falsy.
+      const rootInode = u64ToNumber(req.root_inode ?? 0) || 1;
+      const schema = u64ToNumber(req.schema_version ?? 0) || 1;
       const cur = state().mounts[id];
       if (cur && cur.state === 'registered' && cur.root_inode === rootInode && cur.schema_version === schema) {
         return { mount: mountMsg(cur), created: false };

@@ -5,7 +5,7 @@
 import * as K from './keys.js';
 import type { TransactionalKv } from './kv.js';
 import type { DentryRecord, InodeRecord, QuotaUsage, SessionRecord } from './types.js';
-import { MAX_TREE_DEPTH } from './types.js';
+import { MAX_TREE_DEPTH, showName } from './types.js';
 
 /** Keys one audit reads at most; a larger mount is audited in part and says so. */
 export const MAX_AUDIT_KEYS = 1_000_000;
@@ -40,14 +40,15 @@ export function auditDump(d: MountDump, rootInode: number): string[] {
   const inodes = new Map(d.inodes.map((i) => [i.inode, i]));
   const refs = new Map<number, number>();
   for (const e of d.dentries) {
+    const at = `dentry ${e.parent}/${showName(e.name)}`;
     const i = inodes.get(e.inode);
-    if (!i) issues.push(`dentry ${e.parent}/${e.name} -> missing inode ${e.inode}`);
-    else if (i.type !== e.type) issues.push(`dentry ${e.parent}/${e.name} type ${e.type} != inode type ${i.type}`);
-    if (e.parent !== rootInode && inodes.get(e.parent)?.type !== 'DIRECTORY') issues.push(`dentry ${e.parent}/${e.name}: parent is not a live directory`);
+    if (!i) issues.push(`${at} -> missing inode ${e.inode}`);
+    else if (i.type !== e.type) issues.push(`${at} type ${e.type} != inode type ${i.type}`);
+    if (e.parent !== rootInode && inodes.get(e.parent)?.type !== 'DIRECTORY') issues.push(`${at}: parent is not a live directory`);
     refs.set(e.inode, (refs.get(e.inode) ?? 0) + 1);
     if (e.type === 'DIRECTORY') {
       const p = d.parents.get(e.inode);
-      if (!p || p.parent !== e.parent || p.name !== e.name) issues.push(`directory ${e.inode}: parent record disagrees with its dentry`);
+      if (!p || p.parent !== e.parent || !p.name.equals(e.name)) issues.push(`directory ${e.inode}: parent record disagrees with its dentry`);
     }
   }
   for (const i of d.inodes) {

@@ -1,33 +1,26 @@
 // Owns the fsmeta operations as transactions over the KV port: validation, mount admission, the namespace
-// rules (stricter than upstream: parents must exist and be directories, renames refuse cycles, non-empty
-// directories cannot be removed, directories are removed only by RemoveDirectory), quota accounting in the same
-// transaction, writer sessions, and bounded retries on contention. A pure core: time, ids and the KV are
-// injected, so the seeded model and history checkers drive this very code.
+// rules (stricter than upstream: parents must exist and be directories, renames refuse cycles and replace as
+// rename(2) does, non-empty directories cannot be removed, directories are removed only by RemoveDirectory,
+// directory pages of a missing or non-directory parent are errors), quota accounting in the same transaction,
+// writer sessions, and bounded retries on contention. A pure core: time, ids and the KV are injected, so the
+// seeded model and history checkers drive this very code. How the directory rules stay true under snapshot
+// isolation without making one directory's inserts conflict is in dirs.ts.
 //
-// Why writes touch keys they do not change: snapshot isolation only catches write-write conflicts, so an op
-// that merely *reads* a directory's existence (Create/Link/Rename into it) rewrites that directory's parent
-// record unchanged. RemoveDirectory deletes that record, so the two conflict instead of leaving an orphan; a
-// directory rename rewrites the whole ancestor chain it checked, so two crossing renames cannot form a cycle.
 // UpdateInode rewrites the dentry unchanged so that a watch on the parent sees the entry updated.
 import type { Clock } from '../common/clock.js';
-import { DataLossError } from '../common/errors.js';
-import {
-  FsExistsError,
-  FsInvalidError,
-  FsNotFoundError,
-  FsPreconditionError,
-  MountRetiredError,
-  QuotaExceededError,
-  TxnAbortedError,
-} from './errors.js';
+import { dirKeys, deleteDirRecords, requireDir, requireDirIn, requireEmptyDir } from './dirs.js';
+import { FsExistsError, FsInvalidError, FsNotFoundError, FsPreconditionError, MountRetiredError, TxnAbortedError } from './errors.js';
 import * as K from './keys.js';
 import { KvAlreadyExistsError, KvConflictError, type CoordinatorDuties, type KvTxn, type MountInfo, type TransactionalKv } from './kv.js';
+import { moveTxn } from './move.js';
+import { applyQuota, chargeQuota, planQuota } from './quota.js';
 import type { CreateReq, MoveReq, NameReq, ReadDirReq, SessionReq, UpdateInodeReq } from './requests.js';
+import { closeSessionTxn, expireSessionsTxn, heartbeatSessionTxn, openSessionTxn } from './sessions.js';
 import {
   MAX_LINK_COUNT,
-  MAX_TREE_DEPTH,
   expireLimit,
   pageLimit,
+  showName,
   validateInode,
   validateMount,
   validateName,
@@ -68,12 +61,6 @@ export interface ExecutorStats {
 /** What the gateway shows for a mount's root, which has no record of its own. */
 export function rootInodeRecord(inode: number): InodeRecord {
   return { inode, type: 'DIRECTORY', size: 0, mode: 0o755, linkCount: 1, createdUnixNs: 0n, updatedUnixNs: 0n, opaqueAttrs: Buffer.alloc(0) };
-}
-
-interface QuotaDelta {
-  scope: number;
-  bytes: number;
-  inodes: number;
 }
 
 export class Executor {
@@ -117,17 +104,19 @@ export class Executor {
       const id = await this.nextInodeId(mount);
       const inode: InodeRecord = { inode: id, type: a.type, size: a.size, mode: a.mode, linkCount: 1, createdUnixNs: a.createdUnixNs, updatedUnixNs: a.updatedUnixNs, opaqueAttrs: a.opaqueAttrs };
       const dentry: DentryRecord = { parent: req.parent, name: req.name, inode: id, type: a.type };
+      const taken = () => new FsExistsError(`${showName(req.name)} already exists in ${req.parent}`);
       await this.write(async (tx) => {
-        await this.requireDir(tx, mount, req.parent);
-        // A taken name outranks a quota refusal; the assertion alone would report it only at commit.
-        const nameTaken = async () => {
-          if (await tx.get(K.dentryKey(req.mount, req.parent, req.name))) throw new FsExistsError(`"${req.name}" already exists in ${req.parent}`);
-        };
-        await this.applyQuota(tx, req.mount, [{ scope: req.parent, bytes: a.size, inodes: 1 }], nameTaken);
-        tx.put(K.dentryKey(req.mount, req.parent, req.name), K.encodeDentry(dentry), { assertNotExist: true });
+        const dkey = K.dentryKey(req.mount, req.parent, req.name);
+        const charges = await planQuota(this.duties, req.mount, [{ scope: req.parent, bytes: a.size, inodes: 1 }]);
+        // Parent, name and quota usage in one read; a taken name outranks a quota refusal.
+        const got = await tx.batchGet([...dirKeys(mount, req.parent), dkey, ...charges.map((c) => c.key)]);
+        requireDirIn(tx, mount, req.parent, got);
+        if (got.has(dkey.toString('hex'))) throw taken();
+        chargeQuota(tx, req.mount, charges, got);
+        tx.put(dkey, K.encodeDentry(dentry), { assertNotExist: true });
         tx.put(K.inodeKey(req.mount, id), K.encodeInode(inode), { assertNotExist: true });
         if (a.type === 'DIRECTORY') tx.put(K.parentKey(req.mount, id), K.encodeParent({ parent: req.parent, name: req.name }), { assertNotExist: true });
-      }, () => new FsExistsError(`"${req.name}" already exists in ${req.parent}`));
+      }, taken);
       return { dentry, inode };
     });
   }
@@ -142,15 +131,16 @@ export class Executor {
       if (req.size !== undefined) validateUint(req.size, 'size');
       if (req.mode !== undefined) validateUint(req.mode, 'mode', 0xffff_ffff);
       if (req.opaqueAttrs !== undefined) validateOpaque(req.opaqueAttrs);
-      const mount = await this.admit(req.mount);
+      await this.admit(req.mount);
       const { value } = await this.write(async (tx) => {
         const dkey = K.dentryKey(req.mount, req.parent, req.name);
-        const got = await tx.batchGet([dkey, K.inodeKey(req.mount, req.inode)]);
+        const ikey = K.inodeKey(req.mount, req.inode);
+        const got = await tx.batchGet([dkey, ikey]);
         const draw = got.get(dkey.toString('hex'));
-        if (!draw) throw new FsNotFoundError(`"${req.name}" not found in ${req.parent}`);
+        if (!draw) throw new FsNotFoundError(`${showName(req.name)} not found in ${req.parent}`);
         const dentry = K.decodeDentry(draw);
-        if (dentry.inode !== req.inode) throw new FsInvalidError(`"${req.name}" names inode ${dentry.inode}, not ${req.inode}`);
-        const iraw = got.get(K.inodeKey(req.mount, req.inode).toString('hex'));
+        if (dentry.inode !== req.inode) throw new FsInvalidError(`${showName(req.name)} names inode ${dentry.inode}, not ${req.inode}`);
+        const iraw = got.get(ikey.toString('hex'));
         if (!iraw) throw new FsNotFoundError(`inode ${req.inode} not found`);
         const cur = K.decodeInode(iraw);
         if (cur.type !== dentry.type) throw new FsInvalidError(`inode ${req.inode} type differs from its dentry`);
@@ -162,16 +152,16 @@ export class Executor {
           ...(req.updatedUnixNs !== undefined ? { updatedUnixNs: req.updatedUnixNs } : {}),
           ...(req.opaqueAttrs !== undefined ? { opaqueAttrs: req.opaqueAttrs } : {}),
         };
-        tx.put(K.inodeKey(req.mount, req.inode), K.encodeInode(next));
+        tx.put(ikey, K.encodeInode(next));
         tx.put(dkey, draw);
-        await this.applyQuota(tx, req.mount, [{ scope: req.parent, bytes: next.size - cur.size, inodes: 0 }]);
+        await applyQuota(tx, this.duties, req.mount, [{ scope: req.parent, bytes: next.size - cur.size, inodes: 0 }]);
         return next;
       });
       return value;
     });
   }
 
-  /** Moves one entry (file or directory); descendants follow because their keys hold the parent's inode. */
+  /** Moves one entry (file or directory), replacing an existing destination as rename(2) does (move.ts). */
   rename(req: MoveReq): Promise<void> {
     return this.op('rename', async () => {
       await this.move(req, false);
@@ -196,14 +186,14 @@ export class Executor {
         if (!iraw) throw new FsNotFoundError(`inode ${from.inode} not found`);
         const inode = K.decodeInode(iraw);
         if (inode.type === 'DIRECTORY') throw new FsInvalidError('cannot hard-link a directory');
-        await this.requireDir(tx, mount, req.toParent);
+        await requireDir(tx, mount, req.toParent);
         const toKey = K.dentryKey(req.mount, req.toParent, req.toName);
-        if (await tx.get(toKey)) throw new FsExistsError(`"${req.toName}" already exists in ${req.toParent}`);
+        if (await tx.get(toKey)) throw new FsExistsError(`${showName(req.toName)} already exists in ${req.toParent}`);
         const links = Math.max(inode.linkCount, 1);
         if (links >= MAX_LINK_COUNT) throw new FsInvalidError(`inode ${inode.inode} has the maximum link count`);
         tx.put(toKey, K.encodeDentry({ parent: req.toParent, name: req.toName, inode: inode.inode, type: inode.type }), { assertNotExist: true });
         tx.put(K.inodeKey(req.mount, inode.inode), K.encodeInode({ ...inode, linkCount: links + 1 }));
-        await this.applyQuota(tx, req.mount, [{ scope: req.toParent, bytes: inode.size, inodes: 1 }]);
+        await applyQuota(tx, this.duties, req.mount, [{ scope: req.toParent, bytes: inode.size, inodes: 1 }]);
       });
     });
   }
@@ -211,10 +201,10 @@ export class Executor {
   unlink(req: NameReq): Promise<void> {
     return this.op('unlink', async () => {
       this.validateNameReq(req);
-      const mount = await this.admit(req.mount);
+      await this.admit(req.mount);
       await this.write(async (tx) => {
         const d = await this.getDentry(tx, req.mount, req.parent, req.name);
-        if (d.type === 'DIRECTORY') throw new FsPreconditionError(`"${req.name}" is a directory; use RemoveDirectory`);
+        if (d.type === 'DIRECTORY') throw new FsPreconditionError(`${showName(req.name)} is a directory; use RemoveDirectory`);
         tx.delete(K.dentryKey(req.mount, req.parent, req.name));
         const ikey = K.inodeKey(req.mount, d.inode);
         const iraw = await tx.get(ikey);
@@ -225,7 +215,7 @@ export class Executor {
           if (inode.linkCount <= 1) tx.delete(ikey);
           else tx.put(ikey, K.encodeInode({ ...inode, linkCount: inode.linkCount - 1 }));
         }
-        await this.applyQuota(tx, req.mount, [{ scope: req.parent, bytes: -size, inodes: -1 }]);
+        await applyQuota(tx, this.duties, req.mount, [{ scope: req.parent, bytes: -size, inodes: -1 }]);
       });
     });
   }
@@ -233,19 +223,16 @@ export class Executor {
   removeDirectory(req: NameReq): Promise<void> {
     return this.op('remove_directory', async () => {
       this.validateNameReq(req);
-      const mount = await this.admit(req.mount);
+      await this.admit(req.mount);
       await this.write(async (tx) => {
         const d = await this.getDentry(tx, req.mount, req.parent, req.name);
-        if (d.type !== 'DIRECTORY') throw new FsPreconditionError(`"${req.name}" is not a directory`);
-        const prefix = K.dentryPrefix(req.mount, d.inode);
-        if ((await tx.scan(prefix, K.prefixEnd(prefix), 1)).length > 0) throw new FsPreconditionError(`directory "${req.name}" is not empty`);
-        const ikey = K.inodeKey(req.mount, d.inode);
-        const iraw = await tx.get(ikey);
+        if (d.type !== 'DIRECTORY') throw new FsPreconditionError(`${showName(req.name)} is not a directory`);
+        await requireEmptyDir(tx, req.mount, d.inode, req.name);
+        const iraw = await tx.get(K.inodeKey(req.mount, d.inode));
         tx.delete(K.dentryKey(req.mount, req.parent, req.name));
-        tx.delete(ikey);
-        tx.delete(K.parentKey(req.mount, d.inode));
+        deleteDirRecords(tx, req.mount, d.inode);
         const size = iraw ? K.decodeInode(iraw).size : 0;
-        await this.applyQuota(tx, req.mount, [{ scope: req.parent, bytes: -size, inodes: -1 }]);
+        await applyQuota(tx, this.duties, req.mount, [{ scope: req.parent, bytes: -size, inodes: -1 }]);
       });
     });
   }
@@ -291,7 +278,7 @@ export class Executor {
       const got = keys.length > 0 ? await tx.batchGet(keys) : new Map<string, Buffer>();
       const entries = dentries.map((dentry, i) => {
         const raw = got.get(keys[i]!.toString('hex'));
-        if (!raw) throw new FsNotFoundError(`inode ${dentry.inode} of "${dentry.name}" not found`);
+        if (!raw) throw new FsNotFoundError(`inode ${dentry.inode} of ${showName(dentry.name)} not found`);
         return { dentry, inode: K.decodeInode(raw) };
       });
       return { entries, readVersion: tx.startTs };
@@ -336,32 +323,14 @@ export class Executor {
     });
   }
 
-  // ---- writer sessions -------------------------------------------------------------------------------------------
+  // ---- writer sessions (sessions.ts) -------------------------------------------------------------------------------
 
   openWriteSession(req: SessionReq): Promise<SessionRecord> {
     return this.op('open_write_session', async () => {
       this.validateSessionReq(req);
       await this.admit(req.mount);
       const now = this.nowNs();
-      const rec: SessionRecord = { session: req.session, inode: req.inode, expiresUnixNs: req.expiresUnixNs };
-      await this.write(async (tx) => {
-        const iraw = await tx.get(K.inodeKey(req.mount, req.inode));
-        if (!iraw) throw new FsNotFoundError(`inode ${req.inode} not found`);
-        if (K.decodeInode(iraw).type !== 'FILE') throw new FsInvalidError(`inode ${req.inode} is not a file`);
-        const skey = K.sessionKey(req.mount, req.session);
-        const okey = K.ownerKey(req.mount, req.inode);
-        const got = await tx.batchGet([skey, okey]);
-        const oldSession = decodeOpt(got.get(skey.toString('hex')));
-        const oldOwner = decodeOpt(got.get(okey.toString('hex')));
-        if (oldSession && oldSession.expiresUnixNs > now) throw new FsExistsError(`session ${req.session} is live`);
-        if (oldOwner && oldOwner.expiresUnixNs > now) throw new FsExistsError(`inode ${req.inode} has a live writer ${oldOwner.session}`);
-        // Clear the stale partners so every session key and owner key keep pointing at each other.
-        if (oldSession) await this.deleteIfEqual(tx, K.ownerKey(req.mount, oldSession.inode), oldSession);
-        if (oldOwner) await this.deleteIfEqual(tx, K.sessionKey(req.mount, oldOwner.session), oldOwner);
-        tx.put(skey, K.encodeSession(rec));
-        tx.put(okey, K.encodeSession(rec));
-      });
-      return rec;
+      return (await this.write((tx) => openSessionTxn(tx, req, now))).value;
     });
   }
 
@@ -370,20 +339,7 @@ export class Executor {
       this.validateSessionReq(req);
       await this.admit(req.mount);
       const now = this.nowNs();
-      const rec: SessionRecord = { session: req.session, inode: req.inode, expiresUnixNs: req.expiresUnixNs };
-      await this.write(async (tx) => {
-        const skey = K.sessionKey(req.mount, req.session);
-        const okey = K.ownerKey(req.mount, req.inode);
-        const got = await tx.batchGet([skey, okey]);
-        const s = decodeOpt(got.get(skey.toString('hex')));
-        const o = decodeOpt(got.get(okey.toString('hex')));
-        if (!s || s.expiresUnixNs <= now || s.inode !== req.inode || !o || !sameSession(s, o)) {
-          throw new FsNotFoundError(`session ${req.session} is lost; reopen it`);
-        }
-        tx.put(skey, K.encodeSession(rec));
-        tx.put(okey, K.encodeSession(rec));
-      });
-      return rec;
+      return (await this.write((tx) => heartbeatSessionTxn(tx, req, now))).value;
     });
   }
 
@@ -391,15 +347,7 @@ export class Executor {
     return this.op('close_write_session', async () => {
       validateMount(req.mount);
       validateSession(req.session);
-      await this.write(async (tx) => {
-        const skey = K.sessionKey(req.mount, req.session);
-        const s = decodeOpt(await tx.get(skey));
-        if (!s) throw new FsNotFoundError(`session ${req.session} not found`);
-        tx.delete(skey);
-        const okey = K.ownerKey(req.mount, s.inode);
-        const o = decodeOpt(await tx.get(okey));
-        if (o && o.session === req.session) tx.delete(okey);
-      });
+      await this.write((tx) => closeSessionTxn(tx, req.mount, req.session));
     });
   }
 
@@ -409,21 +357,7 @@ export class Executor {
       validateMount(req.mount);
       const limit = expireLimit(req.limit);
       const now = this.nowNs();
-      const { value } = await this.write(async (tx) => {
-        const prefix = K.sessionPrefix(req.mount);
-        const rows = await tx.scan(prefix, K.prefixEnd(prefix), limit);
-        const expired = new Set<string>();
-        for (const row of rows) {
-          const r = K.decodeSession(row.value);
-          if (r.expiresUnixNs > now) continue;
-          tx.delete(row.key);
-          await this.deleteIfEqual(tx, K.sessionKey(req.mount, r.session), r);
-          await this.deleteIfEqual(tx, K.ownerKey(req.mount, r.inode), r);
-          expired.add(r.session);
-        }
-        return expired.size;
-      });
-      return { expired: value };
+      return { expired: (await this.write((tx) => expireSessionsTxn(tx, req.mount, limit, now))).value };
     });
   }
 
@@ -488,23 +422,9 @@ export class Executor {
     }
   }
 
-  /** The directory must exist; its parent record is rewritten unchanged so a concurrent removal conflicts. */
-  private async requireDir(tx: KvTxn, mount: MountInfo, dir: number): Promise<void> {
-    if (dir === mount.rootInode) return;
-    const ikey = K.inodeKey(mount.mount, dir);
-    const pkey = K.parentKey(mount.mount, dir);
-    const got = await tx.batchGet([ikey, pkey]);
-    const iraw = got.get(ikey.toString('hex'));
-    if (!iraw) throw new FsNotFoundError(`parent ${dir} not found`);
-    if (K.decodeInode(iraw).type !== 'DIRECTORY') throw new FsPreconditionError(`parent ${dir} is not a directory`);
-    const praw = got.get(pkey.toString('hex'));
-    if (!praw) throw new DataLossError(`directory ${dir} has no parent record`);
-    tx.put(pkey, praw);
-  }
-
-  private async getDentry(tx: KvTxn, mount: string, parent: number, name: string): Promise<DentryRecord> {
+  private async getDentry(tx: KvTxn, mount: string, parent: number, name: Buffer): Promise<DentryRecord> {
     const raw = await tx.get(K.dentryKey(mount, parent, name));
-    if (!raw) throw new FsNotFoundError(`"${name}" not found in ${parent}`);
+    if (!raw) throw new FsNotFoundError(`${showName(name)} not found in ${parent}`);
     return K.decodeDentry(raw);
   }
 
@@ -517,7 +437,7 @@ export class Executor {
       await this.duties.publishRootEvent({ kind: 'subtree_handoff_started', mount: req.mount, rootInode: mount.rootInode, frontier });
     }
     try {
-      const { commitTs } = await this.write((tx) => this.moveTxn(tx, mount, req));
+      const { commitTs } = await this.write((tx) => moveTxn(tx, this.duties, mount, req));
       if (commitTs > frontier) frontier = commitTs;
     } finally {
       // Always finish a started handoff, so no handoff stays half-done even when the move failed.
@@ -525,87 +445,30 @@ export class Executor {
     }
   }
 
-  private async moveTxn(tx: KvTxn, mount: MountInfo, req: MoveReq): Promise<void> {
-    const src = await this.getDentry(tx, req.mount, req.fromParent, req.fromName);
-    await this.requireDir(tx, mount, req.toParent);
-    const toKey = K.dentryKey(req.mount, req.toParent, req.toName);
-    if (await tx.get(toKey)) throw new FsExistsError(`"${req.toName}" already exists in ${req.toParent}`);
-    if (src.type === 'DIRECTORY') {
-      if (req.fromParent !== req.toParent) await this.refuseCycle(tx, mount, src.inode, req.toParent);
-      tx.put(K.parentKey(req.mount, src.inode), K.encodeParent({ parent: req.toParent, name: req.toName }));
-    }
-    tx.delete(K.dentryKey(req.mount, req.fromParent, req.fromName));
-    tx.put(toKey, K.encodeDentry({ ...src, parent: req.toParent, name: req.toName }), { assertNotExist: true });
-    if (req.fromParent !== req.toParent) {
-      const iraw = await tx.get(K.inodeKey(req.mount, src.inode));
-      const size = iraw ? K.decodeInode(iraw).size : 0;
-      await this.applyQuota(tx, req.mount, [
-        { scope: req.fromParent, bytes: -size, inodes: -1 },
-        { scope: req.toParent, bytes: size, inodes: 1 },
-      ]);
-    }
-  }
-
-  /** Walks up from the destination; meeting the moved directory means the move would make a cycle. */
-  private async refuseCycle(tx: KvTxn, mount: MountInfo, moved: number, dest: number): Promise<void> {
-    let cur = dest;
-    for (let depth = 0; cur !== mount.rootInode; depth++) {
-      if (cur === moved) throw new FsPreconditionError(`cannot move directory ${moved} under itself`);
-      if (depth >= MAX_TREE_DEPTH) throw new FsPreconditionError(`directory chain deeper than ${MAX_TREE_DEPTH}`);
-      const pkey = K.parentKey(mount.mount, cur);
-      const raw = await tx.get(pkey);
-      if (!raw) throw new DataLossError(`directory ${cur} has no parent record`);
-      tx.put(pkey, raw); // conflict with any concurrent move of an ancestor
-      cur = K.decodeParent(raw).parent;
-    }
-  }
-
   /**
-   * Adds the deltas to the direct-parent scope and the mount scope (0), only for scopes that have a fence,
-   * refusing growth beyond a non-zero limit. The usage keys are written in the same transaction, so
-   * concurrent writers under one fence serialise on them.
+   * A directory page at one version: the parent must be the mount's root or a directory at that version
+   * (NOT_FOUND for a missing one or an unknown mount, FAILED_PRECONDITION for a file), read beside the scan.
    */
-  private async applyQuota(tx: KvTxn, mount: string, deltas: QuotaDelta[], beforeFenced?: () => Promise<void>): Promise<void> {
-    const byScope = new Map<number, QuotaDelta>();
-    for (const d of deltas) {
-      for (const scope of [d.scope, 0]) {
-        const cur = byScope.get(scope) ?? { scope, bytes: 0, inodes: 0 };
-        byScope.set(scope, { scope, bytes: cur.bytes + d.bytes, inodes: cur.inodes + d.inodes });
-      }
-    }
-    for (const d of byScope.values()) {
-      if (d.bytes === 0 && d.inodes === 0) continue;
-      const fence = await this.duties.getQuotaFence(mount, d.scope);
-      if (!fence) continue;
-      await beforeFenced?.();
-      beforeFenced = undefined;
-      const key = K.usageKey(mount, d.scope);
-      const raw = await tx.get(key);
-      const cur = raw ? K.decodeUsage(raw) : { bytes: 0, inodes: 0 };
-      const next = { bytes: Math.max(0, cur.bytes + d.bytes), inodes: Math.max(0, cur.inodes + d.inodes) };
-      if ((d.bytes > 0 && fence.limitBytes > 0 && next.bytes > fence.limitBytes) || (d.inodes > 0 && fence.limitInodes > 0 && next.inodes > fence.limitInodes)) {
-        throw new QuotaExceededError(`quota exceeded for ${mount} scope ${d.scope}`, { scope: d.scope });
-      }
-      if (next.bytes === 0 && next.inodes === 0) tx.delete(key);
-      else tx.put(key, K.encodeUsage(next));
-    }
-  }
-
-  private async deleteIfEqual(tx: KvTxn, key: Buffer, r: SessionRecord): Promise<void> {
-    const cur = decodeOpt(await tx.get(key));
-    if (cur && sameSession(cur, r)) tx.delete(key);
-  }
-
   private async scanDir(req: ReadDirReq): Promise<{ tx: KvTxn; pairs: Array<{ key: Buffer; value: Buffer }> }> {
     validateMount(req.mount);
     validateInode(req.parent, 'parent');
-    if (req.startAfter) validateName(req.startAfter, 'start_after');
+    if (req.startAfter.length > 0) validateName(req.startAfter, 'start_after');
     const limit = pageLimit(req.limit);
+    const mount = await this.duties.getMount(req.mount);
+    if (!mount) throw new FsNotFoundError('fsmeta: mount is not registered', { mount: req.mount });
     const ts = req.snapshotVersion > 0n ? req.snapshotVersion : await this.duties.reserveTimestamps(1);
     const tx = this.kv.begin(ts);
     const prefix = K.dentryPrefix(req.mount, req.parent);
-    const start = req.startAfter ? Buffer.concat([K.dentryKey(req.mount, req.parent, req.startAfter), Buffer.from([0])]) : prefix;
-    return { tx, pairs: await tx.scan(start, K.prefixEnd(prefix), limit) };
+    const start = req.startAfter.length > 0 ? Buffer.concat([K.dentryKey(req.mount, req.parent, req.startAfter), Buffer.from([0])]) : prefix;
+    const [pairs] = await Promise.all([tx.scan(start, K.prefixEnd(prefix), limit), this.requireListable(tx, mount, req.parent)]);
+    return { tx, pairs };
+  }
+
+  private async requireListable(tx: KvTxn, mount: MountInfo, dir: number): Promise<void> {
+    if (dir === mount.rootInode) return;
+    const raw = await tx.get(K.inodeKey(mount.mount, dir));
+    if (!raw) throw new FsNotFoundError(`directory ${dir} not found`);
+    if (K.decodeInode(raw).type !== 'DIRECTORY') throw new FsPreconditionError(`inode ${dir} is not a directory`);
   }
 
   private validateNameReq(req: NameReq): void {
@@ -620,7 +483,7 @@ export class Executor {
     validateName(req.fromName, 'from_name');
     validateInode(req.toParent, 'to_parent');
     validateName(req.toName, 'to_name');
-    if (req.fromParent === req.toParent && req.fromName === req.toName) throw new FsInvalidError('source and destination are the same');
+    if (req.fromParent === req.toParent && req.fromName.equals(req.toName)) throw new FsInvalidError('source and destination are the same');
   }
 
   private validateSessionReq(req: SessionReq): void {
@@ -629,12 +492,4 @@ export class Executor {
     validateSession(req.session);
     if (req.expiresUnixNs <= this.nowNs()) throw new FsInvalidError('expires_unix_ns must be in the future');
   }
-}
-
-function decodeOpt(raw: Buffer | undefined): SessionRecord | undefined {
-  return raw ? K.decodeSession(raw) : undefined;
-}
-
-function sameSession(a: SessionRecord, b: SessionRecord): boolean {
-  return a.session === b.session && a.inode === b.inode && a.expiresUnixNs === b.expiresUnixNs;
 }

@@ -56,8 +56,8 @@ export function prefixEnd(prefix: Buffer): Buffer {
 export function dentryPrefix(mount: string, parent: number): Buffer {
   return Buffer.concat([mountPrefix(mount), Buffer.from([KIND_DENTRY]), be64(parent)]);
 }
-export function dentryKey(mount: string, parent: number, name: string): Buffer {
-  return Buffer.concat([dentryPrefix(mount, parent), Buffer.from(name)]);
+export function dentryKey(mount: string, parent: number, name: Buffer): Buffer {
+  return Buffer.concat([dentryPrefix(mount, parent), name]);
 }
 export function inodeKey(mount: string, inode: number): Buffer {
   return Buffer.concat([mountPrefix(mount), Buffer.from([KIND_INODE]), be64(inode)]);
@@ -81,7 +81,7 @@ export function usageKey(mount: string, scope: number): Buffer {
 export interface ParsedDentryKey {
   mount: string;
   parent: number;
-  name: string;
+  name: Buffer;
 }
 
 /** The (mount, parent, name) of a dentry key, or undefined for any other key. */
@@ -102,7 +102,7 @@ export function parseDentryKey(key: Buffer): ParsedDentryKey | undefined {
   pos += len;
   if (key[pos] !== KIND_DENTRY) return undefined;
   const parent = Number(key.readBigUInt64BE(pos + 1));
-  const name = key.subarray(pos + 9).toString();
+  const name = Buffer.from(key.subarray(pos + 9));
   return { mount, parent, name };
 }
 
@@ -189,11 +189,11 @@ export function decodeInode(buf: Buffer): InodeRecord {
 }
 
 export function encodeDentry(d: DentryRecord): Buffer {
-  return value(KIND_DENTRY, [be64(d.parent), lenBytes(Buffer.from(d.name)), be64(d.inode), Buffer.from([TYPE_CODE[d.type]])]);
+  return value(KIND_DENTRY, [be64(d.parent), lenBytes(d.name), be64(d.inode), Buffer.from([TYPE_CODE[d.type]])]);
 }
 export function decodeDentry(buf: Buffer): DentryRecord {
   const r = new Reader(buf, KIND_DENTRY, 'dentry');
-  const out: DentryRecord = { parent: Number(r.u64()), name: r.bytes().toString(), inode: Number(r.u64()), type: typeOf(r.u8()) };
+  const out: DentryRecord = { parent: Number(r.u64()), name: r.bytes(), inode: Number(r.u64()), type: typeOf(r.u8()) };
   r.end();
   return out;
 }
@@ -201,14 +201,14 @@ export function decodeDentry(buf: Buffer): DentryRecord {
 /** A directory's place in the tree: its parent and its name there. */
 export interface ParentRecord {
   parent: number;
-  name: string;
+  name: Buffer;
 }
 export function encodeParent(p: ParentRecord): Buffer {
-  return value(KIND_PARENT, [be64(p.parent), lenBytes(Buffer.from(p.name))]);
+  return value(KIND_PARENT, [be64(p.parent), lenBytes(p.name)]);
 }
 export function decodeParent(buf: Buffer): ParentRecord {
   const r = new Reader(buf, KIND_PARENT, 'parent');
-  const out = { parent: Number(r.u64()), name: r.bytes().toString() };
+  const out = { parent: Number(r.u64()), name: r.bytes() };
   r.end();
   return out;
 }

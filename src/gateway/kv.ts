@@ -20,6 +20,13 @@ export interface KvTxn {
   put(key: Buffer, value: Buffer, opts?: { assertNotExist?: boolean }): void;
   delete(key: Buffer): void;
   /**
+   * A read the commit depends on: it fails with KvConflictError if key was put or deleted after startTs.
+   * Nothing is written, so transactions that only assert the same key never conflict with one another.
+   */
+  assertUnchanged(key: Buffer): void;
+  /** The same for every key in [start, end): a scan at startTs would still see the same. */
+  assertRangeUnchanged(start: Buffer, end: Buffer): void;
+  /**
    * Commits atomically; resolves with the commit timestamp (0n when nothing was written). The KV picks the
    * commit timestamp itself, at commit time, so that no snapshot taken before it can miss the write.
    * Throws KvConflictError (retryable) or KvAlreadyExistsError.

@@ -1,6 +1,6 @@
 // Owns the in-memory MVCC store with snapshot isolation that stands in for the store cluster in tests, the
 // seeded checkers and `--dev-memory-kv`. Each commit validates (first committer wins on write-write conflicts,
-// then assertNotExist) and applies atomically, taking its commit timestamp from the same oracle as the start
+// then the asserted-unchanged keys and ranges, then assertNotExist) and applies atomically, taking its commit timestamp from the same oracle as the start
 // timestamps at that instant, so a snapshot can never miss a commit ordered before it. Every operation first
 // awaits the injected `interleave` hook, which a seeded test uses to vary how concurrent operations interleave.
 import { compareBytes } from '../store/keys.js';
@@ -36,6 +36,12 @@ interface Mutation {
   key: Buffer;
   value: Buffer | undefined;
   assertNotExist: boolean;
+}
+
+/** Reads a commit depends on: keys and [start, end) ranges that must not have changed after the start ts. */
+export interface ReadChecks {
+  keys: Buffer[];
+  ranges: Array<{ start: Buffer; end: Buffer }>;
 }
 
 export interface MemoryKvOptions {
@@ -93,14 +99,14 @@ export class MemoryKv implements TransactionalKv, ApplyEventSource {
   }
 
   /** Validates and applies a transaction's writes in one step; returns the commit ts. */
-  commitSync(startTs: bigint, muts: Mutation[]): bigint {
+  commitSync(startTs: bigint, muts: Mutation[], checks: ReadChecks = { keys: [], ranges: [] }): bigint {
+    const changed = [...muts.map((m) => m.key), ...checks.keys].find((k) => this.changedAfter(k, startTs));
+    const inRange = changed ?? checks.ranges.map((r) => this.firstChangedIn(r.start, r.end, startTs)).find((k) => k !== undefined);
+    if (inRange) {
+      this.stats.conflicts++;
+      throw new KvConflictError(`write conflict on ${inRange.toString('hex')} (changed after ${startTs})`, { startTs: String(startTs) });
+    }
     for (const m of muts) {
-      const vs = this.versions.get(m.key.toString('hex'));
-      const newest = vs?.[vs.length - 1];
-      if (newest && newest.ts > startTs) {
-        this.stats.conflicts++;
-        throw new KvConflictError(`write conflict on ${m.key.toString('hex')} (committed at ${newest.ts})`, { startTs: String(startTs) });
-      }
       if (m.assertNotExist && this.readAt(m.key, startTs) !== undefined) {
         throw new KvAlreadyExistsError(`key ${m.key.toString('hex')} already exists`);
       }
@@ -126,6 +132,20 @@ export class MemoryKv implements TransactionalKv, ApplyEventSource {
     return commitTs;
   }
 
+  private changedAfter(key: Buffer, ts: bigint): boolean {
+    const vs = this.versions.get(key.toString('hex'));
+    return vs !== undefined && vs[vs.length - 1]!.ts > ts;
+  }
+
+  private firstChangedIn(start: Buffer, end: Buffer, ts: bigint): Buffer | undefined {
+    for (let i = this.lowerBound(start); i < this.sortedKeys.length; i++) {
+      const key = this.sortedKeys[i]!;
+      if (end.length > 0 && compareBytes(key, end) >= 0) return undefined;
+      if (this.changedAfter(key, ts)) return key;
+    }
+    return undefined;
+  }
+
   private lowerBound(key: Buffer): number {
     let lo = 0;
     let hi = this.sortedKeys.length;
@@ -140,6 +160,7 @@ export class MemoryKv implements TransactionalKv, ApplyEventSource {
 
 class MemoryTxn implements KvTxn {
   private readonly writes = new Map<string, Mutation>();
+  private readonly checks: ReadChecks = { keys: [], ranges: [] };
   private done = false;
 
   constructor(
@@ -178,11 +199,19 @@ class MemoryTxn implements KvTxn {
     this.writes.set(key.toString('hex'), { key, value: undefined, assertNotExist: false });
   }
 
+  assertUnchanged(key: Buffer): void {
+    this.checks.keys.push(key);
+  }
+
+  assertRangeUnchanged(start: Buffer, end: Buffer): void {
+    this.checks.ranges.push({ start, end });
+  }
+
   async commit(): Promise<bigint> {
     if (this.done) throw new Error('transaction already finished');
     this.done = true;
     if (this.writes.size === 0) return 0n;
     await this.kv.pause();
-    return this.kv.commitSync(this.startTs, [...this.writes.values()].sort((a, b) => compareBytes(a.key, b.key)));
+    return this.kv.commitSync(this.startTs, [...this.writes.values()].sort((a, b) => compareBytes(a.key, b.key)), this.checks);
   }
 }

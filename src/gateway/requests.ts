@@ -4,18 +4,19 @@ import type { InodeType } from './types.js';
 export interface CreateReq {
   mount: string;
   parent: number;
-  name: string;
+  name: Buffer;
   attrs: { type: InodeType | 'UNSPECIFIED'; size: number; mode: number; createdUnixNs: bigint; updatedUnixNs: bigint; opaqueAttrs: Buffer };
 }
 export interface NameReq {
   mount: string;
   parent: number;
-  name: string;
+  name: Buffer;
 }
 export interface ReadDirReq {
   mount: string;
   parent: number;
-  startAfter: string;
+  /** Empty = from the first entry. */
+  startAfter: Buffer;
   limit: number;
   /** 0n = read at a fresh timestamp. */
   snapshotVersion: bigint;
@@ -30,9 +31,11 @@ export interface UpdateInodeReq extends NameReq {
 export interface MoveReq {
   mount: string;
   fromParent: number;
-  fromName: string;
+  fromName: Buffer;
   toParent: number;
-  toName: string;
+  toName: Buffer;
+  /** Refuse an existing destination (ALREADY_EXISTS) instead of replacing it (RENAME_NOREPLACE); Rename only. */
+  noReplace?: boolean;
 }
 export interface SessionReq {
   mount: string;

@@ -63,9 +63,10 @@ export function fsmetaSettings(args: Parsed): FsmetaSettings {
 }
 
 /**
- * Conflict retries on the stores. A store transaction takes tens of milliseconds, and creates into one
- * directory all rewrite its parent record (see executor.ts), so a busy directory needs more attempts spaced
- * further apart than the in-memory KV: 8 attempts, waits of 2 ms << n (254 ms in all) before ABORTED.
+ * Conflict retries on the stores. Inserts into one directory do not conflict with each other (dirs.ts), but a
+ * store transaction takes milliseconds and other contention (renames crossing, a removal racing inserts, a
+ * fenced usage record) needs more attempts spaced further apart than the in-memory KV: 8 attempts, waits of
+ * 2 ms << n (254 ms in all) before ABORTED.
  */
 export const STORE_TXN_ATTEMPTS = 8;
 export const STORE_TXN_BACKOFF_BASE_MS = 2;

@@ -1,6 +1,8 @@
 // Owns the records of the filesystem-metadata API (inodes, dentries, writer sessions), its named limits and the
 // request validation every RPC shares. Inode ids and sizes are JS numbers (ids come from AllocID and stay below
-// 2^53); wall-clock instants are nanoseconds as bigint because they exceed 2^53.
+// 2^53); wall-clock instants are nanoseconds as bigint because they exceed 2^53. Names are bytes, as in POSIX:
+// any bytes but "/" and NUL, not "." or "..", never decoded or rewritten (two names differ iff their bytes do).
+import { isUtf8 } from 'node:buffer';
 import { FsInvalidError } from './errors.js';
 
 export type InodeType = 'FILE' | 'DIRECTORY';
@@ -18,7 +20,7 @@ export interface InodeRecord {
 
 export interface DentryRecord {
   parent: number;
-  name: string;
+  name: Buffer;
   inode: number;
   type: InodeType;
 }
@@ -39,7 +41,7 @@ export interface QuotaUsage {
   inodes: number;
 }
 
-/** Longest mount id, name and session id, in UTF-8 bytes. */
+/** Longest mount id, name and session id, in bytes. */
 export const MAX_MOUNT_BYTES = 255;
 export const MAX_NAME_BYTES = 255;
 export const MAX_SESSION_BYTES = 255;
@@ -65,11 +67,19 @@ export function validateInode(inode: number, what = 'inode'): void {
   if (!Number.isSafeInteger(inode) || inode <= 0) throw new FsInvalidError(`${what} must be a non-zero id, got ${inode}`);
 }
 
-export function validateName(name: string, what = 'name'): void {
-  if (!name) throw new FsInvalidError(`${what} must not be empty`);
-  if (name === '.' || name === '..') throw new FsInvalidError(`${what} must not be "." or ".."`);
-  if (name.includes('/') || name.includes('\0')) throw new FsInvalidError(`${what} must not contain "/" or NUL`);
-  if (Buffer.byteLength(name) > MAX_NAME_BYTES) throw new FsInvalidError(`${what} longer than ${MAX_NAME_BYTES} bytes`);
+const DOT = 0x2e;
+const SLASH = 0x2f;
+
+export function validateName(name: Buffer, what = 'name'): void {
+  if (name.length === 0) throw new FsInvalidError(`${what} must not be empty`);
+  if (name.every((b) => b === DOT) && name.length <= 2) throw new FsInvalidError(`${what} must not be "." or ".."`);
+  if (name.includes(SLASH) || name.includes(0)) throw new FsInvalidError(`${what} must not contain "/" or NUL`);
+  if (name.length > MAX_NAME_BYTES) throw new FsInvalidError(`${what} longer than ${MAX_NAME_BYTES} bytes`);
+}
+
+/** A name for messages: quoted when it is UTF-8, else its bytes in hex. */
+export function showName(name: Buffer): string {
+  return isUtf8(name) ? JSON.stringify(name.toString('utf8')) : `0x${name.toString('hex')}`;
 }
 
 export function validateSession(session: string): void {
@@ -96,7 +106,7 @@ export function expireLimit(limit: number): number {
   return limit === 0 ? DEFAULT_EXPIRE_LIMIT : limit;
 }
 
-/** Names order by their UTF-8 bytes, the order of their keys. */
-export function compareNames(a: string, b: string): number {
-  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+/** Names order by their bytes, the order of their keys. */
+export function compareNames(a: Buffer, b: Buffer): number {
+  return Buffer.compare(a, b);
 }

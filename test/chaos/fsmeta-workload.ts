@@ -25,8 +25,8 @@ export type Listing = Map<string, string>;
 
 export function call<T = any>(fs: FsClient, method: string, req: unknown, deadlineMs = OP_DEADLINE_MS): Promise<T> {
   return new Promise((resolve, reject) => {
-    (fs.raw as any)[method](req, fs.metadata(), { deadline: new Date(Date.now() + deadlineMs) }, (err: grpc.ServiceError | null, res: T) =>
-      err ? reject(err) : resolve(res),
+    (fs.raw as any)[method](fs.request(req), fs.metadata(), { deadline: new Date(Date.now() + deadlineMs) }, (err: grpc.ServiceError | null, res: T) =>
+      err ? reject(err) : resolve(fs.response(res)),
     );
   });
 }

@@ -142,6 +142,10 @@ describe('coordinator client (gRPC on loopback)', function () {
     const m = await client.registerMount('vol1');
     expect(m.created).to.equal(true);
     expect((await client.registerMount('vol1')).created).to.equal(false);
-    expect((await client.listMounts()).mounts.map((x: { mount_id: string }) => x.mount_id)).to.deep.equal(['vol1']);
+    // The documented defaults: root_inode 0 and schema_version 0 mean 1 (64-bit fields arrive as "0").
+    const zero = await client.registerMount('vol0', 0, 0);
+    expect(zero.mount).to.deep.include({ root_inode: '1', schema_version: '1' });
+    expect((await client.registerMount('vol0', 1, 1)).created, 'the same registration').to.equal(false);
+    expect((await client.listMounts()).mounts.map((x: { mount_id: string }) => x.mount_id)).to.deep.equal(['vol0', 'vol1']);
   });
 });

@@ -13,6 +13,7 @@ import { clusterCmd, debugVars, nokv } from '../fixtures/coordinator-drills.js';
 import { clusterHistoryTarget, fsmetaClusterUp, type FsmetaCluster } from '../fixtures/fsmeta-cluster.js';
 import { dir, file, FsClient } from '../fixtures/fsmeta-gateway.js';
 import { checkHistory } from '../fixtures/fsmeta-history.js';
+import { hotSteps } from '../fixtures/fsmeta-script.js';
 
 const M = 'default';
 const ROOT = '1';
@@ -20,6 +21,11 @@ const ROOT = '1';
 const HISTORY_SEEDS = [1, 2, 3, 4, 5];
 const HISTORY_STEPS = 60;
 const LOAD_WORKERS = 4;
+/** The hot directory on the stores: clients × creates in all, into one directory. */
+const STORM_CLIENTS = 16;
+const STORM_CREATES = 1_000;
+const HOT_HISTORY_SEEDS = [1, 2];
+const HOT_HISTORY_STEPS = 40;
 
 describe('fsmeta gateway on a real cluster', function () {
   this.timeout(60_000);
@@ -131,11 +137,60 @@ describe('fsmeta gateway on a real cluster', function () {
   it('the concurrent history checker finds a linearizable order for every seed against an executor on the stores', async function () {
     this.timeout(120_000);
     for (const seed of HISTORY_SEEDS) {
-      const r = await checkHistory(seed, HISTORY_STEPS, 4, clusterHistoryTarget(c!, seed));
+      const r = await checkHistory(seed, HISTORY_STEPS, 4, { target: clusterHistoryTarget(c!, seed) });
       if (process.env.NOKV_TEST_REPORT) console.log(`seed ${seed}: ${r.ops} ops in ${r.batches} batches, ${r.overlapped} overlapped, ${r.aborted} aborted, ${r.conflicts} conflicts`);
       expect(r.failure ?? '').to.equal('');
       expect(r.ok).to.equal(true);
     }
+  });
+
+  it(`${STORM_CLIENTS} clients creating ${STORM_CREATES} files in one directory: none ABORTED, every one listed`, async function () {
+    this.timeout(180_000);
+    const hot = await create(ROOT, 'storm', dir());
+    const addr = c!.cluster.topo.fsmeta[0]!.addr;
+    const vars = async () => (await debugVars(c!.cluster.topo.fsmeta[0]!.metrics_addr))!.nokv_fsmeta_executor;
+    const before = await vars();
+    const clients = Array.from({ length: STORM_CLIENTS }, () => new FsClient(addr, c!.token));
+    const failures = new Map<string, number>();
+    let next = 0;
+    const t0 = Date.now();
+    try {
+      await Promise.all(clients.map(async (cl) => {
+        for (let i = next++; i < STORM_CREATES; i = next++) {
+          const code = await cl.status('Create', { mount: M, parent: hot, name: `f-${String(i).padStart(5, '0')}`, attrs: file() });
+          if (code !== 'OK') failures.set(code, (failures.get(code) ?? 0) + 1);
+        }
+      }));
+    } finally {
+      for (const cl of clients) cl.close();
+    }
+    const after = await vars();
+    if (process.env.NOKV_TEST_REPORT) console.log(`${STORM_CREATES} creates in ${Date.now() - t0} ms; conflicts retried ${after.conflicts - before.conflicts}`);
+    expect(Object.fromEntries(failures)).to.deep.equal({});
+    expect(after.aborted - before.aborted).to.equal(0);
+    expect(after.conflicts - before.conflicts, 'inserts into one directory do not conflict').to.equal(0);
+    const listed = await names(hot);
+    expect(listed.length).to.equal(STORM_CREATES);
+    expect(new Set(listed).size).to.equal(STORM_CREATES);
+  });
+
+  it('the hot-directory history checker (inserts racing RemoveDirectory in one directory) on the stores', async function () {
+    this.timeout(120_000);
+    for (const seed of HOT_HISTORY_SEEDS) {
+      const r = await checkHistory(seed, HOT_HISTORY_STEPS, 5, { target: clusterHistoryTarget(c!, seed), steps: hotSteps(), noFences: true });
+      if (process.env.NOKV_TEST_REPORT) console.log(`hot seed ${seed}: ${r.ops} ops, ${r.overlapped} overlapped, ${r.conflicts} conflicts, ${r.insertOnlyConflicts} among inserts`);
+      expect(r.failure ?? '').to.equal('');
+      expect(r.insertOnlyConflicts).to.equal(0);
+      expect(r.aborted).to.equal(0);
+    }
+  });
+
+  it('RegisterMount with root_inode 0 registers root 1 (the documented default), and the gateway serves the mount', async () => {
+    const reg = await c!.coord.call('RegisterMount', { mount_id: 'zero-root', root_inode: 0, schema_version: 0 }, false);
+    expect(reg.mount).to.deep.include({ root_inode: '1', schema_version: '1' });
+    const made = await c!.fs.call('Create', { mount: 'zero-root', parent: ROOT, name: 'works', attrs: file() });
+    expect(made.dentry.name).to.equal('works');
+    expect((await c!.fs.call('ReadDir', { mount: 'zero-root', parent: ROOT })).entries.map((e: any) => e.name)).to.deep.equal(['works']);
   });
 
   it('RenameSubtree publishes the handoff through the coordinators: the rooted authority of default/1 advances its era with none left pending', async () => {
@@ -180,7 +235,7 @@ describe('fsmeta gateway on a real cluster', function () {
     streams.push(stream);
     const created = new Set<string>();
     let ready = false;
-    stream.on('data', (m: any) => (m.body === 'ready' ? (ready = true) : m.event.kind === 'WATCH_EVENT_KIND_CREATED' && created.add(m.event.name)));
+    stream.on('data', (m: any) => (m.body === 'ready' ? (ready = true) : m.event.kind === 'WATCH_EVENT_KIND_CREATED' && created.add(String(m.event.name))));
     stream.on('error', () => undefined);
     stream.write({ subscribe: { mount: M, root_inode: load, back_pressure_window: 65_536 } });
     await waitFor('ready', () => ready, 10_000);

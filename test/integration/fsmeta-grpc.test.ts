@@ -1,7 +1,7 @@
 // The fsmeta gRPC API on loopback (in-memory KV behind the real server): every RPC's happy path, and each error
 // case of the contract, including the stricter namespace rules, with its exact gRPC status.
 import { expect } from 'chai';
-import { dir, file, startTestGateway, type FsClient, type TestGateway } from '../fixtures/fsmeta-gateway.js';
+import { dir, file, FsClient, startTestGateway, type TestGateway } from '../fixtures/fsmeta-gateway.js';
 
 const M = 'vol';
 const ROOT = '1';
@@ -56,9 +56,48 @@ describe('fsmeta gRPC API', function () {
     expect(await c.status('Create', { mount: 'nope', parent: ROOT, name: 'x', attrs: file() })).to.equal('NOT_FOUND');
     expect(await c.status('Create', { mount: 'old', parent: ROOT, name: 'x', attrs: file() })).to.equal('FAILED_PRECONDITION');
     expect(await c.status('SnapshotSubtree', { mount: 'old', root_inode: ROOT })).to.equal('FAILED_PRECONDITION');
-    const page = await c.call('ReadDir', { mount: 'nope', parent: ROOT });
-    expect(page.entries).to.deep.equal([]);
     expect(await c.status('Lookup', { mount: 'nope', parent: ROOT, name: 'x' })).to.equal('NOT_FOUND');
+    expect(await c.status('ReadDir', { mount: 'nope', parent: ROOT })).to.equal('NOT_FOUND');
+    expect((await c.call('ReadDir', { mount: 'old', parent: ROOT })).entries, 'a retired mount stays readable').to.deep.equal([]);
+  });
+
+  it('ReadDir and ReadDirPlus list only directories: a file is FAILED_PRECONDITION, a missing inode or an unknown mount NOT_FOUND', async () => {
+    const f = await create(ROOT, 'listme.txt');
+    const d = await create(ROOT, 'listdir', dir());
+    for (const rpc of ['ReadDir', 'ReadDirPlus']) {
+      expect(await c.status(rpc, { mount: M, parent: f }), `${rpc} of a file`).to.equal('FAILED_PRECONDITION');
+      expect(await c.status(rpc, { mount: M, parent: '424242' }), `${rpc} of a missing inode`).to.equal('NOT_FOUND');
+      expect(await c.status(rpc, { mount: 'nope', parent: ROOT }), `${rpc} in an unknown mount`).to.equal('NOT_FOUND');
+      expect((await c.call(rpc, { mount: M, parent: d })).entries, `${rpc} of an empty directory`).to.deep.equal([]);
+    }
+    // At a snapshot, the parent is judged as it was then.
+    const snap = await c.call('SnapshotSubtree', { mount: M, root_inode: ROOT });
+    await c.call('RemoveDirectory', { mount: M, parent: ROOT, name: 'listdir' });
+    expect(await c.status('ReadDir', { mount: M, parent: d })).to.equal('NOT_FOUND');
+    expect(await c.status('ReadDir', { mount: M, parent: d, snapshot_version: snap.read_version })).to.equal('OK');
+  });
+
+  it('names are bytes end to end: any bytes but "/" and NUL, stored and returned exactly, never merged', async () => {
+    const raw = new FsClient(t.gw.addr, 'secret', { names: 'bytes' });
+    try {
+      const d = await create(ROOT, 'bytes', dir());
+      // 0xff and 0xfe are not UTF-8: decoded, both would become U+FFFD and the two names would collide.
+      const names = [Buffer.from([0x61, 0xff]), Buffer.from([0x61, 0xfe]), Buffer.from('caf\u00e9'), Buffer.from([0x63, 0x61, 0x66, 0xe9])];
+      for (const name of names) await raw.call('Create', { mount: M, parent: d, name, attrs: file() });
+      const page = await raw.call('ReadDirPlus', { mount: M, parent: d });
+      const listed = page.entries.map((e: any) => Buffer.from(e.dentry.name).toString('hex'));
+      expect(listed).to.deep.equal([...names].sort(Buffer.compare).map((n) => n.toString('hex')));
+      for (const name of names) expect(Buffer.from((await raw.call('Lookup', { mount: M, parent: d, name })).dentry.name).equals(name)).to.equal(true);
+      const after = await raw.call('ReadDir', { mount: M, parent: d, start_after: Buffer.from([0x61, 0xfe]) });
+      expect(after.entries.map((e: any) => Buffer.from(e.name).toString('hex'))).to.deep.equal(['61ff', ...[names[3]!, names[2]!].sort(Buffer.compare).map((n) => n.toString('hex'))]);
+      await raw.call('Rename', { mount: M, from_parent: d, from_name: names[0], to_parent: d, to_name: Buffer.from([0xc0, 0x80]) });
+      expect(await raw.status('Lookup', { mount: M, parent: d, name: Buffer.from([0xc0, 0x80]) })).to.equal('OK');
+      const bad = [Buffer.alloc(0), Buffer.from('.'), Buffer.from('..'), Buffer.from('a/b'), Buffer.from([0x61, 0x00]), Buffer.alloc(256, 0x61)];
+      for (const name of bad) expect(await raw.status('Create', { mount: M, parent: d, name, attrs: file() }), name.toString('hex')).to.equal('INVALID_ARGUMENT');
+      expect(await raw.status('Create', { mount: M, parent: d, name: Buffer.alloc(255, 0xff), attrs: file() }), '255 bytes').to.equal('OK');
+    } finally {
+      raw.close();
+    }
   });
 
   it('mutations need the bearer token (UNAUTHENTICATED without it); reads do not', async () => {
@@ -85,7 +124,7 @@ describe('fsmeta gRPC API', function () {
     expect(await c.status('UpdateInode', { mount: M, parent: ROOT, name: 'upd', inode: f, set_size: true, size: 1 })).to.equal('INVALID_ARGUMENT');
   });
 
-  it('Rename and RenameSubtree move entries; same path, missing source, taken destination and cycles are refused', async () => {
+  it('Rename and RenameSubtree move entries; same path, missing source and cycles are refused', async () => {
     const a = await create(ROOT, 'ra', dir());
     const b = await create(a, 'rb', dir());
     await create(b, 'leaf');
@@ -93,7 +132,6 @@ describe('fsmeta gRPC API', function () {
     expect((await c.call('Lookup', { mount: M, parent: a, name: 'leaf2' })).dentry.parent).to.equal(a);
     expect(await c.status('Rename', { mount: M, from_parent: a, from_name: 'leaf2', to_parent: a, to_name: 'leaf2' })).to.equal('INVALID_ARGUMENT');
     expect(await c.status('Rename', { mount: M, from_parent: a, from_name: 'nope', to_parent: a, to_name: 'x' })).to.equal('NOT_FOUND');
-    expect(await c.status('Rename', { mount: M, from_parent: a, from_name: 'leaf2', to_parent: ROOT, to_name: 'taken' })).to.equal('ALREADY_EXISTS');
     expect(await c.status('Rename', { mount: M, from_parent: ROOT, from_name: 'ra', to_parent: b, to_name: 'loop' })).to.equal('FAILED_PRECONDITION');
     expect(await c.status('Rename', { mount: M, from_parent: ROOT, from_name: 'ra', to_parent: a, to_name: 'self' })).to.equal('FAILED_PRECONDITION');
     expect(await c.status('Rename', { mount: M, from_parent: a, from_name: 'leaf2', to_parent: '777777', to_name: 'x' })).to.equal('NOT_FOUND');
@@ -101,6 +139,41 @@ describe('fsmeta gRPC API', function () {
     await c.call('RenameSubtree', { mount: M, from_parent: ROOT, from_name: 'ra', to_parent: ROOT, to_name: 'ra2' });
     expect(t.duties.events.slice(before).map((e) => e.kind)).to.deep.equal(['subtree_handoff_started', 'subtree_handoff_completed']);
     expect((await c.call('Lookup', { mount: M, parent: ROOT, name: 'ra2' })).dentry.inode).to.equal(a);
+  });
+
+  it('Rename replaces an existing destination as rename(2) does, unless no_replace', async () => {
+    const d = await create(ROOT, 'rp', dir());
+    const src = await create(d, 'src', file(7));
+    const old = await create(d, 'old', file(5));
+    expect(await c.status('Rename', { mount: M, from_parent: d, from_name: 'src', to_parent: d, to_name: 'old', no_replace: true }), 'RENAME_NOREPLACE').to.equal('ALREADY_EXISTS');
+    expect(await c.status('RenameSubtree', { mount: M, from_parent: d, from_name: 'src', to_parent: d, to_name: 'old', no_replace: true })).to.equal('ALREADY_EXISTS');
+    // File over file: the destination's inode goes with its last link.
+    await c.call('Rename', { mount: M, from_parent: d, from_name: 'src', to_parent: d, to_name: 'old' });
+    expect((await c.call('Lookup', { mount: M, parent: d, name: 'old' })).dentry.inode).to.equal(src);
+    expect(await c.status('Lookup', { mount: M, parent: d, name: 'src' })).to.equal('NOT_FOUND');
+    expect(await c.status('GetAttr', { mount: M, inode: old })).to.equal('NOT_FOUND');
+    // File over a hard-linked file: the other name keeps the inode, one link fewer.
+    const kept = await create(d, 'kept', file(1));
+    await c.call('Link', { mount: M, from_parent: d, from_name: 'kept', to_parent: d, to_name: 'kept2' });
+    await c.call('Rename', { mount: M, from_parent: d, from_name: 'old', to_parent: d, to_name: 'kept' });
+    expect((await c.call('GetAttr', { mount: M, inode: kept })).inode.link_count).to.equal(1);
+    // Two names of one inode: a successful no-op, both names stay.
+    await c.call('Link', { mount: M, from_parent: d, from_name: 'kept', to_parent: d, to_name: 'same' });
+    await c.call('Rename', { mount: M, from_parent: d, from_name: 'kept', to_parent: d, to_name: 'same' });
+    expect((await c.call('ReadDir', { mount: M, parent: d })).entries.map((e: any) => e.name)).to.deep.equal(['kept', 'kept2', 'same']);
+    // Directory over an empty directory; not over a non-empty one, a file over a directory or the reverse.
+    const e1 = await create(d, 'e1', dir());
+    const e2 = await create(d, 'e2', dir());
+    const full = await create(d, 'full', dir());
+    await create(full, 'x');
+    expect(await c.status('Rename', { mount: M, from_parent: d, from_name: 'e1', to_parent: d, to_name: 'full' }), 'non-empty').to.equal('FAILED_PRECONDITION');
+    expect(await c.status('Rename', { mount: M, from_parent: d, from_name: 'e1', to_parent: d, to_name: 'kept' }), 'directory over a file').to.equal('FAILED_PRECONDITION');
+    expect(await c.status('Rename', { mount: M, from_parent: d, from_name: 'kept', to_parent: d, to_name: 'e2' }), 'file over a directory').to.equal('FAILED_PRECONDITION');
+    await c.call('Rename', { mount: M, from_parent: d, from_name: 'e1', to_parent: d, to_name: 'e2' });
+    expect((await c.call('Lookup', { mount: M, parent: d, name: 'e2' })).dentry.inode).to.equal(e1);
+    expect(await c.status('GetAttr', { mount: M, inode: e2 })).to.equal('NOT_FOUND');
+    expect(await c.status('ReadDir', { mount: M, parent: e2 }), 'the replaced directory is gone').to.equal('NOT_FOUND');
+    expect(await c.status('Rename', { mount: M, from_parent: d, from_name: 'e2', to_parent: full, to_name: 'x' }), 'directory over a file elsewhere').to.equal('FAILED_PRECONDITION');
   });
 
   it('Link adds a name and a link count; directories, missing sources and taken names are refused', async () => {

@@ -16,11 +16,13 @@ async function runScript(seed: number): Promise<{ errors: Set<string> }> {
   const errors = new Set<string>();
   for (let i = 0; i < STEPS; i++) {
     const step = nextStep(prng, h.model);
+    const replacing = step.op === 'rename' && h.model.dentries.has(`${step.toParent}/${step.toName}`);
     const got = await runOnExecutor(h.exec, step, h.ctx);
     const want = runOnModel(h.model, step, h.ctx, got);
     const where = `seed ${seed} step ${i} ${describeStep(step)} (reproduce with FSMETA_SEED=${seed} FSMETA_MODEL_SCRIPTS=1)`;
     expect(got, where).to.deep.equal(want);
     if (!got.ok) errors.add(`${step.op}:${got.code}`);
+    else if (replacing) errors.add('rename:replaced');
     expect(h.model.check(), `model invariants, ${where}`).to.deep.equal([]);
     expect(await compareState(h), `stored state, ${where}`).to.deep.equal([]);
   }
@@ -37,7 +39,11 @@ describe('fsmeta executor against the reference model', function () {
     }
     if (SCRIPTS >= 100) {
       // The scripts must actually reach the stricter rules and the common error paths.
-      for (const must of ['create:ALREADY_EXISTS', 'create:NOT_FOUND', 'create:FAILED_PRECONDITION', 'rename:FAILED_PRECONDITION', 'rmdir:FAILED_PRECONDITION', 'unlink:FAILED_PRECONDITION', 'link:INVALID_ARGUMENT', 'open:ALREADY_EXISTS', 'heartbeat:NOT_FOUND']) {
+      for (const must of [
+        'create:ALREADY_EXISTS', 'create:NOT_FOUND', 'create:FAILED_PRECONDITION', 'rename:FAILED_PRECONDITION', 'rename:ALREADY_EXISTS', 'rename:replaced',
+        'rmdir:FAILED_PRECONDITION', 'unlink:FAILED_PRECONDITION', 'link:INVALID_ARGUMENT', 'open:ALREADY_EXISTS', 'heartbeat:NOT_FOUND',
+        'readdir:NOT_FOUND', 'readdir:FAILED_PRECONDITION',
+      ]) {
         expect([...seen], must).to.include(must);
       }
     }

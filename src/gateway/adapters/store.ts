@@ -44,6 +44,12 @@ class StoreTxn implements KvTxn {
   delete(key: Buffer): void {
     this.txn.delete(key);
   }
+  assertUnchanged(key: Buffer): void {
+    this.txn.lock(key);
+  }
+  assertRangeUnchanged(start: Buffer, end: Buffer): void {
+    this.txn.readRange(start, end);
+  }
   commit(): Promise<bigint> {
     return this.txn.commit().catch((e) => Promise.reject(mapConflict(e)));
   }

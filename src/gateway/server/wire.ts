@@ -1,5 +1,6 @@
 // Owns the conversion between nokv.fsmeta.v1 wire messages (proto-loader objects: snake_case, 64-bit integers as
-// decimal strings, enums as names) and the executor's records and requests.
+// decimal strings, enums as names, bytes as Buffers) and the executor's records and requests. Names are bytes on
+// the wire and in the executor: they pass through untouched.
 import { FsInvalidError } from '../errors.js';
 import type { KvCursor } from '../kv.js';
 import type { CreateReq, MoveReq, NameReq, ReadDirReq, SessionReq, UpdateInodeReq } from '../requests.js';
@@ -20,6 +21,12 @@ export function num(v: unknown, what: string): number {
 
 export function big(v: unknown): bigint {
   return BigInt(String(v ?? 0));
+}
+
+/** A bytes field (absent = empty). */
+export function bytes(v: unknown): Buffer {
+  if (Buffer.isBuffer(v)) return v;
+  return v instanceof Uint8Array ? Buffer.from(v.buffer, v.byteOffset, v.byteLength) : Buffer.alloc(0);
 }
 
 function typeIn(v: unknown): InodeType | 'UNSPECIFIED' {
@@ -45,7 +52,7 @@ export function sessionOut(s: SessionRecord): Wire {
 export function createIn(r: Wire): CreateReq {
   const a = r.attrs ?? {};
   return {
-    mount: r.mount ?? '', parent: num(r.parent, 'parent'), name: r.name ?? '',
+    mount: r.mount ?? '', parent: num(r.parent, 'parent'), name: bytes(r.name),
     attrs: {
       type: typeIn(a.type), size: num(a.size, 'size'), mode: Number(a.mode ?? 0), createdUnixNs: big(a.created_unix_ns),
       updatedUnixNs: big(a.updated_unix_ns), opaqueAttrs: Buffer.from(a.opaque_attrs ?? []),
@@ -53,10 +60,10 @@ export function createIn(r: Wire): CreateReq {
   };
 }
 export function nameIn(r: Wire): NameReq {
-  return { mount: r.mount ?? '', parent: num(r.parent, 'parent'), name: r.name ?? '' };
+  return { mount: r.mount ?? '', parent: num(r.parent, 'parent'), name: bytes(r.name) };
 }
 export function readDirIn(r: Wire): ReadDirReq {
-  return { mount: r.mount ?? '', parent: num(r.parent, 'parent'), startAfter: r.start_after ?? '', limit: Number(r.limit ?? 0), snapshotVersion: big(r.snapshot_version) };
+  return { mount: r.mount ?? '', parent: num(r.parent, 'parent'), startAfter: bytes(r.start_after), limit: Number(r.limit ?? 0), snapshotVersion: big(r.snapshot_version) };
 }
 export function updateIn(r: Wire): UpdateInodeReq {
   return {
@@ -69,7 +76,10 @@ export function updateIn(r: Wire): UpdateInodeReq {
   };
 }
 export function moveIn(r: Wire): MoveReq {
-  return { mount: r.mount ?? '', fromParent: num(r.from_parent, 'from_parent'), fromName: r.from_name ?? '', toParent: num(r.to_parent, 'to_parent'), toName: r.to_name ?? '' };
+  return {
+    mount: r.mount ?? '', fromParent: num(r.from_parent, 'from_parent'), fromName: bytes(r.from_name), toParent: num(r.to_parent, 'to_parent'), toName: bytes(r.to_name),
+    ...(r.no_replace ? { noReplace: true } : {}),
+  };
 }
 export function sessionIn(r: Wire): SessionReq {
   return { mount: r.mount ?? '', inode: num(r.inode, 'inode'), session: r.session ?? '', expiresUnixNs: big(r.expires_unix_ns) };

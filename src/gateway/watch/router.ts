@@ -30,7 +30,7 @@ export interface WatchItem {
   commitVersion: bigint;
   kind: WatchKind;
   parent: number;
-  name: string;
+  name: Buffer;
   key: Buffer;
 }
 
@@ -234,7 +234,7 @@ export class WatchRouter {
       };
       for (const sub of subs) {
         if (sub.closed || !(await this.matches(sub.spec, m.key, parsed, ev.commitVersion))) continue;
-        sub.deliver({ cursor: ev.cursor, commitVersion: ev.commitVersion, kind: await kindOf(), parent: parsed?.parent ?? 0, name: parsed?.name ?? '', key: m.key });
+        sub.deliver({ cursor: ev.cursor, commitVersion: ev.commitVersion, kind: await kindOf(), parent: parsed?.parent ?? 0, name: parsed?.name ?? Buffer.alloc(0), key: m.key });
       }
     }
   }
