@@ -1,13 +1,16 @@
 // Owns the coordinator client library: a list of endpoints with a sticky preferred one, failover on "not
 // holder" (straight to the named holder when its address is known) and on UNAVAILABLE or deadline, bounded
 // retries with exponential backoff and jitter, a deadline per attempt, and an era floor: a duty reply from an
-// era older than one this client has already seen is refused as stale (Silence) and retried elsewhere.
+// era older than one this client has already seen is refused as stale (Silence) and retried elsewhere. Tso
+// requests are batched: one call in flight, the requests that arrive meanwhile share the next (tso-batch.ts).
 import type * as grpc from '@grpc/grpc-js';
 import { NokvError, UnavailableError } from '../common/errors.js';
 import { defaultPrng, type Prng } from '../common/prng.js';
 import { createClient, unaryCall } from '../transport/index.js';
+import { MAX_BATCH } from './allocator.js';
 import { isNotHolder, StaleEraError } from './errors.js';
 import { COORDINATOR_SERVICE, coordinatorProto } from './service.js';
+import { TsoBatcher } from './tso-batch.js';
 
 /** One attempt against one coordinator. */
 export const DEFAULT_ATTEMPT_DEADLINE_MS = 2_000;
@@ -49,6 +52,7 @@ export class CoordinatorClient {
   /** Highest era seen in any duty reply. */
   private eraFloor = 0;
   private readonly prng: Prng;
+  private readonly tsoBatch: TsoBatcher<TsoReply>;
   readonly stats = { attempts: 0, failovers: 0, stale_replies: 0 };
 
   constructor(private readonly o: CoordinatorClientOptions) {
@@ -56,6 +60,15 @@ export class CoordinatorClient {
     const ctor = coordinatorProto().clientConstructor(COORDINATOR_SERVICE);
     this.clients = o.endpoints.map((addr) => createClient(ctor, addr));
     this.prng = o.prng ?? defaultPrng();
+    this.tsoBatch = new TsoBatcher(async (count) => {
+      const r = await this.call('Tso', { count }, true);
+      return { timestamp: BigInt(r.timestamp), count: r.count, era: Number(r.era), served_by: r.served_by };
+    }, MAX_BATCH);
+  }
+
+  /** Tso requests and the calls that carried them (batching at work when calls < requests). */
+  get tsoStats(): { requests: number; calls: number } {
+    return { ...this.tsoBatch.stats };
   }
 
   get endpoints(): readonly string[] {
@@ -70,9 +83,9 @@ export class CoordinatorClient {
     for (const c of this.clients) c.close();
   }
 
-  async tso(count = 1): Promise<TsoReply> {
-    const r = await this.call('Tso', { count }, true);
-    return { timestamp: BigInt(r.timestamp), count: r.count, era: Number(r.era), served_by: r.served_by };
+  /** `count` consecutive timestamps, each above every timestamp issued before this call began. */
+  tso(count = 1): Promise<TsoReply> {
+    return this.tsoBatch.next(count);
   }
 
   async allocId(count = 1): Promise<IdReply> {
