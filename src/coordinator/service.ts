@@ -2,6 +2,7 @@
 // (duties), the rooted view (catalog reads) and meta-root appends (mounts, quotas, published events). A call's
 // `x-nokv-trace` becomes the trace of the message it sends the lease holder actor, so the front's log line and
 // the actor's lines of one request share a trace id.
+import { idsAllocated, tsoIssued } from '../common/metrics.js';
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
@@ -110,11 +111,13 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
     Tso: h(async (req, call) => {
       const count = countOf(req.count);
       const { first, era } = await d.holder.allocate('tso', count, traced('Tso', call));
+      tsoIssued.inc(count);
       return { timestamp: first.toString(), count, era, served_by: d.selfId };
     }),
     AllocID: h(async (req, call) => {
       const count = countOf(req.count);
       const { first, era } = await d.holder.allocate('id', count, traced('AllocID', call));
+      idsAllocated.inc(count);
       return { first_id: first.toString(), count, era, served_by: d.selfId };
     }),
     GetRegionByKey: h((req) => {

@@ -3,6 +3,10 @@
 // is the one it started. Values are functions evaluated at scrape time, so a scrape always
 // shows the current state and publishing costs nothing between scrapes.
 //
+// Beside it, every metrics port serves what standard tooling expects: `/metrics` (Prometheus text format, the
+// process's registry in src/common/metrics.ts), `/healthz` (the process answers: liveness) and `/readyz` (200
+// once the role has started and while every child of its tree runs, else 503 with the reason: readiness).
+//
 // A module may also add a small admin route next to it (ExpvarRegistry.route, e.g. a store's
 // `/debug/faults`): JSON in, JSON out, and by default answered only for loopback peers, because such a route
 // changes what the process does.
@@ -10,6 +14,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { trackResource } from '../common/resources.js';
 import { InvalidArgumentError, NokvError } from '../common/errors.js';
+import { EXPOSITION_CONTENT_TYPE, exposition } from '../common/metrics.js';
+
+/** Whether the process is ready to serve; `reason` says why not (shown by /readyz). */
+export interface Readiness {
+  ready: boolean;
+  reason?: string;
+}
 
 export type VarValue = unknown | (() => unknown);
 
@@ -30,6 +41,8 @@ export interface ExpvarRoute {
   handle(body: string): RouteReply | Promise<RouteReply>;
 }
 
+const RESERVED_PATHS = new Set(['/debug/vars', '/metrics', '/healthz', '/readyz']);
+
 /** Largest request body an admin route accepts; anything bigger is a 413. */
 export const MAX_ROUTE_BODY_BYTES = 64 * 1024;
 
@@ -37,11 +50,25 @@ export const MAX_ROUTE_BODY_BYTES = 64 * 1024;
 export class ExpvarRegistry {
   private readonly vars = new Map<string, VarValue>();
   private readonly routes = new Map<string, ExpvarRoute>();
+  private readiness: () => Readiness = () => ({ ready: true });
+
+  /** Sets what /readyz reports (the role runtime does; by default a process is ready). */
+  setReadiness(fn: () => Readiness): void {
+    this.readiness = fn;
+  }
+
+  ready(): Readiness {
+    try {
+      return this.readiness();
+    } catch (err) {
+      return { ready: false, reason: err instanceof Error ? err.message : String(err) };
+    }
+  }
 
   /** Adds an admin route; the returned function removes it. Registering one method+path twice is a bug. */
   route(r: ExpvarRoute): () => void {
     const key = `${r.method} ${r.path}`;
-    if (r.path === '/debug/vars') throw new Error('/debug/vars is reserved');
+    if (RESERVED_PATHS.has(r.path)) throw new Error(`${r.path} is reserved`);
     if (this.routes.has(key)) throw new Error(`expvar route ${key} registered twice`);
     this.routes.set(key, r);
     return () => {
@@ -56,6 +83,16 @@ export class ExpvarRegistry {
   publish(name: string, value: VarValue): void {
     if (this.vars.has(name)) throw new Error(`expvar ${name} published twice`);
     this.vars.set(name, value);
+  }
+
+  /** One published variable, evaluated now (undefined if absent or failing). */
+  value(name: string): unknown {
+    const v = this.vars.get(name);
+    try {
+      return typeof v === 'function' ? (v as () => unknown)() : v;
+    } catch {
+      return undefined;
+    }
   }
 
   unpublish(name: string): void {
@@ -132,7 +169,14 @@ async function serveRoute(route: ExpvarRoute, req: http.IncomingMessage, res: ht
   }
 }
 
-/** Serves GET /debug/vars on addr, plus the registry's admin routes; every other path is 404. JSON with permissive CORS, as expvar does. */
+function serveMetrics(res: http.ServerResponse, headers: Record<string, string>): void {
+  exposition().then(
+    (text) => res.writeHead(200, { ...headers, 'Content-Type': EXPOSITION_CONTENT_TYPE }).end(text),
+    (err: unknown) => res.writeHead(500, { ...headers, 'Content-Type': 'text/plain' }).end(`cannot collect metrics: ${String(err)}\n`),
+  );
+}
+
+/** Serves GET /debug/vars, /metrics, /healthz and /readyz on addr, plus the registry's admin routes; every other path is 404. JSON with permissive CORS, as expvar does. */
 export async function startExpvarServer(addr: string, registry: ExpvarRegistry): Promise<ExpvarServer> {
   const { host, port } = parseHostPort(addr, 'metrics address');
   const server = http.createServer((req, res) => {
@@ -149,6 +193,14 @@ export async function startExpvarServer(addr: string, registry: ExpvarRegistry):
     if (route) {
       void serveRoute(route, req, res);
       return;
+    }
+    if (req.method === 'GET' || req.method === 'HEAD') {
+      if (path === '/metrics') return void serveMetrics(res, headers);
+      if (path === '/healthz') return void res.writeHead(200, { ...headers, 'Content-Type': 'text/plain' }).end('ok\n');
+      if (path === '/readyz') {
+        const r = registry.ready();
+        return void res.writeHead(r.ready ? 200 : 503, { ...headers, 'Content-Type': 'text/plain' }).end(r.ready ? 'ready\n' : `not ready: ${r.reason ?? 'starting'}\n`);
+      }
     }
     if (path !== '/debug/vars' || (req.method !== 'GET' && req.method !== 'HEAD')) {
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('404 page not found\n');

@@ -10,6 +10,8 @@ import { ActorSystem } from '../actors/index.js';
 import { SystemClock, type Clock } from '../common/clock.js';
 import { createLogger, type Logger } from '../common/log.js';
 import { ExpvarRegistry, startExpvarServer } from '../expvar/server.js';
+import { setProcessLabels } from '../common/metrics.js';
+import { registerStateGauges } from './gauges.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { ChildSpec, Strategy } from '../supervisor/types.js';
 
@@ -49,6 +51,14 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   const logger = createLogger({ role: opts.role, node: opts.node });
   const clock = new SystemClock();
   const expvar = new ExpvarRegistry();
+  setProcessLabels({ role: opts.role, node: opts.node });
+  registerStateGauges(expvar);
+  let phase: 'starting' | 'started' | 'stopping' = 'starting';
+  expvar.setReadiness(() => {
+    if (phase !== 'started') return { ready: false, reason: phase };
+    const down = supervisor.whichChildren().filter((c) => c.status !== 'running').map((c) => `${c.id} ${c.status}`);
+    return down.length === 0 ? { ready: true } : { ready: false, reason: down.join(', ') };
+  });
   const metrics = await startExpvarServer(opts.metricsAddr, expvar);
   let actors: ActorSystem;
   try {
@@ -82,6 +92,7 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   let stopping: Promise<void> | undefined;
   const stop = (code = 0) => {
     stopping ??= (async () => {
+      phase = 'stopping';
       logger.info('stopping');
       try {
         await supervisor.stop();
@@ -113,6 +124,7 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
     await closeAll();
     throw err;
   }
+  phase = 'started';
   logger.info({ workers: actors.workers, metrics: `http://${opts.metricsAddr}/debug/vars` }, 'role started');
   return { ctx, supervisor, done, stop: () => stop(0) };
 }

@@ -5,6 +5,7 @@
 // run inside ONE LMDB write transaction, scheduled with setImmediate so the whole turn — including its
 // microtasks — lands in the same batch. The batch's promises resolve only after that transaction committed
 // AND `env.flushed` reported it synced to disk, and always in submission order. One fsync covers the batch.
+import { storageBatchWrites, storageFsyncSeconds } from '../common/metrics.js';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { mkdirSync } from 'node:fs';
 import { resolve as resolvePath } from 'node:path';
@@ -155,6 +156,8 @@ export class Storage {
     if (batch.length === 0) return;
     this.counters.batches++;
     this.counters.maxWritesPerBatch = Math.max(this.counters.maxWritesPerBatch, batch.length);
+    storageBatchWrites.observe(batch.length);
+    const started = performance.now(); // measurement only: no behaviour depends on it
     // An asynchronous lmdb-js transaction cannot be rolled back (a throw or ABORT still commits what was
     // written; only transactionSync aborts, and it would block this thread for the fsync). So each callback
     // is isolated: one that throws is rejected alone, the rest of the batch commits.
@@ -171,7 +174,8 @@ export class Storage {
       })
       // The commit promise may resolve before the sync when LMDB overlaps syncs with later commits;
       // `flushed` is the documented point at which the commit is on disk.
-      .then(() => this.env.flushed);
+      .then(() => this.env.flushed)
+      .then(() => storageFsyncSeconds.observe((performance.now() - started) / 1000));
     durable.catch(() => undefined); // handled below, in order; avoid a premature unhandled-rejection report
     this.chain = this.chain.then(() =>
       durable.then(

@@ -14,6 +14,7 @@
 // persist completed; (c) entries are applied and proposals acknowledged after the persist. So anything
 // reported committed is durable on the leader and on enough followers for a quorum. A Ready that only moves
 // the commit index is written behind the loop (see persistReady). docs/raft.md has the long form.
+import { raftProposeSeconds } from '../../common/metrics.js';
 import { NotLeaderError, ResourceExhaustedError, TimeoutError, UnavailableError } from '../../common/errors.js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Prng } from '../../common/prng.js';
@@ -187,7 +188,11 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   }
 
   propose(data: Uint8Array, opts: ProposeOptions = {}): Promise<{ index: number; term: number; result: R }> {
-    return this.submit(() => this.core.propose(data), opts);
+    const started = performance.now(); // measurement only (nokv_raft_propose_commit_seconds): no behaviour depends on it
+    return this.submit(() => this.core.propose(data), opts).then((r) => {
+      raftProposeSeconds.observe((performance.now() - started) / 1000);
+      return r;
+    });
   }
 
   /**

@@ -8,6 +8,7 @@ import type { Logger } from '../../common/log.js';
 import { trackResource } from '../../common/resources.js';
 import { toGrpcError, UnauthenticatedError } from './errors.js';
 import { serverOptions } from './options.js';
+import { addHealth, observeCalls } from './observe.js';
 import { packageDefinitionOf } from './proto.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -54,8 +55,9 @@ export function parseAddr(addr: string): { host: string; port: number } {
 
 export async function startGrpcServer(config: GrpcServerConfig): Promise<RunningGrpcServer> {
   const { host, port: wanted } = parseAddr(config.addr ?? `${DEFAULT_HOST}:0`);
-  const server = new grpc.Server(serverOptions(config.options));
+  const server = new grpc.Server(serverOptions({ ...config.options, interceptors: [observeCalls, ...(config.options?.interceptors ?? [])] }));
   for (const { service, impl } of config.services) server.addService(service, impl);
+  const health = addHealth(server, config.services.map((s) => serviceNameOf(s.service)).filter((n): n is string => n !== undefined));
   if (config.reflection ?? true) addReflection(server, config);
 
   const port = await new Promise<number>((resolve, reject) => {
@@ -73,6 +75,7 @@ export async function startGrpcServer(config: GrpcServerConfig): Promise<Running
 
   const close = (graceMs = DEFAULT_SHUTDOWN_GRACE_MS): Promise<void> => {
     closing ??= new Promise<void>((resolve) => {
+      health.shutdown();
       const force = setTimeout(() => server.forceShutdown(), Math.max(0, graceMs));
       server.tryShutdown(() => {
         clearTimeout(force);
@@ -83,6 +86,12 @@ export async function startGrpcServer(config: GrpcServerConfig): Promise<Running
     return closing;
   };
   return { server, port, addr, close };
+}
+
+/** `pkg.Service` from a service definition's method paths (`/pkg.Service/Method`). */
+function serviceNameOf(service: grpc.ServiceDefinition): string | undefined {
+  const first = Object.values(service)[0] as { path?: string } | undefined;
+  return first?.path?.split('/')[1];
 }
 
 function addReflection(server: grpc.Server, config: GrpcServerConfig): void {

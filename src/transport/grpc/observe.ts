@@ -1,0 +1,61 @@
+// Owns what every NoKV gRPC server offers to standard tooling, beside its own services: the grpc.health.v1
+// Health service (Check, List, Watch; "" is the whole server, each served service by its full name) and a
+// server interceptor that records every call's latency by service, method and status code.
+import * as grpc from '@grpc/grpc-js';
+import { rpcSeconds } from '../../common/metrics.js';
+import { loadProto } from './proto.js';
+
+export const HEALTH_SERVICE = 'grpc.health.v1.Health';
+type Status = 'SERVING' | 'NOT_SERVING';
+
+/** Records each call's latency once its status is sent. */
+export const observeCalls: grpc.ServerInterceptor = (method, call) => {
+  const started = process.hrtime.bigint();
+  const [, service = '?', name = '?'] = method.path.split('/');
+  return new grpc.ServerInterceptingCall(call, {
+    sendStatus: (status, next) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      rpcSeconds.observe({ service, method: name, code: grpc.status[status.code] ?? String(status.code) }, seconds);
+      next(status);
+    },
+  });
+};
+
+export interface HealthHandle {
+  /** Reports NOT_SERVING for everything (before the server shuts down) and ends open watches. */
+  shutdown(): void;
+}
+
+/** Adds grpc.health.v1.Health to the server; every service in `names` (and "") starts SERVING. */
+export function addHealth(server: grpc.Server, names: string[]): HealthHandle {
+  const statuses = new Map<string, Status>([['', 'SERVING'], ...names.map((n) => [n, 'SERVING'] as [string, Status])]);
+  const watchers = new Set<{ service: string; call: grpc.ServerWritableStream<{ service: string }, unknown> }>();
+  const statusOf = (service: string) => statuses.get(service);
+  server.addService(loadProto('grpc/health/v1/health.proto').service(HEALTH_SERVICE), {
+    Check: (call: grpc.ServerUnaryCall<{ service: string }, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      const s = statusOf(call.request.service);
+      if (s) cb(null, { status: s });
+      else cb({ code: grpc.status.NOT_FOUND, details: `unknown service "${call.request.service}"` });
+    },
+    List: (_call: grpc.ServerUnaryCall<unknown, unknown>, cb: grpc.sendUnaryData<unknown>) => {
+      cb(null, { statuses: Object.fromEntries([...statuses].map(([k, v]) => [k, { status: v }])) });
+    },
+    Watch: (call: grpc.ServerWritableStream<{ service: string }, unknown>) => {
+      const w = { service: call.request.service, call };
+      watchers.add(w);
+      call.write({ status: statusOf(w.service) ?? 'SERVICE_UNKNOWN' });
+      call.on('cancelled', () => watchers.delete(w));
+      call.on('close', () => watchers.delete(w));
+    },
+  });
+  return {
+    shutdown: () => {
+      for (const k of statuses.keys()) statuses.set(k, 'NOT_SERVING');
+      for (const w of watchers) {
+        w.call.write({ status: 'NOT_SERVING' });
+        w.call.end();
+      }
+      watchers.clear();
+    },
+  };
+}
