@@ -61,7 +61,7 @@ async function drill(c: DrillCluster, load: DutyLoad, kind: 'stop' | 'kill' | 'm
     return timing(load, t1, s.atMs);
   }
   const target = c.topo.coordinators.find((co) => co.id !== before.id)!.id;
-  await nokv(['coordinator', 'handover', '--to', target, '--coordinator-addr', c.coordAddrs.join(','), '--token-file', c.tokenFile]);
+  await nokv(['coordinator', 'handover', '--to', target, '--endpoints', c.coordAddrs.join(','), '--token-file', c.tokenFile]);
   const s = await load.firstSuccessAfter(t0, before.era + 1);
   return timing(load, t0, s.atMs);
 }

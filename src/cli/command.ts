@@ -2,6 +2,8 @@
 // usage errors into one line on stderr with exit code 2.
 import { UsageError, formatFlagHelp, parseFlags, type FlagSpecs, type Parsed } from './flags.js';
 import { NokvError } from '../common/errors.js';
+import { GLOBAL_FLAGS } from './target.js';
+import { oneLine } from './errors.js';
 
 export interface Command {
   name: string;
@@ -20,6 +22,10 @@ function helpText(path: string[], cmd: Command): string {
     for (const sub of cmd.subcommands) lines.push(`  ${sub.name.padEnd(22)} ${sub.summary}`);
   }
   if (cmd.flags && Object.keys(cmd.flags).length > 0) lines.push('', 'flags:', formatFlagHelp(cmd.flags));
+  if (!cmd.subcommands) {
+    const globals = Object.fromEntries(Object.entries(GLOBAL_FLAGS).filter(([name]) => !cmd.flags?.[name]));
+    if (Object.keys(globals).length > 0) lines.push('', 'global flags (every command):', formatFlagHelp(globals));
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -49,7 +55,8 @@ export async function dispatch(root: Command, argv: string[], out: TextSink = pr
       out.write(helpText(path, cmd));
       return 0;
     }
-    const parsed = parseFlags(rest, cmd.flags ?? {});
+    // A command's own flag of a global name wins (a role's --data-dir is its own folder).
+    const parsed = parseFlags(rest, { ...GLOBAL_FLAGS, ...cmd.flags });
     const code = await cmd.run!(parsed);
     return code ?? 0;
   } catch (e) {
@@ -57,12 +64,8 @@ export async function dispatch(root: Command, argv: string[], out: TextSink = pr
       err.write(`${path.join(' ')}: ${e.message}\n`);
       return 2;
     }
-    if (e instanceof NokvError) {
-      // Input the cluster refused as invalid is still a usage error of this command.
-      err.write(`${path.join(' ')}: ${e.message}\n`);
-      return e.code === 'INVALID_ARGUMENT' ? 2 : 1;
-    }
-    err.write(`${path.join(' ')}: ${e instanceof Error ? e.message : String(e)}\n`);
-    return 1;
+    err.write(`${path.join(' ')}: ${oneLine(e)}\n`);
+    // Input the cluster refused as invalid is still a usage error of this command.
+    return e instanceof NokvError && e.code === 'INVALID_ARGUMENT' ? 2 : 1;
   }
 }

@@ -10,12 +10,19 @@ function packageVersion(): string {
 
 const versionCommand: Command = {
   name: 'version',
-  summary: 'print the nokv version',
+  summary: 'print the nokv version (also `nokv --version`)',
   flags: {},
-  run: async () => {
-    process.stdout.write(`nokv ${packageVersion()} (node ${process.version})\n`);
+  run: async ({ flags }) => {
+    const v = { nokv: packageVersion(), node: process.version };
+    process.stdout.write(flags.json ? `${JSON.stringify(v)}\n` : `nokv ${v.nokv} (node ${v.node})\n`);
   },
 };
+
+/** `nokv --version`, `nokv -V` and `nokv-config --version` are `nokv version`. */
+function versionAlias(argv: string[]): string[] {
+  const at = argv[0] === 'config' ? 1 : 0;
+  return argv.length === at + 1 && (argv[at] === '--version' || argv[at] === '-V') ? ['version'] : argv;
+}
 
 export function rootCommand(extra: Command[] = []): Command {
   return {
@@ -26,5 +33,5 @@ export function rootCommand(extra: Command[] = []): Command {
 }
 
 export async function main(argv: string[], extra: Command[] = []): Promise<number> {
-  return dispatch(rootCommand(extra), argv);
+  return dispatch(rootCommand(extra), versionAlias(argv));
 }

@@ -1,4 +1,4 @@
-// Owns finding the live processes of one data dir without asking its manager: the manager's lock file
+// Owns finding (and stopping) the live processes of one data dir without asking its manager: the manager's lock file
 // (`cluster.pid`), the role pids the manager records as it spawns them (`processes.json`), and the identity
 // checks that make a pid count — the pid is alive, its command line names this data dir's topology file, and
 // its metrics port answers `/debug/vars` with that same pid. A pid that was reused by an unrelated process
@@ -6,6 +6,11 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { FailedPreconditionError } from '../common/errors.js';
 import type { ClusterPaths, RoleProcess } from './layout.js';
+
+/** A role that finds its manager gone stops within this (src/roles/runtime.ts ORPHAN_STOP_MS) plus slack. */
+export const LEFTOVER_WAIT_MS = 10_000;
+/** Leftovers that `down` stops get this long after SIGTERM before SIGKILL. */
+export const LEFTOVER_STOP_GRACE_MS = 5_000;
 
 export interface LiveProcess {
   name: string;
@@ -131,4 +136,34 @@ export async function liveRoles(paths: ClusterPaths, layout: RoleProcess[]): Pro
 /** Forgets the recorded pids (after a clean shutdown every role is gone). */
 export function clearRolePids(paths: ClusterPaths): void {
   if (existsSync(paths.processesFile)) rmSync(paths.processesFile, { force: true });
+}
+
+export const describeLive = (live: LiveProcess[]) => live.map((p) => `${p.name} (pid ${p.pid}${p.serving ? `, serving ${p.metricsAddr}` : ''})`).join(', ');
+
+/**
+ * Never start duplicates: roles left by a manager that died stop on their own once they notice; wait
+ * LEFTOVER_WAIT_MS for them, and refuse to start, naming them, if any is still alive.
+ */
+export async function awaitLeftovers(paths: ClusterPaths, layout: RoleProcess[], say: (line: string) => void, downHint: string): Promise<void> {
+  let live = await liveRoles(paths, layout);
+  if (live.length === 0) return;
+  say(`waiting for ${live.length} role process(es) left by a cluster manager that is gone: ${describeLive(live)}`);
+  const deadline = Date.now() + LEFTOVER_WAIT_MS;
+  while (live.length > 0 && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+    live = await liveRoles(paths, layout);
+  }
+  if (live.length > 0) {
+    throw new FailedPreconditionError(`not starting: role processes of ${paths.dataDir} are still running without a manager: ${describeLive(live)}; stop them with \`${downHint}\``);
+  }
+}
+
+/** Stops leftover role processes: SIGTERM, then SIGKILL after LEFTOVER_STOP_GRACE_MS. */
+export async function stopLeftovers(live: LiveProcess[]): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => live.forEach((p) => pidAlive(p.pid) && process.kill(p.pid, sig));
+  signal('SIGTERM');
+  const deadline = Date.now() + LEFTOVER_STOP_GRACE_MS;
+  while (Date.now() < deadline && live.some((p) => pidAlive(p.pid))) await new Promise((r) => setTimeout(r, 100));
+  signal('SIGKILL');
+  while (live.some((p) => pidAlive(p.pid))) await new Promise((r) => setTimeout(r, 50));
 }

@@ -12,6 +12,29 @@ import { clusterLayout, nokvBin, normaliseName, type ClusterPaths, type RoleKind
 import { startControlServer, type ControlServer } from './control.js';
 import { mountInitChildSpec } from './mount-init.js';
 import { acquireManagerLock, clearRolePids, recordRolePid } from './liveness.js';
+import { OBSERVE_INTERVAL_MS, sampleCluster, stateChanges, type ClusterView } from './observe.js';
+import { startDashboard, type DashboardServer } from './dashboard.js';
+
+/** State-change lines the manager keeps for the dashboard and `status`. */
+export const MAX_RECENT_CHANGES = 50;
+
+export interface StateChange {
+  atMs: number;
+  line: string;
+}
+
+/** What the manager answers on GET /status (and the dashboard on /api/cluster). */
+export interface ManagerStatus {
+  pid: number;
+  data_dir: string;
+  mount_init: string;
+  dashboard_url?: string;
+  processes: ProcessStatus[];
+  view?: ClusterView;
+  /** Calls per second each role served over the last sample interval. */
+  rates: Record<string, number>;
+  changes: StateChange[];
+}
 
 /** A role gets this long to serve /debug/vars after it is spawned before its start counts as failed. */
 export const ROLE_READY_TIMEOUT_MS = 30_000;
@@ -68,7 +91,12 @@ export class ClusterManager {
   private readonly layout: RoleProcess[];
   private readonly supervisor: Supervisor;
   private control?: ControlServer;
+  private dashboard?: DashboardServer;
   private releaseLock?: () => void;
+  private view?: ClusterView;
+  private rates: Record<string, number> = {};
+  private readonly changes: StateChange[] = [];
+  private observer?: ReturnType<typeof setTimeout>;
   private stopping?: Promise<void>;
   private readonly doneWaiters: Array<() => void> = [];
   /** Mount bootstrap: 'skipped' when this cluster runs no coordinators. */
@@ -128,10 +156,14 @@ export class ClusterManager {
     this.releaseLock = acquireManagerLock(this.opts.paths);
     try {
       this.control = await startControlServer(this.opts.paths.controlSocket, (m, p) => this.handle(m, p));
+      this.dashboard = await startDashboard(this.opts.topology.dashboard_addr, () => this.statusDoc());
     } catch (err) {
+      await this.control?.close();
       this.releaseLock();
       throw err;
     }
+    this.opts.logger.info({ dashboard: this.dashboard.url }, `dashboard: ${this.dashboard.url}`);
+    this.observe();
     try {
       await this.supervisor.start();
     } catch (err) {
@@ -157,6 +189,47 @@ export class ClusterManager {
     });
   }
 
+  /** Samples every role now and then every OBSERVE_INTERVAL_MS, logging one line per state change. */
+  private observe(): void {
+    const tick = async () => {
+      const next = await sampleCluster(this.layout, Date.now());
+      if (this.stopping) return;
+      const prev = this.view;
+      if (prev) {
+        const dt = (next.atMs - prev.atMs) / 1000;
+        const before = new Map(prev.roles.map((r) => [r.name, r.calls]));
+        this.rates = Object.fromEntries(next.roles.filter((r) => r.up && before.has(r.name)).map((r) => [r.name, Math.max(0, r.calls - before.get(r.name)!) / dt]));
+        for (const line of stateChanges(prev, next)) {
+          this.opts.logger.info(line);
+          this.changes.push({ atMs: next.atMs, line });
+        }
+        this.changes.splice(0, Math.max(0, this.changes.length - MAX_RECENT_CHANGES));
+      }
+      this.view = next;
+      this.observer = setTimeout(() => void tick(), OBSERVE_INTERVAL_MS);
+    };
+    void tick();
+  }
+
+  /** The latest sampled view of the cluster (undefined before the first sample). */
+  latestView(): ClusterView | undefined {
+    return this.view;
+  }
+
+  statusDoc(): ManagerStatus {
+    const doc: ManagerStatus = {
+      pid: process.pid,
+      data_dir: this.opts.paths.dataDir,
+      mount_init: this.mountInit,
+      processes: this.status(),
+      rates: this.rates,
+      changes: this.changes,
+    };
+    if (this.dashboard) doc.dashboard_url = this.dashboard.url;
+    if (this.view) doc.view = this.view;
+    return doc;
+  }
+
   private find(name: string): RoleProcess {
     const n = normaliseName(decodeURIComponent(name));
     const p = this.layout.find((x) => x.name === n);
@@ -166,7 +239,7 @@ export class ClusterManager {
 
   private async handle(method: string, path: string): Promise<unknown> {
     const [, verb, name] = path.split('/');
-    if (method === 'GET' && verb === 'status') return { pid: process.pid, data_dir: this.opts.paths.dataDir, mount_init: this.mountInit, processes: this.status() };
+    if (method === 'GET' && verb === 'status') return this.statusDoc();
     if (method !== 'POST') throw new InvalidArgumentError(`unsupported request ${method} ${path}`);
     switch (verb) {
       case 'stop': {
@@ -205,7 +278,9 @@ export class ClusterManager {
       } catch (err) {
         this.opts.logger.error({ err }, 'error while stopping the cluster');
       }
+      clearTimeout(this.observer);
       await this.control?.close();
+      await this.dashboard?.close();
       clearRolePids(this.opts.paths);
       this.releaseLock?.();
       for (const w of this.doneWaiters) w();

@@ -35,16 +35,21 @@ export function createLogger(opts: LoggerOptions): Logger {
   );
 }
 
-/** A tiny dependency-free pretty printer: `time LEVEL [role/node actor trace] msg {rest}`. */
-function prettyStream(out: DestinationStream): DestinationStream {
+/** One parsed JSON log line as a human line: `time LEVEL [role/node actor trace] msg {rest}`. */
+export function formatPretty(entry: Record<string, unknown>): string {
+  const { time, level, role, node, actor, trace, msg, ...rest } = entry;
+  const who = [role, node].filter((x) => x !== undefined).join('/');
+  const ctx = [who, actor, trace ? `trace=${String(trace)}` : undefined].filter(Boolean).join(' ');
+  const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
+  return `${String(time)} ${String(level).toUpperCase().padEnd(5)} [${ctx}] ${String(msg ?? '')}${extra}`;
+}
+
+/** A tiny dependency-free pretty printer over formatPretty. */
+export function prettyStream(out: DestinationStream): DestinationStream {
   return {
     write(line: string) {
       try {
-        const { time, level, role, node, actor, trace, msg, ...rest } = JSON.parse(line);
-        const who = [role, node].filter((x) => x !== undefined).join('/');
-        const ctx = [who, actor, trace ? `trace=${trace}` : undefined].filter(Boolean).join(' ');
-        const extra = Object.keys(rest).length ? ' ' + JSON.stringify(rest) : '';
-        out.write(`${time} ${String(level).toUpperCase().padEnd(5)} [${ctx}] ${msg ?? ''}${extra}\n`);
+        out.write(`${formatPretty(JSON.parse(line))}\n`);
       } catch {
         out.write(line);
       }

@@ -14,7 +14,7 @@ let defaultsOn = false;
 export function setProcessLabels(labels: { role: string; node: string }): void {
   registry.setDefaultLabels(labels);
   if (!defaultsOn) {
-    collectDefaultMetrics({ register: registry, prefix: 'nokv_process_' });
+    collectDefaultMetrics({ register: registry, prefix: 'nokv_' }); // nokv_process_cpu_seconds_total, nokv_nodejs_eventloop_lag_seconds, …
     defaultsOn = true;
   }
 }

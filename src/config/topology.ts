@@ -42,9 +42,12 @@ export interface Topology {
   stores: StoreNode[];
   fsmeta: FsmetaNode[];
   lease: LeaseSettings;
+  /** Where `nokv cluster up` serves the live dashboard page (port 0: a free port, reported by `cluster status`). */
+  dashboard_addr: string;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
+export const DEFAULT_DASHBOARD_PORT = 9500;
 
 export function defaultTopology(host = DEFAULT_HOST): Topology {
   const at = (port: number) => `${host}:${port}`;
@@ -62,6 +65,7 @@ export function defaultTopology(host = DEFAULT_HOST): Topology {
     stores: [1, 2, 3].map((id) => ({ store_id: id, addr: at(20169 + id), metrics_addr: at(9199 + id) })),
     fsmeta: [{ addr: at(8090), metrics_addr: at(9400) }],
     lease: { ttl_ms: 3000, renew_before_ms: 1000 },
+    dashboard_addr: at(DEFAULT_DASHBOARD_PORT),
   };
 }
 
@@ -118,6 +122,7 @@ export function validateTopology(t: Topology): Topology {
     claim(`fsmeta[${i}].addr`, f.addr);
     claim(`fsmeta[${i}].metrics_addr`, f.metrics_addr);
   }
+  claim('dashboard_addr', t.dashboard_addr);
   const { ttl_ms, renew_before_ms } = t.lease;
   if (!Number.isInteger(ttl_ms) || ttl_ms < 200 || ttl_ms > 600_000) fail('lease.ttl_ms must be 200..600000');
   if (!Number.isInteger(renew_before_ms) || renew_before_ms <= 0 || renew_before_ms >= ttl_ms) fail('lease.renew_before_ms must be positive and below lease.ttl_ms');
@@ -128,7 +133,7 @@ export function validateTopology(t: Topology): Topology {
 export function resolveTopology(partial: unknown): Topology {
   if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) fail('the file must hold a JSON object');
   const p = partial as Record<string, any>;
-  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease']);
+  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr']);
   for (const k of Object.keys(p)) if (!known.has(k)) fail(`unknown field "${k}"`);
   const d = defaultTopology();
   const t: Topology = {
@@ -137,6 +142,7 @@ export function resolveTopology(partial: unknown): Topology {
     stores: p.stores ?? d.stores,
     fsmeta: p.fsmeta ?? d.fsmeta,
     lease: { ...d.lease, ...(p.lease ?? {}) },
+    dashboard_addr: p.dashboard_addr ?? d.dashboard_addr,
   };
   for (const list of ['coordinators', 'stores', 'fsmeta'] as const) if (!Array.isArray(t[list])) fail(`${list} must be an array`);
   if (!Array.isArray(t.meta_root.peers)) fail('meta_root.peers must be an array');
@@ -172,5 +178,7 @@ export function topologyOnPorts(ports: number[], host = DEFAULT_HOST): Topology 
     stores: [1, 2, 3].map((id) => ({ store_id: id, addr: next(), metrics_addr: next() })),
     fsmeta: [{ addr: next(), metrics_addr: next() }],
     lease: { ttl_ms: 3000, renew_before_ms: 1000 },
+    // Side-by-side clusters must not race for one fixed port: the kernel picks it.
+    dashboard_addr: `${host}:0`,
   });
 }

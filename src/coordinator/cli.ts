@@ -1,40 +1,23 @@
 // Owns the coordinator's commands: the role (`nokv coordinator --coordinator-id ID`), the planned handover
 // (`nokv coordinator handover --to ID`), and the client helpers `nokv tso`, `nokv id alloc`,
-// `nokv mount register|retire|get|list` and `nokv quota set|get|list`. Every helper takes
-// `--coordinator-addr a,b,c` (default: the coordinators of the standard local topology).
-import { existsSync } from 'node:fs';
+// `nokv mount register|retire|get|list` and `nokv quota set|get|list`. Every helper finds the coordinators
+// and the token through src/cli/target.ts (--endpoints, NOKV_ENDPOINTS, or the cluster's topology) and fails
+// within seconds, in one line, when none answers.
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
-import { defaultTopology } from '../config/topology.js';
+import { requireReachable, resolveTarget } from '../cli/target.js';
 import { CoordinatorClient } from './client.js';
 import { coordinatorRoleFlags, runCoordinatorRole } from './role.js';
-import { tokenFileFlag } from '../roles/flags.js';
-
-/** The token file `nokv cluster up` writes in its default data dir; used when --token-file is not given. */
-const DEFAULT_TOKEN_FILE = '.nokv/cluster.token';
 
 const clientFlags: FlagSpecs = {
-  'coordinator-addr': {
-    type: 'list',
-    help: 'coordinator addresses, comma separated',
-    default: defaultTopology().coordinators.map((c) => c.addr),
-  },
   timeout: { type: 'duration', help: 'give up after this long (all retries included)', default: 10_000, min: 1 },
-  json: { type: 'bool', help: 'print JSON' },
 };
 
-function clientOf(flags: Parsed['flags']): CoordinatorClient {
-  const tokenFile = (flags['token-file'] as string | undefined) ?? (existsSync(DEFAULT_TOKEN_FILE) ? DEFAULT_TOKEN_FILE : undefined);
-  const token = tokenFileFlag(tokenFile);
-  return new CoordinatorClient({
-    endpoints: flags['coordinator-addr'] as string[],
-    callBudgetMs: flags.timeout as number,
-    ...(token ? { token } : {}),
-  });
-}
-
 async function withClient(flags: Parsed['flags'], fn: (c: CoordinatorClient) => Promise<void>): Promise<number> {
-  const c = clientOf(flags);
+  const t = resolveTarget(flags);
+  const endpoints = t.endpoints('coordinator');
+  await requireReachable(t, 'coordinator', endpoints);
+  const c = new CoordinatorClient({ endpoints, callBudgetMs: flags.timeout as number, ...(t.token ? { token: t.token } : {}) });
   try {
     await fn(c);
     return 0;

@@ -2,13 +2,14 @@
 //   status     every replica: reachable, leader, term, commit and applied index
 //   snapshot   tenure, legacy, handover, fences, stores, regions, mounts, quota fences
 //   tail       committed events (retained ones, then with --follow as they commit)
-// Endpoints come from --meta-root-addr a,b,c or --config FILE (default: the standard local topology).
-// --json prints machine-readable output (one document, or one JSON line per tail entry).
+// Endpoints come from src/cli/target.ts (--endpoints, NOKV_ENDPOINTS, or the meta-root peers of the cluster's
+// topology); a cluster that does not answer is reported within seconds. --json prints machine-readable output
+// (one document, or one JSON line per tail entry).
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
-import { loadTopology } from '../config/topology.js';
-import { parseAddr } from '../transport/index.js';
+import { requireReachable, resolveTarget } from '../cli/target.js';
 import { listMounts, listQuotaFences, listStores, regionsByStartKey, type Cursor, type RootState } from './state/index.js';
+import { EVENT_KINDS, type RootEvent } from './state/events.js';
 import { MetaRootClient, type WaitTailReply } from './client.js';
 
 /** Per-call deadline of the config tool: it talks to people, so it gives up quickly. */
@@ -16,30 +17,15 @@ const CONFIG_DEADLINE_MS = 3_000;
 /** Long-poll of `tail --follow`. */
 const FOLLOW_POLL_MS = 1_000;
 
-const common: FlagSpecs = {
-  config: { type: 'string', help: 'topology JSON file whose meta_root peers to ask' },
-  'meta-root-addr': { type: 'list', help: 'meta-root client addresses, comma separated (overrides --config)' },
-  json: { type: 'bool', help: 'print JSON for scripts' },
-};
+const common: FlagSpecs = {};
 
-function endpointsOf(args: Parsed): string[] {
+/** The meta-root endpoints of the cluster, once one of them accepts a connection. */
+async function endpointsOf(args: Parsed): Promise<string[]> {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
-  const list = args.flags['meta-root-addr'] as string[] | undefined;
-  if (list && list.length > 0) {
-    for (const a of list) {
-      try {
-        parseAddr(a);
-      } catch {
-        throw new UsageError(`--meta-root-addr: "${a}" is not host:port`);
-      }
-    }
-    return list;
-  }
-  try {
-    return loadTopology(args.flags.config as string | undefined).meta_root.peers.map((p) => p.addr);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const t = resolveTarget(args.flags);
+  const endpoints = t.endpoints('meta-root');
+  await requireReachable(t, 'meta-root', endpoints);
+  return endpoints;
 }
 
 function out(text: string): void {
@@ -64,7 +50,7 @@ async function withClient<T>(endpoints: string[], fn: (c: MetaRootClient) => Pro
 }
 
 async function statusCmd(args: Parsed): Promise<number> {
-  const endpoints = endpointsOf(args);
+  const endpoints = await endpointsOf(args);
   const peers = await withClient(endpoints, (c) =>
     Promise.all(
       endpoints.map(async (addr) => {
@@ -123,7 +109,7 @@ function snapshotDoc(state: RootState, served: { cursor: Cursor; node_id: number
 }
 
 async function snapshotCmd(args: Parsed): Promise<number> {
-  const endpoints = endpointsOf(args);
+  const endpoints = await endpointsOf(args);
   const snap = await withClient(endpoints, (c) => c.snapshot({ linearizable: Boolean(args.flags.linearizable) }));
   const doc = snapshotDoc(snap.state, { cursor: snap.cursor, node_id: snap.view.node_id, follower_view: snap.follower_view });
   if (args.flags.json) {
@@ -157,16 +143,50 @@ async function snapshotCmd(args: Parsed): Promise<number> {
   return 0;
 }
 
-function printTail(page: WaitTailReply, json: boolean): void {
+/**
+ * Which tail events to show: only `kinds` when given, and lease renewals (a tenure event for the same holder
+ * and era as the tenure before it: only its expiry moved) only when asked, since they are most of the log.
+ */
+export class TailFilter {
+  private tenure?: { holder: string; era: number };
+
+  constructor(
+    private readonly kinds: ReadonlySet<string> | undefined,
+    private readonly renewals: boolean,
+  ) {}
+
+  keep(ev: RootEvent): boolean {
+    let renewal = false;
+    if (ev.kind === 'tenure') {
+      renewal = this.tenure?.holder === ev.holder_id && this.tenure.era === ev.era;
+      this.tenure = { holder: ev.holder_id, era: ev.era };
+    }
+    if (renewal && !this.renewals) return false;
+    return this.kinds === undefined || this.kinds.has(ev.kind);
+  }
+}
+
+/** --kind a,b checked against the event kinds rooted state knows. */
+function kindsOf(list: string[] | undefined): ReadonlySet<string> | undefined {
+  if (!list || list.length === 0) return undefined;
+  const known = new Set<string>(EVENT_KINDS);
+  for (const k of list) if (!known.has(k)) throw new UsageError(`--kind: unknown event kind "${k}" (one of ${[...known].sort().join(', ')})`);
+  return new Set(list);
+}
+
+function printTail(page: WaitTailReply, json: boolean, filter: TailFilter): void {
   for (const e of page.entries) {
-    if (json) out(JSON.stringify({ cursor: e.cursor, events: e.events }));
-    else for (const ev of e.events) out(`${cur(e.cursor)}  ${ev.kind}  ${JSON.stringify(ev)}`);
+    const events = (e.events as RootEvent[]).filter((ev) => filter.keep(ev));
+    if (events.length === 0) continue;
+    if (json) out(JSON.stringify({ cursor: e.cursor, events }));
+    else for (const ev of events) out(`${cur(e.cursor)}  ${ev.kind}  ${JSON.stringify(ev)}`);
   }
 }
 
 async function tailCmd(args: Parsed): Promise<number> {
-  const endpoints = endpointsOf(args);
+  const endpoints = await endpointsOf(args);
   const json = Boolean(args.flags.json);
+  const filter = new TailFilter(kindsOf(args.flags.kind as string[] | undefined), Boolean(args.flags.renewals));
   const follow = Boolean(args.flags.follow);
   const forMs = args.flags.for as number | undefined;
   const until = forMs === undefined ? Infinity : Date.now() + forMs;
@@ -185,7 +205,7 @@ async function tailCmd(args: Parsed): Promise<number> {
           after = page.oldest;
           page = await c.waitTail({ after, timeoutMs: 0 });
         }
-        printTail(page, json);
+        printTail(page, json, filter);
         after = page.cursor;
         if (!follow || stopped || Date.now() >= until) return 0;
       }
@@ -215,6 +235,8 @@ export const configCommand: Command = {
         follow: { type: 'bool', help: 'keep following until interrupted' },
         after: { type: 'int', help: 'start after this raft index (default: the oldest retained)', min: 0 },
         for: { type: 'duration', help: 'with --follow: stop after this long (e.g. 5s)', min: 0 },
+        kind: { type: 'list', help: 'only these event kinds, comma separated (e.g. tenure,handover,legacy)' },
+        renewals: { type: 'bool', help: 'also show lease renewals (tenure events that only extend the expiry; hidden by default)' },
       },
       run: tailCmd,
     },

@@ -12,6 +12,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { ExpvarRegistry, startExpvarServer } from '../expvar/server.js';
 import { setProcessLabels } from '../common/metrics.js';
 import { registerStateGauges } from './gauges.js';
+import { rpcCallsServed } from '../transport/grpc/observe.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { ChildSpec, Strategy } from '../supervisor/types.js';
 
@@ -53,6 +54,7 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   const expvar = new ExpvarRegistry();
   setProcessLabels({ role: opts.role, node: opts.node });
   registerStateGauges(expvar);
+  expvar.publish('nokv_rpc', () => ({ calls: rpcCallsServed() }));
   let phase: 'starting' | 'started' | 'stopping' = 'starting';
   expvar.setReadiness(() => {
     if (phase !== 'started') return { ready: false, reason: phase };

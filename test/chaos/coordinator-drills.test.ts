@@ -98,7 +98,7 @@ describe('coordinator failure drills (real processes)', function () {
     const c = cluster!;
     const before = await waitForHolder(c, 0);
     const target = c.topo.coordinators.find((co) => co.id !== before.id)!.id;
-    const out = await nokv(['coordinator', 'handover', '--to', target, '--coordinator-addr', c.coordAddrs.join(','), '--token-file', c.tokenFile]);
+    const out = await nokv(['coordinator', 'handover', '--to', target, '--endpoints', c.coordAddrs.join(','), '--token-file', c.tokenFile]);
     const m = /^handover (\S+) era (\d+) -> (\S+) era (\d+): (\w+)$/m.exec(out);
     expect(m, out).to.not.equal(null);
     const [, from, legacyEra, to, successorEra, stage] = m!;

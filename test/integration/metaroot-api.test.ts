@@ -217,7 +217,7 @@ describe('meta-root: the MetadataRoot API on a running cluster', function () {
     const tail = (await cli(['tail'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
     const kinds = tail.flatMap((e: any) => e.events.map((ev: any) => ev.kind));
     expect(kinds).to.include.members(['store_joined', 'region_bootstrap', 'mount_retired', 'tenure', 'id_fence_advanced']);
-    const bad = await run(process.execPath, [NOKV_BIN, 'config', 'status', '--meta-root-addr', 'nonsense'], { timeout: 20_000 }).catch((e) => e);
+    const bad = await run(process.execPath, [NOKV_BIN, 'config', 'status', '--endpoints', 'nonsense'], { timeout: 20_000 }).catch((e) => e);
     expect(bad.code).to.equal(2);
     expect(bad.stderr.trim().split('\n')).to.have.length(1);
   });

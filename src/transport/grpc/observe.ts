@@ -8,6 +8,13 @@ import { loadProto } from './proto.js';
 export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 type Status = 'SERVING' | 'NOT_SERVING';
 
+let callsServed = 0;
+
+/** Calls this process has answered so far, every server and method together (for request rates). */
+export function rpcCallsServed(): number {
+  return callsServed;
+}
+
 /** Records each call's latency once its status is sent. */
 export const observeCalls: grpc.ServerInterceptor = (method, call) => {
   const started = process.hrtime.bigint();
@@ -16,6 +23,7 @@ export const observeCalls: grpc.ServerInterceptor = (method, call) => {
     sendStatus: (status, next) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       rpcSeconds.observe({ service, method: name, code: grpc.status[status.code] ?? String(status.code) }, seconds);
+      callsServed++;
       next(status);
     },
   });

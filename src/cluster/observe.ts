@@ -1,0 +1,141 @@
+// Owns reading the cluster's state from what each role publishes on /debug/vars: a per-role summary, the
+// cluster view built from them (raft leaders and terms, lease holder and era, regions), and — as a pure
+// function of two views — the human lines for what changed (a new raft leader with its term, a new lease
+// holder with its era, handover phases, a process up or down). The manager samples every role each
+// OBSERVE_INTERVAL_MS, logs those lines, and serves the view to `cluster up`'s table and the dashboard.
+import type { RoleKind, RoleProcess } from './layout.js';
+
+export const OBSERVE_INTERVAL_MS = 1_000;
+/** A role that does not answer /debug/vars within this is counted as down for this sample. */
+export const SAMPLE_TIMEOUT_MS = 800;
+
+export interface RoleSample {
+  name: string;
+  role: RoleKind;
+  up: boolean;
+  pid?: number;
+  /** One line for the ROLE STATE column. */
+  state: string;
+  metaRoot?: { isLeader: boolean; term: number; leaderId: number; commit: number; holder: string; era: number; handover: string };
+  coordinator?: { id: string; active: boolean; holder: string; era: number };
+  store?: { storeId: number; regions: Array<{ id: number; role: string; term: number }> };
+  fsmeta?: { ops: number };
+  /** Calls served so far (all gRPC methods), for request rates. */
+  calls: number;
+}
+
+export interface ClusterView {
+  atMs: number;
+  roles: RoleSample[];
+  metaLeader?: { name: string; term: number };
+  lease?: { holder: string; era: number; handover: string };
+  regions: Array<{ id: number; leader?: string; term: number }>;
+}
+
+type Vars = Record<string, any>;
+
+/** What one role's /debug/vars says, in the terms the cluster view needs. */
+export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | undefined): RoleSample {
+  const s: RoleSample = { name: p.name, role: p.role, up: vars !== undefined, state: vars ? '' : 'unreachable', calls: 0 };
+  if (!vars) return s;
+  if (typeof vars.pid === 'number') s.pid = vars.pid;
+  s.calls = Number(vars.nokv_rpc?.calls ?? 0);
+  const m = vars.nokv_meta_root;
+  if (m) {
+    s.metaRoot = {
+      isLeader: Boolean(m.is_leader),
+      term: Number(m.term),
+      leaderId: Number(m.leader_id),
+      commit: Number(m.commit_index),
+      holder: String(m.tenure?.holder_id ?? ''),
+      era: Number(m.tenure?.era ?? 0),
+      handover: String(m.handover_stage ?? 'none'),
+    };
+    s.state = `${m.is_leader ? 'leader' : 'follower'} term=${m.term} leader=${m.leader_id} commit=${m.commit_index}`;
+  }
+  const c = vars.nokv_coordinator;
+  if (c?.lease) {
+    s.coordinator = { id: String(c.coordinator_id), active: Boolean(c.lease.held_by_self), holder: String(c.lease.holder_id ?? ''), era: Number(c.lease.era) };
+    s.state = `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}`;
+  }
+  const st = vars.nokv_store;
+  if (Array.isArray(st?.regions)) {
+    const regions = st.regions.map((r: Vars) => ({ id: Number(r.id), role: String(r.role), term: Number(r.term) }));
+    s.store = { storeId: Number(st.store_id), regions };
+    s.state = `regions=${regions.length} leading=[${regions.filter((r: { role: string }) => r.role === 'leader').map((r: { id: number }) => r.id).join(',')}]`;
+  }
+  const f = vars.nokv_fsmeta_executor;
+  if (f?.backend) {
+    const ops = Object.values((f.ops ?? {}) as Record<string, { calls: number }>).reduce((n, o) => n + o.calls, 0);
+    s.fsmeta = { ops };
+    s.state = `backend=${f.backend} ops=${ops} commits=${f.commits} conflicts=${f.conflicts} watches=${vars.nokv_fsmeta_watch?.subscriptions ?? 0}`;
+  }
+  return s;
+}
+
+/** The cluster as the samples show it: the leader with the highest term, rooted tenure, each region's leader. */
+export function clusterView(atMs: number, roles: RoleSample[]): ClusterView {
+  const view: ClusterView = { atMs, roles, regions: [] };
+  let best: RoleSample | undefined;
+  for (const r of roles) if (r.metaRoot?.isLeader && (!best || r.metaRoot.term > best.metaRoot!.term)) best = r;
+  if (best) {
+    view.metaLeader = { name: best.name, term: best.metaRoot!.term };
+    view.lease = { holder: best.metaRoot!.holder, era: best.metaRoot!.era, handover: best.metaRoot!.handover };
+  } else {
+    // No root leader to ask: what the coordinators last saw.
+    const c = roles.filter((r) => r.coordinator).sort((a, b) => b.coordinator!.era - a.coordinator!.era)[0];
+    if (c) view.lease = { holder: c.coordinator!.holder, era: c.coordinator!.era, handover: 'none' };
+  }
+  const regions = new Map<number, { id: number; leader?: string; term: number }>();
+  for (const r of roles) {
+    for (const g of r.store?.regions ?? []) {
+      const cur = regions.get(g.id) ?? { id: g.id, term: 0 };
+      if (g.term >= cur.term) cur.term = g.term;
+      if (g.role === 'leader' && g.term >= cur.term) cur.leader = r.name;
+      regions.set(g.id, cur);
+    }
+  }
+  view.regions = [...regions.values()].sort((a, b) => a.id - b.id);
+  return view;
+}
+
+/** One human line per role-state change between two views (empty when nothing changed). */
+export function stateChanges(prev: ClusterView | undefined, next: ClusterView): string[] {
+  const out: string[] = [];
+  const before = new Map(prev?.roles.map((r) => [r.name, r]));
+  for (const r of next.roles) {
+    const b = before.get(r.name);
+    if (b && b.up !== r.up) out.push(r.up ? `${r.name} is up${r.pid ? ` (pid ${r.pid})` : ''}` : `${r.name} is down (not answering)`);
+  }
+  const ml = next.metaLeader;
+  const pl = prev?.metaLeader;
+  if (ml && (ml.name !== pl?.name || ml.term !== pl?.term)) out.push(`meta-root raft leader: ${ml.name} (term ${ml.term})`);
+  if (!ml && pl) out.push(`meta-root has no raft leader (was ${pl.name}, term ${pl.term})`);
+  const l = next.lease;
+  const pv = prev?.lease;
+  if (l && (l.holder !== pv?.holder || l.era !== pv?.era)) {
+    out.push(l.holder ? `coordinator lease: ${l.holder} holds era ${l.era}${pv?.holder ? ` (was ${pv.holder} era ${pv.era})` : ''}` : `coordinator lease: released (era ${l.era})`);
+  }
+  if (l && pv && l.handover !== pv.handover) out.push(`handover: ${l.handover === 'none' ? 'finished' : l.handover}`);
+  const regionsBefore = new Map(prev?.regions.map((g) => [g.id, g]));
+  for (const g of next.regions) {
+    const b = regionsBefore.get(g.id);
+    if (g.leader && (g.leader !== b?.leader || g.term !== b?.term)) out.push(`region ${g.id} raft leader: ${g.leader} (term ${g.term})`);
+  }
+  return out;
+}
+
+async function fetchVars(addr: string): Promise<Vars | undefined> {
+  try {
+    const res = await fetch(`http://${addr}/debug/vars`, { signal: AbortSignal.timeout(SAMPLE_TIMEOUT_MS) });
+    return res.ok ? ((await res.json()) as Vars) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Samples every role once, in parallel. */
+export async function sampleCluster(layout: RoleProcess[], nowMs: number): Promise<ClusterView> {
+  const roles = await Promise.all(layout.map(async (p) => summarise(p, await fetchVars(p.metricsAddr))));
+  return clusterView(nowMs, roles);
+}

@@ -1,0 +1,67 @@
+// The human lines for role-state changes are a pure function of two sampled views: a new raft leader with its
+// term, a new lease holder with its era, handover phases, a process up or down, a region's new leader — and
+// nothing when nothing changed. `nokv-config tail` hides lease renewals unless asked and filters by kind.
+import { expect } from 'chai';
+import { clusterView, stateChanges, summarise, type RoleSample } from '../../src/cluster/observe.js';
+import { TailFilter } from '../../src/metaroot/config-cli.js';
+import type { RootEvent } from '../../src/metaroot/state/events.js';
+
+const meta = (n: number, leader: boolean, term: number, holder: string, era: number, handover = 'none') =>
+  summarise({ name: `meta-root-${n}`, role: 'meta-root' }, {
+    pid: 100 + n,
+    nokv_meta_root: { is_leader: leader, term, leader_id: 1, commit_index: 5, tenure: { holder_id: holder, era }, handover_stage: handover },
+  });
+const coord = (n: number, up: boolean, active: boolean, holder: string, era: number) =>
+  summarise({ name: `coordinator-${n}`, role: 'coordinator' }, up ? { pid: 200 + n, nokv_coordinator: { coordinator_id: `coord-${n}`, lease: { held_by_self: active, holder_id: holder, era } } } : undefined);
+const store = (n: number, regions: Array<[number, string, number]>) =>
+  summarise({ name: `store-${n}`, role: 'store' }, { pid: 300 + n, nokv_store: { store_id: n, regions: regions.map(([id, role, term]) => ({ id, role, term })) } });
+
+const view = (t: number, roles: RoleSample[]) => clusterView(t, roles);
+
+describe('cluster observe: one human line per role-state change', () => {
+  const before = view(0, [meta(1, true, 2, 'coord-1', 1), meta(2, false, 2, 'coord-1', 1), coord(1, true, true, 'coord-1', 1), coord(2, true, false, 'coord-1', 1), store(1, [[1, 'leader', 2]]), store(2, [[1, 'follower', 2]])]);
+
+  it('reports nothing when nothing changed, and fills the summary fields', () => {
+    expect(stateChanges(before, view(1, before.roles))).to.deep.equal([]);
+    expect(before.metaLeader).to.deep.equal({ name: 'meta-root-1', term: 2 });
+    expect(before.lease).to.deep.equal({ holder: 'coord-1', era: 1, handover: 'none' });
+    expect(before.regions).to.deep.equal([{ id: 1, leader: 'store-1', term: 2 }]);
+    expect(before.roles.find((r) => r.name === 'coordinator-1')!.state).to.equal('ACTIVE holder=coord-1 era=1');
+  });
+
+  it('names the new raft leader with its term, the new holder with its era, handover phases and processes going down', () => {
+    const after = view(1, [meta(1, false, 3, 'coord-2', 2, 'confirmed'), meta(2, true, 3, 'coord-2', 2, 'confirmed'), coord(1, false, false, '', 0), coord(2, true, true, 'coord-2', 2), store(1, [[1, 'follower', 3]]), store(2, [[1, 'leader', 3]])]);
+    expect(stateChanges(before, after)).to.deep.equal([
+      'coordinator-1 is down (not answering)',
+      'meta-root raft leader: meta-root-2 (term 3)',
+      'coordinator lease: coord-2 holds era 2 (was coord-1 era 1)',
+      'handover: confirmed',
+      'region 1 raft leader: store-2 (term 3)',
+    ]);
+    const back = view(2, after.roles.map((r) => (r.name === 'coordinator-1' ? coord(1, true, false, 'coord-2', 2) : r)));
+    expect(stateChanges(after, back)).to.deep.equal(['coordinator-1 is up (pid 201)']);
+  });
+
+  it('reports a lost root leader', () => {
+    const lost = view(1, before.roles.map((r) => (r.name === 'meta-root-1' ? summarise({ name: 'meta-root-1', role: 'meta-root' }, undefined) : r)));
+    expect(stateChanges(before, lost)).to.include('meta-root has no raft leader (was meta-root-1, term 2)');
+  });
+});
+
+describe('nokv-config tail filter', () => {
+  const tenure = (holder: string, era: number, expires: number) => ({ kind: 'tenure', v: 1, holder_id: holder, era, expires_unix_ms: expires }) as unknown as RootEvent;
+  const fence = { kind: 'id_fence_advanced', v: 1, minimum: '10' } as unknown as RootEvent;
+  const events = [tenure('c1', 1, 10), tenure('c1', 1, 20), fence, tenure('c1', 1, 30), tenure('c2', 2, 40), tenure('c2', 2, 50)];
+
+  it('hides renewals (same holder and era) by default and shows them when asked', () => {
+    const f = new TailFilter(undefined, false);
+    expect(events.filter((e) => f.keep(e))).to.deep.equal([events[0], fence, events[4]]);
+    const all = new TailFilter(undefined, true);
+    expect(events.filter((e) => all.keep(e))).to.have.length(events.length);
+  });
+
+  it('keeps only the kinds asked for', () => {
+    const f = new TailFilter(new Set(['id_fence_advanced']), false);
+    expect(events.filter((e) => f.keep(e))).to.deep.equal([fence]);
+  });
+});
