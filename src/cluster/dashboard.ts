@@ -93,7 +93,7 @@ async function refresh() {
       const cls = p.status !== 'running' ? 'down' : s.up ? 'up' : 'stale';
       const shown = p.status === 'running' && !s.up ? 'not answering' : p.status;
       return '<tr data-name="' + esc(p.name) + '" data-status="' + esc(shown) + '"><td>' + esc(p.name) + '</td><td class="' + cls + '">' + esc(shown) +
-        '</td><td>' + esc(p.pid || '-') + '</td><td>' + esc(p.restarts) + '</td><td>' + esc(p.addr) + '</td><td class="state">' + esc(s.state || '') +
+        '</td><td>' + esc(p.pid || '-') + '</td><td>' + esc(p.restarts) + '</td><td>' + esc(p.addr) + '</td><td class="state">' + esc(p.status === 'running' ? s.state : '') +
         '</td><td>' + (rates[p.name] === undefined ? '-' : rates[p.name].toFixed(1)) + '</td></tr>';
     }).join('');
     document.getElementById('regions').innerHTML = v.regions.map((g) =>

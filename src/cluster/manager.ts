@@ -162,7 +162,7 @@ export class ClusterManager {
       this.releaseLock();
       throw err;
     }
-    this.opts.logger.info({ dashboard: this.dashboard.url }, `dashboard: ${this.dashboard.url}`);
+    this.opts.logger.info(`dashboard: ${this.dashboard.url}`);
     this.observe();
     try {
       await this.supervisor.start();

@@ -114,7 +114,8 @@ export function stateChanges(prev: ClusterView | undefined, next: ClusterView): 
   const l = next.lease;
   const pv = prev?.lease;
   if (l && (l.holder !== pv?.holder || l.era !== pv?.era)) {
-    out.push(l.holder ? `coordinator lease: ${l.holder} holds era ${l.era}${pv?.holder ? ` (was ${pv.holder} era ${pv.era})` : ''}` : `coordinator lease: released (era ${l.era})`);
+    if (l.holder) out.push(`coordinator lease: ${l.holder} holds era ${l.era}${pv?.holder ? ` (was ${pv.holder} era ${pv.era})` : ''}`);
+    else if (pv?.holder) out.push(`coordinator lease: released by ${pv.holder} (era ${pv.era})`);
   }
   if (l && pv && l.handover !== pv.handover) out.push(`handover: ${l.handover === 'none' ? 'finished' : l.handover}`);
   const regionsBefore = new Map(prev?.regions.map((g) => [g.id, g]));

@@ -126,6 +126,26 @@ async function settled(get: () => Promise<ManagerStatus>): Promise<ManagerStatus
   }
 }
 
+/** The last error the manager logged (or wrote to stderr), for a failed start's one-line message. */
+function lastError(logFile: string): string | undefined {
+  let text = '';
+  try {
+    text = readFileSync(logFile, 'utf8').slice(-64 * 1024);
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n').reverse()) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as { level?: string; msg?: string; err?: { message?: string }; reason?: { error?: { message?: string } } };
+      if (e.level === 'error' || e.level === 'fatal') return [e.msg, e.err?.message ?? e.reason?.error?.message].filter(Boolean).join(': ');
+    } catch {
+      if (!line.startsWith(' ')) return line.trim(); // stderr text, not a stack frame
+    }
+  }
+  return undefined;
+}
+
 async function detach(t: Target, nokv: string, json: boolean): Promise<number> {
   const { paths } = t;
   const logFile = `${paths.logDir}/${MANAGER_LOG}`;
@@ -143,7 +163,10 @@ async function detach(t: Target, nokv: string, json: boolean): Promise<number> {
   const progress = (line: string) => (json ? undefined : writeSync(2, `${line}\n`));
   let allUpAt: number | undefined;
   for (;;) {
-    if (exited !== null) throw new UnavailableError(`the cluster manager exited during start (code ${exited}); \`${nokv} cluster logs${t.selector}\` shows why`);
+    if (exited !== null) {
+      const why = lastError(logFile);
+      throw new UnavailableError(`the cluster manager exited during start (code ${exited})${why ? `: ${why}` : ''}; \`${nokv} cluster logs${t.selector}\` shows more`);
+    }
     const st = await runningManager(paths, 2000);
     for (const p of st?.processes ?? []) {
       if (p.status === 'running' && !seen.has(p.name)) {

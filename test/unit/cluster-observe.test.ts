@@ -42,6 +42,13 @@ describe('cluster observe: one human line per role-state change', () => {
     expect(stateChanges(after, back)).to.deep.equal(['coordinator-1 is up (pid 201)']);
   });
 
+  it('says a lease was released only when someone held it', () => {
+    const none = view(0, [meta(1, true, 2, '', 0)]);
+    expect(stateChanges(undefined, none)).to.deep.equal(['meta-root raft leader: meta-root-1 (term 2)']);
+    const held = view(1, [meta(1, true, 2, 'coord-1', 1)]);
+    expect(stateChanges(held, view(2, [meta(1, true, 2, '', 1)]))).to.deep.equal(['coordinator lease: released by coord-1 (era 1)']);
+  });
+
   it('reports a lost root leader', () => {
     const lost = view(1, before.roles.map((r) => (r.name === 'meta-root-1' ? summarise({ name: 'meta-root-1', role: 'meta-root' }, undefined) : r)));
     expect(stateChanges(before, lost)).to.include('meta-root has no raft leader (was meta-root-1, term 2)');
