@@ -10,7 +10,7 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
-import { UnavailableError } from '../common/errors.js';
+import { NokvError, UnavailableError } from '../common/errors.js';
 import { loadTopology, type Topology } from '../config/topology.js';
 import { clusterPaths, nokvBin, type ClusterPaths } from '../cluster/layout.js';
 import { UsageError, type FlagSpecs, type FlagValues } from './flags.js';
@@ -183,4 +183,15 @@ export async function requireReachable(t: Target, service: Service, addrs = t.en
   } catch (err) {
     throw new UnavailableError(`no ${service} answers (${(err as Error).message}); is the cluster running? try \`${invocation()} cluster status${t.selector}\``);
   }
+}
+
+/**
+ * A client failure that says where it went: UNAVAILABLE and DEADLINE_EXCEEDED (the cluster answered the
+ * probe but not the call) name the endpoints asked and what to look at next. Other errors are the cluster's
+ * own answer and pass unchanged.
+ */
+export function withWhere(err: unknown, t: Target, service: Service, endpoints: string[]): unknown {
+  if (!(err instanceof NokvError) || (err.code !== 'UNAVAILABLE' && err.code !== 'DEADLINE_EXCEEDED')) return err;
+  const hint = `asked ${service} ${endpoints.join(', ')}; see \`${invocation()} cluster status${t.selector}\``;
+  return new NokvError(err.code, `${err.message} (${hint})`, err.details);
 }

@@ -5,7 +5,7 @@
 // within seconds, in one line, when none answers.
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
-import { requireReachable, resolveTarget } from '../cli/target.js';
+import { requireReachable, resolveTarget, withWhere } from '../cli/target.js';
 import { CoordinatorClient } from './client.js';
 import { coordinatorRoleFlags, runCoordinatorRole } from './role.js';
 
@@ -21,6 +21,8 @@ async function withClient(flags: Parsed['flags'], fn: (c: CoordinatorClient) => 
   try {
     await fn(c);
     return 0;
+  } catch (err) {
+    throw withWhere(err, t, 'coordinator', endpoints);
   } finally {
     c.close();
   }

@@ -7,7 +7,7 @@
 // (one document, or one JSON line per tail entry).
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
-import { requireReachable, resolveTarget } from '../cli/target.js';
+import { requireReachable, resolveTarget, withWhere, type Target } from '../cli/target.js';
 import { listMounts, listQuotaFences, listStores, regionsByStartKey, type Cursor, type RootState } from './state/index.js';
 import { EVENT_KINDS, type RootEvent } from './state/events.js';
 import { MetaRootClient, type WaitTailReply } from './client.js';
@@ -19,13 +19,18 @@ const FOLLOW_POLL_MS = 1_000;
 
 const common: FlagSpecs = {};
 
+interface Reach {
+  t: Target;
+  endpoints: string[];
+}
+
 /** The meta-root endpoints of the cluster, once one of them accepts a connection. */
-async function endpointsOf(args: Parsed): Promise<string[]> {
+async function endpointsOf(args: Parsed): Promise<Reach> {
   if (args.positionals.length > 0) throw new UsageError(`unexpected argument "${args.positionals[0]}"`);
   const t = resolveTarget(args.flags);
   const endpoints = t.endpoints('meta-root');
   await requireReachable(t, 'meta-root', endpoints);
-  return endpoints;
+  return { t, endpoints };
 }
 
 function out(text: string): void {
@@ -40,20 +45,22 @@ function table(headers: string[], rows: Array<Array<string | number | boolean>>)
 
 const cur = (c: Cursor) => `${c.term}/${c.index}`;
 
-async function withClient<T>(endpoints: string[], fn: (c: MetaRootClient) => Promise<T>): Promise<T> {
+async function withClient<T>({ t, endpoints }: Reach, fn: (c: MetaRootClient) => Promise<T>): Promise<T> {
   const client = new MetaRootClient({ endpoints, deadlineMs: CONFIG_DEADLINE_MS, attemptTimeoutMs: CONFIG_DEADLINE_MS });
   try {
     return await fn(client);
+  } catch (err) {
+    throw withWhere(err, t, 'meta-root', endpoints);
   } finally {
     client.close();
   }
 }
 
 async function statusCmd(args: Parsed): Promise<number> {
-  const endpoints = await endpointsOf(args);
-  const peers = await withClient(endpoints, (c) =>
+  const reach = await endpointsOf(args);
+  const peers = await withClient(reach, (c) =>
     Promise.all(
-      endpoints.map(async (addr) => {
+      reach.endpoints.map(async (addr) => {
         try {
           const s = await c.status({ endpoint: addr, deadlineMs: CONFIG_DEADLINE_MS });
           return {
@@ -109,8 +116,7 @@ function snapshotDoc(state: RootState, served: { cursor: Cursor; node_id: number
 }
 
 async function snapshotCmd(args: Parsed): Promise<number> {
-  const endpoints = await endpointsOf(args);
-  const snap = await withClient(endpoints, (c) => c.snapshot({ linearizable: Boolean(args.flags.linearizable) }));
+  const snap = await withClient(await endpointsOf(args), (c) => c.snapshot({ linearizable: Boolean(args.flags.linearizable) }));
   const doc = snapshotDoc(snap.state, { cursor: snap.cursor, node_id: snap.view.node_id, follower_view: snap.follower_view });
   if (args.flags.json) {
     out(JSON.stringify(doc, null, 2));
@@ -184,7 +190,7 @@ function printTail(page: WaitTailReply, json: boolean, filter: TailFilter): void
 }
 
 async function tailCmd(args: Parsed): Promise<number> {
-  const endpoints = await endpointsOf(args);
+  const reach = await endpointsOf(args);
   const json = Boolean(args.flags.json);
   const filter = new TailFilter(kindsOf(args.flags.kind as string[] | undefined), Boolean(args.flags.renewals));
   const follow = Boolean(args.flags.follow);
@@ -195,7 +201,7 @@ async function tailCmd(args: Parsed): Promise<number> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   try {
-    return await withClient(endpoints, async (c) => {
+    return await withClient(reach, async (c) => {
       let after: Cursor = { term: 0, index: Number(args.flags.after ?? 0) };
       for (;;) {
         const timeoutMs = follow ? Math.max(0, Math.min(FOLLOW_POLL_MS, until - Date.now())) : 0;

@@ -195,13 +195,15 @@ describe('operating a cluster: one way to find it, visible failovers, standard t
     expect(status.code).to.equal(1);
     expect(status.stderr.trim()).to.match(/^nokv cluster status: no cluster is running from .*\.nokv \(found through the nearest \.nokv\/ above this folder\)$/);
 
+    // The CLI's own start-up, measured now, is the baseline: the report may add the probe (at most 1.5 s).
+    const startup = (await run(['--version'])).ms;
     const dead = await run(['tso'], { cwd: sub });
     expect(dead.code).to.equal(1);
     expect(dead.stderr.trim().split('\n')).to.have.length(1);
     expect(dead.stderr).to.include(c.coordAddrs[0]);
     expect(dead.stderr).to.match(/is the cluster running\?/);
     expect(dead.stderr).to.not.match(/Resolution note/);
-    expect(dead.ms, 'a dead cluster is reported within seconds').to.be.below(4_000);
+    expect(dead.ms - startup, `a dead cluster is reported within ~2 s of the CLI starting (start-up ${startup} ms)`).to.be.below(2_000);
   });
 });
 
@@ -227,8 +229,9 @@ describe('cluster up: pre-flight of every port', function () {
       expect(r.stderr).to.include(`pid ${process.pid}`);
       expect(r.stderr).to.include(`${topo.coordinators[1]!.metrics_addr} (coordinator-2 metrics)`);
       expect(r.stderr).to.match(/cannot start: 1 port\(s\) of the topology are in use/);
+      // Reported before anything starts: no role was spawned, so there was nothing to roll back.
       expect(existsSync(join(tmp.path, 'data', 'processes.json')), 'no role process was spawned').to.equal(false);
-      expect(r.ms, 'reported by the CLI before anything starts, not after a rollback').to.be.below(10_000);
+      expect(existsSync(join(tmp.path, 'data', 'logs')), 'no role log was opened').to.equal(false);
       // The check itself (every port of the topology, and the holder from /proc) takes well under a second.
       const t0 = performance.now();
       const found = await busyPorts(topo);

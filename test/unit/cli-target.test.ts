@@ -6,9 +6,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { oneLine } from '../../src/cli/errors.js';
 import { UsageError } from '../../src/cli/flags.js';
-import { resolveTarget } from '../../src/cli/target.js';
+import { resolveTarget, withWhere } from '../../src/cli/target.js';
 import { topologyOnPorts } from '../../src/config/topology.js';
-import { UnavailableError } from '../../src/common/errors.js';
+import { FailedPreconditionError, TimeoutError, UnavailableError } from '../../src/common/errors.js';
 import { makeTempDir } from '../support/env.js';
 
 const ports = (base: number) => Array.from({ length: 23 }, (_, i) => base + i);
@@ -63,6 +63,14 @@ describe('cli target: one way to find a cluster', () => {
     expect(() => resolveTarget({}, { NOKV_ENDPOINTS: 'a:1,b' }, '/')).to.throw(UsageError, /NOKV_ENDPOINTS: "b"/);
     expect(() => resolveTarget({ config: '/no/such.json' }, {}, '/')).to.throw(UsageError, /cannot read topology file/);
     expect(() => resolveTarget({ 'token-file': '/no/such' }, {}, '/')).to.throw(UsageError, /cannot read --token-file/);
+  });
+
+  it('names the endpoints asked when a call fails for want of an answer, and leaves the cluster\'s own answers alone', () => {
+    const t = resolveTarget({ 'data-dir': nokvDir }, {}, '/');
+    const late = withWhere(new TimeoutError('deadline exceeded'), t, 'coordinator', ['127.0.0.1:1', '127.0.0.1:2']) as Error;
+    expect(late.message).to.match(/^deadline exceeded \(asked coordinator 127\.0\.0\.1:1, 127\.0\.0\.1:2; see `.* cluster status --data-dir .*\.nokv`\)$/);
+    const refused = new FailedPreconditionError('not holder');
+    expect(withWhere(refused, t, 'coordinator', ['127.0.0.1:1'])).to.equal(refused);
   });
 
   it('turns grpc-js texts into one readable line', () => {
