@@ -11,6 +11,8 @@ export interface Command {
   /** Nested subcommands (e.g. `cluster up`); a command has either subcommands or run. */
   subcommands?: Command[];
   flags?: FlagSpecs;
+  /** Whether GLOBAL_FLAGS (how to find a cluster, --json) apply; false for role processes, which take their own. */
+  globalFlags?: boolean;
   usage?: string;
   run?: (args: Parsed) => Promise<number | void>;
 }
@@ -22,7 +24,7 @@ function helpText(path: string[], cmd: Command): string {
     for (const sub of cmd.subcommands) lines.push(`  ${sub.name.padEnd(22)} ${sub.summary}`);
   }
   if (cmd.flags && Object.keys(cmd.flags).length > 0) lines.push('', 'flags:', formatFlagHelp(cmd.flags));
-  if (!cmd.subcommands) {
+  if (!cmd.subcommands && cmd.globalFlags !== false) {
     const globals = Object.fromEntries(Object.entries(GLOBAL_FLAGS).filter(([name]) => !cmd.flags?.[name]));
     if (Object.keys(globals).length > 0) lines.push('', 'global flags (every command):', formatFlagHelp(globals));
   }
@@ -56,7 +58,7 @@ export async function dispatch(root: Command, argv: string[], out: TextSink = pr
       return 0;
     }
     // A command's own flag of a global name wins (a role's --data-dir is its own folder).
-    const parsed = parseFlags(rest, { ...GLOBAL_FLAGS, ...cmd.flags });
+    const parsed = parseFlags(rest, cmd.globalFlags === false ? (cmd.flags ?? {}) : { ...GLOBAL_FLAGS, ...cmd.flags });
     const code = await cmd.run!(parsed);
     return code ?? 0;
   } catch (e) {

@@ -9,7 +9,10 @@ import { coordinatorCommands } from '../coordinator/cli.js';
 import { storeCommand } from '../store/role.js';
 import { fsmetaCommand } from '../gateway/role.js';
 
-const commands: Command[] = [clusterCommand, metaRootCommand, configCommand, ...coordinatorCommands, storeCommand, fsmetaCommand];
+/** Role processes take their own flags (a role's --data-dir is its folder), not the global ones. */
+const role = (c: Command): Command => ({ ...c, globalFlags: false });
+
+const commands: Command[] = [clusterCommand, role(metaRootCommand), configCommand, ...coordinatorCommands, role(storeCommand), role(fsmetaCommand)];
 
 export async function runNokv(argv: string[]): Promise<number> {
   return main(argv, commands);

@@ -13,8 +13,6 @@ import { logsCommand } from './logs.js';
 import { processTable, summaryLine } from './report.js';
 import { CLUSTER_ROLES, runningManager, runUp } from './up.js';
 
-export { ensureToken, CLUSTER_ROLES } from './up.js';
-
 const print = (flags: Parsed['flags'], value: unknown, text: string) => process.stdout.write(flags.json ? JSON.stringify(value) + '\n' : text);
 
 /** The role processes of this data dir still alive without a manager (one that was killed left them). */
