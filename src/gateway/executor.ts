@@ -11,7 +11,7 @@ import type { Clock } from '../common/clock.js';
 import { dirKeys, deleteDirRecords, requireDir, requireDirIn, requireEmptyDir } from './dirs.js';
 import { FsExistsError, FsInvalidError, FsNotFoundError, FsPreconditionError, MountRetiredError, TxnAbortedError } from './errors.js';
 import * as K from './keys.js';
-import { KvAlreadyExistsError, KvConflictError, type CoordinatorDuties, type KvTxn, type MountInfo, type TransactionalKv } from './kv.js';
+import { KvAlreadyExistsError, KvConflictError, type CoordinatorDuties, type KvRefScan, type KvTxn, type MountInfo, type TransactionalKv } from './kv.js';
 import { moveTxn } from './move.js';
 import { applyQuota, chargeQuota, planQuota } from './quota.js';
 import type { CreateReq, MoveReq, NameReq, ReadDirReq, SessionReq, UpdateInodeReq } from './requests.js';
@@ -33,6 +33,9 @@ import {
   type QuotaUsage,
   type SessionRecord,
 } from './types.js';
+
+/** A page without references (ReadDir). */
+const NO_REF = { prefix: Buffer.alloc(0), offset: 0, length: 0 };
 
 /** Attempts of one write transaction (the first plus retries) before ABORTED. */
 export const DEFAULT_MAX_TXN_ATTEMPTS = 4;
@@ -264,22 +267,19 @@ export class Executor {
 
   readDir(req: ReadDirReq): Promise<{ entries: DentryRecord[]; readVersion: bigint }> {
     return this.op('read_dir', async () => {
-      const { tx, pairs } = await this.scanDir(req);
+      const { tx, pairs } = await this.readPage(req, false);
       return { entries: pairs.map((p) => K.decodeDentry(p.value)), readVersion: tx.startTs };
     });
   }
 
-  /** One scan and one batch get, both at the same version; a page is never partial. */
+  /** The page and its entries' inodes at one version, in one read per region; a page is never partial. */
   readDirPlus(req: ReadDirReq): Promise<{ entries: DirEntryPlus[]; readVersion: bigint }> {
     return this.op('read_dir_plus', async () => {
-      const { tx, pairs } = await this.scanDir(req);
-      const dentries = pairs.map((p) => K.decodeDentry(p.value));
-      const keys = dentries.map((d) => K.inodeKey(req.mount, d.inode));
-      const got = keys.length > 0 ? await tx.batchGet(keys) : new Map<string, Buffer>();
-      const entries = dentries.map((dentry, i) => {
-        const raw = got.get(keys[i]!.toString('hex'));
-        if (!raw) throw new FsNotFoundError(`inode ${dentry.inode} of ${showName(dentry.name)} not found`);
-        return { dentry, inode: K.decodeInode(raw) };
+      const { tx, pairs } = await this.readPage(req, true);
+      const entries = pairs.map((p) => {
+        const dentry = K.decodeDentry(p.value);
+        if (!p.ref) throw new FsNotFoundError(`inode ${dentry.inode} of ${showName(dentry.name)} not found`);
+        return { dentry, inode: K.decodeInode(p.ref) };
       });
       return { entries, readVersion: tx.startTs };
     });
@@ -446,10 +446,11 @@ export class Executor {
   }
 
   /**
-   * A directory page at one version: the parent must be the mount's root or a directory at that version
-   * (NOT_FOUND for a missing one or an unknown mount, FAILED_PRECONDITION for a file), read beside the scan.
+   * A directory page at one version, with its entries' inodes when `plus`, read together with the parent's own
+   * record: the parent must be the mount's root or a directory at that version (NOT_FOUND for a missing one or
+   * an unknown mount, FAILED_PRECONDITION for a file).
    */
-  private async scanDir(req: ReadDirReq): Promise<{ tx: KvTxn; pairs: Array<{ key: Buffer; value: Buffer }> }> {
+  private async readPage(req: ReadDirReq, plus: boolean): Promise<{ tx: KvTxn; pairs: KvRefScan['pairs'] }> {
     validateMount(req.mount);
     validateInode(req.parent, 'parent');
     if (req.startAfter.length > 0) validateName(req.startAfter, 'start_after');
@@ -460,15 +461,14 @@ export class Executor {
     const tx = this.kv.begin(ts);
     const prefix = K.dentryPrefix(req.mount, req.parent);
     const start = req.startAfter.length > 0 ? Buffer.concat([K.dentryKey(req.mount, req.parent, req.startAfter), Buffer.from([0])]) : prefix;
-    const [pairs] = await Promise.all([tx.scan(start, K.prefixEnd(prefix), limit), this.requireListable(tx, mount, req.parent)]);
+    const dirKey = req.parent === mount.rootInode ? [] : [K.inodeKey(req.mount, req.parent)];
+    const { pairs, found } = await tx.scanRefs(start, K.prefixEnd(prefix), limit, plus ? K.dentryInodeRef(req.mount) : NO_REF, dirKey);
+    if (dirKey.length > 0) {
+      const raw = found.get(dirKey[0]!.toString('hex'));
+      if (!raw) throw new FsNotFoundError(`directory ${req.parent} not found`);
+      if (K.decodeInode(raw).type !== 'DIRECTORY') throw new FsPreconditionError(`inode ${req.parent} is not a directory`);
+    }
     return { tx, pairs };
-  }
-
-  private async requireListable(tx: KvTxn, mount: MountInfo, dir: number): Promise<void> {
-    if (dir === mount.rootInode) return;
-    const raw = await tx.get(K.inodeKey(mount.mount, dir));
-    if (!raw) throw new FsNotFoundError(`directory ${dir} not found`);
-    if (K.decodeInode(raw).type !== 'DIRECTORY') throw new FsPreconditionError(`inode ${dir} is not a directory`);
   }
 
   private validateNameReq(req: NameReq): void {

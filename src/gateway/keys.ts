@@ -59,6 +59,13 @@ export function dentryPrefix(mount: string, parent: number): Buffer {
 export function dentryKey(mount: string, parent: number, name: Buffer): Buffer {
   return Buffer.concat([dentryPrefix(mount, parent), name]);
 }
+/**
+ * How a dentry value names its inode, for KvTxn.scanRefs: the mount's inode-key prefix followed by the BE64
+ * inode that sits just before the value's last byte (the type).
+ */
+export function dentryInodeRef(mount: string): { prefix: Buffer; offset: number; length: number } {
+  return { prefix: Buffer.concat([mountPrefix(mount), Buffer.from([KIND_INODE])]), offset: -9, length: 8 };
+}
 export function inodeKey(mount: string, inode: number): Buffer {
   return Buffer.concat([mountPrefix(mount), Buffer.from([KIND_INODE]), be64(inode)]);
 }

@@ -8,6 +8,20 @@ export interface KvPair {
   value: Buffer;
 }
 
+/** Where a scanned value names another key: prefix ‖ value[offset .. offset + length) (offset < 0: from the end). */
+export interface KvRef {
+  prefix: Buffer;
+  offset: number;
+  length: number;
+}
+
+export interface KvRefScan {
+  /** ref: the value of the key the pair's value names (undefined: it has none). */
+  pairs: Array<KvPair & { ref: Buffer | undefined }>;
+  /** Values of the extra keys that have one, keyed by hex. */
+  found: Map<string, Buffer>;
+}
+
 /** One transaction: every read sees the snapshot at startTs; writes are buffered until commit. */
 export interface KvTxn {
   readonly startTs: bigint;
@@ -16,6 +30,11 @@ export interface KvTxn {
   batchGet(keys: Buffer[]): Promise<Map<string, Buffer>>;
   /** Visible pairs in [start, end) in key order, at most limit. */
   scan(start: Buffer, end: Buffer, limit: number): Promise<KvPair[]>;
+  /**
+   * scan, plus the value of the key each pair's value names and the values of `keys`, all at startTs (a
+   * directory page with its inodes and the directory's own record: one read per region on the stores).
+   */
+  scanRefs(start: Buffer, end: Buffer, limit: number, ref: KvRef, keys: Buffer[]): Promise<KvRefScan>;
   /** assertNotExist: commit fails with KvAlreadyExistsError if the key is visible at startTs. */
   put(key: Buffer, value: Buffer, opts?: { assertNotExist?: boolean }): void;
   delete(key: Buffer): void;

@@ -10,6 +10,8 @@ import {
   type ApplyEventSource,
   type KvApplyEvent,
   type KvPair,
+  type KvRef,
+  type KvRefScan,
   type KvTxn,
   type TransactionalKv,
 } from './kv.js';
@@ -189,6 +191,21 @@ class MemoryTxn implements KvTxn {
   async scan(start: Buffer, end: Buffer, limit: number): Promise<KvPair[]> {
     await this.kv.pause();
     return this.kv.scanAt(start, end, limit, this.startTs);
+  }
+
+  async scanRefs(start: Buffer, end: Buffer, limit: number, ref: KvRef, keys: Buffer[]): Promise<KvRefScan> {
+    await this.kv.pause();
+    const pairs = this.kv.scanAt(start, end, limit, this.startTs).map((p) => {
+      const from = ref.offset < 0 ? p.value.length + ref.offset : ref.offset;
+      const ok = ref.length > 0 && from >= 0 && from + ref.length <= p.value.length;
+      return { ...p, ref: ok ? this.kv.readAt(Buffer.concat([ref.prefix, p.value.subarray(from, from + ref.length)]), this.startTs) : undefined };
+    });
+    const found = new Map<string, Buffer>();
+    for (const k of keys) {
+      const v = this.kv.readAt(k, this.startTs);
+      if (v !== undefined) found.set(k.toString('hex'), v);
+    }
+    return { pairs, found };
   }
 
   put(key: Buffer, value: Buffer, opts: { assertNotExist?: boolean } = {}): void {

@@ -106,6 +106,52 @@ describe('store: three processes, two regions, Percolator transactions', functio
     expect(c.client.stats.regionErrors).to.be.greaterThan(before);
   });
 
+  it('ScanRefs reads each value\'s referenced key in the same region request; references and keys elsewhere come back too', async () => {
+    const t = await c.client.begin();
+    for (const [k, v] of [['e/aa', 'A'], ['d/1', 'x-aa'], ['d/2', 'x-bb'], ['d/3', 'x-zz'], ['zz/zz', 'Z'], ['e/xtra', 'X'], ['zz/extra', 'Y']]) t.put(b(k), b(v!));
+    await t.commit();
+    const ts = await c.client.tso();
+    const near = await c.client.scanRefs(b('d/'), b('d0'), 10, ts, { prefix: b('e/'), offset: -2, length: 2 }, [b('e/xtra'), b('e/none'), b('zz/extra')]);
+    expect(near.pairs.map((p) => [p.key.toString(), p.ref?.toString()])).to.deep.equal([['d/1', 'A'], ['d/2', undefined], ['d/3', undefined]]);
+    expect([...near.found.values()].map(String).sort(), 'extra keys, one in another region').to.deep.equal(['X', 'Y']);
+    const far = await c.client.scanRefs(b('d/'), b('d0'), 2, ts, { prefix: b('zz/'), offset: -2, length: 2 }, []);
+    expect(far.pairs.map((p) => [p.key.toString(), p.ref?.toString()]), 'limit 2; references in region 2').to.deep.equal([['d/1', undefined], ['d/2', undefined]]);
+    const third = await c.client.scanRefs(b('d/3'), b('d0'), 10, ts, { prefix: b('zz/'), offset: -2, length: 2 }, []);
+    expect(third.pairs.map((p) => p.ref?.toString())).to.deep.equal(['Z']);
+    const leader = await c.leaderOf(1);
+    const bad = await c.client.callStore(leader, 'ScanRefs', { context: { region_id: 1 }, start_key: b('d/'), limit: 10, version: ts.toString(), ref_prefix: Buffer.alloc(399), ref_length: 8 }).catch((e) => e);
+    expect(bad).to.be.instanceOf(InvalidArgumentError);
+  });
+
+  it('a two-phase commit checks its LOCKs and read ranges in every region it spans', async () => {
+    const seed = await c.client.begin();
+    seed.put(b('zl'), b('1'));
+    await seed.commit();
+    const locked = await c.client.begin();
+    locked.put(b('a-2pc'), b('1'));
+    locked.lock(b('zl'));
+    const writer = await c.client.begin();
+    writer.put(b('zl'), b('2'));
+    await writer.commit();
+    expect(await locked.commit().catch((e) => e), 'the LOCKed key changed after the start').to.be.instanceOf(TxnConflictError);
+    const ranged = await c.client.begin();
+    ranged.put(b('a-2pc'), b('2'));
+    ranged.readRange(b('f'), b('h')); // regions 1 and 3 since the split at g
+    const inserter = await c.client.begin();
+    inserter.put(b('g-new'), b('1'));
+    await inserter.commit();
+    expect(await ranged.commit().catch((e) => e), 'a key in the range changed after the start').to.be.instanceOf(TxnConflictError);
+    const clean = await c.client.begin();
+    clean.put(b('a-2pc'), b('3'));
+    clean.lock(b('zl'));
+    clean.readRange(b('f'), b('h'));
+    const before = c.client.stats.twoPc;
+    expect((await clean.commit()) > 0n).to.equal(true);
+    expect(c.client.stats.twoPc).to.equal(before + 1);
+    expect((await c.client.get(b('a-2pc')))?.toString()).to.equal('3');
+    expect((await c.client.get(b('zl')))?.toString(), 'a LOCK writes no value').to.equal('2');
+  });
+
   it('SIGKILL of a region leader during a load of transactions: every acknowledged one is readable, none is half-applied', async () => {
     const victim = await c.leaderOf(2);
     const acked: number[] = [];

@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { memoryMvccStore } from '../../src/store/mvcc/families.js';
 import { batchRollback, checkTxnStatus, commit, onePhaseCommit, prewrite, resolveLock, txnHeartBeat } from '../../src/store/percolator/txn.js';
-import { get, scan } from '../../src/store/percolator/read.js';
+import { get, readMany, scan, scanRefs } from '../../src/store/percolator/read.js';
 import type { Mutation } from '../../src/store/percolator/types.js';
 import type { MvccStore } from '../../src/store/mvcc/types.js';
 
@@ -210,6 +210,39 @@ describe('percolator rules', () => {
     expect(prewrite(s, { mutations: [], readRanges: [{ start: k('d/'), end: k('d0') }], primary: k('p'), startTs: 50n, lockTtlMs: 3000, minCommitTs: 0n, nowMs: NOW }), 'its own lock is no change').to.deep.equal([]);
     expect(prewrite(s, { mutations: [del('p')], readRanges: ranges, primary: k('p'), startTs: 53n, lockTtlMs: 3000, minCommitTs: 0n, nowMs: NOW }).map((e) => e.kind)).to.deep.equal(['locked']);
     expect(s.getLock(k('p')), 'a refused prewrite locks nothing').to.equal(undefined);
+  });
+
+  it('scanRefs reads the key each value names (in the region) at the same version, stops at the first blocking lock, and reads extra keys', () => {
+    txn(s, [put('d/a', 'v-i1'), put('d/b', 'v-i2'), put('d/c', 'v-z9'), put('d/d', 'x'), put('i/i1', 'one'), put('e', 'extra')], 10n, 11n);
+    txn(s, [put('i/i1', 'later')], 20n, 21n);
+    const req = { start: k('d/'), end: k('d0'), limit: 10, readTs: 15n, ref: { prefix: k('i/'), offset: -2, length: 2 }, keys: [k('e'), k('f')] };
+    const r = scanRefs(s, k(''), k('y'), req);
+    const refs = r.pairs.map((p) => [p.key.toString(), p.ref.kind === 'found' ? p.ref.value.toString() : p.ref.kind === 'elsewhere' ? `elsewhere ${p.ref.key}` : 'missing']);
+    expect(refs).to.deep.equal([['d/a', 'one'], ['d/b', 'missing'], ['d/c', 'missing'], ['d/d', 'missing']]);
+    expect(r.found.map((f) => f.value.toString())).to.deep.equal(['extra']);
+    const narrow = scanRefs(s, k(''), k('i/i'), req);
+    expect(narrow.pairs[0]!.ref, 'a key beyond the region is read elsewhere').to.deep.equal({ kind: 'elsewhere', key: k('i/i1') });
+    expect(pw(s, [put('i/i2', 'two')], 30n)).to.deep.equal([]);
+    expect(scanRefs(s, k(''), k('y'), { ...req, readTs: 40n }).error?.kind, 'a lock on a named key blocks').to.equal('locked');
+    expect(pw(s, [put('i/', 'prefix')], 31n)).to.deep.equal([]);
+    expect(scanRefs(s, k(''), k('y'), { ...req, readTs: 40n, ref: { prefix: k('i/'), offset: 0, length: 0 } }).error, 'no references: none read').to.equal(undefined);
+  });
+
+  it('readMany reads keys in one pass over their span, and one by one where the span is crowded', () => {
+    const all = Array.from({ length: 200 }, (_, i) => `k/${String(i).padStart(3, '0')}`);
+    txn(s, all.map((key) => put(key, `v${key}`)), 10n, 11n);
+    txn(s, [del('k/005')], 12n, 13n);
+    const values = (keys: string[], readTs = 20n) => {
+      const r = readMany(s, keys.map(k), { readTs });
+      if ('error' in r) throw new Error('locked');
+      return Object.fromEntries([...r.values].map(([hex, v]) => [Buffer.from(hex, 'hex').toString(), v.toString()]));
+    };
+    expect(values(['k/003', 'k/004', 'k/005', 'k/006']), 'dense: one pass').to.deep.equal({ 'k/003': 'vk/003', 'k/004': 'vk/004', 'k/006': 'vk/006' });
+    expect(values(['k/000', 'k/100', 'k/199', 'k/zzz']), 'sparse: the pass gives up, point reads finish').to.deep.equal({ 'k/000': 'vk/000', 'k/100': 'vk/100', 'k/199': 'vk/199' });
+    expect(values(['k/005'], 12n), 'at an older version').to.deep.equal({ 'k/005': 'vk/005' });
+    expect(pw(s, [put('k/150', 'x')], 30n)).to.deep.equal([]);
+    expect('error' in readMany(s, [k('k/000'), k('k/150')], { readTs: 40n }), 'a lock on a wanted key blocks').to.equal(true);
+    expect('error' in readMany(s, [k('k/000'), k('k/199')], { readTs: 40n }), 'a lock between wanted keys does not').to.equal(false);
   });
 
   it('scan returns visible pairs in key order, honours limit, and stops at a blocking lock', () => {

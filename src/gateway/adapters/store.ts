@@ -1,15 +1,26 @@
 // Owns the adapters from the store cluster to the gateway's ports: TransactionalKv over the store client's
-// Percolator transactions (1PC when one region holds every key, else 2PC; snapshot reads that resolve locks),
+// Percolator transactions (1PC when one region holds every key, else 2PC; snapshot reads that resolve locks,
+// batch reads as one BatchGet per region, a directory page with its inodes as one ScanRefs per region),
 // and an ApplyEventSource over every store's WatchApplied stream (reconnecting with capped backoff; duplicates
 // from several replicas are dropped by the router).
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
-import { LOCK_WAIT_MS, MAX_LOCK_RESOLVE_ROUNDS, StoreClient, Txn, TxnConflictError } from '../../store/client/client.js';
+import { StoreClient, Txn, TxnConflictError } from '../../store/client/client.js';
 import { STORE_KV_PROTO, STORE_KV_SERVICE } from '../../store/server/service.js';
 import { createClient, loadProto, setToken } from '../../transport/index.js';
 import * as grpcjs from '@grpc/grpc-js';
-import { KvAlreadyExistsError, KvConflictError, type ApplyEventSource, type KvApplyEvent, type KvPair, type KvTxn, type TransactionalKv } from '../kv.js';
+import {
+  KvAlreadyExistsError,
+  KvConflictError,
+  type ApplyEventSource,
+  type KvApplyEvent,
+  type KvPair,
+  type KvRef,
+  type KvRefScan,
+  type KvTxn,
+  type TransactionalKv,
+} from '../kv.js';
 
 /** Reconnect backoff of a store's apply stream: first and largest pause. */
 export const WATCH_RECONNECT_MIN_MS = 100;
@@ -33,10 +44,13 @@ class StoreTxn implements KvTxn {
     return this.txn.get(key).catch((e) => Promise.reject(mapConflict(e)));
   }
   batchGet(keys: Buffer[]): Promise<Map<string, Buffer>> {
-    return batchGetAt(this.client, keys, this.startTs).catch((e) => Promise.reject(mapConflict(e)));
+    return this.client.batchGet(keys, this.startTs).catch((e) => Promise.reject(mapConflict(e)));
   }
   scan(start: Buffer, end: Buffer, limit: number): Promise<KvPair[]> {
     return this.client.scan(start, end, limit, this.startTs).catch((e) => Promise.reject(mapConflict(e)));
+  }
+  scanRefs(start: Buffer, end: Buffer, limit: number, ref: KvRef, keys: Buffer[]): Promise<KvRefScan> {
+    return this.client.scanRefs(start, end, limit, this.startTs, ref, keys).catch((e) => Promise.reject(mapConflict(e)));
   }
   put(key: Buffer, value: Buffer, opts: { assertNotExist?: boolean } = {}): void {
     this.txn.put(key, value, opts);
@@ -53,38 +67,6 @@ class StoreTxn implements KvTxn {
   commit(): Promise<bigint> {
     return this.txn.commit().catch((e) => Promise.reject(mapConflict(e)));
   }
-}
-
-/**
- * Snapshot read of many keys with one BatchGet per region (one ReadIndex per region, not one per key: a
- * 512-entry ReadDirPlus is one scan plus a BatchGet). A region's batch stops at the first lock it meets; the
- * lock is settled (or, when its primary was pushed above the read, bypassed) and that region's keys are read
- * again, at most MAX_LOCK_RESOLVE_ROUNDS times.
- */
-export async function batchGetAt(client: StoreClient, keys: Buffer[], ts: bigint): Promise<Map<string, Buffer>> {
-  const out = new Map<string, Buffer>();
-  const bypass: bigint[] = [];
-  let pending = keys;
-  for (let round = 0; pending.length > 0; round++) {
-    if (round >= MAX_LOCK_RESOLVE_ROUNDS) throw new TxnConflictError('batch read kept meeting locks');
-    const locks: any[] = [];
-    const again: Buffer[] = [];
-    await client.forKeys<any>(pending, 'BatchGet', (ks) => ({ keys: ks, version: ts.toString(), bypass_locks: bypass.map(String) }), (ks, res) => {
-      if (res.error?.locked) {
-        locks.push(res.error.locked);
-        again.push(...ks);
-      } else if (res.error) {
-        throw new TxnConflictError(`batch read refused: ${JSON.stringify(res.error)}`);
-      } else {
-        for (const p of res.pairs ?? []) out.set(Buffer.from(p.key).toString('hex'), Buffer.from(p.value));
-      }
-    });
-    const outcomes = await Promise.all(locks.map((l) => client.resolveLock(l, ts)));
-    outcomes.forEach((o, i) => o === 'bypass' && bypass.push(BigInt(locks[i].lock_version)));
-    if (outcomes.includes('wait')) await new Promise((r) => setTimeout(r, LOCK_WAIT_MS));
-    pending = again;
-  }
-  return out;
 }
 
 export class StoreKvAdapter implements TransactionalKv {

@@ -70,6 +70,20 @@ function groupFits(g: RegionGroup, d: RegionDescriptor): boolean {
 
 const rangeToWire = (r: KeyRange) => ({ start_key: r.start, end_key: r.end });
 
+/** Where a scanned value names another key: prefix ‖ value[offset .. offset + length) (offset < 0: from the end). */
+export interface RefSpec {
+  prefix: Buffer;
+  offset: number;
+  length: number;
+}
+
+export interface ScanRefsResult {
+  /** ref: the named key's value, undefined when it has none. */
+  pairs: Array<{ key: Buffer; value: Buffer; ref: Buffer | undefined }>;
+  /** Values of the requested keys that have one, keyed by hex. */
+  found: Map<string, Buffer>;
+}
+
 /** What a `locate` hook answers: the region, plus the leader when the lookup knows it. */
 export type LocatedRegion = RegionDescriptor & { leaderStoreId?: number };
 
@@ -101,7 +115,7 @@ export interface ClientStats {
   txnHeartbeats: number;
 }
 
-type Method = 'Get' | 'BatchGet' | 'Scan' | 'Prewrite' | 'Commit' | 'BatchRollback' | 'ResolveLock' | 'CheckTxnStatus' | 'TxnHeartBeat' | 'OnePhaseCommit' | 'SplitRegion' | 'ListRegions';
+type Method = 'Get' | 'BatchGet' | 'Scan' | 'ScanRefs' | 'Prewrite' | 'Commit' | 'BatchRollback' | 'ResolveLock' | 'CheckTxnStatus' | 'TxnHeartBeat' | 'OnePhaseCommit' | 'SplitRegion' | 'ListRegions';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -338,15 +352,80 @@ export class StoreClient {
     throw new TxnConflictError(`read of ${key.toString('hex')} kept meeting locks`);
   }
 
-  /** Snapshot read of many keys at one ts; absent keys are missing from the map (keyed by hex). */
+  /**
+   * Snapshot read of many keys at one ts with one BatchGet per region (one ReadIndex per region, not one per
+   * key); absent keys are missing from the map (keyed by hex). A region's batch stops at the first lock it
+   * meets; the lock is settled (or, when its primary was pushed above the read, bypassed) and that region's
+   * keys are read again, at most MAX_LOCK_RESOLVE_ROUNDS times.
+   */
   async batchGet(keys: Buffer[], ts?: bigint): Promise<Map<string, Buffer>> {
     const readTs = ts ?? (await this.tso());
     const out = new Map<string, Buffer>();
-    await Promise.all(keys.map(async (k) => {
-      const v = await this.get(k, readTs);
-      if (v !== undefined) out.set(k.toString('hex'), v);
-    }));
+    const bypass: bigint[] = [];
+    let pending = keys;
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= MAX_LOCK_RESOLVE_ROUNDS) throw new TxnConflictError('batch read kept meeting locks');
+      const locks: any[] = [];
+      const again: Buffer[] = [];
+      await this.forKeys<any>(pending, 'BatchGet', (ks) => ({ keys: ks, version: readTs.toString(), bypass_locks: bypass.map(String) }), (ks, res) => {
+        if (res.error?.locked) {
+          locks.push(res.error.locked);
+          again.push(...ks);
+        } else if (res.error) {
+          throw new TxnConflictError(`batch read refused: ${describeKeyError(res.error)}`);
+        } else {
+          for (const p of res.pairs ?? []) out.set(Buffer.from(p.key).toString('hex'), Buffer.from(p.value));
+        }
+      });
+      const outcomes = await Promise.all(locks.map((l) => this.resolveLock(l, readTs)));
+      outcomes.forEach((o, i) => o === 'bypass' && bypass.push(BigInt(locks[i].lock_version)));
+      if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS);
+      pending = again;
+    }
     return out;
+  }
+
+  /**
+   * scan at ts, plus for each pair the value of the key its value names (`ref`, see ScanRefs) and the values
+   * of `keys`, all at ts: one ScanRefs per region the scan walks; references and keys in other regions are
+   * read there with one batchGet at the end.
+   */
+  async scanRefs(start: Buffer, end: Buffer, limit: number, ts: bigint, ref: RefSpec, keys: Buffer[] = []): Promise<ScanRefsResult> {
+    const pairs: ScanRefsResult['pairs'] = [];
+    const found = new Map<string, Buffer>();
+    const elsewhere: Array<{ at: number; key: Buffer }> = [];
+    const bypass: bigint[] = [];
+    let unread = keys;
+    for (let from = start, rounds = 0; pairs.length < limit; rounds++) {
+      if (rounds > MAX_LOCK_RESOLVE_ROUNDS * 4) throw new TxnConflictError('scan kept meeting locks');
+      let sent: Buffer[] = [];
+      const { res, region } = await this.onRegion<any>(from, 'ScanRefs', (d) => {
+        sent = unread.filter((k) => inRange(k, d.start, d.end));
+        return {
+          start_key: from, end_key: end, limit: Math.min(limit - pairs.length, MAX_SCAN_LIMIT), version: ts.toString(), bypass_locks: bypass.map(String),
+          ref_prefix: ref.prefix, ref_offset: ref.offset, ref_length: ref.length, keys: sent,
+        };
+      });
+      if (res.error) {
+        await this.handleReadError(res.error, ts, bypass);
+        continue;
+      }
+      for (const p of res.pairs) {
+        if (p.ref_elsewhere?.length > 0) elsewhere.push({ at: pairs.length, key: Buffer.from(p.ref_elsewhere) });
+        pairs.push({ key: Buffer.from(p.key), value: Buffer.from(p.value), ref: p.ref_found ? Buffer.from(p.ref_value) : undefined });
+      }
+      for (const f of res.found ?? []) found.set(Buffer.from(f.key).toString('hex'), Buffer.from(f.value));
+      unread = unread.filter((k) => !sent.includes(k));
+      if (pairs.length >= limit || region.end.length === 0 || (end.length > 0 && compareBytes(region.end, end) >= 0)) break;
+      from = region.end;
+    }
+    const rest = [...unread, ...elsewhere.map((e) => e.key)];
+    if (rest.length > 0) {
+      const got = await this.batchGet(rest, ts);
+      for (const k of unread) if (got.has(k.toString('hex'))) found.set(k.toString('hex'), got.get(k.toString('hex'))!);
+      for (const e of elsewhere) pairs[e.at]!.ref = got.get(e.key.toString('hex'));
+    }
+    return { pairs, found };
   }
 
   /** Visible pairs in [start, end) at ts, at most limit, walking regions in key order. */
@@ -475,19 +554,31 @@ export class Txn {
     return this.commitTwoPhase(muts);
   }
 
-  /** The commit ts, or undefined when the leader refused to pick one (nothing was written). */
+  /**
+   * The commit ts, or undefined when the leader refused to pick one (nothing was written). Another
+   * transaction's lock (a two-phase commit whose secondaries are still being committed, or one that died) is
+   * settled through its primary and the commit sent again.
+   */
   private async commitOnePhase(muts: TxnMutation[]): Promise<bigint | undefined> {
-    const { res } = await this.client.onRegion<any>(muts[0]!.key, 'OnePhaseCommit', (d) => {
-      if (!groupFits({ region: d, keys: muts.map((m) => m.key), ranges: this.ranges }, d)) throw new EpochNotMatchError('keys span regions');
-      return { mutations: muts, start_version: this.startTs.toString(), commit_version: '0', read_ranges: this.ranges.map(rangeToWire) };
-    });
-    const err: WireKeyError | undefined = res.errors?.[0];
-    if (err?.commit_ts_expired) return undefined;
-    // An earlier attempt of this very commit applied (a retry after a lost reply).
-    if (err?.committed) return BigInt(err.committed);
-    if (err) throw new TxnConflictError(describeKeyError(err), { startTs: this.startTs.toString() });
-    this.client.stats.onePc++;
-    return BigInt(res.commit_version);
+    for (let round = 0; ; round++) {
+      const { res } = await this.client.onRegion<any>(muts[0]!.key, 'OnePhaseCommit', (d) => {
+        if (!groupFits({ region: d, keys: muts.map((m) => m.key), ranges: this.ranges }, d)) throw new EpochNotMatchError('keys span regions');
+        return { mutations: muts, start_version: this.startTs.toString(), commit_version: '0', read_ranges: this.ranges.map(rangeToWire) };
+      });
+      const errors: WireKeyError[] = res.errors ?? [];
+      const err = errors[0];
+      if (err?.commit_ts_expired) return undefined;
+      // An earlier attempt of this very commit applied (a retry after a lost reply).
+      if (err?.committed) return BigInt(err.committed);
+      if (err && errors.every((e) => e.locked) && round < MAX_LOCK_RESOLVE_ROUNDS) {
+        const outcomes = await Promise.all(errors.map((e) => this.client.resolveLock(e.locked, 0n)));
+        if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS);
+        continue;
+      }
+      if (err) throw new TxnConflictError(describeKeyError(err), { startTs: this.startTs.toString() });
+      this.client.stats.onePc++;
+      return BigInt(res.commit_version);
+    }
   }
 
   /**

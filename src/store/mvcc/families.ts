@@ -85,6 +85,28 @@ export class FamilyMvccStore implements MvccStore {
     }
   }
 
+  *visibleChanges(start: Bytes, end: Bytes, maxTs: bigint): Iterable<{ key: Buffer } & VersionedWrite> {
+    const { from, to } = encodedRange(start, end);
+    // Rows are (encoded key ‖ inverted commit ts): a key's versions are adjacent, newest first. The encoded
+    // key is compared as raw bytes and decoded only for the version that is yielded.
+    let group: Buffer | undefined;
+    let decided = false;
+    for (const [k, v] of this.families.write.range(from, to)) {
+      const enc = k.subarray(0, k.length - 8);
+      if (!group || !enc.equals(group)) {
+        group = enc;
+        decided = false;
+      }
+      if (decided) continue;
+      const commitTs = decodeDescTs(k, enc.length);
+      if (commitTs > maxTs) continue;
+      const write = decodeWrite(v);
+      if (write.kind !== 'put' && write.kind !== 'delete') continue;
+      decided = true;
+      yield { key: decodeKey(enc).key, commitTs, write };
+    }
+  }
+
   *locks(start: Bytes, end: Bytes): Iterable<{ key: Buffer; lock: LockRecord }> {
     const { from, to } = encodedRange(start, end);
     for (const [k, v] of this.families.lock.range(from, to)) yield { key: decodeKey(k).key, lock: decodeLock(v) };

@@ -42,6 +42,11 @@ export interface MvccStore {
   deleteData(key: Bytes, startTs: bigint): void;
   /** Distinct user keys that have at least one write record in [start, end) (empty end = +inf), in order. */
   writeKeys(start: Bytes, end: Bytes): Iterable<Buffer>;
+  /**
+   * For each user key in [start, end), in key order, its newest put or delete committed at or below maxTs
+   * (lock and rollback records skipped; keys without one are left out), found in one pass over the range.
+   */
+  visibleChanges(start: Bytes, end: Bytes, maxTs: bigint): Iterable<{ key: Buffer } & VersionedWrite>;
   /** Locks in [start, end), in key order. */
   locks(start: Bytes, end: Bytes): Iterable<{ key: Buffer; lock: LockRecord }>;
 }

@@ -5,7 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { loadProto, requireToken, toGrpcError, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
-import { get as mvccGet, scan as mvccScan, MAX_SCAN_LIMIT } from '../percolator/read.js';
+import { get as mvccGet, scan as mvccScan, scanRefs, MAX_SCAN_LIMIT, type RefSpec } from '../percolator/read.js';
 import type { CheckTxnStatusResult, KeyError, KeyRange, LockInfo, Mutation } from '../percolator/types.js';
 import { uniqueKeys } from '../percolator/txn.js';
 import type { MutationOp } from '../mvcc/types.js';
@@ -96,6 +96,40 @@ function readRanges(v: unknown): KeyRange[] {
     if (end.length > 0 && compareBytes(end, start) <= 0) throw new InvalidArgumentError(`read_ranges[${i}] is empty (end_key not above start_key)`);
     return { start, end };
   });
+}
+
+function scanLimit(v: unknown): number {
+  const limit = Number(v);
+  if (!(limit > 0 && limit <= MAX_SCAN_LIMIT)) throw new InvalidArgumentError(`limit must be 1..${MAX_SCAN_LIMIT}`);
+  return limit;
+}
+
+function refSpec(req: any): RefSpec {
+  const prefix = Buffer.from(req.ref_prefix ?? []);
+  const length = Number(req.ref_length ?? 0);
+  const offset = Number(req.ref_offset ?? 0);
+  if (!Number.isInteger(length) || length < 0 || prefix.length + length > MAX_USER_KEY_BYTES) {
+    throw new InvalidArgumentError(`ref_prefix and ref_length make keys longer than ${MAX_USER_KEY_BYTES} bytes`);
+  }
+  if (!Number.isInteger(offset) || Math.abs(offset) > MAX_VALUE_BYTES) throw new InvalidArgumentError('ref_offset out of range');
+  return { prefix, offset, length };
+}
+
+/** The first key above every key that starts with prefix (empty = none: the prefix is all 0xff or empty). */
+function prefixUpperBound(prefix: Buffer): Buffer {
+  for (let i = prefix.length - 1; i >= 0; i--) {
+    if (prefix[i]! < 0xff) return Buffer.concat([prefix.subarray(0, i), Buffer.from([prefix[i]! + 1])]);
+  }
+  return Buffer.alloc(0);
+}
+
+/** The smallest range holding [start, end), every key ref can name and `keys`: what a read must wait on. */
+function covering(start: Buffer, end: Buffer, ref: RefSpec, extra: Buffer[]): { start: Buffer; end: Buffer } {
+  const lows = [start, ...extra, ...(ref.length > 0 ? [ref.prefix] : [])];
+  const highs = [end, ...extra.map((k) => Buffer.concat([k, Buffer.from([0])])), ...(ref.length > 0 ? [prefixUpperBound(ref.prefix)] : [])];
+  const low = lows.reduce((a, b) => (compareBytes(a, b) <= 0 ? a : b));
+  if (highs.some((h) => h.length === 0)) return { start: low, end: Buffer.alloc(0) };
+  return { start: low, end: highs.reduce((a, b) => (compareBytes(a, b) >= 0 ? a : b)) };
 }
 
 function ttl(v: unknown): number {
@@ -213,8 +247,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
     Scan: h(async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
       const end = Buffer.from(req.end_key ?? []);
-      const limit = Number(req.limit);
-      if (!(limit > 0 && limit <= MAX_SCAN_LIMIT)) throw new InvalidArgumentError(`limit must be 1..${MAX_SCAN_LIMIT}`);
+      const limit = scanLimit(req.limit);
       if (end.length > 0 && compareBytes(end, start) <= 0) throw new InvalidArgumentError('end_key must be above start_key');
       const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
       return node.read(context(req.context), [start], (m, desc) => {
@@ -223,6 +256,29 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         if (r.error) return { pairs: [], error: keyErrorToWire(r.error) };
         return { pairs: r.pairs.map((p) => ({ key: p.key, value: req.key_only ? Buffer.alloc(0) : p.value })) };
       }, { readTs: rq.readTs, range: { start, end } });
+    }, false),
+    ScanRefs: h(async (node, req) => {
+      const start = Buffer.from(req.start_key ?? []);
+      const end = Buffer.from(req.end_key ?? []);
+      const limit = scanLimit(req.limit);
+      if (end.length > 0 && compareBytes(end, start) <= 0) throw new InvalidArgumentError('end_key must be above start_key');
+      const ref = refSpec(req);
+      const extra = Array.isArray(req.keys) && req.keys.length > 0 ? keys(req.keys, 'keys') : [];
+      const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
+      return node.read(context(req.context), [start, ...extra], (m, desc) => {
+        const e = desc.end.length > 0 && (end.length === 0 || compareBytes(desc.end, end) < 0) ? desc.end : end;
+        const r = scanRefs(m, desc.start, desc.end, { ...rq, start, end: e, limit, ref, keys: extra });
+        if (r.error) return { pairs: [], found: [], error: keyErrorToWire(r.error) };
+        return {
+          pairs: r.pairs.map((p) => ({
+            key: p.key,
+            value: p.value,
+            ...(p.ref.kind === 'found' ? { ref_found: true, ref_value: p.ref.value } : {}),
+            ...(p.ref.kind === 'elsewhere' ? { ref_elsewhere: p.ref.key } : {}),
+          })),
+          found: r.found,
+        };
+      }, { readTs: rq.readTs, range: covering(start, end, ref, extra) });
     }, false),
     Prewrite: h(async (node, req) => {
       const ranges = readRanges(req.read_ranges);
