@@ -6,6 +6,10 @@
 //                     scan's read_version), i.e. N+1 round trips instead of one;
 //   watch-notify      (stores only) one WatchSubtree on a directory, creates in it one at a time: time from
 //                     sending the Create to receiving its event.
+//   one-dir-storm     (stores only) 64 clients create 2,048 files in one directory: creates/s.
+// Every row prints upstream's published figure for the same workload and upstream avg / our avg (above 1 = we
+// are faster). Then (stores only) the targets of the fsmeta work, and a summary of every fsmeta RPC at 1 and 8
+// clients (p50, p99, ops/s = clients / average latency).
 // Two modes, both by default (FSMETA_BENCH_MODE=memory|stores picks one): the gateway in this process on the
 // in-memory KV, and the `nokv fsmeta` process of a real cluster (`nokv cluster up` on free ports: three
 // raft-replicated stores, coordinators, meta-roots) on mount `default`. Latencies are avg/p50/p95/p99 with the
@@ -21,8 +25,24 @@ const CLIENTS = 8;
 const STORM_DIRS = 16;
 const STORM_FILES_PER_DIR = 32;
 const HOT_FILES = 512;
-/** ReadDirPlus calls per client and driver; on the stores a generic-KV read is 513 store round trips. */
-const HOT_READS_PER_CLIENT = { memory: 16, stores: 3 };
+/** ReadDirPlus calls per client (upstream's 16); the generic-KV driver (513 round trips a read) makes fewer. */
+const HOT_READS_PER_CLIENT = 16;
+const GENERIC_READS_PER_CLIENT = { memory: 16, stores: 3 };
+/** The one-directory storm: clients and creates. */
+const STORM_CLIENTS = 64;
+const STORM_CREATES = 2_048;
+/** Each op of the per-RPC summary runs this long at each concurrency. */
+const SUMMARY_MS = Number(process.env.FSMETA_BENCH_SUMMARY_MS ?? 1_500);
+
+/** Upstream's published averages and p50s (ms) of the same workloads (Docker Compose, 3 stores, 8 clients). */
+const UPSTREAM: Record<string, { avg: number; p50: number }> = {
+  'checkpoint-storm/mkdir native': { avg: 158.82, p50: 158.6 },
+  'checkpoint-storm/create_checkpoint native': { avg: 338.55, p50: 242.78 },
+  'hotspot-fanin/seed_create native': { avg: 165.07, p50: 160.62 },
+  'hotspot-fanin/readdirplus native': { avg: 12.02, p50: 11.34 },
+  'hotspot-fanin/readdirplus generic-kv': { avg: 510.29, p50: 508.72 },
+  'watch-notify/create_to_event native': { avg: 222.81, p50: 178.08 },
+};
 const WATCH_EVENTS = 100;
 /** Bound on waiting for one watch event before it counts as an error. */
 const WATCH_EVENT_TIMEOUT_MS = 10_000;
@@ -114,33 +134,41 @@ async function hotspotFanin({ clients, mount: MOUNT, mode }: Target): Promise<vo
     for (const e of page.entries) await cl.call('GetAttr', { mount: MOUNT, inode: e.inode, snapshot_version: page.read_version });
     if (page.entries.length !== HOT_FILES) throw new Error(`short page ${page.entries.length}`);
   };
-  for (const [row, read] of [[native, nativeRead], [generic, genericRead]] as const) {
+  for (const [row, read, reads] of [[native, nativeRead, HOT_READS_PER_CLIENT], [generic, genericRead, GENERIC_READS_PER_CLIENT[mode]]] as const) {
     await phase(row, async () => {
       await Promise.all(clients.map(async (cl) => {
-        for (let i = 0; i < HOT_READS_PER_CLIENT[mode]; i++) await timed(row, () => read(cl));
+        for (let i = 0; i < reads; i++) await timed(row, () => read(cl));
       }));
+    });
+  }
+  if (mode === 'stores') {
+    const single = newRow('hotspot-fanin', 'native', 'readdirplus, 1 client');
+    await phase(single, async () => {
+      for (let i = 0; i < HOT_READS_PER_CLIENT; i++) await timed(single, () => nativeRead(clients[0]!));
     });
   }
 }
 
+const sorted = (r: Row) => [...r.lat].sort((a, b) => a - b);
+const avgOf = (r: Row) => r.lat.reduce((a, b) => a + b, 0) / Math.max(1, r.lat.length);
+
 function print(): void {
   const f = (n: number) => n.toFixed(2).padStart(9);
-  process.stdout.write(`${'workload/op'.padEnd(34)} ${'driver'.padEnd(10)} ${'count'.padStart(6)} ${'err'.padStart(4)} ${'ops/s'.padStart(9)} ${'avg ms'.padStart(9)} ${'p50'.padStart(9)} ${'p95'.padStart(9)} ${'p99'.padStart(9)}\n`);
+  process.stdout.write(`${'workload/op'.padEnd(38)} ${'driver'.padEnd(10)} ${'count'.padStart(6)} ${'err'.padStart(4)} ${'ops/s'.padStart(9)} ${'avg ms'.padStart(9)} ${'p50'.padStart(9)} ${'p95'.padStart(9)} ${'p99'.padStart(9)}   upstream avg / p50 -> upstream/ours\n`);
   for (const r of rows) {
-    const s = [...r.lat].sort((a, b) => a - b);
-    const avg = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
+    const s = sorted(r);
+    const avg = avgOf(r);
     const thr = s.length / (r.phaseMs / 1000);
-    process.stdout.write(`${`${r.workload}/${r.op}`.padEnd(34)} ${r.driver.padEnd(10)} ${String(s.length).padStart(6)} ${String(r.errors).padStart(4)} ${f(thr)} ${f(avg)} ${f(pct(s, 0.5))} ${f(pct(s, 0.95))} ${f(pct(s, 0.99))}\n`);
+    const up = UPSTREAM[`${r.workload}/${r.op} ${r.driver}`];
+    const vs = up ? `   ${up.avg.toFixed(2)} / ${up.p50.toFixed(2)} ms -> ${(up.avg / avg).toFixed(2)}x` : '';
+    process.stdout.write(`${`${r.workload}/${r.op}`.padEnd(38)} ${r.driver.padEnd(10)} ${String(s.length).padStart(6)} ${String(r.errors).padStart(4)} ${f(thr)} ${f(avg)} ${f(pct(s, 0.5))} ${f(pct(s, 0.95))} ${f(pct(s, 0.99))}${vs}\n`);
   }
   const nat = rows.find((r) => r.driver === 'native' && r.op === 'readdirplus')!;
   const gen = rows.find((r) => r.driver === 'generic-kv')!;
-  const stat = (r: Row, p?: number) => {
-    const s = [...r.lat].sort((a, b) => a - b);
-    return p === undefined ? s.reduce((a, b) => a + b, 0) / s.length : pct(s, p);
-  };
+  const stat = (r: Row, p?: number) => (p === undefined ? avgOf(r) : pct(sorted(r), p));
   process.stdout.write(
     `\nReadDirPlus of ${HOT_FILES} entries, generic-kv / native: avg ${(stat(gen) / stat(nat)).toFixed(1)}x, p50 ${(stat(gen, 0.5) / stat(nat, 0.5)).toFixed(1)}x, ` +
-      `p95 ${(stat(gen, 0.95) / stat(nat, 0.95)).toFixed(1)}x, p99 ${(stat(gen, 0.99) / stat(nat, 0.99)).toFixed(1)}x\n`,
+      `p95 ${(stat(gen, 0.95) / stat(nat, 0.95)).toFixed(1)}x, p99 ${(stat(gen, 0.99) / stat(nat, 0.99)).toFixed(1)}x (upstream 42.5x avg)\n`,
   );
 }
 
@@ -181,6 +209,141 @@ async function watchNotify({ clients, mount }: Target): Promise<void> {
   }
 }
 
+/** 64 clients create into one directory: the creates/s a hot directory sustains (none may conflict). */
+async function oneDirStorm(addr: string, token: string, mount: string): Promise<Row> {
+  const clients = Array.from({ length: STORM_CLIENTS }, () => new FsClient(addr, token));
+  try {
+    const dir = (await clients[0]!.call('Create', { mount, parent: '1', name: 'one-dir-storm', attrs: attrs('INODE_TYPE_DIRECTORY', 0o755) })).inode.inode as string;
+    const row = newRow('one-dir-storm', 'native', `create, ${STORM_CLIENTS} clients`);
+    let next = 0;
+    await phase(row, async () => {
+      await Promise.all(clients.map(async (cl) => {
+        for (let i = next++; i < STORM_CREATES; i = next++) await timed(row, () => cl.call('Create', { mount, parent: dir, name: `f-${i}`, attrs: attrs('INODE_TYPE_FILE', 0o644) }));
+      }));
+    });
+    return row;
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+interface SummaryLine {
+  op: string;
+  conc: number;
+  lat: number[];
+  errors: number;
+}
+
+/**
+ * Every fsmeta RPC at 1 and 8 clients for SUMMARY_MS each: p50, p99, and ops/s as clients / average latency
+ * (so the untimed setup some ops need between calls does not count). Each client works in directories of its
+ * own, so the ops do not contend with each other.
+ */
+async function summary(addr: string, token: string, mount: string): Promise<SummaryLine[]> {
+  const clients = Array.from({ length: CLIENTS }, () => new FsClient(addr, token));
+  const out: SummaryLine[] = [];
+  const ns = (ms: number) => (BigInt(Date.now() + ms) * 1_000_000n).toString();
+  const mk = (cl: FsClient, parent: string, name: string, type = 'INODE_TYPE_FILE') => cl.call('Create', { mount, parent, name, attrs: attrs(type, 0o644) }).then((r: any) => r.inode.inode as string);
+  try {
+    const base = await mk(clients[0]!, '1', 'summary', 'INODE_TYPE_DIRECTORY');
+    // Per client: a directory with 64 files (listed, looked up, updated) and a file for sessions, links, renames.
+    const homes = await Promise.all(clients.map(async (cl, i) => {
+      const dir = await mk(cl, base, `c${i}`, 'INODE_TYPE_DIRECTORY');
+      const files: string[] = [];
+      for (let f = 0; f < 64; f++) files.push(await mk(cl, dir, `f${f}`));
+      return { dir, files, n: 0 };
+    }));
+    type Op = { name: string; run: (cl: FsClient, h: (typeof homes)[number], timed: (fn: () => Promise<unknown>) => Promise<void>) => Promise<void> };
+    const ops: Op[] = [
+      { name: 'Create', run: (cl, h, t) => t(() => mk(cl, h.dir, `n${h.n++}`)) },
+      { name: 'Lookup', run: (cl, h, t) => t(() => cl.call('Lookup', { mount, parent: h.dir, name: `f${h.n++ % 64}` })) },
+      { name: 'GetAttr', run: (cl, h, t) => t(() => cl.call('GetAttr', { mount, inode: h.files[h.n++ % 64] })) },
+      { name: 'ReadDir (64)', run: (cl, h, t) => t(() => cl.call('ReadDir', { mount, parent: h.dir, limit: 64 })) },
+      { name: 'ReadDirPlus (64)', run: (cl, h, t) => t(() => cl.call('ReadDirPlus', { mount, parent: h.dir, limit: 64 })) },
+      { name: 'UpdateInode', run: (cl, h, t) => t(() => cl.call('UpdateInode', { mount, parent: h.dir, name: 'f0', inode: h.files[0], set_size: true, size: h.n++ })) },
+      { name: 'Rename', run: (cl, h, t) => t(() => cl.call('Rename', { mount, from_parent: h.dir, from_name: h.n % 2 ? 'r1' : 'f1', to_parent: h.dir, to_name: h.n++ % 2 ? 'f1' : 'r1' })) },
+      { name: 'RenameSubtree', run: (cl, h, t) => t(() => cl.call('RenameSubtree', { mount, from_parent: h.dir, from_name: h.n % 2 ? 's1' : 'f2', to_parent: h.dir, to_name: h.n++ % 2 ? 'f2' : 's1' })) },
+      { name: 'Link', run: (cl, h, t) => t(() => cl.call('Link', { mount, from_parent: h.dir, from_name: 'f3', to_parent: h.dir, to_name: `l${h.n++}` })) },
+      { name: 'Unlink', run: async (cl, h, t) => {
+        await mk(cl, h.dir, `u${h.n}`);
+        await t(() => cl.call('Unlink', { mount, parent: h.dir, name: `u${h.n++}` }));
+      } },
+      { name: 'RemoveDirectory', run: async (cl, h, t) => {
+        await mk(cl, h.dir, `d${h.n}`, 'INODE_TYPE_DIRECTORY');
+        await t(() => cl.call('RemoveDirectory', { mount, parent: h.dir, name: `d${h.n++}` }));
+      } },
+      { name: 'GetQuotaUsage', run: (cl, _h, t) => t(() => cl.call('GetQuotaUsage', { mount, scope: 0 })) },
+      { name: 'SnapshotSubtree + Retire', run: (cl, h, t) => t(async () => {
+        const snap = await cl.call('SnapshotSubtree', { mount, root_inode: h.dir });
+        await cl.call('RetireSnapshotSubtree', { mount, root_inode: h.dir, read_version: snap.read_version });
+      }) },
+      { name: 'Open+Heartbeat+CloseWriteSession', run: (cl, h, t) => t(async () => {
+        const session = `s-${h.dir}-${h.n++}`;
+        await cl.call('OpenWriteSession', { mount, inode: h.files[4], session, expires_unix_ns: ns(60_000) });
+        await cl.call('HeartbeatWriteSession', { mount, inode: h.files[4], session, expires_unix_ns: ns(120_000) });
+        await cl.call('CloseWriteSession', { mount, session });
+      }) },
+      { name: 'ExpireWriteSessions', run: (cl, _h, t) => t(() => cl.call('ExpireWriteSessions', { mount, limit: 16 })) },
+    ];
+    for (const op of ops) {
+      for (const conc of [1, CLIENTS]) {
+        const line: SummaryLine = { op: op.name, conc, lat: [], errors: 0 };
+        const deadline = performance.now() + SUMMARY_MS;
+        await Promise.all(clients.slice(0, conc).map(async (cl, i) => {
+          const t = async (fn: () => Promise<unknown>) => {
+            const t0 = performance.now();
+            try {
+              await fn();
+              line.lat.push(performance.now() - t0);
+            } catch {
+              line.errors++;
+            }
+          };
+          while (performance.now() < deadline) await op.run(cl, homes[i]!, t);
+        }));
+        out.push(line);
+      }
+    }
+    return out;
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+function printSummary(lines: SummaryLine[]): void {
+  process.stdout.write(`\nEvery fsmeta RPC (clients in directories of their own; ops/s = clients / avg latency)\n`);
+  process.stdout.write(`${'op'.padEnd(34)} ${'1 client: p50'.padStart(14)} ${'p99'.padStart(8)} ${'ops/s'.padStart(8)}   ${'8 clients: p50'.padStart(14)} ${'p99'.padStart(8)} ${'ops/s'.padStart(8)} ${'errors'.padStart(7)}\n`);
+  const cell = (l: SummaryLine) => {
+    const s = [...l.lat].sort((a, b) => a - b);
+    const avg = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
+    return `${pct(s, 0.5).toFixed(2).padStart(14)} ${pct(s, 0.99).toFixed(2).padStart(8)} ${((l.conc * 1000) / avg).toFixed(0).padStart(8)}`;
+  };
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const [one, eight] = [lines[i]!, lines[i + 1]!];
+    process.stdout.write(`${one.op.padEnd(34)} ${cell(one)}   ${cell(eight)} ${String(one.errors + eight.errors).padStart(7)}\n`);
+  }
+}
+
+/** The targets of the fsmeta work against what this run measured. */
+function printTargets(lines: SummaryLine[]): void {
+  const byName = (w: string, op: string) => rows.find((r) => r.workload === w && r.op === op)!;
+  const line = (op: string, conc: number) => lines.find((l) => l.op === op && l.conc === conc)!;
+  const p50 = (lat: number[]) => pct([...lat].sort((a, b) => a - b), 0.5);
+  const avg = (lat: number[]) => lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length);
+  const storm = byName('one-dir-storm', `create, ${STORM_CLIENTS} clients`);
+  const targets: Array<[string, string, string]> = [
+    ['create p50, 8 clients (checkpoint-storm)', `${p50(byName('checkpoint-storm', 'create_checkpoint').lat).toFixed(2)} ms`, '<= 10 ms (upstream p50 242.78 ms)'],
+    [`creates/s, ${STORM_CLIENTS} clients into one directory`, `${(storm.lat.length / (storm.phaseMs / 1000)).toFixed(0)}/s, ${storm.errors} errors`, '>= 1,000/s'],
+    ['ReadDirPlus 512 avg, 8 clients', `${avg(byName('hotspot-fanin', 'readdirplus').lat).toFixed(2)} ms`, '<= 12 ms (upstream 12.02 ms)'],
+    ['ReadDirPlus 512 p50, 1 client', `${p50(byName('hotspot-fanin', 'readdirplus, 1 client').lat).toFixed(2)} ms`, '<= 5 ms'],
+    ['Lookup p50, 1 client', `${p50(line('Lookup', 1).lat).toFixed(2)} ms`, '<= 2 ms'],
+    ['GetAttr p50, 1 client', `${p50(line('GetAttr', 1).lat).toFixed(2)} ms`, '<= 2 ms'],
+    ['watch notify p50', `${p50(byName('watch-notify', 'create_to_event').lat).toFixed(2)} ms`, '<= 5 ms (upstream p50 178.08 ms)'],
+  ];
+  process.stdout.write(`\nTargets\n`);
+  for (const [what, got, goal] of targets) process.stdout.write(`${what.padEnd(44)} ${got.padStart(22)}   target ${goal}\n`);
+}
+
 async function runMemory(): Promise<void> {
   const kv = new MemoryKv();
   const duties = new MemoryDuties(kv.tso);
@@ -212,7 +375,11 @@ async function runStores(): Promise<void> {
     await checkpointStorm(t);
     await hotspotFanin(t);
     await watchNotify(t);
+    await oneDirStorm(addr, c.token, 'default');
     print();
+    const lines = await summary(addr, c.token, 'default');
+    printSummary(lines);
+    printTargets(lines);
     const vars = (await (await fetch(`http://${c.cluster.topo.fsmeta[0]!.metrics_addr}/debug/vars`)).json()) as Record<string, any>;
     const st = vars.nokv_fsmeta_executor;
     process.stdout.write(`executor: ${st.commits} commits, ${st.conflicts} conflicts retried, ${st.aborted} aborted; watch: ${JSON.stringify(vars.nokv_fsmeta_watch)}\n\n`);

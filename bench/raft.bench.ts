@@ -6,12 +6,12 @@
 // Prints the median of RUNS runs per row and the ratio to etcd. Never fails on timing.
 //
 // Run: npm run build && node dist/bench/raft.bench.js   (or: npm run bench -- raft)
-import http from 'node:http';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { freePorts, makeTempDir, sleep, waitFor } from '../test/support/env.js';
 import { callNode, startNode, stopNode, type NodeProc } from '../test/fixtures/raft-procs.js';
+import { agent, etcdAvailable, etcdLeaderPort, httpLoad, sample, startEtcd, stopEtcd, type Sample } from './etcd.js';
 
 const RUNS = Number(process.env.NOKV_BENCH_RUNS ?? 3);
 const RUN_MS = Number(process.env.NOKV_BENCH_RUN_MS ?? 2000);
@@ -21,12 +21,6 @@ const VALUE_BYTES = 256;
 const MANY_GROUPS = 64;
 const NODE = fileURLToPath(new URL('../test/fixtures/raft-bench-node.js', import.meta.url));
 
-interface Sample {
-  opsPerSec: number;
-  p50Ms: number;
-  p99Ms: number;
-  errors: number;
-}
 interface Row {
   name: string;
   samples: Sample[];
@@ -34,44 +28,8 @@ interface Row {
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
 
-function sample(ops: number, errors: number, latMs: number[], ms: number): Sample {
-  const s = latMs.sort((a, b) => a - b);
-  return { opsPerSec: (ops * 1000) / ms, p50Ms: pct(s, 50), p99Ms: pct(s, 99), errors };
-}
-
-// ---- a small HTTP client shared by the raft and etcd HTTP rows -------------------------------------------
-
-const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
-
-function post(port: number, path: string, body: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
-    });
-    req.on('error', reject);
-    req.end(body);
-  });
-}
-
-async function httpLoad(port: number, path: string, body: (n: number) => string, conc: number, ms: number): Promise<Sample> {
-  const lat: number[] = [];
-  let errors = 0;
-  let n = 0;
-  const deadline = performance.now() + ms;
-  const t0 = performance.now();
-  await Promise.all(Array.from({ length: conc }, async () => {
-    while (performance.now() < deadline) {
-      const s = performance.now();
-      const status = await post(port, path, body(n++)).catch(() => 0);
-      if (status === 200) lat.push(performance.now() - s);
-      else errors++;
-    }
-  }));
-  return sample(lat.length, errors, lat, performance.now() - t0);
-}
+// ---- the HTTP client and etcd cluster shared with the KV benchmark: bench/etcd.ts ----------------------
 
 // ---- raft cluster ----------------------------------------------------------------------------------------
 
@@ -118,52 +76,6 @@ async function raftLoad(c: RaftCluster, perGroupConc: number, ms: number): Promi
 async function fsyncsPerProposal(c: RaftCluster): Promise<string> {
   const st = await Promise.all(c.nodes.map((n) => callNode(n, '/stats')));
   return st.map((s, i) => `node ${c.nodes[i]!.id}: ${s.body.storage.writes} persists in ${s.body.storage.batches} fsyncs`).join('; ');
-}
-
-// ---- etcd cluster ----------------------------------------------------------------------------------------
-
-interface EtcdCluster {
-  procs: ChildProcess[];
-  clientPorts: number[];
-  dir: ReturnType<typeof makeTempDir>;
-}
-
-function etcdAvailable(): boolean {
-  const r = spawnSync('etcd', ['--version'], { encoding: 'utf8' });
-  return r.status === 0;
-}
-
-async function startEtcd(): Promise<EtcdCluster> {
-  const dir = makeTempDir('nokv-etcd-bench-');
-  const ports = await freePorts(6);
-  const clientPorts = ports.slice(0, 3);
-  const peerUrl = (i: number) => `http://127.0.0.1:${ports[3 + i]}`;
-  const initial = [0, 1, 2].map((i) => `e${i}=${peerUrl(i)}`).join(',');
-  const procs = [0, 1, 2].map((i) => spawn('etcd', [
-    '--name', `e${i}`, '--data-dir', join(dir.path, `e${i}`),
-    '--listen-client-urls', `http://127.0.0.1:${clientPorts[i]}`, '--advertise-client-urls', `http://127.0.0.1:${clientPorts[i]}`,
-    '--listen-peer-urls', peerUrl(i), '--initial-advertise-peer-urls', peerUrl(i),
-    '--initial-cluster', initial, '--initial-cluster-state', 'new', '--initial-cluster-token', 'nokv-bench',
-    '--logger', 'zap', '--log-level', 'error',
-  ], { stdio: ['ignore', 'ignore', 'ignore'] }));
-  return { procs, clientPorts, dir };
-}
-
-async function etcdLeaderPort(c: EtcdCluster): Promise<number> {
-  return waitFor('an etcd leader', async () => {
-    for (const port of c.clientPorts) {
-      const res = await fetch(`http://127.0.0.1:${port}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) }).catch(() => undefined);
-      if (!res?.ok) continue;
-      const st = (await res.json()) as { leader?: string; header?: { member_id?: string } };
-      if (st.leader && st.leader === st.header?.member_id) return port;
-    }
-    return undefined;
-  }, 30_000, 200) as Promise<number>;
-}
-
-async function stopEtcd(c: EtcdCluster): Promise<void> {
-  await Promise.all(c.procs.map((p) => (p.exitCode !== null || p.signalCode !== null ? undefined : new Promise((r) => { p.once('exit', r); p.kill('SIGKILL'); }))));
-  c.dir.remove();
 }
 
 /**
