@@ -51,7 +51,9 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
       era: Number(m.tenure?.era ?? 0),
       handover: String(m.handover_stage ?? 'none'),
     };
-    s.state = `${m.is_leader ? 'leader' : 'follower'} term=${m.term} leader=${m.leader_id} commit=${m.commit_index}`;
+    // A replica whose raft group is down (failed, or restarting) says so: never a silent zombie.
+    const raft = m.raft_group === undefined || m.raft_group === 'running' ? (m.is_leader ? 'leader' : 'follower') : `raft=${m.raft_group}`;
+    s.state = `${raft} term=${m.term ?? '-'} leader=${m.leader_id ?? '-'} commit=${m.commit_index ?? '-'}${raftRestarts(m.raft_restarts)}`;
   }
   const c = vars.nokv_coordinator;
   if (c?.lease) {
@@ -62,7 +64,8 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
   if (Array.isArray(st?.regions)) {
     const regions = st.regions.map((r: Vars) => ({ id: Number(r.id), role: String(r.role), term: Number(r.term) }));
     s.store = { storeId: Number(st.store_id), regions };
-    s.state = `regions=${regions.length} leading=[${regions.filter((r: { role: string }) => r.role === 'leader').map((r: { id: number }) => r.id).join(',')}]`;
+    const failed = st.regions.filter((r: Vars) => r.state === 'failed').map((r: Vars) => r.id);
+    s.state = `regions=${regions.length} leading=[${regions.filter((r: { role: string }) => r.role === 'leader').map((r: { id: number }) => r.id).join(',')}]${failed.length > 0 ? ` FAILED=[${failed.join(',')}]` : ''}${raftRestarts(st.data_plane_restarts)}`;
   }
   const f = vars.nokv_fsmeta_executor;
   if (f?.backend) {
@@ -71,6 +74,11 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
     s.state = `backend=${f.backend} ops=${ops} commits=${f.commits} conflicts=${f.conflicts} watches=${vars.nokv_fsmeta_watch?.subscriptions ?? 0}`;
   }
   return s;
+}
+
+/** In-process restarts of a role's raft part (the RESTARTS column counts process restarts). */
+function raftRestarts(n: unknown): string {
+  return typeof n === 'number' && n > 0 ? ` raft-restarts=${n}` : '';
 }
 
 /** The cluster as the samples show it: the leader with the highest term, rooted tenure, each region's leader. */

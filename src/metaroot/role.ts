@@ -105,12 +105,22 @@ export function metaRootSettings(args: Parsed): MetaRootSettings {
 interface Parts {
   peer?: RootPeer;
   tail?: TailHubActor;
+  /** Times the raft peer was started again after a failure of its group (or of its start). */
+  raftRestarts: number;
+  lastRaftFailure?: string;
+}
+
+/** `running`, `failed` (stopped after a failure, restart pending) or `starting`: never a silent zombie. */
+function raftGroupState(parts: Parts): 'running' | 'failed' | 'starting' {
+  if (!parts.peer) return 'starting';
+  return parts.peer.group.failure ? 'failed' : 'running';
 }
 
 function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
   return () => {
     const peer = parts.peer;
-    if (!peer) return { node_id: s.nodeId, addr: s.addr, starting: true };
+    const health = { raft_group: raftGroupState(parts), raft_restarts: parts.raftRestarts, last_raft_failure: parts.lastRaftFailure ?? null };
+    if (!peer) return { node_id: s.nodeId, addr: s.addr, starting: true, ...health };
     const st = peer.group.status();
     const state = peer.sm.state;
     const sum = stateSummary(state);
@@ -118,6 +128,7 @@ function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
       node_id: s.nodeId,
       addr: s.addr,
       raft_addr: s.raftAddr,
+      ...health,
       is_leader: st.role === 'leader',
       role: st.role,
       leader_id: st.leaderId,
@@ -152,13 +163,15 @@ function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
 }
 
 function children(s: MetaRootSettings, ctx: RoleContext) {
-  const parts: Parts = {};
+  const parts: Parts = { raftRestarts: 0 };
   const log = ctx.logger;
   ctx.expvar.publish('nokv_meta_root', expvarOf(s, parts));
   let lastLeader = -1;
+  let raftStarts = 0;
   const raftPeer = serviceChildSpec({
     id: 'raft-peer',
-    start: async () => {
+    start: async (fail) => {
+      if (raftStarts++ > 0) parts.raftRestarts++;
       const peer = await startRootPeer({
         nodeId: s.nodeId,
         dataDir: s.dataDir,
@@ -178,6 +191,10 @@ function children(s: MetaRootSettings, ctx: RoleContext) {
           lastLeader = leaderId;
           const leaderAddr = leaderId ? (s.clientAddrs.get(leaderId) ?? '') : '';
           log.info({ leader: leaderId, leader_addr: leaderAddr, term, self: leaderId === s.nodeId }, 'meta-root leader changed');
+        },
+        onFailed: (err) => {
+          parts.lastRaftFailure = err.message;
+          fail(err);
         },
       });
       parts.peer = peer;

@@ -28,25 +28,36 @@ export function serviceChildSpec(opts: ServiceChildOptions): ChildSpec {
       let reason: ExitReason | undefined;
       const listeners: Array<(r: ExitReason) => void> = [];
       let service: RunningService | undefined;
+      let markStarted!: () => void;
+      const started = new Promise<void>((r) => (markStarted = r));
+      /** Set once the service failed: its stop, after which the exit is reported. */
+      let failing: Promise<void> | undefined;
       const exit = (r: ExitReason) => {
         if (reason) return;
         reason = r;
         for (const l of listeners.splice(0)) l(r);
       };
       const fail = (err: unknown) => {
-        if (reason) return;
-        void (service?.kill ?? service?.stop)?.call(service).catch(() => undefined);
-        exit({ error: serializeError(err) });
+        if (reason || failing) return;
+        // The exit is reported only once the failed incarnation has released what it holds (ports, the LMDB
+        // environment), so the restart the supervisor starts next can take them again.
+        const release = async () => {
+          await (service!.kill ?? service!.stop).call(service).catch(() => undefined);
+        };
+        failing = (service ? release() : started.then(release)).then(() => exit({ error: serializeError(err) }));
       };
       service = await opts.start(fail);
+      markStarted();
       return {
         stop: async () => {
+          if (failing) return failing;
           if (!reason) {
             await service!.stop();
             exit('shutdown');
           }
         },
         kill: async () => {
+          if (failing) return failing;
           if (!reason) {
             await (service!.kill ?? service!.stop).call(service);
             exit('killed');

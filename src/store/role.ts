@@ -88,17 +88,22 @@ export function storeSettings(args: Parsed): StoreSettings {
 interface Parts {
   node?: StoreNode;
   plane?: ControlPlane;
+  /** Times the data plane was started again after a failure (a region group's, or its start's). */
+  dataPlaneRestarts: number;
+  lastFailure?: string;
 }
 
 function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
   return () => {
     const node = parts.node;
     const control_plane = parts.plane ? { ...parts.plane.stats, coordinators: s.coordinatorAddrs } : null;
-    if (!node) return { store_id: s.storeId, addr: s.addr, starting: true, control_plane };
+    const health = { data_plane_restarts: parts.dataPlaneRestarts, last_failure: parts.lastFailure ?? null };
+    if (!node) return { store_id: s.storeId, addr: s.addr, starting: true, control_plane, ...health };
     return {
       store_id: s.storeId,
       addr: s.addr,
       control_plane,
+      ...health,
       regions: [...node.regions.values()].map((r) => {
         const st = r.group.status();
         return {
@@ -106,6 +111,7 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
           range: { start: r.sm.desc.start.toString('hex'), end: r.sm.desc.end.toString('hex') },
           epoch: r.sm.desc.epoch,
           peers: r.sm.desc.peers,
+          state: r.group.failure ? 'failed' : 'running',
           leader: st.leaderId,
           role: st.role,
           term: st.term,
@@ -159,14 +165,16 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
 }
 
 function children(s: StoreSettings, ctx: RoleContext) {
-  const parts: Parts = {};
+  const parts: Parts = { dataPlaneRestarts: 0 };
   const log = ctx.logger;
   ctx.expvar.publish('nokv_store', expvarOf(s, parts));
+  let starts = 0;
   const faults = faultInjectorFromEnv(ctx.clock);
   if (faults) registerFaultRoutes(ctx.expvar, faults);
   const dataPlane = serviceChildSpec({
     id: 'store-node',
     start: async (fail) => {
+      if (starts++ > 0) parts.dataPlaneRestarts++;
       const storage = openStorage({ path: s.dataDir });
       const floorTso = s.coordinatorAddrs.length > 0 ? floorTsoSource({ coordinatorAddrs: s.coordinatorAddrs, ...(s.token ? { token: s.token } : {}) }) : undefined;
       let node: StoreNode | undefined;
@@ -184,7 +192,10 @@ function children(s: StoreSettings, ctx: RoleContext) {
           snapshotEveryEntries: s.snapshotEveryEntries,
           ...(faults ? { faults } : {}),
           ...(floorTso ? { leaderFloorTso: floorTso.next } : {}),
-          onFailure: fail,
+          onFailure: (err) => {
+            parts.lastFailure = err instanceof Error ? err.message : String(err);
+            fail(err);
+          },
         });
         const n = node;
         const kv = storeKvService({ node: () => parts.node, storeId: s.storeId, ...(s.token ? { token: s.token } : {}), logger: log.child({ actor: 'grpc-front' }) });

@@ -1,6 +1,7 @@
 // Raft transports on loopback in one process: batching across many groups, isolation from a dead peer,
 // reconnection after it returns, peer management, a shared server port, faults, and clean shutdown.
 import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
 import net from 'node:net';
 import { SystemClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
@@ -8,11 +9,14 @@ import { SeededPrng } from '../../src/common/prng.js';
 import {
   FaultInjector,
   RaftTransport,
+  createClient,
+  encodeItems,
   startGrpcServer,
   type RaftItem,
   type RaftTransportOptions,
   type RunningGrpcServer,
 } from '../../src/transport/index.js';
+import { raftTransportClientConstructor, raftTransportServiceDefinition } from '../../src/transport/raft/wire.js';
 import { freePorts, sleep, waitFor } from '../support/env.js';
 
 interface TestNode {
@@ -186,7 +190,7 @@ describe('transport: raft transport over loopback', function () {
   it('manages peers: unknown peers are refused, addresses can change, removal drops the queue', async () => {
     const [p1, p2, wrong] = await freePorts(3);
     const n1 = makeNode(1, p1, {});
-    const n2 = makeNode(2, p2, {});
+    const n2 = makeNode(2, p2, { 1: p1 });
     await n1.transport.start();
     await n2.transport.start();
     expect(n1.transport.send(2, 1, { seq: 0 })).to.equal(false);
@@ -206,6 +210,35 @@ describe('transport: raft transport over loopback', function () {
     await n1.transport.removePeer(2);
     expect(n1.transport.peerIds()).to.deep.equal([]);
     expect(n1.transport.send(2, 1, { seq: 3 })).to.equal(false);
+  });
+
+  it('refuses a stream from a node that is not a peer, or one that changes its sender; counts undecodable batches', async () => {
+    const [p1] = await freePorts(1);
+    const n1 = makeNode(1, p1, { 2: 1, 3: 1 });
+    await n1.transport.start();
+    const client = createClient(raftTransportClientConstructor(), `127.0.0.1:${p1}`);
+    const def = raftTransportServiceDefinition().Send;
+    const stream = (batches: Array<{ from_node: number; payload: Uint8Array }>) =>
+      new Promise<grpc.ServiceError | null>((resolve) => {
+        const call = client.makeClientStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, new grpc.Metadata(), {}, (err) => resolve(err));
+        call.on('error', () => {});
+        for (const b of batches) call.write(b);
+        call.end();
+      });
+    const payload = encodeItems([{ group: 1, msg: { seq: 1 } }]);
+    try {
+      expect((await stream([{ from_node: 9, payload }]))?.code, 'a stranger').to.equal(grpc.status.PERMISSION_DENIED);
+      expect((await stream([{ from_node: 1, payload }]))?.code, 'itself').to.equal(grpc.status.PERMISSION_DENIED);
+      expect((await stream([{ from_node: 2, payload }, { from_node: 3, payload }]))?.code, 'a changed sender').to.equal(grpc.status.PERMISSION_DENIED);
+      expect(await stream([{ from_node: 3, payload: new Uint8Array([0xc1, 0xff]) }, { from_node: 3, payload }])).to.equal(null);
+      expect(count(n1, 9) + count(n1, 1)).to.equal(0);
+      expect(count(n1, 2), 'what came before the sender changed').to.equal(1);
+      expect(count(n1, 3)).to.equal(1);
+      const drops = n1.transport.stats().inboundDrops;
+      expect(drops.byReason).to.deep.equal({ 'unknown-sender': 2, 'sender-changed': 1, undecodable: 1 });
+    } finally {
+      client.close();
+    }
   });
 
   it('serves through an existing gRPC server when no listen address is given', async () => {

@@ -21,6 +21,7 @@ import {
   type Ready,
   type Snapshot,
 } from '../../src/raft/index.js';
+import { senderIsMember, validateMessage } from '../../src/raft/validate.js';
 
 export interface SimOptions {
   seed: number;
@@ -343,8 +344,16 @@ export class RaftSimulation {
         this.stats.dropped++;
         continue;
       }
+      // The inbound guard the real hosts run: a correct core never sends a message it refuses as malformed,
+      // and membership refusals (a removed node still talking) must cost neither safety nor liveness.
+      const checked = validateMessage(f.msg, { from: f.msg.from, to: f.msg.to });
+      if (!checked.ok) throw new SimViolation(`inbound guard refused a ${f.msg.type} from ${f.msg.from} to ${f.msg.to}: ${checked.reason} ${checked.field ?? ''}`);
+      if (!senderIsMember(f.msg.from, node.core.confState(), (id) => this.nodes.has(id))) {
+        this.stats.dropped++;
+        continue;
+      }
       this.stats.delivered++;
-      node.core.step(f.msg);
+      node.core.step(checked.value);
       this.afterInput(node);
     }
   }

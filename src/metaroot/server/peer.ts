@@ -29,6 +29,8 @@ export interface RootPeerOptions {
   logger: Logger;
   faults?: FaultInjector;
   onLeaderChange?: (leaderId: number, term: number) => void;
+  /** Told once if the root group stops after a failure (storage, state machine); the owner restarts the peer. */
+  onFailed?: (err: Error) => void;
 }
 
 export interface RootPeer {
@@ -45,8 +47,8 @@ export async function startRootPeer(opts: RootPeerOptions): Promise<RootPeer> {
   let multi: MultiRaft | undefined;
   try {
     const store = openRaftLogStore(storage);
-    multi = new MultiRaft({ clock: opts.clock, tickMs: opts.tickMs, logger: opts.logger });
     const others = new Map([...opts.voters].filter(([id]) => id !== opts.nodeId));
+    multi = new MultiRaft({ clock: opts.clock, tickMs: opts.tickMs, logger: opts.logger, isConfiguredPeer: (id) => others.has(id) });
     const m = multi;
     transport = new RaftTransport({
       nodeId: opts.nodeId,
@@ -75,6 +77,7 @@ export async function startRootPeer(opts: RootPeerOptions): Promise<RootPeer> {
       snapshotEveryEntries: opts.snapshotEveryEntries,
       compactionSlackEntries: opts.compactionSlackEntries,
       ...(opts.onLeaderChange ? { onLeaderChange: opts.onLeaderChange } : {}),
+      ...(opts.onFailed ? { onFailed: opts.onFailed } : {}),
     });
     multi.add(group);
     await transport.start();

@@ -302,6 +302,11 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     };
   }
 
+  /** The membership this replica knows (the inbound guard checks senders against it). */
+  confState(): ConfState {
+    return this.core.confState();
+  }
+
   get isLeader(): boolean {
     return this.core.role === 'leader';
   }

@@ -2,8 +2,10 @@
 // to their group, and outbound sends through the shared transport (which batches every group's messages to
 // the same destination into one stream write per turn — that is where heartbeats coalesce).
 import type { Clock, TimerHandle } from '../../common/clock.js';
+import { DropLog, type DropStats } from '../../common/drop-log.js';
 import { silentLogger, type Logger } from '../../common/log.js';
 import type { Message } from '../index.js';
+import { senderIsMember, validateMessage } from '../validate.js';
 import type { RaftGroup } from './group.js';
 
 export interface MessageSink {
@@ -14,18 +16,24 @@ export interface MultiRaftOptions {
   clock: Clock;
   tickMs: number;
   logger?: Logger;
+  /**
+   * Whether a node id is a peer this process is configured to talk to (the transport's peer list). Only a
+   * replica still waiting for its first configuration accepts raft traffic on this alone; see senderIsMember.
+   */
+  isConfiguredPeer?: (nodeId: number) => boolean;
 }
 
 export class MultiRaft {
   private readonly groups = new Map<number, RaftGroup<any>>();
   private timer?: TimerHandle;
   private running = false;
-  private unknownGroupDrops = 0;
   private readonly log: Logger;
+  private readonly drops: DropLog;
 
   constructor(private readonly opts: MultiRaftOptions) {
     if (!(opts.tickMs > 0)) throw new RangeError('tickMs must be positive');
     this.log = opts.logger ?? silentLogger();
+    this.drops = new DropLog(opts.clock, this.log, 'raft message');
   }
 
   /** A send function for RaftGroupOptions.send that routes through the transport. */
@@ -48,15 +56,29 @@ export class MultiRaft {
     this.groups.delete(groupId);
   }
 
-  /** Transport handler: hands each item to its group (unknown groups are counted and dropped). */
-  deliver = (_fromNode: number, items: Array<{ group: number; msg: unknown }>): void => {
+  /**
+   * Transport handler: the one place inbound raft messages enter. Each is validated and its sender checked
+   * against the group's membership (src/raft/validate.ts) before the group steps it; anything else is counted
+   * and dropped, never handed to the core.
+   */
+  deliver = (fromNode: number, items: Array<{ group: number; msg: unknown }>): void => {
+    const isPeer = this.opts.isConfiguredPeer ?? (() => false);
     for (const item of items) {
       const g = this.groups.get(item.group);
       if (!g) {
-        this.unknownGroupDrops++;
+        this.drops.drop(fromNode, 'unknown-group', { group: item.group });
         continue;
       }
-      g.step(item.msg as Message);
+      const checked = validateMessage(item.msg, { from: fromNode, to: g.nodeId });
+      if (!checked.ok) {
+        this.drops.drop(fromNode, checked.reason, { group: item.group, field: checked.field });
+        continue;
+      }
+      if (!senderIsMember(fromNode, g.confState(), isPeer)) {
+        this.drops.drop(fromNode, 'not-member', { group: item.group });
+        continue;
+      }
+      g.step(checked.value satisfies Message);
     }
   };
 
@@ -87,7 +109,8 @@ export class MultiRaft {
     await Promise.all([...this.groups.values()].map((g) => g.close()));
   }
 
-  stats(): { groups: number; unknownGroupDrops: number } {
-    return { groups: this.groups.size, unknownGroupDrops: this.unknownGroupDrops };
+  /** Hosted groups and the inbound messages dropped before reaching them (by reason and by sending node). */
+  stats(): { groups: number; inboundDrops: DropStats } {
+    return { groups: this.groups.size, inboundDrops: this.drops.stats() };
   }
 }

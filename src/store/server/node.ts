@@ -85,8 +85,8 @@ export class StoreNode {
   private closed = false;
 
   private constructor(private readonly opts: StoreNodeOptions) {
-    this.multi = new MultiRaft({ clock: opts.clock, tickMs: opts.tickMs, logger: opts.logger });
     const others = new Map([...opts.stores].filter(([id]) => id !== opts.storeId));
+    this.multi = new MultiRaft({ clock: opts.clock, tickMs: opts.tickMs, logger: opts.logger, isConfiguredPeer: (id) => others.has(id) });
     this.transport = new RaftTransport({
       nodeId: opts.storeId,
       peers: others,

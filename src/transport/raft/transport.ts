@@ -11,6 +11,7 @@
 // port (a store: KV + raft on one port) leaves listenAddr unset and adds serviceBinding() to its server.
 import * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
+import { DropLog, type DropStats } from '../../common/drop-log.js';
 import { InvalidArgumentError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
@@ -65,6 +66,8 @@ export interface RaftTransportStats {
   /** Items addressed to a node that is not in the peer map. */
   unknownPeerDrops: number;
   openInboundStreams: number;
+  /** Inbound batches refused (undecodable, from a node that is not a peer, a stream changing its sender). */
+  inboundDrops: DropStats;
   faults?: Record<string, LinkFaultStats>;
 }
 
@@ -82,6 +85,7 @@ export class RaftTransport {
   private readonly streams = new Set<InboundStream>();
   private readonly local: RaftItem[] = [];
   private unknownPeerDrops = 0;
+  private readonly inboundDrops: DropLog;
   private flushScheduled = false;
   private closed = false;
   private server?: RunningGrpcServer;
@@ -91,6 +95,7 @@ export class RaftTransport {
     this.nodeId = opts.nodeId;
     this.opts = opts;
     this.limits = resolveLimits(opts.limits);
+    this.inboundDrops = new DropLog(opts.clock, opts.logger, 'raft batch');
     for (const [id, addr] of opts.peers ?? []) this.addPeer(id, addr);
   }
 
@@ -185,7 +190,14 @@ export class RaftTransport {
     for (const [id, link] of this.links) peers[id] = link.stats();
     const inbound: Record<string, InboundStats> = {};
     for (const [id, s] of this.inbound) inbound[id] = { ...s };
-    const out: RaftTransportStats = { nodeId: this.nodeId, peers, inbound, unknownPeerDrops: this.unknownPeerDrops, openInboundStreams: this.streams.size };
+    const out: RaftTransportStats = {
+      nodeId: this.nodeId,
+      peers,
+      inbound,
+      unknownPeerDrops: this.unknownPeerDrops,
+      openInboundStreams: this.streams.size,
+      inboundDrops: this.inboundDrops.stats(),
+    };
     if (this.opts.faults) out.faults = this.opts.faults.stats();
     return out;
   }
@@ -225,10 +237,17 @@ export class RaftTransport {
     });
   }
 
+  /**
+   * One inbound stream carries one sender: the first batch names it, and it must be a configured peer (a
+   * process outside the peer list has no business in any group here). A batch naming another sender ends
+   * the stream with PERMISSION_DENIED; nothing from it reaches the groups.
+   */
   private acceptStream(call: InboundStream['call'], callback: InboundStream['finish']): void {
     if (this.closed) return callback(unavailable('raft transport closed'));
     let done = false;
     let batches = 0;
+    let sender: number | undefined;
+    const peer = call.getPeer();
     const stream: InboundStream = {
       call,
       finish: (err, res) => {
@@ -240,17 +259,30 @@ export class RaftTransport {
     };
     this.streams.add(stream);
     call.on('data', (batch: RaftBatchOut) => {
+      if (done) return;
+      const from = Number(batch.from_node);
+      const refusal = sender === undefined ? this.refuseSender(from) : from === sender ? undefined : 'sender-changed';
+      if (refusal) {
+        this.inboundDrops.drop(peer, refusal, { from: batch.from_node });
+        return stream.finish(statusError(grpc.status.PERMISSION_DENIED, `raft batch from node ${batch.from_node} refused: ${refusal}`));
+      }
+      sender = from;
       batches++;
-      this.receive(batch);
+      this.receive(from, batch.payload);
     });
     call.on('end', () => stream.finish(null, { batches_received: batches }));
     call.on('error', () => stream.finish(unavailable('stream failed')));
     call.on('cancelled', () => stream.finish(unavailable('stream cancelled')));
   }
 
-  private receive(batch: RaftBatchOut): void {
+  /** Why a stream claiming to come from node `from` is refused, or undefined if it may send. */
+  private refuseSender(from: number): string | undefined {
+    if (!Number.isSafeInteger(from) || from <= 0 || from === this.nodeId || !this.links.has(from)) return 'unknown-sender';
+    return undefined;
+  }
+
+  private receive(from: number, payload: Buffer): void {
     if (this.closed) return;
-    const from = Number(batch.from_node);
     let stats = this.inbound.get(from);
     if (!stats) {
       stats = { batches: 0, items: 0, decodeErrors: 0 };
@@ -258,10 +290,10 @@ export class RaftTransport {
     }
     let items: RaftItem[];
     try {
-      items = decodeItems(batch.payload);
+      items = decodeItems(payload);
     } catch (err) {
       stats.decodeErrors++;
-      this.opts.logger.warn({ from, err: (err as Error).message }, 'dropped undecodable raft batch');
+      this.inboundDrops.drop(from, 'undecodable', { err: (err as Error).message });
       return;
     }
     stats.batches++;
@@ -293,8 +325,12 @@ export class RaftTransport {
 }
 
 function unavailable(details: string): grpc.ServiceError {
+  return statusError(grpc.status.UNAVAILABLE, details);
+}
+
+function statusError(code: grpc.status, details: string): grpc.ServiceError {
   const e = new Error(details) as grpc.ServiceError;
-  e.code = grpc.status.UNAVAILABLE;
+  e.code = code;
   e.details = details;
   e.metadata = new grpc.Metadata();
   return e;
