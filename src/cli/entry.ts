@@ -14,6 +14,10 @@ const role = (c: Command): Command => ({ ...c, globalFlags: false });
 
 const commands: Command[] = [clusterCommand, role(metaRootCommand), configCommand, ...coordinatorCommands, role(storeCommand), role(fsmetaCommand)];
 
+/** What nokv creates (data dirs, LMDB files, the token, logs, certificates) is for its user only: 0700 / 0600. */
+export const NOKV_UMASK = 0o077;
+
 export async function runNokv(argv: string[]): Promise<number> {
+  process.umask(NOKV_UMASK);
   return main(argv, commands);
 }

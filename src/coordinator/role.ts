@@ -194,9 +194,10 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
           services: [
             {
               service: coordinatorProto().service(COORDINATOR_SERVICE),
-              impl: coordinatorHandlers({ selfId: s.id, holder, view, root: rootClient, stores, clock: ctx.clock, logger: log, ...(s.token ? { token: s.token } : {}) }),
+              impl: coordinatorHandlers({ selfId: s.id, holder, view, root: rootClient, stores, clock: ctx.clock, logger: log }),
             },
           ],
+          ...(s.token ? { token: s.token } : {}),
         });
         log.info({ addr: server.addr }, 'coordinator gRPC listening');
         return { stop: () => server.close() };

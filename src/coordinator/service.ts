@@ -20,7 +20,7 @@ import {
   type RootState,
   type SubtreeAuthority,
 } from '../metaroot/state/index.js';
-import { loadProto, requireToken, traceOf, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
+import { loadProto, traceOf, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
 import { actorTrace, type TraceContext } from '../actors/index.js';
 import { MAX_BATCH } from './allocator.js';
 import { routeKey, StoreRegistry, mountsOf, quotasOf, type LeaderClaim, type RegionLeader } from './catalog.js';
@@ -43,8 +43,6 @@ export interface ServiceDeps {
   stores: StoreRegistry;
   clock: Clock;
   logger: Logger;
-  /** Required on Handover and TakeOver when set. */
-  token?: string;
 }
 
 type Req = Record<string, any>;
@@ -243,14 +241,12 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
       };
     }),
     Handover: h(async (req, call) => {
-      requireToken(call, d.token);
       const to = String(req.to ?? '');
       if (!to) throw new InvalidArgumentError('handover needs a target coordinator id');
       const r = await d.holder.handover(to, traced('Handover', call));
       return { from: d.selfId, legacy_era: r.legacyEra, to, successor_era: r.successorEra, stage: r.stage };
     }),
     TakeOver: h(async (req, call) => {
-      requireToken(call, d.token);
       const r = await d.holder.takeOver(u64ToNumber(req.legacy_era), traced('TakeOver', call));
       d.logger.info({ from: req.from, era: r.era, stage: r.stage }, 'took over a sealed era');
       return { era: r.era, stage: r.stage };

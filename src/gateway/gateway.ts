@@ -32,10 +32,10 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const executor = new Executor({ kv: o.kv, duties: o.duties, clock: o.clock, ...o.executor });
   const router = new WatchRouter(o.kv, o.source);
   router.start();
-  const service = fsmetaService({ executor, router, duties: o.duties, ...(o.token ? { token: o.token } : {}), ...(o.logger ? { logger: o.logger } : {}) });
+  const service = fsmetaService({ executor, router, duties: o.duties, ...(o.logger ? { logger: o.logger } : {}) });
   let server;
   try {
-    server = await startGrpcServer({ addr: o.addr, services: [service.binding] });
+    server = await startGrpcServer({ addr: o.addr, services: [service.binding], ...(o.token ? { token: o.token } : {}) });
   } catch (err) {
     router.stop();
     throw err;

@@ -177,6 +177,7 @@ function children(s: MetaRootSettings, ctx: RoleContext) {
         dataDir: s.dataDir,
         raftAddr: s.raftAddr,
         voters: s.voters,
+        ...(s.token ? { token: s.token } : {}),
         tickMs: s.tickMs,
         electionTicks: s.electionTicks,
         heartbeatTicks: s.heartbeatTicks,
@@ -218,12 +219,11 @@ function children(s: MetaRootSettings, ctx: RoleContext) {
     start: async () => {
       const service = metadataRootService({
         node: () => (parts.peer && parts.tail?.running ? { peer: parts.peer, hub: parts.tail } : undefined),
-        ...(s.token ? { token: s.token } : {}),
         leaderAddrOf: (id) => s.clientAddrs.get(id) ?? '',
         clock: ctx.clock,
         logger: log.child({ actor: 'grpc-front' }),
       });
-      const server = await startGrpcServer({ addr: s.addr, services: [service.binding] });
+      const server = await startGrpcServer({ addr: s.addr, services: [service.binding], ...(s.token ? { token: s.token } : {}) });
       log.info({ addr: server.addr, auth: s.token ? 'token' : 'off' }, 'meta-root MetadataRoot listening');
       return {
         stop: async () => {

@@ -7,7 +7,8 @@
 // AND `env.flushed` reported it synced to disk, and always in submission order. One fsync covers the batch.
 import { storageBatchWrites, storageFsyncSeconds } from '../common/metrics.js';
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { mkdirSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { resolve as resolvePath } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../common/errors.js';
 import { trackResource } from '../common/resources.js';
@@ -57,7 +58,7 @@ const openPaths = new Set<string>();
 export function openStorage(opts: StorageOptions): Storage {
   const path = resolvePath(opts.path);
   if (openPaths.has(path)) throw new FailedPreconditionError(`storage at ${path} is already open in this thread`, { path });
-  mkdirSync(path, { recursive: true });
+  mkdirSync(path, { recursive: true, mode: 0o700 });
   const env = open({
     path,
     // lmdb-js would otherwise treat a directory name containing a dot as a file name.
@@ -68,7 +69,14 @@ export function openStorage(opts: StorageOptions): Storage {
     keyEncoding: 'binary',
   }) as RootDatabase<Buffer, Buffer>;
   openPaths.add(path);
+  restrictToOwner(path);
   return new Storage(path, env);
+}
+
+/** The environment is its owner's alone: the folder 0700 and its files 0600, also for one made before. */
+function restrictToOwner(path: string): void {
+  chmodSync(path, 0o700);
+  for (const entry of readdirSync(path, { withFileTypes: true })) if (entry.isFile()) chmodSync(join(path, entry.name), 0o600);
 }
 
 export class Storage {

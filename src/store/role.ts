@@ -183,6 +183,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
           storeId: s.storeId,
           storage,
           stores: s.stores,
+          ...(s.token ? { token: s.token } : {}),
           clock: ctx.clock,
           prng: defaultPrng(),
           logger: log,
@@ -198,8 +199,9 @@ function children(s: StoreSettings, ctx: RoleContext) {
           },
         });
         const n = node;
-        const kv = storeKvService({ node: () => parts.node, storeId: s.storeId, ...(s.token ? { token: s.token } : {}), logger: log.child({ actor: 'grpc-front' }) });
-        const server = await startGrpcServer({ addr: s.addr, services: [kv.binding, n.transport.serviceBinding()] });
+        const kv = storeKvService({ node: () => parts.node, storeId: s.storeId, logger: log.child({ actor: 'grpc-front' }) });
+        // Raft shares this port, so no reflection here (docs/security.md).
+        const server = await startGrpcServer({ addr: s.addr, services: [kv.binding, n.transport.serviceBinding()], reflection: false, ...(s.token ? { token: s.token } : {}) });
         parts.node = n;
         log.info({ addr: server.addr, regions: [...n.regions.keys()], data: s.dataDir }, 'store serving StoreKV and raft');
         return {

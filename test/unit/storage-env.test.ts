@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { UnavailableError } from '../../src/common/errors.js';
 import { liveResources } from '../../src/common/resources.js';
 import { openStorage, type Storage } from '../../src/storage/index.js';
@@ -28,6 +29,23 @@ describe('storage environment and group commit', () => {
     await storage!.close();
     await storage!.close(); // idempotent
     expect(mine()).to.have.length(0);
+  });
+
+  it('keeps the environment to its owner: folder 0700, files 0600, also one that was made more open', async () => {
+    const path = `${dir.path}/loose`;
+    mkdirSync(path, { mode: 0o755 });
+    writeFileSync(`${path}/stray`, 'x', { mode: 0o644 });
+    chmodSync(path, 0o755);
+    const s = openStorage({ path });
+    try {
+      await s.write(() => s.db('app.state').put(Buffer.from('k'), Buffer.from('v')));
+      expect(statSync(path).mode & 0o777).to.equal(0o700);
+      const files = readdirSync(path);
+      expect(files).to.include('data.mdb');
+      for (const f of files) expect(statSync(`${path}/${f}`).mode & 0o777, f).to.equal(0o600);
+    } finally {
+      await s.close();
+    }
   });
 
   it('resolves batches in submission order, one transaction per turn', async () => {

@@ -8,7 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from '../../common/log.js';
 import { NokvError } from '../../common/errors.js';
-import { loadProto, requireToken, toGrpcError, type ServiceBinding } from '../../transport/index.js';
+import { loadProto, toGrpcError, type ServiceBinding } from '../../transport/index.js';
 import { UnauthenticatedError } from '../../transport/grpc/errors.js';
 import { FsInvalidError, FsNotFoundError, MountRetiredError, WatchCursorExpiredError } from '../errors.js';
 import type { Executor } from '../executor.js';
@@ -20,8 +20,6 @@ export interface FsmetaServiceOptions {
   executor: Executor;
   router: WatchRouter;
   duties: CoordinatorDuties;
-  /** When set, every mutating RPC must present it as a bearer token. */
-  token?: string;
   logger?: Logger;
 }
 
@@ -49,12 +47,9 @@ type Handler = (req: any) => Promise<unknown>;
 
 export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
   const x = o.executor;
-  const unary = (fn: Handler, mutates: boolean): grpc.handleUnaryCall<any, any> => (call, callback) => {
+  const unary = (fn: Handler): grpc.handleUnaryCall<any, any> => (call, callback) => {
     Promise.resolve()
-      .then(() => {
-        if (mutates) requireToken(call, o.token);
-        return fn(call.request);
-      })
+      .then(() => fn(call.request))
       .then(
         (res) => callback(null, res as any),
         (err: unknown) => {
@@ -69,40 +64,40 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
     Create: unary(async (r) => {
       const out = await x.create(W.createIn(r));
       return { dentry: W.dentryOut(out.dentry), inode: W.inodeOut(out.inode) };
-    }, true),
-    Lookup: unary(async (r) => ({ dentry: W.dentryOut(await x.lookup(W.nameIn(r))) }), false),
-    GetAttr: unary(async (r) => ({ inode: W.inodeOut(await x.getAttr({ mount: r.mount ?? '', inode: W.num(r.inode, 'inode'), snapshotVersion: W.big(r.snapshot_version) })) }), false),
+    }),
+    Lookup: unary(async (r) => ({ dentry: W.dentryOut(await x.lookup(W.nameIn(r))) })),
+    GetAttr: unary(async (r) => ({ inode: W.inodeOut(await x.getAttr({ mount: r.mount ?? '', inode: W.num(r.inode, 'inode'), snapshotVersion: W.big(r.snapshot_version) })) })),
     ReadDir: unary(async (r) => {
       const out = await x.readDir(W.readDirIn(r));
       return { entries: out.entries.map(W.dentryOut), read_version: out.readVersion.toString() };
-    }, false),
+    }),
     ReadDirPlus: unary(async (r) => {
       const out = await x.readDirPlus(W.readDirIn(r));
       return { entries: out.entries.map((e) => ({ dentry: W.dentryOut(e.dentry), inode: W.inodeOut(e.inode) })), read_version: out.readVersion.toString() };
-    }, false),
-    UpdateInode: unary(async (r) => ({ inode: W.inodeOut(await x.updateInode(W.updateIn(r))) }), true),
-    Rename: unary(async (r) => (await x.rename(W.moveIn(r)), {}), true),
-    RenameSubtree: unary(async (r) => (await x.renameSubtree(W.moveIn(r)), {}), true),
-    Link: unary(async (r) => (await x.link(W.moveIn(r)), {}), true),
-    Unlink: unary(async (r) => (await x.unlink(W.nameIn(r)), {}), true),
-    RemoveDirectory: unary(async (r) => (await x.removeDirectory(W.nameIn(r)), {}), true),
+    }),
+    UpdateInode: unary(async (r) => ({ inode: W.inodeOut(await x.updateInode(W.updateIn(r))) })),
+    Rename: unary(async (r) => (await x.rename(W.moveIn(r)), {})),
+    RenameSubtree: unary(async (r) => (await x.renameSubtree(W.moveIn(r)), {})),
+    Link: unary(async (r) => (await x.link(W.moveIn(r)), {})),
+    Unlink: unary(async (r) => (await x.unlink(W.nameIn(r)), {})),
+    RemoveDirectory: unary(async (r) => (await x.removeDirectory(W.nameIn(r)), {})),
     SnapshotSubtree: unary(async (r) => {
       const root = W.num(r.root_inode, 'root_inode');
       const out = await x.snapshotSubtree({ mount: r.mount ?? '', rootInode: root });
       return { mount: r.mount, root_inode: String(root), read_version: out.readVersion.toString() };
-    }, true),
+    }),
     RetireSnapshotSubtree: unary(async (r) => {
       await x.retireSnapshotSubtree({ mount: r.mount ?? '', rootInode: W.num(r.root_inode, 'root_inode'), readVersion: W.big(r.read_version) });
       return {};
-    }, true),
+    }),
     GetQuotaUsage: unary(async (r) => {
       const u = await x.getQuotaUsage({ mount: r.mount ?? '', scope: W.num(r.scope, 'scope') });
       return { bytes: String(u.bytes), inodes: String(u.inodes) };
-    }, false),
-    OpenWriteSession: unary(async (r) => ({ session: W.sessionOut(await x.openWriteSession(W.sessionIn(r))) }), true),
-    HeartbeatWriteSession: unary(async (r) => ({ session: W.sessionOut(await x.heartbeatWriteSession(W.sessionIn(r))) }), true),
-    CloseWriteSession: unary(async (r) => (await x.closeWriteSession({ mount: r.mount ?? '', session: r.session ?? '' }), {}), true),
-    ExpireWriteSessions: unary(async (r) => ({ expired: String((await x.expireWriteSessions({ mount: r.mount ?? '', limit: Number(r.limit ?? 0) })).expired) }), true),
+    }),
+    OpenWriteSession: unary(async (r) => ({ session: W.sessionOut(await x.openWriteSession(W.sessionIn(r))) })),
+    HeartbeatWriteSession: unary(async (r) => ({ session: W.sessionOut(await x.heartbeatWriteSession(W.sessionIn(r))) })),
+    CloseWriteSession: unary(async (r) => (await x.closeWriteSession({ mount: r.mount ?? '', session: r.session ?? '' }), {})),
+    ExpireWriteSessions: unary(async (r) => ({ expired: String((await x.expireWriteSessions({ mount: r.mount ?? '', limit: Number(r.limit ?? 0) })).expired) })),
     WatchSubtree: (call: grpc.ServerDuplexStream<any, any>) => {
       const s = new WatchStream(call, o, streams, () => live.delete(s));
       live.add(s);

@@ -19,6 +19,8 @@ export interface RootPeerOptions {
   raftAddr: string;
   /** Every voter of the root group (this node included) → its raft address. */
   voters: Map<number, string>;
+  /** Cluster token the raft streams present and require. */
+  token?: string;
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
@@ -56,6 +58,7 @@ export async function startRootPeer(opts: RootPeerOptions): Promise<RootPeer> {
       peers: others,
       onMessages: m.deliver,
       onPeerUnreachable: m.peerUnreachable,
+      ...(opts.token ? { token: opts.token } : {}),
       clock: opts.clock,
       prng: opts.prng.fork(),
       logger: opts.logger,

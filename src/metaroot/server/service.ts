@@ -2,12 +2,12 @@
 // replica from its applied state and say which replica answered and how far it had applied. Writes are the
 // leader's: a follower answers NotLeaderError naming the leader's id and client address; the leader refuses
 // obvious failures before proposing (evaluateCommand), proposes, and answers with the APPLIED outcome, which
-// on a refusal travels in the error's details as `root_outcome`. Mutations need the cluster token.
+// on a refusal travels in the error's details as `root_outcome`. Mutations need the cluster token (checked by the server's guard, src/transport/grpc/auth.ts).
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
 import { InvalidArgumentError, NokvError, NotLeaderError, UnavailableError, reviveError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { requireToken, traceOf, unaryHandler, type ServiceBinding } from '../../transport/index.js';
+import { traceOf, unaryHandler, type ServiceBinding } from '../../transport/index.js';
 import { actorTrace, type TraceContext } from '../../actors/index.js';
 import {
   commands,
@@ -66,8 +66,6 @@ export interface RootNodeHandle {
 export interface MetadataRootServiceOptions {
   /** The replica's live parts; undefined while they (re)start, which answers UNAVAILABLE. */
   node: () => RootNodeHandle | undefined;
-  /** Cluster bearer token required by mutations; undefined or '' switches auth off. */
-  token?: string;
   /** Client address of a meta-root node id ('' when unknown). */
   leaderAddrOf: (nodeId: number) => string;
   clock: Clock;
@@ -148,7 +146,6 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
   const mapRaftError = (peer: RootPeer, err: unknown): unknown => (err instanceof NotLeaderError ? notLeader(peer) : err);
 
   async function write(call: grpc.ServerUnaryCall<unknown, unknown>, build: () => RootCommand): Promise<CommandResponseMsg> {
-    requireToken(call, opts.token);
     const { peer } = need();
     if (!peer.group.isLeader) throw notLeader(peer);
     const state = peer.sm.state;

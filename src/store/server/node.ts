@@ -42,6 +42,8 @@ export interface StoreNodeOptions {
   storage: Storage;
   /** Every store id → its KV+raft address (this one included). */
   stores: Map<number, string>;
+  /** Cluster token the raft streams present and require. */
+  token?: string;
   clock: Clock;
   prng: Prng;
   logger: Logger;
@@ -92,6 +94,7 @@ export class StoreNode {
       peers: others,
       onMessages: opts.faults ? this.inboundFilter(opts.faults) : this.multi.deliver,
       onPeerUnreachable: this.multi.peerUnreachable,
+      ...(opts.token ? { token: opts.token } : {}),
       clock: opts.clock,
       prng: opts.prng.fork(),
       logger: opts.logger,

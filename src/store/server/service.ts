@@ -4,7 +4,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { loadProto, requireToken, toGrpcError, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
+import { loadProto, toGrpcError, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
 import { get as mvccGet, scan as mvccScan, scanRefs, MAX_SCAN_LIMIT, type RefSpec } from '../percolator/read.js';
 import type { CheckTxnStatusResult, KeyError, KeyRange, LockInfo, Mutation } from '../percolator/types.js';
 import { uniqueKeys } from '../percolator/txn.js';
@@ -198,7 +198,6 @@ const ACTIONS: Record<CheckTxnStatusResult['action'], string> = {
 export interface StoreKvServiceOptions {
   node: () => StoreNode | undefined;
   storeId: number;
-  token?: string;
   logger: Logger;
 }
 
@@ -210,10 +209,9 @@ export interface StoreKvService {
 
 export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
   const proto = loadProto(STORE_KV_PROTO);
-  const h = <Req, Res>(fn: (node: StoreNode, req: any) => Promise<Res>, mutating: boolean) =>
+  const h = <Req, Res>(fn: (node: StoreNode, req: any) => Promise<Res>) =>
     unaryHandler<Req, Res>(
-      async (req, call) => {
-        if (mutating && opts.token) requireToken(call, opts.token);
+      async (req) => {
         const node = opts.node();
         if (!node) throw new UnavailableError('store is not serving yet');
         return fn(node, req);
@@ -230,7 +228,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       const r = await node.read(context(req.context), [k], (m) => mvccGet(m, k, { readTs, bypassLocks: bypass(req.bypass_locks) }), { readTs });
       if ('error' in r) return { error: keyErrorToWire(r.error) };
       return r.value === undefined ? { not_found: true } : { value: r.value };
-    }, false),
+    }),
     BatchGet: h(async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
@@ -243,7 +241,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         }
         return { pairs };
       }, { readTs: rq.readTs });
-    }, false),
+    }),
     Scan: h(async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
       const end = Buffer.from(req.end_key ?? []);
@@ -256,7 +254,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         if (r.error) return { pairs: [], error: keyErrorToWire(r.error) };
         return { pairs: r.pairs.map((p) => ({ key: p.key, value: req.key_only ? Buffer.alloc(0) : p.value })) };
       }, { readTs: rq.readTs, range: { start, end } });
-    }, false),
+    }),
     ScanRefs: h(async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
       const end = Buffer.from(req.end_key ?? []);
@@ -279,7 +277,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
           found: r.found,
         };
       }, { readTs: rq.readTs, range: covering(start, end, ref, extra) });
-    }, false),
+    }),
     Prewrite: h(async (node, req) => {
       const ranges = readRanges(req.read_ranges);
       const muts = mutations(req.mutations, ranges.length > 0);
@@ -294,27 +292,27 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         req: { mutations: muts, primary, startTs, lockTtlMs, minCommitTs, nowMs, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
       }))) as KeyError[];
       return { errors: errs.map(keyErrorToWire) };
-    }, true),
+    }),
     Commit: h(async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const startTs = ts(req.start_version, 'start_version');
       const commitTs = ts(req.commit_version, 'commit_version');
       const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'commit', v, req: { keys: ks, startTs, commitTs } }))) as KeyError | undefined;
       return { error: keyErrorToWire(err) };
-    }, true),
+    }),
     BatchRollback: h(async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const startTs = ts(req.start_version, 'start_version');
       const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'rollback', v, req: { keys: ks, startTs } }))) as KeyError | undefined;
       return { error: keyErrorToWire(err) };
-    }, true),
+    }),
     ResolveLock: h(async (node, req) => {
       const ks = Array.isArray(req.keys) && req.keys.length > 0 ? keys(req.keys, 'keys') : [];
       const startTs = ts(req.start_version, 'start_version');
       const commitTs = ts(req.commit_version, 'commit_version', false);
       const n = (await node.propose(context(req.context), ks, (v) => ({ t: 'resolve', v, req: { keys: ks, startTs, commitTs } }))) as number;
       return { resolved: n };
-    }, true),
+    }),
     CheckTxnStatus: h(async (node, req) => {
       const primary = key(req.primary_key, 'primary_key');
       const lockTs = ts(req.lock_ts, 'lock_ts');
@@ -331,7 +329,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         action: ACTIONS[r.action],
         lock: r.lock ? lockToWire(r.lock) : null,
       };
-    }, true),
+    }),
     TxnHeartBeat: h(async (node, req) => {
       const primary = key(req.primary_lock, 'primary_lock');
       const startTs = ts(req.start_version, 'start_version');
@@ -341,7 +339,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         error?: KeyError;
       };
       return { error: keyErrorToWire(r.error), lock_ttl: r.ttlMs };
-    }, true),
+    }),
     OnePhaseCommit: h(async (node, req) => {
       const ranges = readRanges(req.read_ranges);
       const muts = mutations(req.mutations);
@@ -356,19 +354,19 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         req: { mutations: muts, startTs, commitTs, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
       }));
       return { errors: r.errors.map(keyErrorToWire), commit_version: r.commitTs.toString() };
-    }, true),
+    }),
     SplitRegion: h(async (node, req) => {
       const splitKey = key(req.split_key, 'split_key');
       const r = await node.split(context(req.context), splitKey, u64ToNumber(req.new_region_id ?? 0));
       return { left: descriptorToWire(r.left), right: descriptorToWire(r.right) };
-    }, true),
+    }),
     ListRegions: h(async (node) => ({
       store_id: opts.storeId,
       regions: [...node.regions.values()].map((r) => {
         const st = r.group.status();
         return { descriptor: descriptorToWire(r.sm.desc), leader_store_id: st.leaderId, term: st.term, applied_index: r.sm.applied, is_leader: st.role === 'leader' };
       }),
-    }), false),
+    })),
     WatchApplied: (call: grpc.ServerWritableStream<any, any>) => {
       const node = opts.node();
       if (!node) return call.destroy(toGrpcError(new UnavailableError('store is not serving yet')));

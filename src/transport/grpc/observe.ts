@@ -35,7 +35,7 @@ export interface HealthHandle {
 }
 
 /** Adds grpc.health.v1.Health to the server; every service in `names` (and "") starts SERVING. */
-export function addHealth(server: grpc.Server, names: string[]): HealthHandle {
+export function addHealth(server: Pick<grpc.Server, 'addService'>, names: string[]): HealthHandle {
   const statuses = new Map<string, Status>([['', 'SERVING'], ...names.map((n) => [n, 'SERVING'] as [string, Status])]);
   const watchers = new Set<{ service: string; call: grpc.ServerWritableStream<{ service: string }, unknown> }>();
   const statusOf = (service: string) => statuses.get(service);

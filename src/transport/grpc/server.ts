@@ -1,5 +1,6 @@
-// Owns starting and stopping a gRPC server: binding (127.0.0.1 unless told otherwise), server reflection for
-// every proto-loaded service it serves, resource tracking, and a handler wrapper that maps typed errors.
+// Owns starting and stopping a gRPC server: binding (127.0.0.1 unless told otherwise), the guard every call
+// passes before its handler (access rule and token, size limit, malformed bytes: guard.ts), server reflection
+// for every proto-loaded service it serves, resource tracking, and a handler wrapper that maps typed errors.
 import * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -7,6 +8,7 @@ import { InvalidArgumentError, NokvError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { trackResource } from '../../common/resources.js';
 import { toGrpcError, UnauthenticatedError } from './errors.js';
+import { guardedDefinition, guardInterceptor, methodsWithoutAccessRule, receiveLimitOf } from './guard.js';
 import { serverOptions } from './options.js';
 import { addHealth, observeCalls } from './observe.js';
 import { packageDefinitionOf } from './proto.js';
@@ -28,7 +30,15 @@ export interface GrpcServerConfig {
   /** `host:port`; port 0 picks a free one; an empty host means 127.0.0.1. Default `127.0.0.1:0`. */
   addr?: string;
   services: ServiceBinding[];
-  /** Serve grpc.reflection.v1 and v1alpha for every proto-loaded service in `services`. Default true. */
+  /**
+   * The cluster token calls to methods whose access rule needs one must present (auth.ts). Unset: no
+   * authentication (a role started by hand for development; `nokv cluster up` always sets one).
+   */
+  token?: string;
+  /**
+   * Serve grpc.reflection.v1 and v1alpha for every proto-loaded service in `services`. Default true; ports
+   * that carry raft traffic turn it off (nothing there is for generic clients).
+   */
   reflection?: boolean;
   /** Extra package definitions to expose through reflection (services added later by hand). */
   reflectionPackages?: protoLoader.PackageDefinition[];
@@ -55,10 +65,20 @@ export function parseAddr(addr: string): { host: string; port: number } {
 
 export async function startGrpcServer(config: GrpcServerConfig): Promise<RunningGrpcServer> {
   const { host, port: wanted } = parseAddr(config.addr ?? `${DEFAULT_HOST}:0`);
-  const server = new grpc.Server(serverOptions({ ...config.options, interceptors: [observeCalls, ...(config.options?.interceptors ?? [])] }));
-  for (const { service, impl } of config.services) server.addService(service, impl);
-  const health = addHealth(server, config.services.map((s) => serviceNameOf(s.service)).filter((n): n is string => n !== undefined));
-  if (config.reflection ?? true) addReflection(server, config);
+  const unruled = config.services.flatMap(({ service }) => methodsWithoutAccessRule(service));
+  if (unruled.length > 0) throw new InvalidArgumentError(`no access rule (src/transport/grpc/auth.ts) for ${unruled.join(', ')}`);
+  const server = new grpc.Server(
+    serverOptions({
+      'grpc.max_receive_message_length': receiveLimitOf(config.services.map((b) => b.service)),
+      ...config.options,
+      interceptors: [observeCalls, guardInterceptor(config.token), ...(config.options?.interceptors ?? [])],
+    }),
+  );
+  // Every service this server offers (its own, health, reflection) passes the same guard.
+  const guarded: Pick<grpc.Server, 'addService'> = { addService: (svc, impl) => server.addService(guardedDefinition(svc), impl) };
+  for (const { service, impl } of config.services) guarded.addService(service, impl);
+  const health = addHealth(guarded, config.services.map((s) => serviceNameOf(s.service)).filter((n): n is string => n !== undefined));
+  if (config.reflection ?? true) addReflection(guarded, config);
 
   const port = await new Promise<number>((resolve, reject) => {
     server.bindAsync(`${host}:${wanted}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
@@ -94,7 +114,7 @@ function serviceNameOf(service: grpc.ServiceDefinition): string | undefined {
   return first?.path?.split('/')[1];
 }
 
-function addReflection(server: grpc.Server, config: GrpcServerConfig): void {
+function addReflection(server: Pick<grpc.Server, 'addService'>, config: GrpcServerConfig): void {
   const merged: protoLoader.PackageDefinition = {};
   for (const { service } of config.services) Object.assign(merged, packageDefinitionOf(service) ?? {});
   for (const pkg of config.reflectionPackages ?? []) Object.assign(merged, pkg);

@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
+import { setToken } from '../grpc/metadata.js';
 import { channelOptions } from '../grpc/options.js';
 import { backoffDelayMs } from './backoff.js';
 import { encodeBatches, type RaftItem } from './codec.js';
@@ -45,6 +46,8 @@ export interface LinkContext {
   prng: Prng;
   logger: Logger;
   limits: RaftTransportLimits;
+  /** Cluster token sent with every stream. */
+  token?: string;
   /** Told when messages to the peer may have been lost (link failure, queue overflow); see RaftTransportOptions. */
   onUnreachable?: (peerId: number) => void;
 }
@@ -203,7 +206,7 @@ export class PeerLink {
       def.path,
       def.requestSerialize as (v: RaftBatchIn) => Buffer,
       def.responseDeserialize as (b: Buffer) => RaftStreamSummary,
-      new grpc.Metadata(),
+      this.ctx.token ? setToken(new grpc.Metadata(), this.ctx.token) : new grpc.Metadata(),
       {},
       (err) => {
         if (gen !== this.generation) return;

@@ -45,6 +45,8 @@ export interface RaftTransportOptions {
    * groups so leaders stop pipelining to it and probe instead.
    */
   onPeerUnreachable?: (nodeId: number) => void;
+  /** Cluster token: presented on every outbound stream, required of inbound ones (their access rule is `peer`). */
+  token?: string;
   /** Fault layer (chaos tests, NOKV_FAULTS). Applied on `faultSide` only, so a shared injector acts once. */
   faults?: FaultInjector;
   /** 'send': before queueing (link self→dest). 'receive': before onMessages (link src→self). Default 'send'. */
@@ -103,7 +105,12 @@ export class RaftTransport {
   async start(): Promise<void> {
     if (this.closed) throw new InvalidArgumentError('transport is closed');
     if (this.opts.listenAddr === undefined || this.server) return;
-    this.server = await startGrpcServer({ addr: this.opts.listenAddr, services: [this.serviceBinding()] });
+    this.server = await startGrpcServer({
+      addr: this.opts.listenAddr,
+      services: [this.serviceBinding()],
+      reflection: false,
+      ...(this.opts.token ? { token: this.opts.token } : {}),
+    });
     this.opts.logger.info({ addr: this.server.addr }, 'raft transport listening');
   }
 
@@ -139,6 +146,7 @@ export class RaftTransport {
       prng: this.opts.prng,
       logger: this.opts.logger,
       limits: this.limits,
+      ...(this.opts.token ? { token: this.opts.token } : {}),
       onUnreachable: this.opts.onPeerUnreachable,
     }));
   }
