@@ -66,8 +66,8 @@ async function drill(c: DrillCluster, load: DutyLoad, kind: 'stop' | 'kill' | 'm
   return timing(load, t0, s.atMs);
 }
 
-async function throughput(endpoints: string[], inFlight: number, method: 'tso' | 'allocId'): Promise<number> {
-  const client = new CoordinatorClient({ endpoints });
+async function throughput(endpoints: string[], token: string, inFlight: number, method: 'tso' | 'allocId'): Promise<number> {
+  const client = new CoordinatorClient({ endpoints, token });
   let n = 0;
   const end = Date.now() + THROUGHPUT_MS;
   await Promise.all(
@@ -88,10 +88,10 @@ async function main(): Promise<void> {
     await waitForHolder(c, 0);
     const rows: Array<[string, string]> = [];
     for (const [method, label] of [['tso', 'Tso'], ['allocId', 'AllocID']] as const) {
-      rows.push([`${label} calls/s, 1 in flight`, String(await throughput(c.coordAddrs, 1, method))]);
-      rows.push([`${label} calls/s, ${IN_FLIGHT} in flight`, String(await throughput(c.coordAddrs, IN_FLIGHT, method))]);
+      rows.push([`${label} calls/s, 1 in flight`, String(await throughput(c.coordAddrs, c.token, 1, method))]);
+      rows.push([`${label} calls/s, ${IN_FLIGHT} in flight`, String(await throughput(c.coordAddrs, c.token, IN_FLIGHT, method))]);
     }
-    const load = new DutyLoad(c.coordAddrs, 2);
+    const load = new DutyLoad(c.coordAddrs, c.token, 2);
     await load.firstSuccessAfter(0, 1);
     for (const kind of ['stop', 'kill', 'meta-root', 'handover'] as const) {
       const xs: Timing[] = [];

@@ -59,16 +59,16 @@ export function validateMessage(raw: unknown, link: LinkEnds): Checked<Message> 
   if (typeof raw.type !== 'string' || !MESSAGE_TYPES.has(raw.type)) return bad('unknown-type', 'type');
   const type = raw.type as MessageType;
   const nums = {} as Record<'from' | 'to' | 'term' | 'logTerm' | 'index' | 'commit' | 'rejectHint', number>;
+  // The core always sends every field, so a missing one (or a null) is malformed, not zero.
   for (const f of ['from', 'to', 'term', 'logTerm', 'index', 'commit', 'rejectHint'] as const) {
-    const v = raw[f] ?? 0;
+    const v = raw[f];
     if (!isRaftNumber(v)) return bad(typeof v === 'number' || typeof v === 'bigint' ? 'out-of-range' : 'malformed', f);
     nums[f] = v;
   }
   if (nums.from !== link.from || nums.from === 0) return bad('wrong-address', 'from');
   if (nums.to !== link.to) return bad('wrong-address', 'to');
-  for (const f of ['reject', 'transfer'] as const) {
-    if (raw[f] !== undefined && typeof raw[f] !== 'boolean') return bad('malformed', f);
-  }
+  if (typeof raw.reject !== 'boolean') return bad('malformed', 'reject');
+  if (raw.transfer !== undefined && typeof raw.transfer !== 'boolean') return bad('malformed', 'transfer');
   if (raw.context !== undefined && !(raw.context instanceof Uint8Array && raw.context.length <= MAX_CONTEXT_BYTES)) return bad('malformed', 'context');
 
   const entries = checkEntries(raw.entries, type, nums);
@@ -96,7 +96,6 @@ export function senderIsMember(from: number, conf: ConfState, isConfiguredPeer: 
 }
 
 function checkEntries(raw: unknown, type: MessageType, m: { index: number; logTerm: number; term: number }): Checked<Entry[]> {
-  if (raw === undefined) return { ok: true, value: [] };
   if (!Array.isArray(raw)) return bad('malformed', 'entries');
   if (raw.length === 0) return { ok: true, value: [] };
   if (type !== 'app' || raw.length > MAX_ENTRIES_PER_MESSAGE) return bad('bad-entries', 'entries');

@@ -24,7 +24,7 @@ describe('coordinator failure drills (real processes)', function () {
     this.timeout(150_000);
     cluster = await clusterUp();
     await waitForHolder(cluster, 0);
-    load = new DutyLoad(cluster.coordAddrs);
+    load = new DutyLoad(cluster.coordAddrs, cluster.token);
     await load.firstSuccessAfter(0, 1);
   });
 

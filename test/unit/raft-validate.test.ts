@@ -42,6 +42,9 @@ describe('raft inbound guard: validateMessage', () => {
     expect(reasonOf(base({ commit: -1 }))).to.equal('out-of-range');
     expect(reasonOf(base({ index: 1.5 }))).to.equal('out-of-range');
     expect(reasonOf(base({ term: '5' }))).to.equal('malformed');
+    expect(reasonOf(base({ rejectHint: null })), 'a missing field is not zero').to.equal('malformed');
+    expect(reasonOf(base({ commit: undefined }))).to.equal('malformed');
+    expect(reasonOf(base({ entries: undefined }))).to.equal('malformed');
     expect(reasonOf(base({ term: Number.NaN }))).to.equal('out-of-range');
   });
 

@@ -29,7 +29,7 @@ export const SERVICE_MAX_REQUEST_BYTES: ReadonlyMap<string, number> = new Map([
 /** Limit of a service missing from SERVICE_MAX_REQUEST_BYTES (tests' hand-made services). */
 export const DEFAULT_MAX_REQUEST_BYTES = 4 * MiB;
 
-/** The request limit of the service that serves `path` (`/package.Service/Method`). */
+/** The request limit of the method at `path` (`/package.Service/Method`): its service's. */
 export function maxRequestBytesOf(path: string): number {
   const service = path.split('/')[1] ?? '';
   return SERVICE_MAX_REQUEST_BYTES.get(service) ?? DEFAULT_MAX_REQUEST_BYTES;
