@@ -5,6 +5,8 @@
 //              standard 333 port table
 //   endpoints  --endpoints, else NOKV_ENDPOINTS, else the topology's addresses of the service the command talks to
 //   token      --token-file, else NOKV_TOKEN_FILE, else the data dir's cluster.token
+//   TLS        NOKV_TLS_DIR, else the data dir's tls/ when the cluster runs mutual TLS (`cluster up --tls`):
+//              the process then calls with the `client` certificate (docs/security.md)
 // A client learns addresses (and, later, credentials) only from here, so a new way to reach a cluster is added
 // once for every command.
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
@@ -12,7 +14,8 @@ import net from 'node:net';
 import { delimiter, dirname, join, relative, resolve } from 'node:path';
 import { NokvError, UnavailableError } from '../common/errors.js';
 import { loadTopology, type Topology } from '../config/topology.js';
-import { clusterPaths, nokvBin, type ClusterPaths } from '../cluster/layout.js';
+import { clusterPaths, nokvBin, tlsEnabled, type ClusterPaths } from '../cluster/layout.js';
+import { CLIENT_TLS_NAME, loadTlsMaterial, useTls } from '../transport/index.js';
 import { UsageError, type FlagSpecs, type FlagValues } from './flags.js';
 
 export const DEFAULT_DATA_DIR = '.nokv';
@@ -109,7 +112,18 @@ export function resolveTarget(flags: FlagValues, env: Env = process.env, cwd = p
     selector: reachedAsIs || dataDirFrom === 'env' ? '' : ` --data-dir ${dataDir}`,
   };
   if (token) t.token = token;
+  useToolTls(env.NOKV_TLS_DIR, paths);
   return t;
+}
+
+/** The TLS identity of a tool: every client it opens presents the cluster's `client` certificate, or none. */
+function useToolTls(envDir: string | undefined, paths: ClusterPaths): void {
+  const dir = envDir ?? (tlsEnabled(paths) ? paths.tlsDir : undefined);
+  try {
+    useTls(dir ? loadTlsMaterial(dir, CLIENT_TLS_NAME) : undefined);
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} (NOKV_TLS_DIR or the data dir's tls/)`);
+  }
 }
 
 /** How to run this CLI from cwd as printed: `nokv` if that name on PATH is this launcher, else `node <path>`. */

@@ -28,6 +28,7 @@ const up: Command = {
   flags: {
     detach: { type: 'bool', help: 'start in the background and return once every process serves' },
     'in-background': { type: 'bool', help: 'run as the detached manager (used by --detach)' },
+    tls: { type: 'bool', help: 'mutual TLS between every process and for clients (CA and certificates in DATA_DIR/tls; stays on)' },
   },
   run: runUp,
 };

@@ -1,5 +1,6 @@
 // Owns the mapping from a topology to the role processes `nokv cluster` runs: their names (as in the
 // compose file, without the `nokv-` prefix), command lines, data folders, log files and addresses.
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Topology } from '../config/topology.js';
@@ -29,6 +30,8 @@ export interface ClusterPaths {
   /** The pids of the role processes the manager spawned, by name. */
   processesFile: string;
   logDir: string;
+  /** The cluster CA and a certificate per process; TLS is on for a data dir whose tls/ holds a CA. */
+  tlsDir: string;
 }
 
 export function clusterPaths(dataDir: string): ClusterPaths {
@@ -40,6 +43,7 @@ export function clusterPaths(dataDir: string): ClusterPaths {
     pidFile: join(dataDir, 'cluster.pid'),
     processesFile: join(dataDir, 'processes.json'),
     logDir: join(dataDir, 'logs'),
+    tlsDir: join(dataDir, 'tls'),
   };
 }
 
@@ -95,5 +99,12 @@ export function clusterLayout(topo: Topology, paths: ClusterPaths, roles: readon
       out.push({ name, role: 'fsmeta', addr: f.addr, metricsAddr: f.metrics_addr, args: ['fsmeta', '--index', String(i + 1), ...common], logFile: log(name) });
     }
   }
-  return out;
+  if (!tlsEnabled(paths)) return out;
+  // Each process presents the certificate named after it (the raft transport checks store-N / meta-root-N).
+  return out.map((p) => ({ ...p, args: [...p.args, '--tls-dir', paths.tlsDir, '--tls-name', p.name] }));
+}
+
+/** Whether the cluster in this data dir runs with mutual TLS (`nokv cluster up --tls` made its CA). */
+export function tlsEnabled(paths: ClusterPaths): boolean {
+  return existsSync(join(paths.tlsDir, 'ca.crt'));
 }

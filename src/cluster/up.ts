@@ -12,7 +12,9 @@ import { invocation, resolveTarget, type Target } from '../cli/target.js';
 import { FailedPreconditionError, UnavailableError } from '../common/errors.js';
 import { createLogger, prettyStream } from '../common/log.js';
 import type { Topology } from '../config/topology.js';
-import { clusterLayout, nokvBin, ROLE_ORDER, type ClusterPaths, type RoleKind } from './layout.js';
+import { clusterLayout, nokvBin, ROLE_ORDER, tlsEnabled, type ClusterPaths, type RoleKind } from './layout.js';
+import { ensureClusterCerts } from '../security/certs.js';
+import { CLIENT_TLS_NAME, loadTlsMaterial, parseAddr, useTls } from '../transport/index.js';
 import { controlRequest } from './control.js';
 import { ClusterManager, type ManagerStatus } from './manager.js';
 import { awaitLeftovers, lockedManagerPid } from './liveness.js';
@@ -21,6 +23,23 @@ import { nextSteps, processTable, summaryLine } from './report.js';
 
 /** The roles `cluster up` runs (all of them: the fsmeta gateway starts last, after mount-init). */
 export const CLUSTER_ROLES: RoleKind[] = [...ROLE_ORDER];
+/**
+ * With `--tls` (or a data dir that already has its CA: TLS stays on), makes the cluster CA and a certificate
+ * per process plus `client` for tools, and gives this process (the manager, which registers the default mount)
+ * the client identity. Plaintext otherwise, whatever the environment says.
+ */
+export async function prepareTls(paths: ClusterPaths, topo: Topology, wanted: boolean): Promise<void> {
+  if (wanted || tlsEnabled(paths)) {
+    // Every certificate names every host of the topology: identity is the common name, checked by the raft
+    // transport; the host names only have to satisfy the client's hostname check.
+    const layout = clusterLayout(topo, paths, CLUSTER_ROLES);
+    const addrs = [...layout.flatMap((p) => [p.addr, p.metricsAddr]), ...topo.meta_root.peers.map((p) => p.raft_addr)];
+    const hosts = [...new Set(addrs.map((a) => parseAddr(a).host))];
+    await ensureClusterCerts(paths.tlsDir, [...layout.map((p) => p.name), CLIENT_TLS_NAME].map((name) => ({ name, hosts })));
+  }
+  useTls(tlsEnabled(paths) ? loadTlsMaterial(paths.tlsDir, CLIENT_TLS_NAME) : undefined);
+}
+
 /** The manager's own log, beside the roles' logs (`cluster logs` reads it as "cluster"). */
 export const MANAGER_LOG = 'cluster.log';
 
@@ -81,6 +100,7 @@ export async function runUp({ flags }: Parsed): Promise<number> {
   const nokv = invocation();
   await preflight(t, nokv);
   prepareDataDir(t.paths, t.topology);
+  await prepareTls(t.paths, t.topology, flags.tls === true);
   const json = Boolean(flags.json);
   if (flags.detach) return detach(t, nokv, json);
   const background = Boolean(flags['in-background']); // the detached manager itself: no terminal

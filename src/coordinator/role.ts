@@ -9,7 +9,7 @@
 // view is one long-poll loop that publishes states, and the front is grpc-js's own event loop; neither keeps
 // decisions that a mailbox would protect.
 import { InvalidArgumentError } from '../common/errors.js';
-import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
 import { MetaRootClient } from '../metaroot/client.js';
@@ -49,6 +49,7 @@ export const coordinatorRoleFlags: FlagSpecs = {
   'lease-ttl': { type: 'duration', help: 'tenure length (default: topology lease.ttl_ms)', min: 200 },
   'lease-renew-before': { type: 'duration', help: 'renew this long before expiry (default: topology lease.renew_before_ms)', min: 1 },
   workers: workersFlag,
+  ...tlsFlags,
 };
 
 
@@ -227,6 +228,7 @@ function leaseSupervisor(s: CoordinatorSettings, ctx: RoleContext, holder: Lease
 
 export async function runCoordinatorRole(args: Parsed): Promise<number> {
   const s = coordinatorSettings(args);
+  useTlsFlags(args.flags, undefined);
   // Any child failure ends the process (intensity 0): the process supervisor above restarts it whole, with
   // fresh clients and a fresh view, and it rejoins as a standby.
   return runRoleProcess({ role: 'coordinator', node: s.id, metricsAddr: s.metricsAddr, strategy: 'one_for_all', intensity: 0, workers: s.workers, children: (ctx) => coordinatorChildren(s, ctx) });

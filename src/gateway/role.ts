@@ -4,7 +4,7 @@
 // apply-event streams of every store) and the coordinators (TSO, AllocID, mounts, quota fences, rooted events).
 // `--dev-memory-kv` runs it instead on a process-local in-memory KV with mount `default` (root inode 1): for
 // development only, data is lost on exit and nothing is shared with other gateways.
-import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { CoordinatorClient } from '../coordinator/client.js';
@@ -39,6 +39,7 @@ export const fsmetaFlags: FlagSpecs = {
   'metrics-addr': { type: 'string', help: '/debug/vars address (default: from the topology)' },
   'token-file': { type: 'string', help: 'file holding the cluster token (required of clients for mutations, presented to stores and coordinators)' },
   workers: workersFlag,
+  ...tlsFlags,
   'dev-memory-kv': { type: 'bool', help: 'DEVELOPMENT ONLY: keep metadata in this process\'s memory instead of the stores (lost on exit)', default: false },
 };
 
@@ -139,6 +140,7 @@ export const fsmetaCommand: Command = {
   flags: fsmetaFlags,
   run: async (args) => {
     const s = fsmetaSettings(args);
+    useTlsFlags(args.flags, `fsmeta-${args.flags.index ?? 1}`);
     return runRoleProcess({ role: 'fsmeta', node: String(s.index), metricsAddr: s.metricsAddr, workers: s.workers, children: (ctx) => children(s, ctx) });
   },
 };

@@ -6,7 +6,7 @@
 // The tail hub is an actor (src/metaroot/server/tail-actor.ts). The raft peer stays a service on purpose: it is
 // the hot path, and its host loop keeps raft, persistence and apply in one place, which a mailbox in between
 // would only slow down. The gRPC front is grpc-js's own event loop.
-import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
@@ -62,6 +62,7 @@ export const metaRootFlags: FlagSpecs = {
   'compaction-slack': { type: 'int', help: 'raft entries kept behind a snapshot', default: DEFAULT_COMPACTION_SLACK_ENTRIES, min: 0 },
   'tail-retain': { type: 'int', help: 'applied commands kept for Tail/WaitTail', default: DEFAULT_TAIL_RETAIN_ENTRIES, min: 1, max: 1_000_000 },
   workers: workersFlag,
+  ...tlsFlags,
 };
 
 /** Resolves and validates the flags against the topology; every problem is a one-line UsageError. */
@@ -260,6 +261,7 @@ export const metaRootCommand: Command = {
   flags: metaRootFlags,
   run: async (args) => {
     const settings = metaRootSettings(args);
+    useTlsFlags(args.flags, `meta-root-${settings.nodeId}`);
     return runMetaRoot(settings);
   },
 };

@@ -1,10 +1,10 @@
 // Owns the flag handling every role process shares: the topology file, the cluster token file, host:port
 // values and the actor worker-thread count. Each problem is a one-line UsageError (exit 2), never a stack trace.
 import { readFileSync } from 'node:fs';
-import { UsageError, type FlagSpec } from '../cli/flags.js';
+import { UsageError, type FlagSpec, type FlagSpecs } from '../cli/flags.js';
 import { limits } from '../actors/index.js';
 import { loadTopology, type Topology } from '../config/topology.js';
-import { parseAddr } from '../transport/index.js';
+import { loadTlsMaterial, parseAddr, useTls } from '../transport/index.js';
 
 /** The topology from --config (or the default 333 layout when the flag is absent). */
 export function topologyFlag(file: string | undefined): Topology {
@@ -54,4 +54,26 @@ export const workersFlag: FlagSpec = {
 /** The --workers value (the default when the flag is absent). */
 export function workersOf(value: unknown): number {
   return typeof value === 'number' ? value : DEFAULT_ROLE_WORKERS;
+}
+
+/** `--tls-dir` / `--tls-name`, accepted by every role (`nokv cluster up --tls` passes them). */
+export const tlsFlags: FlagSpecs = {
+  'tls-dir': { type: 'string', help: 'folder with the cluster CA and this process\'s certificate: mutual TLS on every port' },
+  'tls-name': { type: 'string', help: 'certificate to present from --tls-dir (default: the process name, e.g. store-1; a coordinator must name it)' },
+};
+
+/**
+ * Turns mutual TLS on for this process from --tls-dir (identity --tls-name, else `name`), or off without it,
+ * so a role never inherits a tool's default identity.
+ */
+export function useTlsFlags(flags: Record<string, unknown>, name: string | undefined): void {
+  const dir = flags['tls-dir'] as string | undefined;
+  if (dir === undefined) return useTls(undefined);
+  const identity = (flags['tls-name'] as string | undefined) ?? name;
+  if (identity === undefined) throw new UsageError('--tls-dir needs --tls-name here (the certificate to present, e.g. coordinator-1)');
+  try {
+    useTls(loadTlsMaterial(dir, identity));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
 }

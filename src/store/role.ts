@@ -4,7 +4,7 @@
 // descriptors, heartbeat the coordinators), which never holds up the data plane. /debug/vars publishes
 // `nokv_store` with `control_plane`; with NOKV_FAULTS set, `/debug/faults` controls raft-link faults at run
 // time (faults-route.ts).
-import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf } from '../roles/flags.js';
+import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import { statfs } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
@@ -54,6 +54,7 @@ export const storeFlags: FlagSpecs = {
   'heartbeat-ticks': { type: 'int', help: 'leader heartbeat period in ticks', default: DEFAULT_STORE_HEARTBEAT_TICKS, min: 1, max: 100 },
   'snapshot-every': { type: 'int', help: 'snapshot a region every N applied entries', default: 10_000, min: 2 },
   workers: workersFlag,
+  ...tlsFlags,
   'coordinator-addr': { type: 'list', help: 'coordinator addresses to join and heartbeat (default: from the topology)' },
 };
 
@@ -235,6 +236,7 @@ export const storeCommand: Command = {
   flags: storeFlags,
   run: async (args) => {
     const settings = storeSettings(args);
+    useTlsFlags(args.flags, `store-${settings.storeId}`);
     return runStore(settings);
   },
 };

@@ -35,6 +35,17 @@ export {
 } from './grpc/server.js';
 export { createClient, unaryCall, type UnaryCallOptions } from './grpc/client.js';
 export {
+  CA_CERT_FILE,
+  CLIENT_TLS_NAME,
+  channelCredentials,
+  currentTls,
+  loadTlsMaterial,
+  peerCertName,
+  serverCredentials,
+  useTls,
+  type TlsMaterial,
+} from './grpc/tls.js';
+export {
   RaftTransport,
   type RaftTransportOptions,
   type RaftTransportStats,

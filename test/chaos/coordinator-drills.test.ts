@@ -15,14 +15,15 @@ import {
 } from '../fixtures/coordinator-drills.js';
 import { sleep, waitFor } from '../support/env.js';
 
-describe('coordinator failure drills (real processes)', function () {
+// Run twice: plaintext, and with mutual TLS between every process and for the clients (`cluster up --tls`).
+for (const tls of [false, true]) describe(`coordinator failure drills (real processes${tls ? ', mutual TLS' : ''})`, function () {
   this.timeout(60_000);
   let cluster: DrillCluster | undefined;
   let load: DutyLoad | undefined;
 
   before(async function () {
     this.timeout(150_000);
-    cluster = await clusterUp();
+    cluster = await clusterUp(undefined, { tls });
     await waitForHolder(cluster, 0);
     load = new DutyLoad(cluster.coordAddrs, cluster.token);
     await load.firstSuccessAfter(0, 1);

@@ -51,7 +51,7 @@ describe('operating a cluster: one way to find it, visible failovers, standard t
   before(async function () {
     this.timeout(150_000);
     // Named .nokv so commands find it from a subfolder, as they would the default one.
-    c = await clusterUp({ ttl_ms: 2000, renew_before_ms: 700 }, '.nokv');
+    c = await clusterUp({ ttl_ms: 2000, renew_before_ms: 700 }, { dataDirName: '.nokv' });
     sub = join(c.root, 'docs', 'deep');
     mkdirSync(sub, { recursive: true });
   });

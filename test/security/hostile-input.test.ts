@@ -5,15 +5,17 @@
 // (same pids, no in-process raft restart), no leader or term changed, every acknowledged write reads back, and
 // the guards counted what they dropped. The seed of the random batches is printed (NOKV_HOSTILE_SEED replays).
 import { expect } from 'chai';
+import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { SeededPrng, type Prng } from '../../src/common/prng.js';
 import { connectStoreClient, type CoordinatedStoreClient } from '../../src/store/client/connect.js';
 import { METHOD_ACCESS } from '../../src/transport/grpc/auth.js';
-import { setToken } from '../../src/transport/index.js';
+import { ensureClusterCerts } from '../../src/security/certs.js';
+import { channelCredentials, CLIENT_TLS_NAME, loadTlsMaterial, setToken, type TlsMaterial } from '../../src/transport/index.js';
 import { encodeItems } from '../../src/transport/raft/codec.js';
 import { raftTransportServiceDefinition } from '../../src/transport/raft/wire.js';
 import { clusterDown, clusterUp, debugVars, nokv, type DrillCluster } from '../fixtures/coordinator-drills.js';
-import { sleep, waitFor } from '../support/env.js';
+import { makeTempDir, sleep, waitFor } from '../support/env.js';
 
 const SIXTY_MB = 60 * 1024 * 1024;
 
@@ -98,25 +100,26 @@ class WriteLoad {
 const identity = (b: Buffer) => b;
 const deadline = () => ({ deadline: new Date(Date.now() + 30_000) });
 
-/** One raw client per address, closed after the suite; nothing limits what it sends. */
+/** Raw clients per address and identity, closed after each suite; nothing limits what they send. */
 const clients = new Map<string, grpc.Client>();
-function clientFor(addr: string): grpc.Client {
-  let c = clients.get(addr);
-  if (!c) clients.set(addr, (c = new grpc.Client(addr, grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 })));
+function clientFor(addr: string, tls?: TlsMaterial): grpc.Client {
+  const key = `${addr} ${tls ? `${tls.name}@${createHash('sha256').update(tls.ca).digest('hex')}` : 'plaintext'}`;
+  let c = clients.get(key);
+  if (!c) clients.set(key, (c = new grpc.Client(addr, tls ? channelCredentials(tls) : grpc.credentials.createInsecure(), { 'grpc.max_send_message_length': -1 })));
   return c;
 }
 
 /** One raw unary call; resolves with the status code. */
-function rawUnary(addr: string, path: string, bytes: Buffer, md: grpc.Metadata): Promise<grpc.status> {
+function rawUnary(addr: string, path: string, bytes: Buffer, md: grpc.Metadata, tls?: TlsMaterial): Promise<grpc.status> {
   return new Promise<grpc.status>((resolve) => {
-    clientFor(addr).makeUnaryRequest(path, identity, identity, bytes, md, deadline(), (err) => resolve(err ? err.code : grpc.status.OK));
+    clientFor(addr, tls).makeUnaryRequest(path, identity, identity, bytes, md, deadline(), (err) => resolve(err ? err.code : grpc.status.OK));
   });
 }
 
 /** One raft stream carrying `batches` (already serialized RaftBatch messages); resolves with its status code. */
-function rawRaftStream(addr: string, batches: Buffer[], md: grpc.Metadata): Promise<grpc.status> {
+function rawRaftStream(addr: string, batches: Buffer[], md: grpc.Metadata, tls?: TlsMaterial): Promise<grpc.status> {
   return new Promise<grpc.status>((resolve) => {
-    const call = clientFor(addr).makeClientStreamRequest('/nokv.raft.v1.RaftTransport/Send', identity, identity, md, deadline(), (err) => resolve(err ? err.code : grpc.status.OK));
+    const call = clientFor(addr, tls).makeClientStreamRequest('/nokv.raft.v1.RaftTransport/Send', identity, identity, md, deadline(), (err) => resolve(err ? err.code : grpc.status.OK));
     call.on('error', () => {});
     for (const b of batches) call.write(b);
     call.end();
@@ -281,5 +284,77 @@ describe('hostile input against a real cluster (no restart, no leader change, no
       expect(v.node.multi.inboundDrops.byReason['out-of-range'], `store-${s.store_id} raft drops`).to.be.greaterThan(0);
       expect(v.node.multi.inboundDrops.byReason['unknown-group']).to.be.greaterThan(0);
     }
+  });
+});
+
+describe('hostile input against a real cluster with mutual TLS (cluster up --tls)', function () {
+  this.timeout(90_000);
+  let c: DrillCluster | undefined;
+  let client: CoordinatedStoreClient | undefined;
+  let load: WriteLoad | undefined;
+  let baseline: Fingerprint;
+  const foreign = makeTempDir('nokv-foreign-ca-');
+
+  before(async function () {
+    this.timeout(150_000);
+    c = await clusterUp(undefined, { tls: true });
+    client = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token: c.token });
+    await waitFor('leaders everywhere', async () => {
+      const fp = await fingerprint(c!);
+      return fp.metaRoot.leader > 0 && Object.keys(fp.regions).length >= 2;
+    }, 30_000, 200);
+    load = new WriteLoad(client);
+    await waitFor('some acknowledged writes over TLS', () => load!.acked.length >= 10, 30_000);
+    baseline = await fingerprint(c);
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    await load?.stop().catch(() => undefined);
+    client?.close();
+    for (const raw of clients.values()) raw.close();
+    clients.clear();
+    if (c) await clusterDown(c);
+    foreign.remove();
+  });
+
+  const everyPort = () => [
+    ...c!.topo.meta_root.peers.flatMap((p) => [[p.addr, '/nokv.meta.v1.MetadataRoot/Status'], [p.raft_addr, '/nokv.raft.v1.RaftTransport/Ping']]),
+    ...c!.topo.coordinators.map((x) => [x.addr, '/nokv.coordinator.v1.Coordinator/GetLease']),
+    ...c!.topo.stores.map((s) => [s.addr, '/nokv.kv.v1.StoreKV/ListRegions']),
+    ...c!.topo.fsmeta.map((f) => [f.addr, '/nokv.fsmeta.v1.FSMetadata/GetAttr']),
+  ] as Array<[string, string]>;
+
+  it('a client without a certificate from the cluster CA is refused on every port, even with the token', async () => {
+    ensureClusterCerts(foreign.path, [{ name: CLIENT_TLS_NAME, hosts: ['127.0.0.1'] }]);
+    const stranger = loadTlsMaterial(foreign.path, CLIENT_TLS_NAME);
+    const member = loadTlsMaterial(`${c!.dataDir}/tls`, CLIENT_TLS_NAME);
+    for (const [addr, path] of everyPort()) {
+      expect(await rawUnary(addr, path, Buffer.alloc(0), withToken(c!.token)), `${addr} plaintext`).to.equal(grpc.status.UNAVAILABLE);
+      expect(await rawUnary(addr, path, Buffer.alloc(0), withToken(c!.token), stranger), `${addr} foreign CA`).to.equal(grpc.status.UNAVAILABLE);
+      const ok = await rawUnary(addr, path, Buffer.alloc(0), withToken(c!.token), member);
+      expect(ok, `${addr} with the cluster's client certificate`).to.not.equal(grpc.status.UNAVAILABLE);
+    }
+  });
+
+  it('a cluster certificate cannot speak raft for another node, even with the token', async () => {
+    const dir = `${c!.dataDir}/tls`;
+    const payload = encodeItems([{ group: 1, msg: { type: 'heartbeat', from: 2, to: 1, term: 1, logTerm: 0, index: 0, commit: 0, entries: [], reject: false, rejectHint: 0 } }]);
+    const s1 = c!.topo.stores[0]!;
+    const s3 = c!.topo.stores[2]!;
+    const asClient = await rawRaftStream(s1.addr, [batch(2, payload)], withToken(c!.token), loadTlsMaterial(dir, CLIENT_TLS_NAME));
+    const storeAsAnother = await rawRaftStream(s1.addr, [batch(2, payload)], withToken(c!.token), loadTlsMaterial(dir, 'store-3'));
+    const metaRootAsStore = await rawRaftStream(s3.addr, [batch(1, payload)], withToken(c!.token), loadTlsMaterial(dir, 'meta-root-1'));
+    expect([asClient, storeAsAnother, metaRootAsStore]).to.deep.equal([grpc.status.PERMISSION_DENIED, grpc.status.PERMISSION_DENIED, grpc.status.PERMISSION_DENIED]);
+    const drops = (await debugVars(s1.metrics_addr))!.nokv_store.transport.inboundDrops.byReason;
+    expect(drops['certificate-mismatch']).to.equal(2);
+  });
+
+  it('afterwards: no process or raft group restarted, no leader or term changed, every acknowledged write reads back', async () => {
+    await sleep(1_000);
+    await load!.stop();
+    expect(await fingerprint(c!)).to.deep.equal(baseline);
+    expect(load!.acked.length).to.be.greaterThan(10);
+    expect(await load!.missing()).to.deep.equal([]);
   });
 });

@@ -59,6 +59,7 @@ export async function startRootPeer(opts: RootPeerOptions): Promise<RootPeer> {
       onMessages: m.deliver,
       onPeerUnreachable: m.peerUnreachable,
       ...(opts.token ? { token: opts.token } : {}),
+      peerName: (id) => `meta-root-${id}`,
       clock: opts.clock,
       prng: opts.prng.fork(),
       logger: opts.logger,

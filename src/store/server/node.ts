@@ -95,6 +95,7 @@ export class StoreNode {
       onMessages: opts.faults ? this.inboundFilter(opts.faults) : this.multi.deliver,
       onPeerUnreachable: this.multi.peerUnreachable,
       ...(opts.token ? { token: opts.token } : {}),
+      peerName: (id) => `store-${id}`,
       clock: opts.clock,
       prng: opts.prng.fork(),
       logger: opts.logger,

@@ -6,9 +6,11 @@ import { trackResource } from '../../common/resources.js';
 import { fromGrpcError } from './errors.js';
 import { setToken, setTrace, type TraceContext } from './metadata.js';
 import { channelOptions } from './options.js';
+import { channelCredentials } from './tls.js';
 
 /**
- * A client for `ctor` (from LoadedProto.clientConstructor) talking to `addr`. The client is registered as a
+ * A client for `ctor` (from LoadedProto.clientConstructor) talking to `addr`, with the process's TLS identity
+ * when TLS is on (tls.ts). The client is registered as a
  * live resource until its close() is called, so a test that forgets to close it fails.
  */
 export function createClient<C extends grpc.Client = grpc.Client>(
@@ -16,7 +18,7 @@ export function createClient<C extends grpc.Client = grpc.Client>(
   addr: string,
   overrides: grpc.ChannelOptions = {},
 ): C {
-  const client = new ctor(addr, grpc.credentials.createInsecure(), channelOptions(overrides)) as unknown as C;
+  const client = new ctor(addr, channelCredentials(), channelOptions(overrides)) as unknown as C;
   const untrack = trackResource({ kind: 'other', description: `grpc client ${ctor.serviceName} -> ${addr}` });
   const close = client.close.bind(client);
   client.close = () => {

@@ -11,6 +11,7 @@ import { toGrpcError, UnauthenticatedError } from './errors.js';
 import { guardedDefinition, guardInterceptor, methodsWithoutAccessRule, receiveLimitOf } from './guard.js';
 import { serverOptions } from './options.js';
 import { addHealth, observeCalls } from './observe.js';
+import { serverCredentials, type TlsMaterial } from './tls.js';
 import { packageDefinitionOf } from './proto.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -40,6 +41,8 @@ export interface GrpcServerConfig {
    * that carry raft traffic turn it off (nothing there is for generic clients).
    */
   reflection?: boolean;
+  /** TLS material of this server; default the process's (tls.ts): mutual TLS when on, plaintext when off. */
+  tls?: TlsMaterial;
   /** Extra package definitions to expose through reflection (services added later by hand). */
   reflectionPackages?: protoLoader.PackageDefinition[];
   options?: grpc.ServerOptions;
@@ -81,7 +84,7 @@ export async function startGrpcServer(config: GrpcServerConfig): Promise<Running
   if (config.reflection ?? true) addReflection(guarded, config);
 
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${wanted}`, grpc.ServerCredentials.createInsecure(), (err, bound) => {
+    server.bindAsync(`${host}:${wanted}`, serverCredentials(config.tls), (err, bound) => {
       if (err) reject(new NokvError('UNAVAILABLE', `cannot bind ${host}:${wanted}: ${err.message}`));
       else resolve(bound);
     });

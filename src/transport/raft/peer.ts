@@ -13,6 +13,7 @@ import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
 import { setToken } from '../grpc/metadata.js';
 import { channelOptions } from '../grpc/options.js';
+import { channelCredentials, type TlsMaterial } from '../grpc/tls.js';
 import { backoffDelayMs } from './backoff.js';
 import { encodeBatches, type RaftItem } from './codec.js';
 import type { RaftTransportLimits } from './limits.js';
@@ -48,6 +49,8 @@ export interface LinkContext {
   limits: RaftTransportLimits;
   /** Cluster token sent with every stream. */
   token?: string;
+  /** TLS identity the streams present (undefined: plaintext). */
+  tls?: TlsMaterial;
   /** Told when messages to the peer may have been lost (link failure, queue overflow); see RaftTransportOptions. */
   onUnreachable?: (peerId: number) => void;
 }
@@ -174,7 +177,7 @@ export class PeerLink {
     const ctor = raftTransportClientConstructor();
     let client: grpc.Client;
     try {
-      client = new ctor(this.addr, grpc.credentials.createInsecure(), channelOptions({ 'grpc.use_local_subchannel_pool': 1 }));
+      client = new ctor(this.addr, channelCredentials(this.ctx.tls), channelOptions({ 'grpc.use_local_subchannel_pool': 1 }));
     } catch (err) {
       // An unparseable address is a configuration error; keep retrying so a later setAddr can fix it.
       return this.fail(err as Error, 'connect');

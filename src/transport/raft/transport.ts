@@ -17,6 +17,7 @@ import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
 import type { FaultInjector, LinkFaultStats } from '../faults.js';
 import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from '../grpc/server.js';
+import { currentTls, peerCertName, type TlsMaterial } from '../grpc/tls.js';
 import { decodeItems, type RaftItem } from './codec.js';
 import { resolveLimits, type RaftTransportLimits } from './limits.js';
 import { PeerLink, type PeerStats } from './peer.js';
@@ -47,6 +48,13 @@ export interface RaftTransportOptions {
   onPeerUnreachable?: (nodeId: number) => void;
   /** Cluster token: presented on every outbound stream, required of inbound ones (their access rule is `peer`). */
   token?: string;
+  /** TLS identity of this node for its streams and standalone server; default the process's (tls.ts). */
+  tls?: TlsMaterial;
+  /**
+   * The certificate name node `id` must present when it connects over TLS (`store-2`, `meta-root-1`): with it,
+   * a peer can only speak as itself. Without it (or without TLS) the sender is checked against the peer list only.
+   */
+  peerName?: (nodeId: number) => string;
   /** Fault layer (chaos tests, NOKV_FAULTS). Applied on `faultSide` only, so a shared injector acts once. */
   faults?: FaultInjector;
   /** 'send': before queueing (link self→dest). 'receive': before onMessages (link src→self). Default 'send'. */
@@ -91,6 +99,7 @@ export class RaftTransport {
   private flushScheduled = false;
   private closed = false;
   private server?: RunningGrpcServer;
+  private readonly tls: TlsMaterial | undefined;
 
   constructor(opts: RaftTransportOptions) {
     if (!Number.isSafeInteger(opts.nodeId) || opts.nodeId <= 0) throw new InvalidArgumentError(`nodeId must be a positive integer, got ${opts.nodeId}`);
@@ -98,6 +107,7 @@ export class RaftTransport {
     this.opts = opts;
     this.limits = resolveLimits(opts.limits);
     this.inboundDrops = new DropLog(opts.clock, opts.logger, 'raft batch');
+    this.tls = opts.tls ?? currentTls();
     for (const [id, addr] of opts.peers ?? []) this.addPeer(id, addr);
   }
 
@@ -110,6 +120,7 @@ export class RaftTransport {
       services: [this.serviceBinding()],
       reflection: false,
       ...(this.opts.token ? { token: this.opts.token } : {}),
+      ...(this.tls ? { tls: this.tls } : {}),
     });
     this.opts.logger.info({ addr: this.server.addr }, 'raft transport listening');
   }
@@ -147,6 +158,7 @@ export class RaftTransport {
       logger: this.opts.logger,
       limits: this.limits,
       ...(this.opts.token ? { token: this.opts.token } : {}),
+      ...(this.tls ? { tls: this.tls } : {}),
       onUnreachable: this.opts.onPeerUnreachable,
     }));
   }
@@ -247,7 +259,7 @@ export class RaftTransport {
 
   /**
    * One inbound stream carries one sender: the first batch names it, and it must be a configured peer (a
-   * process outside the peer list has no business in any group here). A batch naming another sender ends
+   * process outside the peer list has no business in any group here) whose certificate, over TLS, names it. A batch naming another sender ends
    * the stream with PERMISSION_DENIED; nothing from it reaches the groups.
    */
   private acceptStream(call: InboundStream['call'], callback: InboundStream['finish']): void {
@@ -256,6 +268,7 @@ export class RaftTransport {
     let batches = 0;
     let sender: number | undefined;
     const peer = call.getPeer();
+    const certName = peerCertName(call);
     const stream: InboundStream = {
       call,
       finish: (err, res) => {
@@ -269,7 +282,7 @@ export class RaftTransport {
     call.on('data', (batch: RaftBatchOut) => {
       if (done) return;
       const from = Number(batch.from_node);
-      const refusal = sender === undefined ? this.refuseSender(from) : from === sender ? undefined : 'sender-changed';
+      const refusal = sender === undefined ? this.refuseSender(from, certName) : from === sender ? undefined : 'sender-changed';
       if (refusal) {
         this.inboundDrops.drop(peer, refusal, { from: batch.from_node });
         return stream.finish(statusError(grpc.status.PERMISSION_DENIED, `raft batch from node ${batch.from_node} refused: ${refusal}`));
@@ -283,9 +296,10 @@ export class RaftTransport {
     call.on('cancelled', () => stream.finish(unavailable('stream cancelled')));
   }
 
-  /** Why a stream claiming to come from node `from` is refused, or undefined if it may send. */
-  private refuseSender(from: number): string | undefined {
+  /** Why a stream claiming to come from node `from` (over TLS: with certificate `certName`) is refused, if it is. */
+  private refuseSender(from: number, certName: string | undefined): string | undefined {
     if (!Number.isSafeInteger(from) || from <= 0 || from === this.nodeId || !this.links.has(from)) return 'unknown-sender';
+    if (certName !== undefined && this.opts.peerName && certName !== this.opts.peerName(from)) return 'certificate-mismatch';
     return undefined;
   }
 
