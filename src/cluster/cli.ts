@@ -11,7 +11,7 @@ import { controlRequest } from './control.js';
 import { describeLive, liveRoles, pidAlive, stopLeftovers, type LiveProcess } from './liveness.js';
 import { logsCommand } from './logs.js';
 import { processTable, summaryLine } from './report.js';
-import { CLUSTER_ROLES, runningManager, runUp } from './up.js';
+import { CLUSTER_ROLES, prepareTls, runningManager, runUp } from './up.js';
 
 const print = (flags: Parsed['flags'], value: unknown, text: string) => process.stdout.write(flags.json ? JSON.stringify(value) + '\n' : text);
 
@@ -114,6 +114,19 @@ const down: Command = {
   },
 };
 
+const certs: Command = {
+  name: 'certs',
+  summary: 'make the cluster CA and a certificate per process in DATA_DIR/tls (what `up --tls` does), e.g. for containers',
+  run: async ({ flags, positionals }) => {
+    if (positionals.length > 0) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+    const t = resolveTarget(flags);
+    await prepareTls(t.paths, t.topology, true);
+    process.stdout.write(`TLS material in ${t.paths.tlsDir}
+`);
+    return 0;
+  },
+};
+
 export const clusterCommand: Command = {
   name: 'cluster',
   summary: 'run the 333 topology on this machine and drill failures',
@@ -125,5 +138,6 @@ export const clusterCommand: Command = {
     nameCommand('start', 'start a stopped or killed process again'),
     down,
     logsCommand,
+    certs,
   ],
 };
