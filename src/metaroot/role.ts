@@ -106,8 +106,8 @@ export function metaRootSettings(args: Parsed): MetaRootSettings {
 interface Parts {
   peer?: RootPeer;
   tail?: TailHubActor;
-  /** Times the raft peer was started again after a failure of its group (or of its start). */
-  raftRestarts: number;
+  /** Starts of the raft peer: every one after the first followed a failure of its group (or of its start). */
+  raftStarts: number;
   lastRaftFailure?: string;
 }
 
@@ -120,7 +120,7 @@ function raftGroupState(parts: Parts): 'running' | 'failed' | 'starting' {
 function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
   return () => {
     const peer = parts.peer;
-    const health = { raft_group: raftGroupState(parts), raft_restarts: parts.raftRestarts, last_raft_failure: parts.lastRaftFailure ?? null };
+    const health = { raft_group: raftGroupState(parts), raft_restarts: Math.max(0, parts.raftStarts - 1), last_raft_failure: parts.lastRaftFailure ?? null };
     if (!peer) return { node_id: s.nodeId, addr: s.addr, starting: true, ...health };
     const st = peer.group.status();
     const state = peer.sm.state;
@@ -164,15 +164,14 @@ function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
 }
 
 function children(s: MetaRootSettings, ctx: RoleContext) {
-  const parts: Parts = { raftRestarts: 0 };
+  const parts: Parts = { raftStarts: 0 };
   const log = ctx.logger;
   ctx.expvar.publish('nokv_meta_root', expvarOf(s, parts));
   let lastLeader = -1;
-  let raftStarts = 0;
   const raftPeer = serviceChildSpec({
     id: 'raft-peer',
     start: async (fail) => {
-      if (raftStarts++ > 0) parts.raftRestarts++;
+      parts.raftStarts++;
       const peer = await startRootPeer({
         nodeId: s.nodeId,
         dataDir: s.dataDir,

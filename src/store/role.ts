@@ -89,8 +89,8 @@ export function storeSettings(args: Parsed): StoreSettings {
 interface Parts {
   node?: StoreNode;
   plane?: ControlPlane;
-  /** Times the data plane was started again after a failure (a region group's, or its start's). */
-  dataPlaneRestarts: number;
+  /** Starts of the data plane: every one after the first followed a failure (a region group's, or a start's). */
+  dataPlaneStarts: number;
   lastFailure?: string;
 }
 
@@ -98,7 +98,7 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
   return () => {
     const node = parts.node;
     const control_plane = parts.plane ? { ...parts.plane.stats, coordinators: s.coordinatorAddrs } : null;
-    const health = { data_plane_restarts: parts.dataPlaneRestarts, last_failure: parts.lastFailure ?? null };
+    const health = { data_plane_restarts: Math.max(0, parts.dataPlaneStarts - 1), last_failure: parts.lastFailure ?? null };
     if (!node) return { store_id: s.storeId, addr: s.addr, starting: true, control_plane, ...health };
     return {
       store_id: s.storeId,
@@ -166,16 +166,15 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
 }
 
 function children(s: StoreSettings, ctx: RoleContext) {
-  const parts: Parts = { dataPlaneRestarts: 0 };
+  const parts: Parts = { dataPlaneStarts: 0 };
   const log = ctx.logger;
   ctx.expvar.publish('nokv_store', expvarOf(s, parts));
-  let starts = 0;
   const faults = faultInjectorFromEnv(ctx.clock);
   if (faults) registerFaultRoutes(ctx.expvar, faults);
   const dataPlane = serviceChildSpec({
     id: 'store-node',
     start: async (fail) => {
-      if (starts++ > 0) parts.dataPlaneRestarts++;
+      parts.dataPlaneStarts++;
       const storage = openStorage({ path: s.dataDir });
       const floorTso = s.coordinatorAddrs.length > 0 ? floorTsoSource({ coordinatorAddrs: s.coordinatorAddrs, ...(s.token ? { token: s.token } : {}) }) : undefined;
       let node: StoreNode | undefined;

@@ -6,6 +6,8 @@
 // the guards counted what they dropped. The seed of the random batches is printed (NOKV_HOSTILE_SEED replays).
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { SeededPrng, type Prng } from '../../src/common/prng.js';
 import { connectStoreClient, type CoordinatedStoreClient } from '../../src/store/client/connect.js';
@@ -51,6 +53,20 @@ async function fingerprint(c: DrillCluster): Promise<Fingerprint> {
     }
   }
   return fp;
+}
+
+/** Entries under `dir` whose mode is not 0700 (folders) or 0600 (files): the data dir is its owner's alone. */
+function looseModes(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, e.name);
+    const mode = statSync(path).mode & 0o777;
+    if (e.isDirectory()) {
+      if (mode !== 0o700) out.push(`${path} ${mode.toString(8)}`);
+      out.push(...looseModes(path));
+    } else if (e.isFile() && mode !== 0o600) out.push(`${path} ${mode.toString(8)}`);
+  }
+  return out;
 }
 
 /** Sequential two-region transactions; every acknowledged one is read back at the end. */
@@ -274,6 +290,8 @@ describe('hostile input against a real cluster (no restart, no leader change, no
     expect(after).to.deep.equal(baseline);
     expect(load!.acked.length).to.be.greaterThan(10);
     expect(await load!.missing()).to.deep.equal([]);
+    expect(statSync(c!.dataDir).mode & 0o777).to.equal(0o700);
+    expect(looseModes(c!.dataDir), 'data dir entries open to others').to.deep.equal([]);
     // The attacks reached the guards and were counted there.
     for (const p of c!.topo.meta_root.peers) {
       const t = (await debugVars(p.metrics_addr))!.nokv_meta_root.transport;
