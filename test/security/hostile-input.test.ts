@@ -344,7 +344,7 @@ describe('hostile input against a real cluster with mutual TLS (cluster up --tls
   ] as Array<[string, string]>;
 
   it('a client without a certificate from the cluster CA is refused on every port, even with the token', async () => {
-    ensureClusterCerts(foreign.path, [{ name: CLIENT_TLS_NAME, hosts: ['127.0.0.1'] }]);
+    await ensureClusterCerts(foreign.path, [{ name: CLIENT_TLS_NAME, hosts: ['127.0.0.1'] }]);
     const stranger = loadTlsMaterial(foreign.path, CLIENT_TLS_NAME);
     const member = loadTlsMaterial(`${c!.dataDir}/tls`, CLIENT_TLS_NAME);
     for (const [addr, path] of everyPort()) {

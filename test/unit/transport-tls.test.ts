@@ -27,11 +27,11 @@ describe('transport: mutual TLS', function () {
   const foreign = makeTempDir('nokv-tls-foreign-');
   let tls: (name: string) => TlsMaterial;
 
-  before(() => {
-    const made = ensureClusterCerts(dir.path, ['store-1', 'store-2', 'client'].map((name) => ({ name, hosts: ['127.0.0.1'] })));
+  before(async () => {
+    const made = await ensureClusterCerts(dir.path, ['store-1', 'store-2', 'client'].map((name) => ({ name, hosts: ['127.0.0.1'] })));
     expect(made).to.deep.equal(['store-1', 'store-2', 'client']);
-    expect(ensureClusterCerts(dir.path, [{ name: 'client', hosts: [] }]), 'kept, not remade').to.deep.equal([]);
-    ensureClusterCerts(foreign.path, [{ name: 'client', hosts: ['127.0.0.1'] }]);
+    expect(await ensureClusterCerts(dir.path, [{ name: 'client', hosts: [] }]), 'kept, not remade').to.deep.equal([]);
+    await ensureClusterCerts(foreign.path, [{ name: 'client', hosts: ['127.0.0.1'] }]);
     tls = (name) => loadTlsMaterial(dir.path, name);
   });
 
