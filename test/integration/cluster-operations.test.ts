@@ -110,7 +110,9 @@ describe('operating a cluster: one way to find it, visible failovers, standard t
       expect(ready.status, await ready.text()).to.equal(200);
       const client = createClient(healthCtor, r.grpc);
       try {
-        expect((await unaryCall<object, { status: string }>(client, 'Check', { service: '' }, { deadlineMs: 5_000 })).status).to.equal('SERVING');
+        // A store's port carries raft, so its health check needs the token like everything there (docs/security.md).
+        const token = r.grpc === c.topo.stores[0]!.addr ? { token: c.token } : {};
+        expect((await unaryCall<object, { status: string }>(client, 'Check', { service: '' }, { deadlineMs: 5_000, ...token })).status).to.equal('SERVING');
       } finally {
         client.close();
       }

@@ -88,13 +88,19 @@ describe('transport: access rules for every RPC (auth.ts)', function () {
   });
 
   describe('served behind the guard', () => {
+    // The raft service gets a server of its own, as in the roles: a port that carries raft has no open method.
     let server: RunningGrpcServer;
+    let raftServer: RunningGrpcServer;
     let client: grpc.Client;
+    let raftClient: grpc.Client;
     const reached = new Set<string>();
+    const isRaft = (path: string) => path.startsWith('/nokv.raft.');
+    const clientOf = (path: string) => (isRaft(path) ? raftClient : client);
 
     before(async () => {
       const bindings = [...services.entries()]
-        .filter(([name]) => !name.startsWith('grpc.reflection'))
+        // Health and reflection are added by every server itself.
+        .filter(([name]) => !name.startsWith('grpc.'))
         .map(([, service]) => {
           const impl: grpc.UntypedServiceImplementation = {};
           for (const [name, def] of Object.entries(service)) {
@@ -109,37 +115,49 @@ describe('transport: access rules for every RPC (auth.ts)', function () {
           }
           return { service, impl };
         });
-      server = await startGrpcServer({ services: bindings, token: TOKEN });
+      const raft = (b: { service: grpc.ServiceDefinition }) => isRaft(Object.values(b.service)[0]!.path);
+      server = await startGrpcServer({ services: bindings.filter((b) => !raft(b)), token: TOKEN });
+      raftServer = await startGrpcServer({ services: bindings.filter(raft), token: TOKEN });
       client = new grpc.Client(server.addr, grpc.credentials.createInsecure());
+      raftClient = new grpc.Client(raftServer.addr, grpc.credentials.createInsecure());
     });
 
     after(async () => {
       client?.close();
+      raftClient?.close();
       await server?.close(0);
+      await raftServer?.close(0);
     });
 
     it('every method needing the token refuses none and a wrong one (UNAUTHENTICATED) before its handler; open methods answer', async () => {
       const wrong = setToken(new grpc.Metadata(), 'not-the-token');
       const refusedWrongly: string[] = [];
       for (const p of probes.filter((p) => accessOf(p.path) !== 'open')) {
-        const none = await call(client, p, new grpc.Metadata());
-        const bad = await call(client, p, wrong);
+        const none = await call(clientOf(p.path), p, new grpc.Metadata());
+        const bad = await call(clientOf(p.path), p, wrong);
         if (none !== grpc.status.UNAUTHENTICATED || bad !== grpc.status.UNAUTHENTICATED) refusedWrongly.push(`${p.path}: ${grpc.status[none]}/${grpc.status[bad]}`);
       }
       expect(refusedWrongly).to.deep.equal([]);
       expect([...reached].filter((path) => accessOf(path) !== 'open'), 'handlers reached without the token').to.deep.equal([]);
       for (const p of probes.filter((p) => accessOf(p.path) !== 'open')) {
-        expect(await call(client, p, setToken(new grpc.Metadata(), TOKEN)), `${p.path} with the token`).to.equal(grpc.status.OK);
+        expect(await call(clientOf(p.path), p, setToken(new grpc.Metadata(), TOKEN)), `${p.path} with the token`).to.equal(grpc.status.OK);
       }
-      for (const p of probes.filter((p) => accessOf(p.path) === 'open' && !p.path.startsWith('/grpc.reflection'))) {
+      for (const p of probes.filter((p) => accessOf(p.path) === 'open' && !p.path.startsWith('/grpc.'))) {
         expect(await call(client, p, new grpc.Metadata()), `${p.path} without a token`).to.equal(grpc.status.OK);
       }
+    });
+
+    it('a port that carries raft has no open method: its health check needs the token, elsewhere it is open', async () => {
+      const check = { path: '/grpc.health.v1.Health/Check', def: services.get('grpc.health.v1.Health')!.Check! as grpc.MethodDefinition<unknown, unknown> };
+      expect(await call(client, check, new grpc.Metadata()), 'health on a client port').to.equal(grpc.status.OK);
+      expect(await call(raftClient, check, new grpc.Metadata()), 'health on a raft port, no token').to.equal(grpc.status.UNAUTHENTICATED);
+      expect(await call(raftClient, check, setToken(new grpc.Metadata(), TOKEN)), 'with the token').to.equal(grpc.status.OK);
     });
 
     it('a request over its service limit is refused before decoding; undecodable bytes are INVALID_ARGUMENT', async () => {
       const raw = (path: string, bytes: Buffer, token = TOKEN) =>
         new Promise<grpc.ServiceError | null>((resolve) =>
-          client.makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, bytes, setToken(new grpc.Metadata(), token), { deadline: new Date(Date.now() + 5_000) }, (err) => resolve(err)),
+          clientOf(path).makeUnaryRequest(path, (b: Buffer) => b, (b: Buffer) => b, bytes, setToken(new grpc.Metadata(), token), { deadline: new Date(Date.now() + 5_000) }, (err) => resolve(err)),
         );
       const append = '/nokv.meta.v1.MetadataRoot/Append';
       reached.clear();

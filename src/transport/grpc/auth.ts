@@ -9,6 +9,9 @@
 //          timestamp that moves its one-phase-commit floor, so it is not harmless);
 //   peer   the cluster token, and the transport then checks the sender is a configured peer (with TLS, that
 //          the certificate names that node): raft traffic.
+// One rule on top: a server that carries raft (any `peer` method) has no open method — there `open` means
+// `token` (accessOn). Raft's receive limit fits snapshots (64 MiB), so an open method on such a port would be one
+// an outsider could make it read a 60 MB body for; every other port refuses big bodies from their length prefix.
 // docs/security.md lists the same table for readers.
 
 export type Access = 'open' | 'token' | 'peer';
@@ -39,8 +42,6 @@ export const METHOD_ACCESS: ReadonlyMap<string, Access> = new Map([
     RemoveDirectory: 'token', SnapshotSubtree: 'token', RetireSnapshotSubtree: 'token', OpenWriteSession: 'token',
     HeartbeatWriteSession: 'token', CloseWriteSession: 'token', ExpireWriteSessions: 'token',
   }),
-  // Raft ports offer nothing else open but the health checks (raft's receive limit is the largest of all,
-  // for snapshots, so an open method there is one an outsider can make the port read a big body for).
   ...table('nokv.raft.v1.RaftTransport', { Send: 'peer', Ping: 'peer' }),
   ...table('grpc.health.v1.Health', { Check: 'open', List: 'open', Watch: 'open' }),
   ...table('grpc.reflection.v1.ServerReflection', { ServerReflectionInfo: 'open' }),
@@ -50,6 +51,12 @@ export const METHOD_ACCESS: ReadonlyMap<string, Access> = new Map([
 /** What a caller of `path` (`/package.Service/Method`) must present; undefined for a method with no entry. */
 export function accessOf(path: string): Access | undefined {
   return METHOD_ACCESS.get(path);
+}
+
+/** The access of `path` on a server that does (or does not) carry raft: there nothing is open. */
+export function accessOn(path: string, carriesRaft: boolean): Access | undefined {
+  const access = accessOf(path);
+  return carriesRaft && access === 'open' ? 'token' : access;
 }
 
 /** Whether a call to `path` must carry the cluster token (when the server has one). */

@@ -7,7 +7,7 @@
 //     length prefix;
 //   - bytes that do not decode as the request message answer INVALID_ARGUMENT (grpc-js would say INTERNAL).
 import * as grpc from '@grpc/grpc-js';
-import { accessOf, needsToken } from './auth.js';
+import { accessOf, accessOn, needsToken } from './auth.js';
 import { toGrpcError, UnauthenticatedError } from './errors.js';
 import { requireToken } from './metadata.js';
 import { maxRequestBytesOf } from './options.js';
@@ -25,6 +25,11 @@ export function methodsWithoutAccessRule(service: grpc.ServiceDefinition): strin
   return Object.values(service)
     .map((m) => m.path)
     .filter((path) => accessOf(path) === undefined);
+}
+
+/** Whether these services include raft (a `peer` method): then the server has no open method (auth.ts). */
+export function carriesRaft(services: grpc.ServiceDefinition[]): boolean {
+  return services.some((s) => Object.values(s).some((m) => accessOf(m.path) === 'peer'));
 }
 
 /** The largest request any method of these services accepts: the server's receive limit. */
@@ -61,9 +66,9 @@ export function guardedDefinition(service: grpc.ServiceDefinition): grpc.Service
  * The server interceptor that enforces the access rule of every call. With no token configured the server
  * runs without authentication (a role started by hand for development); `nokv cluster up` always sets one.
  */
-export function guardInterceptor(token: string | undefined): grpc.ServerInterceptor {
+export function guardInterceptor(token: string | undefined, raftPort = false): grpc.ServerInterceptor {
   return (method, call) => {
-    const access = accessOf(method.path);
+    const access = accessOn(method.path, raftPort);
     const guarded: grpc.ServerInterceptingCall = new grpc.ServerInterceptingCall(call, {
       start: (next) =>
         next({

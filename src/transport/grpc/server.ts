@@ -8,7 +8,7 @@ import { InvalidArgumentError, NokvError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { trackResource } from '../../common/resources.js';
 import { toGrpcError, UnauthenticatedError } from './errors.js';
-import { guardedDefinition, guardInterceptor, methodsWithoutAccessRule, receiveLimitOf } from './guard.js';
+import { carriesRaft, guardedDefinition, guardInterceptor, methodsWithoutAccessRule, receiveLimitOf } from './guard.js';
 import { serverOptions } from './options.js';
 import { addHealth, observeCalls } from './observe.js';
 import { serverCredentials, type TlsMaterial } from './tls.js';
@@ -74,7 +74,7 @@ export async function startGrpcServer(config: GrpcServerConfig): Promise<Running
     serverOptions({
       'grpc.max_receive_message_length': receiveLimitOf(config.services.map((b) => b.service)),
       ...config.options,
-      interceptors: [observeCalls, guardInterceptor(config.token), ...(config.options?.interceptors ?? [])],
+      interceptors: [observeCalls, guardInterceptor(config.token, carriesRaft(config.services.map((b) => b.service))), ...(config.options?.interceptors ?? [])],
     }),
   );
   // Every service this server offers (its own, health, reflection) passes the same guard.
