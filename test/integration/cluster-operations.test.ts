@@ -75,7 +75,8 @@ describe('operating a cluster: one way to find it, visible failovers, standard t
     expect(tsoFromSub.code, tsoFromSub.stderr).to.equal(0);
     expect(c.topo.coordinators.map((x) => x.id)).to.include(JSON.parse(tsoFromSub.stdout).served_by);
 
-    const viaConfig = await run(['tso', '--config', c.topoFile]);
+    // Tso advances rooted fences, so it needs the token wherever the addresses come from (docs/security.md).
+    const viaConfig = await run(['tso', '--config', c.topoFile, '--token-file', c.tokenFile]);
     expect(viaConfig.code, viaConfig.stderr).to.equal(0);
     const viaEnv = await run(['id', 'alloc', '--count', '2'], { env: { NOKV_DATA_DIR: c.dataDir } });
     expect(viaEnv.stdout.trim()).to.match(/^\d+\.\.\d+$/);
