@@ -32,9 +32,9 @@ export function carriesRaft(services: grpc.ServiceDefinition[]): boolean {
   return services.some((s) => Object.values(s).some((m) => accessOf(m.path) === 'peer'));
 }
 
-/** The largest request any method of these services accepts: the server's receive limit. */
+/** The largest request any method of these services (or the health checks every server adds) accepts: the server's receive limit. */
 export function receiveLimitOf(services: grpc.ServiceDefinition[]): number {
-  let max = 0;
+  let max = maxRequestBytesOf('/grpc.health.v1.Health/Check');
   for (const s of services) for (const m of Object.values(s)) max = Math.max(max, maxRequestBytesOf(m.path));
   return max;
 }
