@@ -9,11 +9,12 @@ import { coordinatorCommands } from '../coordinator/cli.js';
 import { storeCommand } from '../store/role.js';
 import { fsmetaCommand } from '../gateway/role.js';
 import { fsCommand } from '../client/fs/command.js';
+import { composeCommand, kubeCommand } from '../deploy/cli.js';
 
 /** Role processes take their own flags (a role's --data-dir is its folder), not the global ones. */
 const role = (c: Command): Command => ({ ...c, globalFlags: false });
 
-const commands: Command[] = [clusterCommand, role(metaRootCommand), configCommand, ...coordinatorCommands, role(storeCommand), role(fsmetaCommand), fsCommand];
+const commands: Command[] = [clusterCommand, role(metaRootCommand), configCommand, ...coordinatorCommands, role(storeCommand), role(fsmetaCommand), fsCommand, composeCommand, kubeCommand];
 
 /** What nokv creates (data dirs, LMDB files, the token, logs, certificates) is for its user only: 0700 / 0600. */
 export const NOKV_UMASK = 0o077;
