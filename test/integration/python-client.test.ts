@@ -1,0 +1,77 @@
+// A client in another language, built from proto/ alone: protoc generates Python message classes for every
+// proto file, and a Python script (test/fixtures/python/fsmeta_client.py, grpcio) uses the fsmeta API of a real
+// gateway over gRPC: creates, reads back (Lookup, GetAttr, ReadDirPlus), watches, and reads an error status.
+// Debian's protobuf-compiler, python3-protobuf and python3-grpcio are installed by
+// scripts/install-python-grpc.sh (.ci/run runs it); without them the test skips, except under CI, where it fails.
+import { expect } from 'chai';
+import { execFile, execFileSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startTestGateway, type TestGateway } from '../fixtures/fsmeta-gateway.js';
+import { makeTempDir } from '../support/env.js';
+
+const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const PYTHON = '/usr/bin/python3';
+
+function missingTools(): string | undefined {
+  try {
+    execFileSync('protoc', ['--version'], { stdio: 'ignore' });
+    execFileSync(PYTHON, ['-c', 'import grpc, google.protobuf'], { stdio: 'ignore' });
+    return undefined;
+  } catch {
+    return 'protoc or Debian python3-grpcio/python3-protobuf missing (run scripts/install-python-grpc.sh as root)';
+  }
+}
+
+function protoFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((f) => {
+    const p = join(dir, f);
+    return statSync(p).isDirectory() ? protoFiles(p) : f.endsWith('.proto') ? [p] : [];
+  });
+}
+
+describe('a Python client generated from proto/ alone', function () {
+  this.timeout(60_000);
+  let tmp: ReturnType<typeof makeTempDir>;
+  let gw: TestGateway;
+  const TOKEN = 'python-client-token';
+
+  before(async function () {
+    const missing = missingTools();
+    if (missing) {
+      if (process.env.CI) throw new Error(`${missing}: required in CI`);
+      this.skip();
+    }
+    tmp = makeTempDir('nokv-python-');
+    gw = await startTestGateway({ token: TOKEN });
+    gw.duties.registerMount('default', 1);
+  });
+  after(async () => {
+    await gw?.stop();
+    tmp?.remove();
+  });
+
+  it('protoc generates Python for every proto file, and the client uses the fsmeta API with them', async () => {
+    const protoDir = join(repo, 'proto');
+    const files = protoFiles(protoDir).map((f) => relative(protoDir, f));
+    execFileSync('protoc', [`-I${protoDir}`, `--python_out=${tmp.path}`, ...files]);
+    for (const f of files) expect(statSync(join(tmp.path, f.replace(/\.proto$/, '_pb2.py'))).isFile(), f).to.equal(true);
+
+    const script = join(repo, 'test/fixtures/python/fsmeta_client.py');
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(PYTHON, [script, tmp.path, gw.gw.addr, TOKEN], { timeout: 45_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    });
+    const r = JSON.parse(out);
+    expect(r.dir_type).to.equal('INODE_TYPE_DIRECTORY');
+    expect(r.event).to.deep.equal({ kind: 'WATCH_EVENT_KIND_CREATED', parent: r.dir_inode, name: 'naïve.txt' });
+    expect(r.lookup).to.deep.equal({ name: 'naïve.txt', type: 'INODE_TYPE_FILE' });
+    expect(r.attr).to.deep.equal({ size: 42, mode: 0o644, link_count: 1 });
+    expect(r.listing).to.deep.equal([['naïve.txt', 42]]);
+    expect(r.read_version_positive).to.equal(true);
+    expect(r.missing).to.equal('NOT_FOUND');
+    // What Python wrote, the TypeScript side reads back the same.
+    const d = await gw.client.call('Lookup', { mount: 'default', parent: '1', name: 'py-dir' });
+    expect(String(d.dentry.inode)).to.equal(String(r.dir_inode));
+  });
+});
