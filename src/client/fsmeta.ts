@@ -244,7 +244,8 @@ export class FsMetaClient {
       spec.signal?.addEventListener('abort', cancel, { once: true });
       try {
         for await (const msg of stream as AsyncIterable<Wire>) {
-          failures = 0;
+          // Any answer shows the gateway is there (the budget restarts); only an event resets the backoff, so a
+          // gateway that accepts and then ends every stream is retried at a growing interval, not in a tight loop.
           lastProgress = Date.now();
           if (msg.ready) {
             const c = cursorIn(msg.ready.cursor);
@@ -253,6 +254,7 @@ export class FsMetaClient {
             continue;
           }
           if (!msg.event) continue;
+          failures = 0;
           const ev: WatchEvent = {
             cursor: cursorIn(msg.event.cursor), commitVersion: u64(msg.event.commit_version), kind: KIND_IN[msg.event.kind] ?? 'updated',
             parent: u64(msg.event.parent), name: bytesIn(msg.event.name), key: bytesIn(msg.event.key),
