@@ -8,6 +8,7 @@ import type { ExitReason } from '../supervisor/types.js';
 import type { ActorContext, Behaviour, Replier } from './behaviour.js';
 import { Mailbox } from './mailbox.js';
 import type { TraceContext } from './protocol.js';
+import { traceLogger, withTrace } from './trace.js';
 import type { ActorRef, AskOptions } from './ref.js';
 
 /** Messages handled back to back before the loop yields (a microtask) so other actors on the thread run. */
@@ -176,7 +177,8 @@ export class ActorCell {
     const ctx = new Context(this, this.host, item);
     let r: void | Promise<void>;
     try {
-      r = this.behaviour.receive(item.msg, ctx);
+      // The message's trace is the thread's current trace while it is handled (trace.ts).
+      r = withTrace(item.trace, () => this.behaviour.receive(item.msg, ctx));
     } catch (err) {
       return this.crashed(item, ctx, err);
     }
@@ -268,7 +270,7 @@ class Context implements ActorContext {
 
   get log(): Logger {
     // Made on first use: most messages log nothing, and a pino child per message is not free.
-    this.childLog ??= this.cell.logger.child({ trace: this.item.trace.traceId, span: this.item.trace.spanId });
+    this.childLog ??= traceLogger(this.cell.logger, this.item.trace);
     return this.childLog;
   }
 

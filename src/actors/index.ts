@@ -6,7 +6,7 @@ export type { ActorContext, Behaviour, BehaviourSource, BehaviourFactory, Behavi
 export type { TraceContext, ActorAddress } from './protocol.js';
 export type { CellStats } from './cell.js';
 export type { CodecName } from './codec.js';
-export { actorTrace, type IncomingTrace } from './trace.js';
+export { actorTrace, ambientTrace, currentTrace, withTrace, traceLogger, type IncomingTrace } from './trace.js';
 export { actorChildSpec, type ActorChildInstance, type ActorChildOptions } from './supervision.js';
 export { CpuPool, type CpuPoolOptions } from './cpu-pool.js';
 export * as limits from './limits.js';

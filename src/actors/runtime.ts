@@ -17,6 +17,7 @@ import type { ExitReason } from '../supervisor/types.js';
 import type { Behaviour, Replier } from './behaviour.js';
 import { ActorCell, type CellHost, type CellStats, type MailboxItem } from './cell.js';
 import type { BatchCodec } from './codec.js';
+import { ambientTrace } from './trace.js';
 import { DEFAULT_ASK_TIMEOUT_MS, MAX_PENDING_ASKS, OUTBOX_LIMIT_PER_THREAD } from './limits.js';
 import type { ActorAddress, Batch, Envelope, RequestEnvelope, SignalEnvelope, TraceContext } from './protocol.js';
 import { ActorRef, type AskOptions, type Router, type TellOptions } from './ref.js';
@@ -86,6 +87,12 @@ export class ThreadRuntime implements Router, CellHost {
     return { traceId: parent.traceId, spanId: this.newId(), sender };
   }
 
+  /** A message sent outside a handler continues the request being served (trace.ts), else starts a trace. */
+  private outsideTrace(): TraceContext {
+    const ambient = ambientTrace();
+    return ambient ? this.childTrace(ambient, ambient.sender) : this.newTrace('external');
+  }
+
   refFor(addr: ActorAddress): ActorRef {
     return new ActorRef(addr.thread, addr.id, addr.name, this);
   }
@@ -135,7 +142,7 @@ export class ThreadRuntime implements Router, CellHost {
   // ---- Router: what ActorRefs call ----
 
   tell(to: ActorAddress, msg: unknown, opts?: TellOptions): void {
-    const trace = opts?.trace ?? this.newTrace('external');
+    const trace = opts?.trace ?? this.outsideTrace();
     if (to.thread === this.thread) {
       const cell = this.cells.get(to.id);
       if (!cell) return this.deadLetter(to, 'no such actor');
@@ -152,7 +159,7 @@ export class ThreadRuntime implements Router, CellHost {
     if (this.pending.size >= MAX_PENDING_ASKS) {
       return Promise.reject(new ResourceExhaustedError(`thread ${this.thread} has ${MAX_PENDING_ASKS} asks outstanding`));
     }
-    const trace = opts?.trace ?? this.newTrace('external');
+    const trace = opts?.trace ?? this.outsideTrace();
     const timeoutMs = opts?.timeoutMs ?? DEFAULT_ASK_TIMEOUT_MS;
     const seq = this.nextAskSeq++;
     const promise = new Promise<unknown>((resolve, reject) => {

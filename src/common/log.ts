@@ -1,7 +1,9 @@
 // Owns logging. Every process has one pino root logger; every actor logs through a child bound to
-// {role, node, actor} and, per message, {trace, span}. JSON to stdout by default (synchronous, so nothing is lost
+// {role, node, actor} and, per message, {trace, span}; any other line logged while a traced request is being
+// handled gets the request's {trace, span} too (trace-context.ts). JSON to stdout by default (synchronous, so nothing is lost
 // when a worker thread or process exits); NOKV_LOG_LEVEL and NOKV_LOG_PRETTY=1 change that.
 import { pino, type Logger, type DestinationStream } from 'pino';
+import { traceMixin } from './trace-context.js';
 
 export type { Logger } from 'pino';
 
@@ -30,6 +32,8 @@ export function createLogger(opts: LoggerOptions): Logger {
       base,
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
+      // Lines logged while a request is being handled carry its trace (trace-context.ts).
+      mixin: traceMixin,
     },
     pretty ? prettyStream(destination) : destination,
   );

@@ -12,6 +12,7 @@ export {
   type GrpcError,
 } from './grpc/errors.js';
 export { TRACE_KEY, AUTH_KEY, setTrace, getTrace, traceOf, setToken, requireToken, type TraceContext } from './grpc/metadata.js';
+export { TRACEPARENT_KEY, incomingTrace, putTrace, traceInterceptor, tracedImplementation } from './grpc/trace.js';
 export {
   MAX_MESSAGE_BYTES,
   KEEPALIVE_TIME_MS,

@@ -7,10 +7,11 @@ import { fromGrpcError } from './errors.js';
 import { setToken, setTrace, type TraceContext } from './metadata.js';
 import { channelOptions } from './options.js';
 import { channelCredentials } from './tls.js';
+import { traceInterceptor } from './trace.js';
 
 /**
  * A client for `ctor` (from LoadedProto.clientConstructor) talking to `addr`, with the process's TLS identity
- * when TLS is on (tls.ts). The client is registered as a
+ * when TLS is on (tls.ts), whose calls carry the current trace (trace.ts). The client is registered as a
  * live resource until its close() is called, so a test that forgets to close it fails.
  */
 export function createClient<C extends grpc.Client = grpc.Client>(
@@ -18,7 +19,7 @@ export function createClient<C extends grpc.Client = grpc.Client>(
   addr: string,
   overrides: grpc.ChannelOptions = {},
 ): C {
-  const client = new ctor(addr, channelCredentials(), channelOptions(overrides)) as unknown as C;
+  const client = new ctor(addr, channelCredentials(), { ...channelOptions(overrides), interceptors: [traceInterceptor] }) as unknown as C;
   const untrack = trackResource({ kind: 'other', description: `grpc client ${ctor.serviceName} -> ${addr}` });
   const close = client.close.bind(client);
   client.close = () => {

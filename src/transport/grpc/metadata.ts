@@ -1,10 +1,12 @@
 // Owns what travels in gRPC metadata besides errors: the trace context and bearer-token auth.
 //
-// `x-nokv-trace: <traceId>;<spanId>;<sender>` — each part URI-encoded, empty parts allowed. A server handler
-// reads it with traceOf(call) and binds it to its logger so one trace id follows a request across processes.
+// `x-nokv-trace: <traceId>;<spanId>;<sender>` — each part URI-encoded, empty parts allowed. Every server call
+// runs inside its trace (trace.ts: this header, else W3C `traceparent`, else a new trace, written back here),
+// so traceOf(call) names it in any handler.
 // `authorization: Bearer <token>` — checked by requireToken() on mutating RPCs.
 import { timingSafeEqual } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
+import type { TraceContext } from '../../common/trace-context.js';
 import { UnauthenticatedError } from './errors.js';
 
 export const TRACE_KEY = 'x-nokv-trace';
@@ -12,12 +14,7 @@ export const AUTH_KEY = 'authorization';
 /** Longest trace header accepted; anything longer is ignored rather than logged. */
 export const MAX_TRACE_HEADER_CHARS = 512;
 
-export interface TraceContext {
-  traceId: string;
-  spanId?: string;
-  /** The actor that made the call, e.g. `region/7`. */
-  sender?: string;
-}
+export type { TraceContext };
 
 export function setTrace(md: grpc.Metadata, trace: TraceContext): grpc.Metadata {
   const parts = [trace.traceId, trace.spanId ?? '', trace.sender ?? ''].map(encodeURIComponent);
@@ -40,7 +37,7 @@ export function getTrace(md: grpc.Metadata | undefined): TraceContext | undefine
   }
 }
 
-/** The trace context of an incoming call, if the caller sent one. */
+/** The trace context of an incoming call (the caller's or the one its server started: trace.ts). */
 export function traceOf(call: { metadata: grpc.Metadata }): TraceContext | undefined {
   return getTrace(call.metadata);
 }

@@ -1,6 +1,7 @@
 // Owns starting and stopping a gRPC server: binding (127.0.0.1 unless told otherwise), the guard every call
 // passes before its handler (access rule and token, size limit, malformed bytes: guard.ts), server reflection
-// for every proto-loaded service it serves, resource tracking, and a handler wrapper that maps typed errors.
+// for every proto-loaded service it serves, the call's trace around every handler (trace.ts), resource
+// tracking, and a handler wrapper that maps typed errors.
 import * as grpc from '@grpc/grpc-js';
 import type * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -10,6 +11,7 @@ import { trackResource } from '../../common/resources.js';
 import { toGrpcError, UnauthenticatedError } from './errors.js';
 import { carriesRaft, guardedDefinition, guardInterceptor, methodsWithoutAccessRule, receiveLimitOf } from './guard.js';
 import { serverOptions } from './options.js';
+import { tracedImplementation } from './trace.js';
 import { addHealth, observeCalls } from './observe.js';
 import { serverCredentials, type TlsMaterial } from './tls.js';
 import { packageDefinitionOf } from './proto.js';
@@ -77,8 +79,11 @@ export async function startGrpcServer(config: GrpcServerConfig): Promise<Running
       interceptors: [observeCalls, guardInterceptor(config.token, carriesRaft(config.services.map((b) => b.service))), ...(config.options?.interceptors ?? [])],
     }),
   );
-  // Every service this server offers (its own, health, reflection) passes the same guard.
-  const guarded: Pick<grpc.Server, 'addService'> = { addService: (svc, impl) => server.addService(guardedDefinition(svc), impl) };
+  // Every service this server offers (its own, health, reflection) passes the same guard, and each of its
+  // handlers runs inside its call's trace (trace.ts).
+  const guarded: Pick<grpc.Server, 'addService'> = {
+    addService: (svc, impl) => server.addService(guardedDefinition(svc), tracedImplementation(svc, impl)),
+  };
   for (const { service, impl } of config.services) guarded.addService(service, impl);
   const health = addHealth(guarded, config.services.map((s) => serviceNameOf(s.service)).filter((n): n is string => n !== undefined));
   if (config.reflection ?? true) addReflection(guarded, config);
