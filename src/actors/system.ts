@@ -75,7 +75,13 @@ export interface SpawnSpec<A = unknown, M = any> {
 export interface ThreadInspection {
   thread: number;
   alive: boolean;
-  actors: CellStats[];
+  actors: ActorInspection[];
+}
+
+/** One actor as inspect() reports it: its cell's counters, plus how often an actor of its name was respawned. */
+export interface ActorInspection extends CellStats {
+  /** Spawns of an actor with this name after the first (a supervisor restart respawns under the same name). */
+  restarts: number;
 }
 
 interface ActorEntry {
@@ -124,6 +130,8 @@ export class ActorSystem {
   private readonly entries = new Map<number, ActorEntry>();
   private readonly recentExits = new Map<number, ExitReason>();
   private nextActorId = 1;
+  /** Actors spawned under each name; every spawn after the first is a restart (inspect()). */
+  private readonly spawnsByName = new Map<string, number>();
   private nextOrder = 0;
   private roundRobin = 0;
   private meshChain: Promise<void> = Promise.resolve();
@@ -176,6 +184,7 @@ export class ActorSystem {
     if (!spec.name) throw new InvalidArgumentError('an actor needs a name');
     const thread = this.place(spec.thread);
     const addr: ActorAddress = { thread, id: this.nextActorId++, name: spec.name };
+    this.spawnsByName.set(spec.name, (this.spawnsByName.get(spec.name) ?? 0) + 1);
     const entry = this.newEntry(addr);
     if (spec.onExit) entry.listeners.add(spec.onExit);
     const mailboxLimit = spec.mailboxLimit ?? this.defaultMailboxLimit;
@@ -244,16 +253,18 @@ export class ActorSystem {
     return () => entry.listeners.delete(listener);
   }
 
-  /** Mailbox sizes, counters and inspect() state of every actor, per thread. */
+  /** Mailbox sizes, counters, restarts and inspect() state of every actor, per thread. */
   async inspect(): Promise<ThreadInspection[]> {
-    const out: ThreadInspection[] = [{ thread: OWNER_THREAD, alive: true, actors: this.runtime.stats() }];
+    const withRestarts = (cells: CellStats[]): ActorInspection[] =>
+      cells.map((c) => ({ ...c, restarts: Math.max(0, (this.spawnsByName.get(c.name) ?? 1) - 1) }));
+    const out: ThreadInspection[] = [{ thread: OWNER_THREAD, alive: true, actors: withRestarts(this.runtime.stats()) }];
     for (const slot of this.slots) {
       if (slot.state !== 'live') {
         out.push({ thread: slot.index, alive: false, actors: [] });
         continue;
       }
       const actors = await this.call(slot, (c) => c.inspect()).catch(() => undefined);
-      out.push({ thread: slot.index, alive: actors !== undefined, actors: actors ?? [] });
+      out.push({ thread: slot.index, alive: actors !== undefined, actors: withRestarts(actors ?? []) });
     }
     return out;
   }

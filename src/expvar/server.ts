@@ -1,7 +1,7 @@
 // Owns the `/debug/vars` endpoint every role serves: expvar-style JSON with `cmdline`, `pid`, `memstats` (process
 // memory) and the variables modules publish. `pid` lets a supervisor check that the process answering a port
-// is the one it started. Values are functions evaluated at scrape time, so a scrape always
-// shows the current state and publishing costs nothing between scrapes.
+// is the one it started. Values are functions evaluated at scrape time (async ones awaited, with a bound), so a
+// scrape always shows the current state and publishing costs nothing between scrapes.
 //
 // Beside it, every metrics port serves what standard tooling expects: `/metrics` (Prometheus text format, the
 // process's registry in src/common/metrics.ts), `/healthz` (the process answers: liveness) and `/readyz` (200
@@ -99,18 +99,47 @@ export class ExpvarRegistry {
     this.vars.delete(name);
   }
 
-  /** The whole document as served: cmdline, pid, memstats, then every published variable. */
-  snapshot(): Record<string, unknown> {
+  /**
+   * The whole document as served: cmdline, pid, memstats, then every published variable. A variable may be
+   * async (e.g. one that asks actors on worker threads): it is awaited, for at most ASYNC_VAR_TIMEOUT_MS.
+   */
+  async snapshot(): Promise<Record<string, unknown>> {
     const doc: Record<string, unknown> = { cmdline: process.argv, pid: process.pid, memstats: memstats() };
+    const pending: Promise<void>[] = [];
     for (const [name, value] of this.vars) {
       try {
-        doc[name] = typeof value === 'function' ? (value as () => unknown)() : value;
+        const v = typeof value === 'function' ? (value as () => unknown)() : value;
+        doc[name] = v;
+        if (isThenable(v)) pending.push(settleVar(v).then((r) => void (doc[name] = r)));
       } catch (err) {
         doc[name] = { error: err instanceof Error ? err.message : String(err) };
       }
     }
+    await Promise.all(pending);
     return doc;
   }
+}
+
+/** Longest an async variable may take before /debug/vars shows `{ error: 'timed out' }` for it. */
+export const ASYNC_VAR_TIMEOUT_MS = 1_000;
+
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof (v as PromiseLike<unknown> | null)?.then === 'function';
+}
+
+function settleVar(v: PromiseLike<unknown>): Promise<unknown> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<unknown>((resolve) => {
+    timer = setTimeout(() => resolve({ error: 'timed out' }), ASYNC_VAR_TIMEOUT_MS);
+    timer.unref();
+  });
+  return Promise.race([
+    Promise.resolve(v).then(
+      (x) => x,
+      (err: unknown) => ({ error: err instanceof Error ? err.message : String(err) }),
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
 }
 
 function memstats(): Record<string, number> {
@@ -206,8 +235,10 @@ export async function startExpvarServer(addr: string, registry: ExpvarRegistry):
       res.writeHead(404, { ...headers, 'Content-Type': 'text/plain' }).end('404 page not found\n');
       return;
     }
-    const body = JSON.stringify(registry.snapshot(), (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 1);
-    res.writeHead(200, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }).end(body);
+    void registry.snapshot().then((doc) => {
+      const body = JSON.stringify(doc, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 1);
+      res.writeHead(200, { ...headers, 'Content-Type': 'application/json; charset=utf-8' }).end(body);
+    });
   });
   server.keepAliveTimeout = 1000;
   await new Promise<void>((resolve, reject) => {

@@ -1,11 +1,13 @@
 // Owns the meta-root role process: `nokv meta-root --node-id N [--config FILE] [overrides]`. It resolves the
 // replica's addresses from the topology (flags override), then runs a supervisor tree of three children in
-// start order (rest_for_one): the raft peer (LMDB + root raft group + raft transport), the tail actor fed by
-// the applied log, and the MetadataRoot gRPC front. /debug/vars publishes `nokv_meta_root`.
+// start order (rest_for_one): the raft peer actor (LMDB + root raft group + raft transport + the rooted state
+// machine: server/peer-actor.ts), the tail actor fed by the peer's applied commands, and the MetadataRoot gRPC
+// front, which asks both. A failure of the peer restarts it (it recovers from its log) and the two after it;
+// while it is down /debug/vars says `raft_group: failed`. /debug/vars publishes `nokv_meta_root`.
 //
-// The tail hub is an actor (src/metaroot/server/tail-actor.ts). The raft peer stays a service on purpose: it is
-// the hot path, and its host loop keeps raft, persistence and apply in one place, which a mailbox in between
-// would only slow down. The gRPC front is grpc-js's own event loop.
+// In a process started with NOKV_FAULTS set, `POST /debug/raft-peer/crash` (loopback only, body
+// `{"down_ms": N}`) fails the peer as a broken disk would and holds its restart for N ms: the drill the
+// supervision tests run.
 import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
@@ -13,7 +15,8 @@ import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { defaultPrng } from '../common/prng.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
-import { faultInjectorFromEnv, startGrpcServer } from '../transport/index.js';
+import { FAULTS_ENV, faultInjectorFromEnv, startGrpcServer } from '../transport/index.js';
+import { InvalidArgumentError } from '../common/errors.js';
 import { maxDescriptorRootEpoch, stateSummary } from './state/index.js';
 import {
   DEFAULT_COMPACTION_SLACK_ENTRIES,
@@ -22,7 +25,7 @@ import {
   DEFAULT_SNAPSHOT_EVERY_ENTRIES,
   DEFAULT_TAIL_RETAIN_ENTRIES,
 } from './limits.js';
-import { startRootPeer, type RootPeer } from './server/peer.js';
+import { RootPeerHandle, type PeerStatus } from './server/peer-actor.js';
 import { TailHubActor } from './server/tail-actor.js';
 import { metadataRootService } from './server/service.js';
 
@@ -102,43 +105,30 @@ export function metaRootSettings(args: Parsed): MetaRootSettings {
   };
 }
 
-/** The live parts of the replica; children fill them in as they start and clear them as they stop. */
-interface Parts {
-  peer?: RootPeer;
-  tail?: TailHubActor;
-  /** Starts of the raft peer: every one after the first followed a failure of its group (or of its start). */
-  raftStarts: number;
-  lastRaftFailure?: string;
-}
+/** How long /debug/vars waits for the raft peer's status before showing the replica as busy. */
+const STATUS_ASK_TIMEOUT_MS = 1_000;
 
-/** `running`, `failed` (stopped after a failure, restart pending) or `starting`: never a silent zombie. */
-function raftGroupState(parts: Parts): 'running' | 'failed' | 'starting' {
-  if (!parts.peer) return 'starting';
-  return parts.peer.group.failure ? 'failed' : 'running';
-}
-
-function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
-  return () => {
-    const peer = parts.peer;
-    const health = { raft_group: raftGroupState(parts), raft_restarts: Math.max(0, parts.raftStarts - 1), last_raft_failure: parts.lastRaftFailure ?? null };
-    if (!peer) return { node_id: s.nodeId, addr: s.addr, starting: true, ...health };
-    const st = peer.group.status();
-    const state = peer.sm.state;
+function expvarOf(s: MetaRootSettings, peer: RootPeerHandle, tail: TailHubActor): () => Promise<unknown> {
+  return async () => {
+    const health = { raft_group: peer.groupState, raft_restarts: peer.restarts, last_raft_failure: peer.lastFailure ?? null };
+    const st = peer.running ? await peer.ask<PeerStatus>({ t: 'status' }, STATUS_ASK_TIMEOUT_MS).catch(() => undefined) : undefined;
+    if (!st) return { node_id: s.nodeId, addr: s.addr, starting: true, ...health, raft_group: peer.running ? 'busy' : health.raft_group };
+    const state = st.state;
     const sum = stateSummary(state);
     return {
       node_id: s.nodeId,
       addr: s.addr,
       raft_addr: s.raftAddr,
       ...health,
-      is_leader: st.role === 'leader',
-      role: st.role,
-      leader_id: st.leaderId,
-      leader_addr: st.leaderId ? (s.clientAddrs.get(st.leaderId) ?? '') : '',
-      term: st.term,
-      commit_index: st.commitIndex,
-      applied_index: st.appliedIndex,
+      is_leader: st.view.is_leader,
+      role: st.view.is_leader ? 'leader' : 'follower',
+      leader_id: st.view.leader_id,
+      leader_addr: st.view.leader_addr,
+      term: st.view.raft_term,
+      commit_index: st.view.commit_index,
+      applied_index: st.view.applied_index,
       last_index: st.lastIndex,
-      snapshot_index: peer.group.snapshotIndexValue,
+      snapshot_index: st.snapshotIndex,
       last_applied: sum.last_applied,
       cluster_epoch: sum.cluster_epoch,
       membership_epoch: sum.membership_epoch,
@@ -156,73 +146,70 @@ function expvarOf(s: MetaRootSettings, parts: Parts): () => unknown {
       descriptor_count: sum.counts.regions,
       max_descriptor_root_epoch: maxDescriptorRootEpoch(state),
       counts: sum.counts,
-      undecodable_entries: peer.sm.undecodableEntries,
-      tail: parts.tail?.stats() ?? null,
-      transport: peer.transport.stats(),
+      undecodable_entries: st.undecodableEntries,
+      tail: await tail.stats(),
+      transport: st.transport,
+      raft: st.raft,
     };
   };
 }
 
-function children(s: MetaRootSettings, ctx: RoleContext) {
-  const parts: Parts = { raftStarts: 0 };
-  const log = ctx.logger;
-  ctx.expvar.publish('nokv_meta_root', expvarOf(s, parts));
-  let lastLeader = -1;
-  const raftPeer = serviceChildSpec({
-    id: 'raft-peer',
-    start: async (fail) => {
-      parts.raftStarts++;
-      const peer = await startRootPeer({
-        nodeId: s.nodeId,
-        dataDir: s.dataDir,
-        raftAddr: s.raftAddr,
-        voters: s.voters,
-        ...(s.token ? { token: s.token } : {}),
-        tickMs: s.tickMs,
-        electionTicks: s.electionTicks,
-        heartbeatTicks: s.heartbeatTicks,
-        snapshotEveryEntries: s.snapshotEveryEntries,
-        compactionSlackEntries: s.compactionSlackEntries,
-        clock: ctx.clock,
-        prng: defaultPrng(),
-        logger: log.child({ actor: 'raft-peer' }),
-        ...(faultsOf(ctx) ? { faults: faultsOf(ctx)! } : {}),
-        onLeaderChange: (leaderId, term) => {
-          if (leaderId === lastLeader) return;
-          lastLeader = leaderId;
-          const leaderAddr = leaderId ? (s.clientAddrs.get(leaderId) ?? '') : '';
-          log.info({ leader: leaderId, leader_addr: leaderAddr, term, self: leaderId === s.nodeId }, 'meta-root leader changed');
-        },
-        onFailed: (err) => {
-          parts.lastRaftFailure = err.message;
-          fail(err);
-        },
-      });
-      parts.peer = peer;
-      log.info({ node: s.nodeId, raft: s.raftAddr, data: s.dataDir }, 'meta-root raft peer started');
-      return {
-        stop: async () => {
-          parts.peer = undefined;
-          await peer.stop();
-        },
-      };
+/** Fault drills (NOKV_FAULTS set): fail the raft peer and hold its restart. */
+function registerPeerDrill(ctx: RoleContext, peer: RootPeerHandle, hold: { until: number }): void {
+  ctx.expvar.route({
+    method: 'POST',
+    path: '/debug/raft-peer/crash',
+    handle: (body) => {
+      let downMs = 0;
+      if (body.trim() !== '') {
+        const parsed = JSON.parse(body) as { down_ms?: unknown };
+        downMs = Number(parsed.down_ms ?? 0);
+        if (!Number.isInteger(downMs) || downMs < 0 || downMs > 60_000) throw new InvalidArgumentError('down_ms must be an integer in [0, 60000]');
+      }
+      hold.until = ctx.clock.now() + downMs;
+      const told = peer.tell({ t: 'crash', reason: `injected failure (down ${downMs} ms)` });
+      return { status: told ? 200 : 409, body: { crashed: told, down_ms: downMs } };
     },
   });
-  const tail = new TailHubActor(ctx.actors, s.tailRetainEntries, () => {
-    if (!parts.peer) throw new Error('assertion: tail hub started before the raft peer');
-    return parts.peer.sm;
-  });
-  parts.tail = tail;
-  const tailHub = tail.childSpec();
+}
+
+function children(s: MetaRootSettings, ctx: RoleContext) {
+  const log = ctx.logger;
+  let lastLeader = -1;
+  const hold = { until: 0 };
+  const peer = new RootPeerHandle(ctx.actors, () => ({
+    nodeId: s.nodeId,
+    dataDir: s.dataDir,
+    raftAddr: s.raftAddr,
+    voters: s.voters,
+    clientAddrs: s.clientAddrs,
+    ...(s.token ? { token: s.token } : {}),
+    tickMs: s.tickMs,
+    electionTicks: s.electionTicks,
+    heartbeatTicks: s.heartbeatTicks,
+    snapshotEveryEntries: s.snapshotEveryEntries,
+    compactionSlackEntries: s.compactionSlackEntries,
+    clock: ctx.clock,
+    prng: defaultPrng(),
+    ...(faultsOf(ctx) ? { faults: faultsOf(ctx)! } : {}),
+    onLeaderChange: (leaderId, term) => {
+      if (leaderId === lastLeader) return;
+      lastLeader = leaderId;
+      const leaderAddr = leaderId ? (s.clientAddrs.get(leaderId) ?? '') : '';
+      log.info({ leader: leaderId, leader_addr: leaderAddr, term, self: leaderId === s.nodeId }, 'meta-root leader changed');
+    },
+    beforeOpen: async () => {
+      const wait = hold.until - ctx.clock.now();
+      if (wait > 0) await new Promise<void>((r) => ctx.clock.setTimer(wait, r));
+    },
+  }));
+  const tail = new TailHubActor(ctx.actors, s.tailRetainEntries, () => peer.current);
+  ctx.expvar.publish('nokv_meta_root', expvarOf(s, peer, tail));
+  if (process.env[FAULTS_ENV] !== undefined) registerPeerDrill(ctx, peer, hold);
   const front = serviceChildSpec({
     id: 'grpc-front',
     start: async () => {
-      const service = metadataRootService({
-        node: () => (parts.peer && parts.tail?.running ? { peer: parts.peer, hub: parts.tail } : undefined),
-        leaderAddrOf: (id) => s.clientAddrs.get(id) ?? '',
-        clock: ctx.clock,
-        logger: log.child({ actor: 'grpc-front' }),
-      });
+      const service = metadataRootService({ peer, hub: tail, clock: ctx.clock, logger: log.child({ actor: 'grpc-front' }) });
       const server = await startGrpcServer({ addr: s.addr, services: [service.binding], ...(s.token ? { token: s.token } : {}) });
       log.info({ addr: server.addr, auth: s.token ? 'token' : 'off' }, 'meta-root MetadataRoot listening');
       return {
@@ -233,7 +220,7 @@ function children(s: MetaRootSettings, ctx: RoleContext) {
       };
     },
   });
-  return [raftPeer, tailHub, front];
+  return [peer.childSpec(), tail.childSpec(), front];
 }
 
 let faults: ReturnType<typeof faultInjectorFromEnv> | null = null;

@@ -12,7 +12,7 @@ import { createLogger, type Logger } from '../common/log.js';
 import { ExpvarRegistry, startExpvarServer } from '../expvar/server.js';
 import { setProcessLabels } from '../common/metrics.js';
 import { registerStateGauges } from './gauges.js';
-import { rpcCallsServed } from '../transport/grpc/observe.js';
+import { rpcCallsServed, setRpcLogger } from '../transport/grpc/observe.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import type { ChildSpec, Strategy } from '../supervisor/types.js';
 
@@ -50,6 +50,7 @@ export interface RunningRole {
 
 export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   const logger = createLogger({ role: opts.role, node: opts.node });
+  setRpcLogger(logger);
   const clock = new SystemClock();
   const expvar = new ExpvarRegistry();
   setProcessLabels({ role: opts.role, node: opts.node });
@@ -74,6 +75,7 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
     await metrics.close();
   };
   const ctx: RoleContext = { role: opts.role, node: opts.node, logger, clock, expvar, actors };
+  expvar.publish('nokv_actors', () => actorsVar(actors));
   let supervisor: Supervisor;
   try {
     supervisor = new Supervisor({
@@ -129,6 +131,19 @@ export async function startRole(opts: RoleOptions): Promise<RunningRole> {
   phase = 'started';
   logger.info({ workers: actors.workers, metrics: `http://${opts.metricsAddr}/debug/vars` }, 'role started');
   return { ctx, supervisor, done, stop: () => stop(0) };
+}
+
+/** `nokv_actors` on /debug/vars: every actor of the process per thread, with its mailbox and counters. */
+async function actorsVar(actors: ActorSystem): Promise<unknown> {
+  const threads = await actors.inspect();
+  return {
+    workers: actors.workers,
+    threads: threads.map((t) => ({
+      thread: t.thread,
+      alive: t.alive,
+      actors: t.actors.map((a) => ({ name: a.name, id: a.id, mailbox: a.mailbox, processed: a.processed, dropped: a.dropped, restarts: a.restarts })),
+    })),
+  };
 }
 
 /**

@@ -31,6 +31,23 @@ describe('expvar /debug/vars', () => {
     }
   });
 
+  it('awaits async variables, and shows a failing or hanging one as an error without holding the scrape', async () => {
+    const registry = new ExpvarRegistry();
+    registry.publish('later', async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      return { ok: true };
+    });
+    registry.publish('rejects', () => Promise.reject(new Error('gone')));
+    registry.publish('hangs', () => new Promise(() => {}));
+    const started = Date.now();
+    const doc = await registry.snapshot();
+    expect(doc.later).to.deep.equal({ ok: true });
+    expect(doc.rejects).to.deep.equal({ error: 'gone' });
+    expect(doc.hangs).to.deep.equal({ error: 'timed out' });
+    // Bounded by ASYNC_VAR_TIMEOUT_MS (1 s); a generous bound for a loaded machine.
+    expect(Date.now() - started).to.be.below(5_000);
+  });
+
   it('rejects malformed addresses with a one-line error', () => {
     expect(() => parseHostPort('nonsense')).to.throw(InvalidArgumentError, /want host:port/);
     expect(() => parseHostPort('127.0.0.1:99999')).to.throw(InvalidArgumentError);

@@ -1,15 +1,15 @@
 // The tail hub: a bounded ring of applied commands read after a cursor, with `snapshot_required` (never a
-// silent gap) for readers older than what it retains; and the tail actor that owns it, fed by the state
-// machine's applied commands, with long-poll waiters on an injected clock.
+// silent gap) for readers older than what it retains; and the tail actor that owns it, subscribed to a raft
+// peer actor that tells it every applied command, with long-poll waiters on an injected clock.
 import { expect } from 'chai';
-import { ActorSystem } from '../../src/actors/index.js';
+import { ActorSystem, type ActorContext, type ActorRef, type Behaviour } from '../../src/actors/index.js';
 import { ManualClock } from '../../src/common/clock.js';
 import { silentLogger } from '../../src/common/log.js';
 import type { ChildInstance } from '../../src/supervisor/types.js';
 import { TailHubActor } from '../../src/metaroot/server/tail-actor.js';
 import { TailHub } from '../../src/metaroot/server/tail-hub.js';
-import type { ApplyListener, RootStateMachine } from '../../src/metaroot/server/state-machine.js';
-import type { Cursor, RootEvent, RootState } from '../../src/metaroot/state/index.js';
+import type { AppliedNotice, PeerMsg } from '../../src/metaroot/server/peer-actor.js';
+import type { Cursor, RootEvent } from '../../src/metaroot/state/index.js';
 import { events } from '../../src/metaroot/state/index.js';
 
 const at = (index: number, term = 1) => ({ term, index });
@@ -62,21 +62,23 @@ describe('metaroot tail hub', () => {
   });
 });
 
-/** Just what the tail actor reads from a state machine: its applied cursor and its listeners. */
-class FakeStateMachine {
-  state = { last_applied: { term: 1, index: 0 } } as RootState;
-  private readonly listeners = new Set<ApplyListener>();
-  listen(l: ApplyListener): () => void {
-    this.listeners.add(l);
-    return () => this.listeners.delete(l);
+/** Just what the tail actor needs from the raft peer actor: subscribe with the applied cursor, then notices. */
+class FakePeer implements Behaviour<PeerMsg> {
+  applied: Cursor = { term: 1, index: 0 };
+  readonly subscribers = new Map<number, ActorRef<AppliedNotice>>();
+  receive(msg: PeerMsg, ctx: ActorContext<PeerMsg>): void {
+    if (msg.t === 'subscribe') {
+      this.subscribers.set(msg.to.id, msg.to);
+      ctx.reply({ ...this.applied });
+    } else if (msg.t === 'unsubscribe') this.subscribers.delete(msg.to.id);
   }
   apply(cursor: Cursor, events: RootEvent[]): void {
-    this.state = { ...this.state, last_applied: cursor };
-    for (const l of this.listeners) l.applied(cursor, { events } as never);
+    this.applied = cursor;
+    for (const s of this.subscribers.values()) s.tell({ t: 'applied', cursor, events });
   }
   restore(at: Cursor): void {
-    this.state = { ...this.state, last_applied: at };
-    for (const l of this.listeners) l.restored(this.state);
+    this.applied = at;
+    for (const s of this.subscribers.values()) s.tell({ t: 'reset', at });
   }
 }
 
@@ -87,15 +89,16 @@ const settle = async () => {
 describe('metaroot tail actor (long-poll)', () => {
   let clock: ManualClock;
   let actors: ActorSystem;
-  let sm: FakeStateMachine;
+  let sm: FakePeer;
   let tail: TailHubActor;
   let instance: ChildInstance;
 
   beforeEach(async () => {
     clock = new ManualClock();
     actors = await ActorSystem.start({ role: 'meta-root', clock, logger: silentLogger() });
-    sm = new FakeStateMachine();
-    tail = new TailHubActor(actors, 8, () => sm as unknown as RootStateMachine);
+    sm = new FakePeer();
+    const peer = await actors.spawn<PeerMsg>({ name: 'raft-peer', behaviour: sm });
+    tail = new TailHubActor(actors, 8, () => peer);
     instance = await tail.childSpec().start();
   });
   afterEach(async () => {
@@ -116,22 +119,22 @@ describe('metaroot tail actor (long-poll)', () => {
     sm.apply(at(1), ev(1));
     const woken = tail.wait(at(1), 1000);
     await settle();
-    expect(tail.stats()!.waiters).to.equal(1);
+    expect((await tail.stats())!.waiters).to.equal(1);
     sm.apply(at(2), []); // no events: keeps waiting
     await settle();
-    expect(tail.stats()!.waiters).to.equal(1);
+    expect((await tail.stats())!.waiters).to.equal(1);
     sm.apply(at(3), ev(3));
     expect((await woken).entries.map((e) => e.cursor.index)).to.deep.equal([3]);
     const timedOut = tail.wait(at(3), 500);
     await settle();
     clock.advance(499);
     await settle();
-    expect(tail.stats()!.waiters).to.equal(1);
+    expect((await tail.stats())!.waiters).to.equal(1);
     clock.advance(1);
     const empty = await timedOut;
     expect(empty.entries).to.deep.equal([]);
     expect(empty.cursor).to.deep.equal(at(3));
-    expect(tail.stats()!.waiters).to.equal(0);
+    expect((await tail.stats())!.waiters).to.equal(0);
   });
 
   it('a snapshot install answers waiters with snapshot_required', async () => {
@@ -144,14 +147,18 @@ describe('metaroot tail actor (long-poll)', () => {
     expect(page.cursor).to.deep.equal(at(40, 2));
   });
 
-  it('stopping answers every waiter at once, and later reads answer at once', async () => {
+  it('stopping answers every waiter at once and unsubscribes; later reads answer UNAVAILABLE at once', async () => {
     sm.apply(at(1), ev(1));
     const waiting = [tail.wait(at(1), 60_000), tail.wait(at(1), 60_000)];
     await settle();
     await instance.stop();
     for (const p of await Promise.all(waiting)) expect(p.entries).to.deep.equal([]);
     expect(tail.running).to.equal(false);
-    expect((await tail.wait(at(0), 60_000)).entries.map((e) => e.cursor.index)).to.deep.equal([1]);
+    await settle();
+    expect(sm.subscribers.size).to.equal(0);
+    const err = await tail.wait(at(0), 60_000).then(() => undefined, (e: unknown) => e as Error);
+    expect(err?.name).to.equal('UnavailableError');
+    expect(await tail.stats()).to.equal(null);
   });
 
   it('a restart starts a fresh ring at the applied cursor, so older readers reload a snapshot', async () => {

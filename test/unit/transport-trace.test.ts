@@ -19,6 +19,7 @@ import {
   type RunningGrpcServer,
   type TraceContext,
 } from '../../src/transport/index.js';
+import { setRpcLogger } from '../../src/transport/grpc/observe.js';
 
 interface Seen {
   trace?: TraceContext;
@@ -51,6 +52,7 @@ describe('transport: trace context across gRPC and actors', function () {
   let viaActor = false;
 
   before(async () => {
+    setRpcLogger(logger);
     actors = await ActorSystem.start({ role: 'test', node: 't', workers: 0, logger });
     const relay: Behaviour = {
       // The actor logs under its message's trace and calls the back server from inside its handler.
@@ -102,6 +104,7 @@ describe('transport: trace context across gRPC and actors', function () {
   });
 
   after(async () => {
+    setRpcLogger(undefined);
     toFront?.close();
     toBack?.close();
     await front?.close(0);
@@ -149,6 +152,13 @@ describe('transport: trace context across gRPC and actors', function () {
     expect(frontLine?.trace).to.equal(trace!.traceId);
     expect(backLine?.trace).to.equal(trace!.traceId);
     expect(backLine?.span, 'the outgoing call is a new span').to.be.a('string').and.not.equal(frontLine?.span);
+    // At debug level each server logs the call it served and each client the call it made, under the trace.
+    const served = lines.filter((l) => l.msg === 'rpc served' && l.trace === trace!.traceId).map((l) => l.rpc);
+    expect(served).to.have.length(2);
+    expect(served[0]).to.equal('/nokv.raft.v1.RaftTransport/Ping');
+    const answered = lines.filter((l) => l.msg === 'rpc answered' && l.trace === trace!.traceId);
+    expect(answered, 'the front called the back once').to.have.length(1);
+    expect(answered[0]).to.include({ rpc: '/nokv.raft.v1.RaftTransport/Ping', code: 'OK' });
   });
 
   it('joins a caller that sends only traceparent', async () => {

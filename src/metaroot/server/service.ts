@@ -1,30 +1,22 @@
 // Owns the MetadataRoot gRPC front of one replica. Reads (Status, Snapshot, Tail, WaitTail) are served by any
 // replica from its applied state and say which replica answered and how far it had applied. Writes are the
 // leader's: a follower answers NotLeaderError naming the leader's id and client address; the leader refuses
-// obvious failures before proposing (evaluateCommand), proposes, and answers with the APPLIED outcome, which
-// on a refusal travels in the error's details as `root_outcome`. Mutations need the cluster token (checked by the server's guard, src/transport/grpc/auth.ts).
+// obvious failures before proposing, proposes, and answers with the APPLIED outcome, which on a refusal
+// travels in the error's details as `root_outcome`. Mutations need the cluster token (checked by the server's
+// guard, src/transport/grpc/auth.ts). The front holds no replica state: everything it answers comes from an
+// ask to the raft peer actor (peer-actor.ts) or the tail actor (tail-actor.ts), inside the call's trace.
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../../common/clock.js';
-import { InvalidArgumentError, NokvError, NotLeaderError, UnavailableError, reviveError } from '../../common/errors.js';
+import { InvalidArgumentError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { traceOf, unaryHandler, type ServiceBinding } from '../../transport/index.js';
-import { actorTrace, type TraceContext } from '../../actors/index.js';
-import {
-  commands,
-  encodeCommand,
-  evaluateCommand,
-  stateSummary,
-  tenureView,
-  validateBatch,
-  type Cursor,
-  type RootCommand,
-  type RootState,
-} from '../state/index.js';
+import { unaryHandler, type ServiceBinding } from '../../transport/index.js';
+import { commands, stateSummary, type Cursor, type RootCommand } from '../state/index.js';
 import {
   DEFAULT_WRITE_TIMEOUT_MS,
   MAX_APPEND_EVENTS,
   MAX_APPEND_JSON_BYTES,
   MAX_WAIT_TAIL_MS,
+  TAIL_ASK_SLACK_MS,
   TAIL_STREAM_POLL_MS,
   WAIT_TAIL_DEADLINE_MARGIN_MS,
 } from '../limits.js';
@@ -35,7 +27,6 @@ import {
   fenceFromMsg,
   handoverFromMsg,
   metadataRootProto,
-  outcomeData,
   outcomeToMsg,
   parseJson,
   tailToMsg,
@@ -45,29 +36,25 @@ import {
   type CursorMsg,
   type FenceRequestMsg,
   type HandoverRequestMsg,
-  type OutcomeData,
-  type ReplicaView,
   type TailResponseMsg,
   type TenureRequestMsg,
 } from '../wire.js';
-import type { RootPeer } from './peer.js';
+import { peerUnavailable, refusal, unchangedOutcome, type PeerMsg, type PeerStatus, type ReadReply, type WriteReply } from './peer-actor.js';
 import type { TailPage } from './tail-hub.js';
+
+/** The replica's raft peer actor, as the front reaches it (RootPeerHandle in the role). */
+export interface PeerAsker {
+  ask<R>(msg: PeerMsg, timeoutMs: number): Promise<R>;
+}
 
 /** Reads of the replica's tail (the tail actor's adapter in the role). */
 export interface TailReader {
-  wait(after: Cursor, timeoutMs: number, trace?: TraceContext): Promise<TailPage>;
-}
-
-export interface RootNodeHandle {
-  peer: RootPeer;
-  hub: TailReader;
+  wait(after: Cursor, timeoutMs: number): Promise<TailPage>;
 }
 
 export interface MetadataRootServiceOptions {
-  /** The replica's live parts; undefined while they (re)start, which answers UNAVAILABLE. */
-  node: () => RootNodeHandle | undefined;
-  /** Client address of a meta-root node id ('' when unknown). */
-  leaderAddrOf: (nodeId: number) => string;
+  peer: PeerAsker;
+  hub: TailReader;
   clock: Clock;
   logger: Logger;
   writeTimeoutMs?: number;
@@ -79,44 +66,8 @@ export interface MetadataRootService {
   endStreams(): void;
 }
 
-/** What a replica is, right now, for the `view` of every answer. */
-export function replicaView(peer: RootPeer, leaderAddrOf: (id: number) => string): ReplicaView {
-  const st = peer.group.status();
-  return {
-    node_id: st.nodeId,
-    is_leader: st.role === 'leader',
-    leader_id: st.leaderId,
-    leader_addr: st.leaderId ? leaderAddrOf(st.leaderId) : '',
-    raft_term: st.term,
-    commit_index: st.commitIndex,
-    applied_index: st.appliedIndex,
-    applied_cursor: { ...peer.sm.state.last_applied },
-  };
-}
-
-/** The outcome of a command refused before it was proposed: the state as it is. */
-function unchangedOutcome(state: RootState, nowMs: number | null): OutcomeData {
-  return {
-    accepted: false,
-    events: [],
-    tenure: nowMs === null ? null : tenureView(state, nowMs),
-    legacy: state.legacy,
-    handover: state.handover,
-    id_fence: state.id_fence,
-    tso_fence: state.tso_fence,
-    cursor: { ...state.last_applied },
-  };
-}
-
-/** The same typed error with the outcome attached, so the client can return it instead of throwing. */
-function refusal(err: NokvError, outcome: OutcomeData): Error {
-  return reviveError({ name: err.name, code: err.code, message: err.message, details: { ...err.details, root_outcome: outcome } });
-}
-
-function nowOf(command: RootCommand): number | null {
-  if (command.type === 'append') return null;
-  return command.type === 'fence' ? command.req.now_ms : command.cmd.now_ms;
-}
+/** How long a read ask may take: the actor answers from memory, so this only bounds a stuck mailbox. */
+const READ_ASK_TIMEOUT_MS = 5_000;
 
 /** Milliseconds left before the call's deadline (Infinity when it has none). */
 function timeLeftMs(call: { getDeadline(): grpc.Deadline }, clock: Clock): number {
@@ -129,56 +80,22 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
   const log = opts.logger;
   const handlerOpts = { logger: log };
   const streams = new Set<() => void>();
-
-  const need = (): RootNodeHandle => {
-    const n = opts.node();
-    if (!n) throw new UnavailableError('meta-root replica is starting');
-    return n;
-  };
-  const view = (peer: RootPeer) => replicaView(peer, opts.leaderAddrOf);
-  const notLeader = (peer: RootPeer): NotLeaderError => {
-    const leaderId = peer.group.status().leaderId;
-    const leaderAddr = leaderId ? opts.leaderAddrOf(leaderId) : '';
-    const who = leaderId ? `leader is node ${leaderId} at ${leaderAddr}` : 'no leader known';
-    return new NotLeaderError(`not leader: meta-root node ${peer.nodeId} is not the leader (${who})`, { leaderId, leaderAddr });
-  };
-  /** Re-labels a raft NotLeaderError with the leader's client address. */
-  const mapRaftError = (peer: RootPeer, err: unknown): unknown => (err instanceof NotLeaderError ? notLeader(peer) : err);
+  const { peer, hub } = opts;
+  const read = (linearizable = false, timeoutMs = READ_ASK_TIMEOUT_MS) =>
+    peer.ask<ReadReply>({ t: 'read', linearizable, timeoutMs }, timeoutMs + TAIL_ASK_SLACK_MS);
 
   async function write(call: grpc.ServerUnaryCall<unknown, unknown>, build: () => RootCommand): Promise<CommandResponseMsg> {
-    const { peer } = need();
-    if (!peer.group.isLeader) throw notLeader(peer);
-    const state = peer.sm.state;
     let command: RootCommand;
     try {
       command = build();
     } catch (err) {
-      if (err instanceof InvalidArgumentError) throw refusal(err, unchangedOutcome(state, null));
-      throw err;
-    }
-    // Quick refusals against the applied state, so a bad write costs no log entry. The applied outcome below
-    // still decides: the state may move while the entry is in flight.
-    const pre = evaluateCommand(state, command);
-    if (!pre.accepted) throw refusal(pre.error, unchangedOutcome(state, nowOf(command)));
-    const valid = validateBatch(state, pre.events);
-    if (!valid.ok) throw refusal(valid.error, unchangedOutcome(state, nowOf(command)));
-    let bytes: Uint8Array;
-    try {
-      bytes = encodeCommand(command);
-    } catch (err) {
-      if (err instanceof InvalidArgumentError) throw refusal(err, unchangedOutcome(state, nowOf(command)));
-      throw err;
+      if (!(err instanceof InvalidArgumentError)) throw err;
+      const { state } = await read();
+      throw refusal(err, unchangedOutcome(state, null));
     }
     const timeoutMs = Math.max(1, Math.min(opts.writeTimeoutMs ?? DEFAULT_WRITE_TIMEOUT_MS, timeLeftMs(call, opts.clock)));
-    let applied;
-    try {
-      applied = await peer.group.propose(bytes, { timeoutMs });
-    } catch (err) {
-      throw mapRaftError(peer, err);
-    }
-    const outcome = applied.result;
-    if (!outcome.accepted) throw refusal(outcome.error!, outcomeData(outcome));
-    return outcomeToMsg(outcomeData(outcome), view(peer));
+    const r = await peer.ask<WriteReply>({ t: 'write', command, timeoutMs }, timeoutMs + TAIL_ASK_SLACK_MS);
+    return outcomeToMsg(r.outcome, r.view);
   }
 
   function appendCommand(req: { events_json: string }): RootCommand {
@@ -199,14 +116,13 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
     req: { after: CursorMsg | null; timeout_ms: number },
     call: grpc.ServerUnaryCall<unknown, unknown>,
   ): Promise<TailResponseMsg> {
-    const { peer, hub } = need();
     const after = cursorFromMsg(req.after);
     const left = timeLeftMs(call, opts.clock);
     // Answer before the caller's deadline: keep a margin, and never use more than 80 % of the time left.
     const cap = Number.isFinite(left) ? Math.min(left - WAIT_TAIL_DEADLINE_MARGIN_MS, left * 0.8) : MAX_WAIT_TAIL_MS;
     const waitMs = Math.max(0, Math.min(req.timeout_ms ?? 0, MAX_WAIT_TAIL_MS, cap));
-    const page = await hub.wait(after, waitMs, actorTrace(traceOf(call), 'grpc:WaitTail'));
-    return tailToMsg(page, view(peer));
+    const page = await hub.wait(after, waitMs);
+    return tailToMsg(page, (await read()).view);
   }
 
   function tail(call: grpc.ServerWritableStream<{ after: CursorMsg | null }, TailResponseMsg>): void {
@@ -224,49 +140,37 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
     });
     void (async () => {
       let after = cursorFromMsg(call.request.after);
-      const trace = actorTrace(traceOf(call), 'grpc:Tail');
       while (!done) {
-        const node = opts.node();
-        if (!node) return end();
-        const page = await node.hub.wait(after, TAIL_STREAM_POLL_MS, trace);
+        const page = await hub.wait(after, TAIL_STREAM_POLL_MS);
         if (done) return;
         if (page.entries.length === 0 && !page.snapshot_required) continue;
-        const ok = call.write(tailToMsg(page, view(node.peer)));
+        const ok = call.write(tailToMsg(page, (await read()).view));
         if (page.snapshot_required) return end();
         after = page.cursor;
         if (!ok) await new Promise<void>((r) => { call.once('drain', r); call.once('cancelled', r); });
       }
     })().catch((err: unknown) => {
-      log.warn({ err }, 'tail stream failed');
+      // A replica restarting its raft peer or tail ends its streams; the client resumes on another replica.
+      if (!peerUnavailable(err)) log.warn({ err }, 'tail stream failed');
       end();
     });
   }
 
   const impl: grpc.UntypedServiceImplementation = {
     Status: unaryHandler(async () => {
-      const { peer } = need();
-      const st = peer.group.status();
+      const st = await peer.ask<PeerStatus>({ t: 'status' }, READ_ASK_TIMEOUT_MS);
       return {
-        view: viewToMsg(view(peer)),
+        view: viewToMsg(st.view),
         last_index: st.lastIndex,
-        snapshot_index: peer.group.snapshotIndexValue,
+        snapshot_index: st.snapshotIndex,
         voters: st.voters,
-        summary_json: JSON.stringify(stateSummary(peer.sm.state)),
+        summary_json: JSON.stringify(stateSummary(st.state)),
       };
     }, handlerOpts),
     Snapshot: unaryHandler(async (req: { linearizable: boolean }, call) => {
-      const { peer } = need();
-      if (req.linearizable) {
-        const timeoutMs = Math.max(1, Math.min(DEFAULT_WRITE_TIMEOUT_MS, timeLeftMs(call, opts.clock)));
-        try {
-          await peer.group.readBarrier({ timeoutMs });
-        } catch (err) {
-          throw mapRaftError(peer, err);
-        }
-      }
-      const state = peer.sm.state;
-      const v = view(peer);
-      return { view: viewToMsg(v), cursor: cursorToMsg(state.last_applied), state_json: JSON.stringify(state), follower_view: !v.is_leader };
+      const timeoutMs = Math.max(1, Math.min(DEFAULT_WRITE_TIMEOUT_MS, timeLeftMs(call, opts.clock)));
+      const { view, state } = await read(Boolean(req.linearizable), timeoutMs);
+      return { view: viewToMsg(view), cursor: cursorToMsg(state.last_applied), state_json: JSON.stringify(state), follower_view: !view.is_leader };
     }, handlerOpts),
     Append: unaryHandler((req: { events_json: string }, call) => write(call, () => appendCommand(req)), handlerOpts),
     FenceAllocator: unaryHandler((req: FenceRequestMsg, call) => write(call, () => commands.fence(fenceFromMsg(req))), handlerOpts),

@@ -1,29 +1,32 @@
 // Owns the tail actor of one meta-root replica: the only owner of the replica's tail ring (tail-hub.ts) and of
-// the long-poll waiters. The state machine's applied commands and snapshot installs arrive as messages, in
-// apply order; WaitTail and Tail handlers ask it for the page after a cursor, and a waiter is answered by the
-// next retained entry or by its own timeout (a message to self on the injected clock). Also owns the adapter
-// the gRPC front and /debug/vars use, and the actor's child spec for the role's supervisor.
+// the long-poll waiters. It subscribes to the raft peer actor (peer-actor.ts), which answers with the applied
+// cursor and then tells it every applied command and snapshot install, in apply order; WaitTail and Tail
+// handlers ask it for the page after a cursor, and a waiter is answered by the next retained entry or by its
+// own timeout (a message to self on the injected clock). Also owns the adapter the gRPC front and /debug/vars
+// use (everything through the mailbox), and the actor's child spec for the role's supervisor.
 //
-// It runs on the owner thread: the state machine that feeds it is applied there by the raft peer, and the pages
-// go out through the gRPC front there too, so a worker thread would add two crossings per applied entry and
-// per read with nothing to gain.
-import { actorChildSpec, type ActorContext, type ActorRef, type ActorSystem, type Behaviour, type Replier, type TraceContext } from '../../actors/index.js';
+// It runs on the owner thread with the raft peer that feeds it and the gRPC front it answers, so every
+// applied entry and every read is a same-thread message.
+import { actorChildSpec, type ActorContext, type ActorRef, type ActorSystem, type Behaviour, type Replier } from '../../actors/index.js';
 import { ResourceExhaustedError, UnavailableError } from '../../common/errors.js';
 import type { ChildSpec } from '../../supervisor/types.js';
 import { MAX_TAIL_WAITERS, TAIL_ACTOR_MAILBOX_LIMIT, TAIL_ASK_SLACK_MS } from '../limits.js';
-import type { Cursor, RootEvent } from '../state/index.js';
-import type { RootStateMachine } from './state-machine.js';
+import type { Cursor } from '../state/index.js';
+import type { AppliedNotice, PeerMsg } from './peer-actor.js';
 import { TailHub, type TailHubStats, type TailPage } from './tail-hub.js';
 
 /** The actor's name in logs and in the supervisor. */
 export const TAIL_ACTOR = 'tail-hub';
+/** How long the tail actor waits for the raft peer to answer its subscription. */
+const SUBSCRIBE_TIMEOUT_MS = 10_000;
 
 export type TailMsg =
-  | { t: 'applied'; cursor: Cursor; events: RootEvent[] }
-  | { t: 'reset'; at: Cursor }
+  | AppliedNotice
   /** Ask: the page after `after`, waiting up to timeoutMs for something to arrive. */
   | { t: 'wait'; after: Cursor; timeoutMs: number }
-  | { t: 'expire'; waiter: number };
+  | { t: 'expire'; waiter: number }
+  /** Ask: TailHubStats. */
+  | { t: 'stats' };
 
 interface Waiter {
   after: Cursor;
@@ -37,32 +40,17 @@ export class TailActor implements Behaviour<TailMsg> {
   readonly hub: TailHub;
   private readonly waiters = new Map<number, Waiter>();
   private nextWaiter = 1;
-  private unlisten: (() => void) | undefined;
+  private self: ActorRef<TailMsg> | undefined;
 
-  constructor(private readonly deps: { capacity: number; sm: RootStateMachine }) {
+  constructor(private readonly deps: { capacity: number; peer: ActorRef<PeerMsg> }) {
     this.hub = new TailHub(deps.capacity);
   }
 
-  init(ctx: Ctx): void {
-    const { sm } = this.deps;
-    this.hub.reset(sm.state.last_applied);
-    // A full mailbox must never become a silent gap: the next message that fits is a reset at the applied
-    // cursor instead, which sends every older reader to a snapshot.
-    let lost = false;
-    const send = (msg: TailMsg) => {
-      try {
-        if (lost) {
-          ctx.self.tell({ t: 'reset', at: sm.state.last_applied });
-          lost = false;
-        } else ctx.self.tell(msg);
-      } catch {
-        lost = true;
-      }
-    };
-    this.unlisten = sm.listen({
-      applied: (cursor, outcome) => send({ t: 'applied', cursor, events: outcome.events }),
-      restored: (state) => send({ t: 'reset', at: state.last_applied }),
-    });
+  async init(ctx: Ctx): Promise<void> {
+    this.self = ctx.self;
+    // The peer answers with its applied cursor and, from that same message on, tells us every applied command.
+    const at = await ctx.ask<Cursor>(this.deps.peer, { t: 'subscribe', to: ctx.self as ActorRef<AppliedNotice> }, { timeoutMs: SUBSCRIBE_TIMEOUT_MS });
+    this.hub.reset(at);
   }
 
   receive(msg: TailMsg, ctx: Ctx): void {
@@ -80,13 +68,20 @@ export class TailActor implements Behaviour<TailMsg> {
         if (!w) return;
         this.waiters.delete(msg.waiter);
         w.replier.reply(this.hub.read(w.after));
+        return;
       }
+      case 'stats':
+        return ctx.reply(this.stats());
     }
   }
 
   /** Answers every waiter with what there is, so a stopping replica never leaves a long-poll hanging. */
   terminate(): void {
-    this.unlisten?.();
+    try {
+      if (this.self) this.deps.peer.tell({ t: 'unsubscribe', to: this.self as ActorRef<AppliedNotice> });
+    } catch {
+      // The peer is gone or full: it forgets subscribers when it restarts anyway.
+    }
     this.wake(true);
   }
 
@@ -120,20 +115,17 @@ export class TailActor implements Behaviour<TailMsg> {
 }
 
 /**
- * What the gRPC front and /debug/vars hold: wait() is an ask to the running tail actor, carrying the caller's
- * trace. After the actor stopped, reads answer at once from the last ring (as a closed hub did), so a Tail
- * stream that races the shutdown ends quietly instead of failing.
+ * What the gRPC front and /debug/vars hold: wait() and stats() are asks to the running tail actor. While it
+ * is not running (a restart after the raft peer's), reads answer UNAVAILABLE and the client reads elsewhere.
  */
 export class TailHubActor {
-  private current: TailActor | undefined;
-  private last: TailActor | undefined;
   private ref: ActorRef<TailMsg> | undefined;
 
   constructor(
     private readonly actors: ActorSystem,
     private readonly capacity: number,
-    /** The raft peer's state machine at the time of each (re)start. */
-    private readonly sm: () => RootStateMachine,
+    /** The raft peer actor at the time of each (re)start (it starts first in the role's tree). */
+    private readonly peer: () => ActorRef<PeerMsg> | undefined,
   ) {}
 
   childSpec(): ChildSpec {
@@ -144,19 +136,16 @@ export class TailHubActor {
         thread: 0,
         mailboxLimit: TAIL_ACTOR_MAILBOX_LIMIT,
         behaviour: () => {
-          const actor = new TailActor({ capacity: this.capacity, sm: this.sm() });
-          this.current = actor;
-          this.last = actor;
-          return actor;
+          const peer = this.peer();
+          if (!peer) throw new UnavailableError('tail hub started before the raft peer');
+          return new TailActor({ capacity: this.capacity, peer });
         },
       },
       {
         onStart: (ref) => {
           this.ref = ref;
           this.actors.onExit(ref, () => {
-            if (this.ref !== ref) return;
-            this.ref = undefined;
-            this.current = undefined;
+            if (this.ref === ref) this.ref = undefined;
           });
         },
       },
@@ -168,22 +157,16 @@ export class TailHubActor {
   }
 
   /** The page after `after`, at once when there is one, else after the next retained entry or timeoutMs. */
-  async wait(after: Cursor, timeoutMs: number, trace?: TraceContext): Promise<TailPage> {
+  wait(after: Cursor, timeoutMs: number): Promise<TailPage> {
     const ref = this.ref;
-    if (!ref) {
-      if (this.last) return this.last.hub.read(after);
-      throw new UnavailableError('tail hub is not running');
-    }
-    try {
-      return await ref.ask<TailPage>({ t: 'wait', after, timeoutMs }, { timeoutMs: Math.max(0, timeoutMs) + TAIL_ASK_SLACK_MS, ...(trace ? { trace } : {}) });
-    } catch (err) {
-      // The actor stopped while the ask was on its way: answer like a closed hub.
-      if (this.ref !== ref && this.last) return this.last.hub.read(after);
-      throw err;
-    }
+    if (!ref) return Promise.reject(new UnavailableError('tail hub is not running'));
+    return ref.ask<TailPage>({ t: 'wait', after, timeoutMs }, { timeoutMs: Math.max(0, timeoutMs) + TAIL_ASK_SLACK_MS });
   }
 
-  stats(): TailHubStats | null {
-    return this.current?.stats() ?? null;
+  /** The ring's counters, from the actor (null while it is not running). */
+  async stats(): Promise<TailHubStats | null> {
+    const ref = this.ref;
+    if (!ref) return null;
+    return ref.ask<TailHubStats>({ t: 'stats' }, { timeoutMs: TAIL_ASK_SLACK_MS }).catch(() => null);
   }
 }

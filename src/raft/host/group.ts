@@ -21,6 +21,7 @@ import type { Prng } from '../../common/prng.js';
 import { silentLogger, type Logger } from '../../common/log.js';
 import { RaftCore, bootstrapState, RaftInvariantError, decodeConfChange, EntryType, type ConfChange, type Entry, type Message, type ProgressView, type Ready, type ConfState, type HardState } from '../index.js';
 import type { RaftLogStore } from '../../storage/raft-log-store.js';
+import { currentTrace, withTrace, type TraceContext } from '../../common/trace-context.js';
 import { RaftGroupFailedError } from './errors.js';
 import type { ProposeOptions, ReplicatedLog, ReplicationStatus, StateMachine, RaftRole } from './replicated.js';
 
@@ -68,10 +69,19 @@ export interface RaftGroupOptions<R> {
   onFailed?: (err: RaftGroupFailedError) => void;
   /** Leader sends appends while persisting the same entries (default true); see the header for why it is safe. */
   parallelLeaderAppend?: boolean;
+  /**
+   * Who runs the Ready loop. Absent: the group itself, on a microtask after each input. Present: the owner
+   * (an actor) is woken when there is work and runs one Ready per message — beginReady() starts the persist,
+   * whose completion comes back to the owner as a message that calls finishReady() — so no handler of the
+   * owner ever waits on the disk. The order of persist, send, apply and advance is the same either way.
+   */
+  externalDrive?: { wake: () => void };
 }
 
 interface PendingProposal<R> {
   term: number;
+  /** The trace of the call that proposed it: its apply is logged under it. */
+  trace: TraceContext | undefined;
   resolve: (v: { index: number; term: number; result: R }) => void;
   reject: (e: Error) => void;
   timer: TimerHandle;
@@ -110,6 +120,8 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   /** The newest hard state whose only change was the commit index; written with the next durable write. */
   private lazyHardState?: HardState;
   private readonly counters = { readies: 0, earlySends: 0 };
+  /** externalDrive: the Ready whose persist is in flight, and that persist. */
+  private inflight?: { rd: Ready; early: boolean; persisted: Promise<void> };
 
   private constructor(private readonly opts: RaftGroupOptions<R>) {
     this.groupId = opts.groupId;
@@ -226,7 +238,7 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
           reject(new TimeoutError(`proposal at index ${at.index} not applied in time`, { index: at.index }));
         }
       });
-      this.proposals.set(at.index, { term: at.term, resolve, reject, timer });
+      this.proposals.set(at.index, { term: at.term, trace: currentTrace(), resolve, reject, timer });
       this.schedule();
     });
   }
@@ -318,7 +330,13 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   /** Stops the loop; pending callers are told the group is closed. Waits for an in-flight Ready to finish. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.processing) await new Promise<void>((r) => this.idle.push(r));
+    if (this.opts.externalDrive) {
+      // The owner is stopping and will not finish the Ready: wait for its persist only (a restart re-reads it).
+      const inflight = this.inflight;
+      this.inflight = undefined;
+      if (inflight) await inflight.persisted.catch(() => undefined);
+      this.processing = false;
+    } else if (this.processing) await new Promise<void>((r) => this.idle.push(r));
     this.failAll(new UnavailableError('raft group is closed'));
     // A clean stop leaves the newest commit on disk, so a restart replays what it had applied without waiting
     // for the leader (best effort: a crash simply skips this).
@@ -336,6 +354,8 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   private schedule(): void {
     if (this.scheduled || this.processing || this.closed) return;
     this.scheduled = true;
+    const external = this.opts.externalDrive;
+    if (external) return external.wake();
     queueMicrotask(() => {
       this.scheduled = false;
       void this.drive();
@@ -359,6 +379,72 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     if (!this.closed && !this.failed && this.core.hasReady()) this.schedule();
   }
 
+  // ---- the Ready loop run by an owner (externalDrive) ------------------------------------------------------
+
+  /**
+   * Starts the next Ready: sends what may leave before the persist (see the header), starts the persist and
+   * returns it; the owner calls finishReady() once it resolved (or failReady() if it rejected). Undefined when
+   * there is nothing to do (no Ready, one already in flight, closed or failed).
+   */
+  beginReady(): Promise<void> | undefined {
+    if (!this.opts.externalDrive) throw new Error('assertion: beginReady() needs externalDrive');
+    this.scheduled = false;
+    if (this.processing || this.closed || this.failed || !this.core.hasReady()) return undefined;
+    this.processing = true;
+    const rd = this.core.ready();
+    let persisted: Promise<void>;
+    let early = false;
+    try {
+      early = this.startReady(rd);
+      persisted = this.persistReady(rd);
+    } catch (err) {
+      persisted = Promise.reject(err);
+    }
+    this.inflight = { rd, early, persisted };
+    return persisted;
+  }
+
+  /**
+   * The persist of the Ready begun last is durable: sends the rest, applies, advances. Returns a promise only
+   * when this turn has more disk work (a membership change or a snapshot), which the owner awaits.
+   */
+  finishReady(): void | Promise<void> {
+    const inflight = this.inflight;
+    this.inflight = undefined;
+    if (!inflight || this.closed || this.failed) return this.endExternalTurn();
+    try {
+      const more = this.completeReady(inflight.rd, inflight.early);
+      const snap = !more && this.snapshotDue() ? this.maybeSnapshot() : undefined;
+      if (more || snap) {
+        return (async () => {
+          try {
+            await more;
+            await (snap ?? this.maybeSnapshot());
+          } catch (err) {
+            this.fail(err);
+          }
+          this.endExternalTurn();
+        })();
+      }
+    } catch (err) {
+      this.fail(err);
+    }
+    this.endExternalTurn();
+  }
+
+  /** The persist of the Ready begun last failed: the group stops (see fail()). */
+  failReady(err: unknown): void {
+    this.inflight = undefined;
+    this.fail(err);
+    this.endExternalTurn();
+  }
+
+  private endExternalTurn(): void {
+    this.processing = false;
+    for (const w of this.idle.splice(0)) w();
+    if (!this.closed && !this.failed && this.core.hasReady()) this.schedule();
+  }
+
   /**
    * A failed persist leaves the node unable to keep its promises (the core believes a Ready is outstanding,
    * the disk may hold part of it): stop the group for good, tell every caller with one typed error, and let
@@ -377,22 +463,50 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   }
 
   private async handleReady(rd: Ready): Promise<void> {
+    const early = this.startReady(rd);
+    // 1. durable first: the messages below promise votes and acks that must survive a crash.
+    await this.persistReady(rd);
+    await this.completeReady(rd, early);
+  }
+
+  /** Counts the Ready and sends its messages now if they may leave before the persist; true if they did. */
+  private startReady(rd: Ready): boolean {
     this.counters.readies++;
     const early = rd.messages.length > 0 && this.maySendBeforePersist(rd);
     if (early) {
       this.counters.earlySends++;
       this.opts.send(rd.messages);
     }
-    // 1. durable first: the messages below promise votes and acks that must survive a crash.
-    await this.persistReady(rd);
+    return early;
+  }
+
+  /**
+   * Steps 2-4 of a Ready whose persist is durable. Synchronous unless a committed entry is a membership
+   * change (whose configuration is written before the next entry applies): then the rest runs after it.
+   */
+  private completeReady(rd: Ready, early: boolean): void | Promise<void> {
     // 2. send.
     if (!early && rd.messages.length > 0) this.opts.send(rd.messages);
     // 3. apply.
     if (rd.snapshot) this.applySnapshot(rd.snapshot.data, rd.snapshot.meta.index, rd.snapshot.meta.term);
-    for (const e of rd.committedEntries) {
+    const entries = rd.committedEntries;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      if (e.type === EntryType.ConfChange) return this.completeFromConfChange(rd, i);
+      this.applyNormal(e);
+    }
+    this.endReady(rd);
+  }
+
+  private async completeFromConfChange(rd: Ready, from: number): Promise<void> {
+    for (const e of rd.committedEntries.slice(from)) {
       if (e.type === EntryType.ConfChange) await this.applyConfChange(e);
       else this.applyNormal(e);
     }
+    this.endReady(rd);
+  }
+
+  private endReady(rd: Ready): void {
     if (rd.softState && rd.softState.leaderId !== this.leaderId) this.noteLeader(rd.softState.leaderId, rd.softState.role);
     for (const rs of rd.readStates) {
       const pending = this.reads.get(new TextDecoder().decode(rs.ctx));
@@ -474,6 +588,7 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     }
     this.proposals.delete(e.index);
     p.timer.cancel();
+    if (p.trace && this.log.isLevelEnabled('debug')) withTrace(p.trace, () => this.log.debug({ index: e.index, term: e.term }, 'raft entry applied'));
     p.resolve({ index: e.index, term: e.term, result: result as R });
   }
 
@@ -495,10 +610,13 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     }
   }
 
+  private snapshotDue(): boolean {
+    return this.applied - this.snapshotIndex >= (this.opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES);
+  }
+
   /** Snapshots the state machine and compacts the log once enough entries were applied since the last one. */
   private async maybeSnapshot(): Promise<void> {
-    const every = this.opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES;
-    if (this.applied - this.snapshotIndex < every) return;
+    if (!this.snapshotDue()) return;
     const index = this.applied;
     const term = this.core.termAt(index);
     if (term === undefined) return;

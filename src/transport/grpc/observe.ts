@@ -1,7 +1,9 @@
 // Owns what every NoKV gRPC server offers to standard tooling, beside its own services: the grpc.health.v1
 // Health service (Check, List, Watch; "" is the whole server, each served service by its full name) and a
-// server interceptor that records every call's latency by service, method and status code.
+// server interceptor that records every call's latency by service, method and status code, and logs each call
+// at debug level (`rpc served`, under the call's trace) to the process's rpc logger (setRpcLogger).
 import * as grpc from '@grpc/grpc-js';
+import type { Logger } from '../../common/log.js';
 import { rpcSeconds } from '../../common/metrics.js';
 import { loadProto } from './proto.js';
 
@@ -9,6 +11,17 @@ export const HEALTH_SERVICE = 'grpc.health.v1.Health';
 type Status = 'SERVING' | 'NOT_SERVING';
 
 let callsServed = 0;
+let rpcLogger: Logger | undefined;
+
+/** Where this process's servers and clients log each call at debug level (the role runtime sets it). */
+export function setRpcLogger(logger: Logger | undefined): void {
+  rpcLogger = logger;
+}
+
+/** The process's rpc logger when it logs debug lines, else undefined (so callers skip building the line). */
+export function rpcDebugLogger(): Logger | undefined {
+  return rpcLogger?.isLevelEnabled('debug') ? rpcLogger : undefined;
+}
 
 /** Calls this process has answered so far, every server and method together (for request rates). */
 export function rpcCallsServed(): number {
@@ -24,6 +37,8 @@ export const observeCalls: grpc.ServerInterceptor = (method, call) => {
       const seconds = Number(process.hrtime.bigint() - started) / 1e9;
       rpcSeconds.observe({ service, method: name, code: grpc.status[status.code] ?? String(status.code) }, seconds);
       callsServed++;
+      // Called from the handler's answer, inside the call's trace: the line carries it (common/log.ts).
+      rpcDebugLogger()?.debug({ rpc: method.path, code: grpc.status[status.code] ?? status.code, ms: Math.round(seconds * 1e4) / 10 }, 'rpc served');
       next(status);
     },
   });

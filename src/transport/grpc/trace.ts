@@ -10,6 +10,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { currentTrace, freshTrace, newSpanId, parseTraceparent, toTraceparent, withTrace, type TraceContext } from '../../common/trace-context.js';
 import { getTrace, setTrace, TRACE_KEY } from './metadata.js';
+import { rpcDebugLogger } from './observe.js';
 
 export const TRACEPARENT_KEY = 'traceparent';
 
@@ -69,15 +70,26 @@ export const traceInterceptor: grpc.Interceptor = (options, nextCall) => {
   const ambient = currentTrace(); // read when the call is made: start() may run later, outside the trace
   return new grpc.InterceptingCall(nextCall(options), {
     start(metadata, listener, next) {
-      const explicit = getTrace(metadata);
-      if (explicit) {
-        if (metadata.get(TRACEPARENT_KEY).length === 0) metadata.set(TRACEPARENT_KEY, toTraceparent(explicit));
+      let sent = getTrace(metadata);
+      if (sent) {
+        if (metadata.get(TRACEPARENT_KEY).length === 0) metadata.set(TRACEPARENT_KEY, toTraceparent(sent));
       } else if (ambient) {
-        const span: TraceContext = { traceId: ambient.traceId, spanId: newSpanId() };
-        if (ambient.sender) span.sender = ambient.sender;
-        putTrace(metadata, span);
+        sent = { traceId: ambient.traceId, spanId: newSpanId() };
+        if (ambient.sender) sent.sender = ambient.sender;
+        putTrace(metadata, sent);
       }
-      next(metadata, listener);
+      const log = rpcDebugLogger();
+      if (!log || !sent) return next(metadata, listener);
+      const started = performance.now();
+      const trace = sent;
+      // A partial listener: grpc-js passes everything else through unchanged.
+      next(metadata, {
+        onReceiveStatus: (status, pass) => {
+          const ms = Math.round((performance.now() - started) * 10) / 10;
+          log.debug({ rpc: options.method_definition.path, code: grpc.status[status.code] ?? status.code, ms, trace: trace.traceId, span: trace.spanId }, 'rpc answered');
+          pass(status);
+        },
+      });
     },
   });
 };
