@@ -4,6 +4,10 @@
 // client follows the new leader), median of FAILOVERS runs. Events are quota-fence updates with a rising era
 // per client, so the rooted state stays the same size however long the run. Never fails on timing.
 //
+// With NOKV_BENCH_BASELINE=<another build's bin/nokv.mjs> the Append rows also run on a cluster of that build, in
+// the same run, alternating row by row, and print current/baseline ratios (throughput ratio > 1 and latency
+// ratio < 1 favour the current build).
+//
 // Run: npm run build && node dist/bench/metaroot.bench.js
 import { MetaRootClient } from '../src/metaroot/client.js';
 import { events, type RootEvent } from '../src/metaroot/state/index.js';
@@ -81,20 +85,50 @@ async function failoverMs(cluster: MetaRootTestCluster, client: MetaRootClient, 
   return ms;
 }
 
+const SHAPES: Array<[string, number, number]> = [
+  ['1 event/append, 1 client', 1, 1],
+  ['1 event/append, 32 clients', CLIENTS, 1],
+  [`${BATCH} events/append, 1 client`, 1, BATCH],
+  [`${BATCH} events/append, 32 clients`, CLIENTS, BATCH],
+];
+
+function printRows(title: string, rows: Row[]): void {
+  console.log(`${title}, ${RUN_MS} ms per row`);
+  console.log(`${'row'.padEnd(32)} ${'appends/s'.padStart(10)} ${'events/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} refused`);
+  for (const r of rows) {
+    console.log(`${r.name.padEnd(32)} ${r.appendsPerSec.toFixed(0).padStart(10)} ${r.eventsPerSec.toFixed(0).padStart(10)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${r.refused}`);
+  }
+}
+
 async function main(): Promise<void> {
+  const baselineBin = process.env.NOKV_BENCH_BASELINE;
   const cluster = await MetaRootTestCluster.start({ token: 'bench-token' });
+  const baseline = baselineBin ? await MetaRootTestCluster.start({ token: 'bench-token', bin: baselineBin }).catch(async (err) => {
+    await cluster.destroy();
+    throw err;
+  }) : undefined;
   try {
     await cluster.leaderId();
+    if (baseline) await baseline.leaderId();
     const era = { n: 0 };
+    const baseEra = { n: 0 };
     const rows: Row[] = [];
-    rows.push(await measure(cluster, '1 event/append, 1 client', 1, 1, era));
-    rows.push(await measure(cluster, '1 event/append, 32 clients', CLIENTS, 1, era));
-    rows.push(await measure(cluster, `${BATCH} events/append, 1 client`, 1, BATCH, era));
-    rows.push(await measure(cluster, `${BATCH} events/append, 32 clients`, CLIENTS, BATCH, era));
-    console.log(`meta-root Append on 3 processes (LMDB fsync, loopback), ${RUN_MS} ms per row`);
-    console.log(`${'row'.padEnd(32)} ${'appends/s'.padStart(10)} ${'events/s'.padStart(10)} ${'p50 ms'.padStart(8)} ${'p99 ms'.padStart(8)} refused`);
-    for (const r of rows) {
-      console.log(`${r.name.padEnd(32)} ${r.appendsPerSec.toFixed(0).padStart(10)} ${r.eventsPerSec.toFixed(0).padStart(10)} ${r.p50Ms.toFixed(2).padStart(8)} ${r.p99Ms.toFixed(2).padStart(8)} ${r.refused}`);
+    const baseRows: Row[] = [];
+    for (const [name, clients, batch] of SHAPES) {
+      // Alternate which build goes first, so a drift of the machine's load does not favour one side.
+      if (baseline && baseRows.length % 2 === 1) baseRows.push(await measure(baseline, name, clients, batch, baseEra));
+      rows.push(await measure(cluster, name, clients, batch, era));
+      if (baseline && baseRows.length < rows.length) baseRows.push(await measure(baseline, name, clients, batch, baseEra));
+    }
+    printRows('meta-root Append on 3 processes (LMDB fsync, loopback)', rows);
+    if (baseline) {
+      await baseline.destroy();
+      printRows(`baseline build (${baselineBin}), same run`, baseRows);
+      console.log(`${'current / baseline'.padEnd(32)} ${'appends/s'.padStart(10)} ${'p50'.padStart(8)} ${'p99'.padStart(8)}`);
+      rows.forEach((r, i) => {
+        const b = baseRows[i]!;
+        console.log(`${r.name.padEnd(32)} ${(r.appendsPerSec / b.appendsPerSec).toFixed(2).padStart(10)} ${(r.p50Ms / b.p50Ms).toFixed(2).padStart(8)} ${(r.p99Ms / b.p99Ms).toFixed(2).padStart(8)}`);
+      });
     }
     const client = new MetaRootClient({ endpoints: cluster.endpoints, token: cluster.token, deadlineMs: 20_000 });
     const times: number[] = [];
@@ -106,6 +140,7 @@ async function main(): Promise<void> {
     console.log(`leader SIGKILL -> next Append succeeds: median ${median(times)} ms over ${times.length} runs (each: ${times.join(', ')} ms)`);
   } finally {
     await cluster.destroy();
+    await baseline?.destroy();
   }
 }
 
