@@ -8,7 +8,7 @@ import { silentLogger } from '../src/common/log.js';
 import { WindowAllocator, idPolicy, tsoPolicy } from '../src/coordinator/allocator.js';
 import { LeaseHolder } from '../src/coordinator/holder.js';
 import { leaseTiming } from '../src/coordinator/lease.js';
-import { RootView } from '../src/coordinator/root-view.js';
+import { startViewParts } from '../test/fixtures/coordinator-view.js';
 import { FakeRoot } from '../test/fixtures/coordinator-fake-root.js';
 
 const RUNS = 5;
@@ -27,21 +27,21 @@ function allocatorRate(policy: typeof idPolicy, n: number): number {
 async function holderRate(duty: 'id' | 'tso', n: number): Promise<{ rate: number; fences: number }> {
   const clock = new SystemClock();
   const root = new FakeRoot(clock);
-  const view = new RootView(root, clock, silentLogger());
   const actors = await ActorSystem.start({ role: 'bench', clock, logger: silentLogger() });
+  const parts = await startViewParts(actors, root);
+  const view = parts.view;
   const holder = new LeaseHolder({ selfId: 'bench', timing: leaseTiming(3000, 1000), root, view, actors, prng: new SeededPrng(1) });
-  await view.start();
   await holder.start();
-  while (!holder.core.serving(Date.now())) await new Promise((r) => setTimeout(r, 5));
+  while (!(await holder.status()).serving) await new Promise((r) => setTimeout(r, 5));
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await holder.allocate(duty, 1);
   const rate = Math.round(n / ((performance.now() - t0) / 1000));
   const fences = holder.metrics.fences;
   await holder.stop();
-  await actors.shutdown();
-  const stopped = view.stop();
+  const stopped = parts.stop();
   root.close(); // wakes the view's pending long-poll
   await stopped;
+  await actors.shutdown();
   return { rate, fences };
 }
 

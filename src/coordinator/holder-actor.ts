@@ -12,7 +12,7 @@ import type { TimerHandle } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError, NokvError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Prng } from '../common/prng.js';
-import type { ActorContext, Behaviour, Replier, TraceContext } from '../actors/index.js';
+import type { ActorContext, ActorRef, Behaviour, Replier, TraceContext } from '../actors/index.js';
 import type { ExitReason } from '../supervisor/types.js';
 import {
   digestOfLegacy,
@@ -27,7 +27,7 @@ import {
 import { LeaseCore, type LeaseTiming } from './lease.js';
 import { WindowAllocator, idPolicy, tsoPolicy } from './allocator.js';
 import type { RootOutcome, RootPort } from './root-port.js';
-import type { RootView } from './root-view.js';
+import { VIEW_ASK_TIMEOUT_MS, type RootedNotice, type ViewMsg } from './root-view.js';
 
 /** Standbys wait a random 0..this before campaigning, so three of them rarely collide at meta-root. */
 export const CAMPAIGN_JITTER_MS = 20;
@@ -64,7 +64,8 @@ export interface HolderDeps {
   selfId: string;
   timing: LeaseTiming;
   root: RootPort;
-  view: RootView;
+  /** The rooted view actor (root-view.ts): the holder subscribes to it and asks it to reload. */
+  view: { readonly current: ActorRef<ViewMsg> | undefined };
   prng: Prng;
   /** Counters survive restarts: they describe the process, not one incarnation. */
   metrics: HolderMetrics;
@@ -83,15 +84,30 @@ export type HolderMsg =
   | { t: 'handover'; to: string }
   | { t: 'take-over'; legacyEra: number }
   | { t: 'release' }
+  /** Ask → the era this coordinator serves with now, or fails with the typed "not holder" refusal. */
+  | { t: 'serving' }
+  /** Ask → HolderStatus. */
+  | { t: 'status' }
   // results of this actor's own root calls
   | { t: 'campaigned'; sealedEra: number | null; result: Result<RootOutcome> }
   | { t: 'stages-done'; outs: RootOutcome[] }
   | { t: 'renewed'; era: number; result: Result<RootOutcome> }
   | { t: 'fenced'; duty: Duty; era: number; minimum: bigint; result: Result<RootOutcome> }
-  | { t: 'take-over-loaded'; seq: number; legacyEra: number; result: Result<void> }
+  | { t: 'take-over-loaded'; seq: number; legacyEra: number; result: Result<RootState | null> }
   | { t: 'sealed'; era: number; to: string; result: Result<RootOutcome> }
   | { t: 'handed-over'; era: number; to: string; result: Result<{ era: number; stage: string }> }
   | { t: 'released'; era: number; result: Result<RootOutcome> };
+
+/** The lease as the holder actor sees it, for the gRPC front and /debug/vars. */
+export interface HolderStatus {
+  selfId: string;
+  era: number;
+  tenure: { holder_id: string; era: number; expires_unix_ms: number; sealed: boolean };
+  /** Whether this coordinator may serve duties right now. */
+  serving: boolean;
+  ids: { current: string; window_high: string };
+  tso: { current: string; window_high: string };
+}
 
 export interface Allocation {
   first: bigint;
@@ -131,13 +147,18 @@ export class HolderActor implements Behaviour<HolderMsg> {
   private takeOverQueued: Replier[] = [];
   private takeOverCampaign: Replier[] = [];
   private releaseReplier: Replier | null = null;
+  /** The newest rooted state the view told this actor about. */
+  private rooted: RootState | null = null;
 
   constructor(private readonly d: HolderDeps) {
     this.core = new LeaseCore(d.selfId, d.timing);
   }
 
-  init(ctx: Ctx): void {
-    if (this.d.view.state) this.onRooted(this.d.view.state, ctx);
+  async init(ctx: Ctx): Promise<void> {
+    // The view answers with its state and then tells this actor every advance (`rooted`).
+    const view = this.d.view.current;
+    const state = view ? await ctx.ask<RootState | null>(view, { t: 'subscribe', to: ctx.self as ActorRef<RootedNotice> }, { timeoutMs: VIEW_ASK_TIMEOUT_MS }) : null;
+    if (state) this.onRooted(state, ctx);
     this.evaluate(ctx);
   }
 
@@ -157,6 +178,12 @@ export class HolderActor implements Behaviour<HolderMsg> {
         return this.startTakeOver(msg.legacyEra, ctx);
       case 'release':
         return this.startRelease(ctx);
+      case 'serving': {
+        const now = ctx.clock.now();
+        return this.core.serving(now) ? ctx.reply(this.core.era) : ctx.fail(this.refuse(now));
+      }
+      case 'status':
+        return ctx.reply(this.status(ctx.clock.now()));
       case 'campaigned':
         return this.onCampaigned(msg.sealedEra, msg.result, ctx);
       case 'stages-done':
@@ -181,7 +208,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
   }
 
   /** Answers everything still waiting, so no caller hangs on a stopped or crashed incarnation. */
-  terminate(_reason: ExitReason): void {
+  terminate(_reason: ExitReason, _ctx: Ctx): void {
     const gone = new UnavailableError(`lease holder ${this.d.selfId} stopped`);
     for (const duty of ['id', 'tso'] as const) for (const p of this.queues[duty].splice(0)) p.replier.fail(gone);
     for (const r of [...this.takeOverLoading.values(), ...this.takeOverQueued, ...this.takeOverCampaign]) r.fail(gone);
@@ -189,10 +216,30 @@ export class HolderActor implements Behaviour<HolderMsg> {
     this.handoverWaiting?.replier.fail(gone);
     this.handoverReplier?.fail(gone);
     this.releaseReplier?.reply(undefined);
+    try {
+      const view = this.d.view.current;
+      if (view) view.tell({ t: 'unsubscribe', to: _ctx.self as ActorRef<RootedNotice> });
+    } catch {
+      // The view is gone or full; it forgets subscribers when it restarts.
+    }
   }
 
   inspect(): unknown {
     return { era: this.core.era, tenure: this.core.tenure, busy: this.busy, released: this.released };
+  }
+
+  status(now: number): HolderStatus {
+    const t = this.core.tenure;
+    const ids = this.ids.stats();
+    const tso = this.tso.stats();
+    return {
+      selfId: this.d.selfId,
+      era: this.core.era,
+      tenure: { holder_id: t.holder_id, era: t.era, expires_unix_ms: t.expires_unix_ms, sealed: t.sealed },
+      serving: this.core.serving(now),
+      ids: { current: String(ids.current), window_high: String(ids.window_high) },
+      tso: { current: String(tso.current), window_high: String(tso.window_high) },
+    };
   }
 
   /** The typed "not holder" refusal, naming the live holder and its address when known. */
@@ -272,7 +319,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
   /** One Issue, presenting the rooted fences (raised to a sealed legacy's frontiers) as what it covers. */
   private startCampaign(ctx: Ctx): void {
     this.takeOverCampaign.push(...this.takeOverQueued.splice(0));
-    const state = this.d.view.state;
+    const state = this.rooted;
     if (!state) {
       this.retryLater(ctx);
       return this.endStep(false, ctx);
@@ -304,7 +351,8 @@ export class HolderActor implements Behaviour<HolderMsg> {
       ctx.log.debug({ err: out.error?.message }, 'campaign refused');
       if (!out.tenure || this.core.vacant(ctx.clock.now())) {
         // The view may be stale (a write it has not seen yet); the reload reaches us as a rooted message.
-        void this.d.view.reload().catch(() => undefined);
+        const view = this.d.view.current;
+        if (view) ctx.tell(view, { t: 'reload', linearizable: false });
         this.retryLater(ctx);
         return this.endStep(false, ctx);
       }
@@ -448,7 +496,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
     const { to, era, replier } = this.handoverWaiting!;
     this.handoverWaiting = null;
     this.handoverReplier = replier;
-    const state = this.d.view.state!;
+    const state = this.rooted!;
     const frontiers: Frontiers = {
       alloc_id: this.ids.stats().window_high,
       tso: this.tso.stats().window_high,
@@ -487,14 +535,19 @@ export class HolderActor implements Behaviour<HolderMsg> {
     const seq = this.nextTakeOverSeq++;
     this.takeOverLoading.set(seq, ctx.deferReply());
     // Linearizable: a follower replica may not have applied the seal that was just committed.
-    this.job(ctx, () => this.d.view.reload(true), (result) => ({ t: 'take-over-loaded', seq, legacyEra, result }));
+    const reload = (): Promise<RootState | null> => {
+      const view = this.d.view.current;
+      if (!view) return Promise.reject(new UnavailableError('rooted view is not running'));
+      return ctx.ask<RootState | null>(view, { t: 'reload', linearizable: true }, { timeoutMs: VIEW_ASK_TIMEOUT_MS * 3 });
+    };
+    this.job(ctx, reload, (result) => ({ t: 'take-over-loaded', seq, legacyEra, result }));
   }
 
-  private onTakeOverLoaded(seq: number, legacyEra: number, result: Result<void>, ctx: Ctx): void {
+  private onTakeOverLoaded(seq: number, legacyEra: number, result: Result<RootState | null>, ctx: Ctx): void {
     const replier = this.takeOverLoading.get(seq);
     this.takeOverLoading.delete(seq);
     if (!replier) return;
-    const s = this.d.view.state;
+    const s = result.ok ? result.value : null;
     const refusal = !result.ok
       ? result.error
       : !s || !s.legacy || s.legacy.era !== legacyEra || !isSealed(s)
@@ -550,6 +603,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
   // ---- observations -------------------------------------------------------------------------------------------
 
   private onRooted(s: RootState, ctx: Ctx): void {
+    if (!this.rooted || s.last_applied.index >= this.rooted.last_applied.index) this.rooted = s;
     this.noteTenure({ holder_id: s.tenure.holder_id, era: s.tenure.era, expires_unix_ms: s.tenure.expires_unix_ms, sealed: isSealed(s), index: s.last_applied.index }, ctx);
   }
 

@@ -1,23 +1,21 @@
 // Owns the lease holder's public surface: the adapter the gRPC service, expvar and the role use, around the
-// ActorRef of the lease holder actor (holder-actor.ts). Calls that change the lease (duties, handover, take-over,
-// release) are messages to the actor, carrying the caller's trace; reads (`core`, `ids`, `tso`,
-// requireServing) look at the running incarnation's state directly, which is safe because the actor lives on
-// this thread and only its handlers write that state. Between a crash and the restart there is no incarnation,
-// and the adapter answers as a standby with no knowledge of the tenure.
+// ActorRef of the lease holder actor (holder-actor.ts). Everything is a message to the actor, carrying the
+// caller's trace: duties, handover, take-over and release change the lease; `serving` and `status` read it.
+// Nothing here looks at the actor's state. Between a crash and the restart there is no actor, and the adapter
+// answers as a standby with no knowledge of the tenure.
 //
-// The actor runs on the owner thread on purpose: it shares the rooted view and the meta-root clients with the
-// gRPC front and the catalog, and its work is a few root calls per lease period, far from any hot path.
+// The actor runs on the owner thread: it shares the meta-root clients with the gRPC front, and its work is a
+// few root calls per lease period plus one message per duty call.
 import type { ActorRef, ActorSystem, TraceContext } from '../actors/index.js';
 import { actorChildSpec } from '../actors/index.js';
 import type { Clock } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.js';
 import type { Prng } from '../common/prng.js';
 import type { ChildInstance, ChildSpec } from '../supervisor/types.js';
-import { LeaseCore, type LeaseTiming } from './lease.js';
-import { WindowAllocator, idPolicy, tsoPolicy } from './allocator.js';
-import { HolderActor, RELEASE_TIMEOUT_MS, newHolderMetrics, type Allocation, type Duty, type HolderMetrics, type HolderMsg } from './holder-actor.js';
+import type { LeaseTiming } from './lease.js';
+import { HolderActor, RELEASE_TIMEOUT_MS, newHolderMetrics, type Allocation, type Duty, type HolderMetrics, type HolderMsg, type HolderStatus } from './holder-actor.js';
 import type { RootPort } from './root-port.js';
-import type { RootView } from './root-view.js';
+import type { RootViewHandle } from './root-view.js';
 
 export {
   CAMPAIGN_JITTER_MS,
@@ -29,12 +27,15 @@ export {
   coveringFrontiers,
   type Duty,
   type HolderMetrics,
+  type HolderStatus,
 } from './holder-actor.js';
 
 /** The actor's name in logs (`actor` binding) and in the supervisor. */
 export const LEASE_HOLDER_ACTOR = 'lease-holder';
 /** A duty call waits this long for the actor (a window refill is one root commit, bounded by the root client). */
 export const DUTY_ASK_TIMEOUT_MS = 5_000;
+/** A read of the lease (serving, status) is answered from the actor's memory; this bounds a stuck mailbox. */
+export const STATUS_ASK_TIMEOUT_MS = 2_000;
 /** A handover waits for the seal, then the peer's TakeOver (bounded by its own deadline in the role). */
 export const HANDOVER_ASK_TIMEOUT_MS = 15_000;
 /** A take-over re-reads rooted state linearizably, then campaigns (and confirms, closes). */
@@ -47,7 +48,8 @@ export interface HolderOptions {
   selfId: string;
   timing: LeaseTiming;
   root: RootPort;
-  view: RootView;
+  /** The rooted view actor the holder subscribes to. */
+  view: Pick<RootViewHandle, 'current'>;
   /** The process's actor system; the holder actor runs on its owner thread and its clock. */
   actors: ActorSystem;
   prng: Prng;
@@ -59,38 +61,12 @@ export interface HolderOptions {
 
 export class LeaseHolder {
   readonly metrics: HolderMetrics = newHolderMetrics();
-  private readonly clock: Clock;
-  /** What a coordinator without a running holder knows: nothing held, nothing served. */
-  private readonly idle: { core: LeaseCore; ids: WindowAllocator; tso: WindowAllocator };
-  private current: HolderActor | undefined;
   private ref: ActorRef<HolderMsg> | undefined;
   private standalone: ChildInstance | undefined;
   /** Bumped by every (re)start, so a late exit report of an old incarnation cannot clear a newer one. */
   private incarnation = 0;
 
-  constructor(private readonly o: HolderOptions) {
-    this.clock = o.actors.clock;
-    this.idle = { core: new LeaseCore(o.selfId, o.timing), ids: new WindowAllocator(idPolicy), tso: new WindowAllocator(tsoPolicy) };
-    o.view.onChange((state) => {
-      try {
-        this.ref?.tell({ t: 'rooted', state });
-      } catch {
-        // A full mailbox: the next advance carries a newer state anyway.
-      }
-    });
-  }
-
-  get core(): LeaseCore {
-    return (this.current ?? this.idle).core;
-  }
-
-  get ids(): WindowAllocator {
-    return (this.current ?? this.idle).ids;
-  }
-
-  get tso(): WindowAllocator {
-    return (this.current ?? this.idle).tso;
-  }
+  constructor(private readonly o: HolderOptions) {}
 
   /** The running actor's ref (undefined between a crash and its restart). */
   get actorRef(): ActorRef<HolderMsg> | undefined {
@@ -129,17 +105,34 @@ export class LeaseHolder {
   }
 
   /** The era this coordinator serves with now, or the typed "not holder" refusal. */
-  requireServing(): number {
-    if (this.core.serving(this.clock.now())) return this.core.era;
-    this.metrics.not_holder_rejections++;
-    throw this.notHolderError();
+  async servingEra(trace?: TraceContext): Promise<number> {
+    try {
+      return await this.ask<number>({ t: 'serving' }, STATUS_ASK_TIMEOUT_MS, trace);
+    } catch (err) {
+      if (!(err instanceof FailedPreconditionError)) this.metrics.not_holder_rejections++;
+      throw err;
+    }
+  }
+
+  /** The lease as the actor sees it; a standby that knows nothing while the actor restarts. */
+  async status(): Promise<HolderStatus> {
+    if (!this.ref) return this.idleStatus();
+    return this.ask<HolderStatus>({ t: 'status' }, STATUS_ASK_TIMEOUT_MS, undefined).catch(() => this.idleStatus());
+  }
+
+  private idleStatus(): HolderStatus {
+    return {
+      selfId: this.o.selfId,
+      era: 0,
+      tenure: { holder_id: '', era: 0, expires_unix_ms: 0, sealed: false },
+      serving: false,
+      ids: { current: '0', window_high: '0' },
+      tso: { current: '0', window_high: '0' },
+    };
   }
 
   notHolderError(): FailedPreconditionError {
-    const now = this.clock.now();
-    if (this.current) return this.current.notHolderError(now);
-    const t = this.idle.core.tenure;
-    return new FailedPreconditionError(`not holder: ${this.o.selfId} does not hold the lease; lease holder restarting`, { reason: 'not_holder', holder_id: '', era: t.era });
+    return new FailedPreconditionError(`not holder: ${this.o.selfId} does not hold the lease; lease holder restarting`, { reason: 'not_holder', holder_id: '', era: 0 });
   }
 
   /** Reserves `count` consecutive values of a duty; the actor refills the window through a fenced root commit first. */
@@ -160,14 +153,16 @@ export class LeaseHolder {
 
   private ask<R>(msg: HolderMsg, timeoutMs: number, trace: TraceContext | undefined): Promise<R> {
     const ref = this.ref;
-    if (!ref) return Promise.reject(this.notHolderError());
+    if (!ref) {
+      this.metrics.not_holder_rejections++;
+      return Promise.reject(this.notHolderError());
+    }
     return ref.ask<R>(msg, { timeoutMs, ...(trace ? { trace } : {}) });
   }
 
   private newIncarnation(): HolderActor {
     const { selfId, timing, root, view, prng, addrOf, takeOverPeer } = this.o;
     const actor = new HolderActor({ selfId, timing, root, view, prng, metrics: this.metrics, ...(addrOf ? { addrOf } : {}), ...(takeOverPeer ? { takeOverPeer } : {}) });
-    this.current = actor;
     this.incarnation++;
     return actor;
   }
@@ -177,8 +172,7 @@ export class LeaseHolder {
     this.ref = ref;
     this.o.actors.onExit(ref, () => {
       if (this.incarnation !== incarnation) return;
-      // Forget the incarnation at once: nothing may be served from the state of an actor that has exited.
-      this.current = undefined;
+      // Forget the incarnation at once: nothing may be served by an actor that has exited.
       this.ref = undefined;
     });
   }

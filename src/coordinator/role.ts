@@ -1,13 +1,14 @@
 // Owns the coordinator role process: `nokv coordinator --coordinator-id ID [--config FILE] [overrides]`.
-// Children in start order: the rooted view (meta-root clients + tail), the Coordinator gRPC front, and the
-// lease supervisor, whose one child is the lease holder actor. Stop runs in reverse, so the holder releases its
+// Children in start order: the meta-root clients, the rooted view actor (snapshot + tail: root-view.ts), the
+// catalog actor (store registry and routing: catalog-actor.ts), the Coordinator gRPC front, and the lease
+// supervisor, whose one child is the lease holder actor. Stop runs in reverse, so the holder releases its
 // tenure first and a standby takes over while this process is still closing its server. /debug/vars
-// publishes `nokv_coordinator`.
+// publishes `nokv_coordinator`, built from asks to the actors.
 //
-// The lease holder is the one actor here: its inputs are all messages and a crash of it is restarted by the
-// lease supervisor (it comes back as a standby). The rooted view and the gRPC front stay plain services: the
-// view is one long-poll loop that publishes states, and the front is grpc-js's own event loop; neither keeps
-// decisions that a mailbox would protect.
+// Every piece of state is an actor's: the view's rooted state, the catalog's registry, the holder's lease and
+// windows. The front is grpc-js's own event loop and asks them; the holder and the catalog hear every advance
+// of the view as a message. A crash of the holder is restarted by the lease supervisor (it comes back as a
+// standby); any other failure ends the process, which the process supervisor restarts whole.
 import { InvalidArgumentError } from '../common/errors.js';
 import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
@@ -19,8 +20,8 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { createClient, startGrpcServer, unaryCall } from '../transport/index.js';
 import { leaseTiming, type LeaseTiming } from './lease.js';
 import { LEASE_RESTART_INTENSITY, LEASE_RESTART_PERIOD_MS, LeaseHolder } from './holder.js';
-import { RootView } from './root-view.js';
-import { StoreRegistry } from './catalog.js';
+import { RootViewHandle } from './root-view.js';
+import { CatalogHandle } from './catalog-actor.js';
 import { COORDINATOR_SERVICE, coordinatorHandlers, coordinatorProto } from './service.js';
 
 /** A peer coordinator gets this long to take over a sealed era during a planned handover. */
@@ -80,59 +81,39 @@ export function coordinatorSettings(args: Parsed): CoordinatorSettings {
   };
 }
 
-interface Parts {
-  view?: RootView;
-  holder?: LeaseHolder;
-}
-
-function expvarOf(s: CoordinatorSettings, parts: Parts, ctx: RoleContext): () => unknown {
-  return () => {
-    const { view, holder } = parts;
+function expvarOf(s: CoordinatorSettings, view: RootViewHandle, holder: LeaseHolder, ctx: RoleContext): () => Promise<unknown> {
+  return async () => {
     const now = ctx.clock.now();
-    const t = holder?.core.tenure;
+    const [st, root] = await Promise.all([holder.status(), view.stats().catch(() => null)]);
+    const t = st.tenure;
     return {
       coordinator_id: s.id,
       addr: s.addr,
       lease: {
-        holder_id: t?.holder_id ?? '',
-        era: t?.era ?? 0,
-        expires_unix_ms: t?.expires_unix_ms ?? 0,
-        held_by_self: holder?.core.serving(now) ?? false,
-        active: t ? t.holder_id !== '' && t.expires_unix_ms > now && !t.sealed : false,
-        sealed: t?.sealed ?? false,
-        my_era: holder?.core.era ?? 0,
+        holder_id: t.holder_id,
+        era: t.era,
+        expires_unix_ms: t.expires_unix_ms,
+        held_by_self: st.serving,
+        active: t.holder_id !== '' && t.expires_unix_ms > now && !t.sealed,
+        sealed: t.sealed,
+        my_era: st.era,
         ttl_ms: s.timing.ttlMs,
         renew_before_ms: s.timing.renewBeforeMs,
         skew_margin_ms: s.timing.skewMarginMs,
       },
-      allocator: holder
-        ? {
-            id_current: holder.ids.stats().current,
-            id_window_high: holder.ids.stats().window_high,
-            tso_current: holder.tso.stats().current,
-            tso_window_high: holder.tso.stats().window_high,
-          }
-        : null,
-      root: view
-        ? {
-            applied_index: view.cursor.index,
-            lag_ms: view.lagMs(),
-            last_contact_unix_ms: view.lastContactMs,
-            last_error: view.lastError,
-            reloads: view.reloads,
-            id_fence: view.state?.id_fence ?? '0',
-            tso_fence: view.state?.tso_fence ?? '0',
-            legacy_era: view.state?.legacy?.era ?? 0,
-            handover: view.state?.handover ?? null,
-          }
-        : null,
-      eunomia: holder?.metrics ?? null,
+      allocator: {
+        id_current: st.ids.current,
+        id_window_high: st.ids.window_high,
+        tso_current: st.tso.current,
+        tso_window_high: st.tso.window_high,
+      },
+      root,
+      eunomia: holder.metrics,
     };
   };
 }
 
 export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
-  const parts: Parts = {};
   const log = ctx.logger;
   // Reads and catalog writes may wait; lease commands must fail fast, inside the renew window.
   const rootClient = new MetaRootClient({ endpoints: s.rootEndpoints, ...(s.token ? { token: s.token } : {}), logger: log });
@@ -143,7 +124,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
     deadlineMs: s.timing.renewBeforeMs,
     attemptTimeoutMs: Math.max(100, Math.floor(s.timing.renewBeforeMs / 2)),
   });
-  const view = new RootView(rootClient, ctx.clock, log.child({ actor: 'root-view' }));
+  const view = new RootViewHandle(ctx.actors, rootClient);
   const peerCtor = coordinatorProto().clientConstructor(COORDINATOR_SERVICE);
   const holder = new LeaseHolder({
     selfId: s.id,
@@ -169,24 +150,21 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
       }
     },
   });
-  parts.view = view;
-  parts.holder = holder;
-  ctx.expvar.publish('nokv_coordinator', expvarOf(s, parts, ctx));
-  const stores = new StoreRegistry();
+  ctx.expvar.publish('nokv_coordinator', expvarOf(s, view, holder, ctx));
+  const catalog = new CatalogHandle(ctx.actors, view);
   return [
+    // First to start, last to stop: the meta-root clients every other child calls through.
     serviceChildSpec({
-      id: 'root-view',
-      start: async () => {
-        await view.start();
-        return {
-          stop: async () => {
-            await view.stop();
-            rootClient.close();
-            leaseRoot.close();
-          },
-        };
-      },
+      id: 'root-clients',
+      start: async () => ({
+        stop: async () => {
+          rootClient.close();
+          leaseRoot.close();
+        },
+      }),
     }),
+    view.childSpec(),
+    catalog.childSpec(),
     serviceChildSpec({
       id: 'grpc',
       start: async () => {
@@ -195,7 +173,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
           services: [
             {
               service: coordinatorProto().service(COORDINATOR_SERVICE),
-              impl: coordinatorHandlers({ selfId: s.id, holder, view, root: rootClient, stores, clock: ctx.clock, logger: log }),
+              impl: coordinatorHandlers({ selfId: s.id, holder, view, root: rootClient, catalog, clock: ctx.clock, logger: log }),
             },
           ],
           ...(s.token ? { token: s.token } : {}),

@@ -1,7 +1,8 @@
 // Owns the gRPC front of a coordinator: nokv.coordinator.v1.Coordinator handlers mapped onto the lease holder
-// (duties), the rooted view (catalog reads) and meta-root appends (mounts, quotas, published events). A call's
-// `x-nokv-trace` becomes the trace of the message it sends the lease holder actor, so the front's log line and
-// the actor's lines of one request share a trace id.
+// actor (duties, the lease), the catalog actor (routing, stores), the rooted view actor (mounts, quotas,
+// authorities) and meta-root appends. The front holds no state of its own and reads none of theirs: each
+// answer comes from asks. A call runs inside its trace (x-nokv-trace / traceparent), which the asks carry on,
+// so the front's log line and the actors' lines of one request share a trace id.
 import { idsAllocated, tsoIssued } from '../common/metrics.js';
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock } from '../common/clock.js';
@@ -23,10 +24,11 @@ import {
 import { loadProto, traceOf, u64ToNumber, unaryHandler, type LoadedProto } from '../transport/index.js';
 import { actorTrace, type TraceContext } from '../actors/index.js';
 import { MAX_BATCH } from './allocator.js';
-import { routeKey, StoreRegistry, mountsOf, quotasOf, type LeaderClaim, type RegionLeader } from './catalog.js';
+import { mountsOf, quotasOf, type LeaderClaim, type RegionLeader } from './catalog.js';
+import type { CatalogHandle } from './catalog-actor.js';
 import type { LeaseHolder } from './holder.js';
 import type { RootPort } from './root-port.js';
-import type { RootView } from './root-view.js';
+import type { RootViewHandle } from './root-view.js';
 
 export const COORDINATOR_PROTO = 'nokv/coordinator/v1/coordinator.proto';
 export const COORDINATOR_SERVICE = 'nokv.coordinator.v1.Coordinator';
@@ -38,9 +40,9 @@ export function coordinatorProto(): LoadedProto {
 export interface ServiceDeps {
   selfId: string;
   holder: LeaseHolder;
-  view: RootView;
+  view: Pick<RootViewHandle, 'get' | 'waitFor'>;
   root: RootPort;
-  stores: StoreRegistry;
+  catalog: Pick<CatalogHandle, 'heartbeat' | 'route' | 'store' | 'stores'>;
   clock: Clock;
   logger: Logger;
 }
@@ -85,17 +87,18 @@ const subtreeMsg = (a: SubtreeAuthority) => ({
 const quotaMsg = (q: QuotaFence) => ({ subject: q.subject, limit_bytes: q.limit_bytes, limit_inodes: q.limit_inodes, era: q.era });
 
 export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplementation {
-  const state = (): RootState => {
-    const s = d.view.state;
+  const state = async (): Promise<RootState> => {
+    const s = (await d.view.get()).state;
     if (!s) throw new FailedPreconditionError('rooted view not loaded yet');
     return s;
   };
-  /** Appends through meta-root, then waits until this coordinator's view includes the write. */
+  /** Appends through meta-root, then waits until this coordinator's view includes the write; its state then. */
   const write = async (evs: RootEvent[]) => {
     const out = await d.root.append(evs);
     if (!out.accepted) throw out.error ?? new FailedPreconditionError('meta-root refused the events');
-    await d.view.waitFor(out.cursor.index);
-    return out;
+    const after = (await d.view.waitFor(out.cursor.index)).state;
+    if (!after) throw new FailedPreconditionError('rooted view not loaded yet');
+    return { out, after };
   };
   const h = <T>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, T>) => Promise<T> | T) => unaryHandler<Req, T>(fn, { logger: d.logger });
   /** The trace a call hands to the holder actor; logged here so the request can be followed into the actor. */
@@ -118,21 +121,20 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
       idsAllocated.inc(count);
       return { first_id: first.toString(), count, era, served_by: d.selfId };
     }),
-    GetRegionByKey: h((req) => {
-      const era = d.holder.requireServing();
-      const s = state();
-      const r = routeKey(s, req.key ?? Buffer.alloc(0));
+    GetRegionByKey: h(async (req) => {
+      const era = await d.holder.servingEra(); // a standby refuses before anything else
+      const [route, view] = await Promise.all([d.catalog.route(req.key ?? Buffer.alloc(0)), d.view.get()]);
       return {
-        region: r ? regionMsg(r, d.stores.leaderFor(s, r.region_id)) : null,
-        found: r !== null,
+        region: route.region ? regionMsg(route.region, route.leader) : null,
+        found: route.region !== null,
         era,
-        root_index: s.last_applied.index,
-        root_lag_ms: d.view.lagMs(),
+        root_index: route.root_index,
+        root_lag_ms: view.lagMs,
         served_by: d.selfId,
       };
     }),
 
-    StoreHeartbeat: h((req) => {
+    StoreHeartbeat: h(async (req) => {
       const ids = (req.leader_region_ids ?? []).map((v: string) => u64ToNumber(v));
       const claims: LeaderClaim[] = (req.leader_claims ?? []).map((c: Req) => ({
         region_id: u64ToNumber(c.region_id),
@@ -141,8 +143,7 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
         conf_version: u64ToNumber(c.conf_version ?? 0),
       }));
       if (claims.length > MAX_LEADER_CLAIMS) throw new InvalidArgumentError(`at most ${MAX_LEADER_CLAIMS} leader claims per heartbeat`);
-      d.stores.heartbeat(
-        state(),
+      await d.catalog.heartbeat(
         {
           store_id: u64ToNumber(req.store_id),
           client_addr: String(req.client_addr ?? ''),
@@ -155,49 +156,49 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
         },
         d.clock.now(),
       );
-      const t = d.holder.core.tenure;
+      const t = (await d.holder.status()).tenure;
       return { accepted: true, holder_id: t.holder_id, era: t.era };
     }),
-    GetStore: h((req) => {
-      const info = d.stores.get(state(), u64ToNumber(req.store_id), d.clock.now());
+    GetStore: h(async (req) => {
+      const info = await d.catalog.store(u64ToNumber(req.store_id), d.clock.now());
       return info ? { store: info, not_found: false } : { store: null, not_found: true };
     }),
-    ListStores: h((req) => ({ stores: d.stores.list(state(), Boolean(req.include_retired), d.clock.now()) })),
+    ListStores: h(async (req) => ({ stores: await d.catalog.stores(Boolean(req.include_retired), d.clock.now()) })),
 
     RegisterMount: h(async (req) => {
       const id = String(req.mount_id ?? '');
       // 64-bit fields arrive as decimal strings, so "0" (the documented "means 1") is not falsy.
       const rootInode = u64ToNumber(req.root_inode ?? 0) || 1;
       const schema = u64ToNumber(req.schema_version ?? 0) || 1;
-      const cur = state().mounts[id];
+      const cur = (await state()).mounts[id];
       if (cur && cur.state === 'registered' && cur.root_inode === rootInode && cur.schema_version === schema) {
         return { mount: mountMsg(cur), created: false };
       }
-      await write([events.mountRegistered(id, rootInode, schema)]);
-      return { mount: mountMsg(state().mounts[id]!), created: !cur };
+      const { after } = await write([events.mountRegistered(id, rootInode, schema)]);
+      return { mount: mountMsg(after.mounts[id]!), created: !cur };
     }),
     RetireMount: h(async (req) => {
       const id = String(req.mount_id ?? '');
-      await write([events.mountRetired(id)]);
-      return { mount: mountMsg(state().mounts[id]!) };
+      const { after } = await write([events.mountRetired(id)]);
+      return { mount: mountMsg(after.mounts[id]!) };
     }),
-    GetMount: h((req) => {
-      const m = state().mounts[String(req.mount_id ?? '')];
+    GetMount: h(async (req) => {
+      const m = (await state()).mounts[String(req.mount_id ?? '')];
       return m ? { mount: mountMsg(m), not_found: false } : { mount: null, not_found: true };
     }),
-    ListMounts: h((req) => ({ mounts: mountsOf(state(), Boolean(req.include_retired)).map(mountMsg) })),
+    ListMounts: h(async (req) => ({ mounts: mountsOf(await state(), Boolean(req.include_retired)).map(mountMsg) })),
     SetQuotaFence: h(async (req) => {
       const subject = String(req.subject ?? '');
-      const cur = state().quotas[subject];
+      const cur = (await state()).quotas[subject];
       const era = u64ToNumber(req.era || 0) || (cur?.era ?? 0) + 1;
-      await write([events.quotaFenceUpdated(subject, u64ToNumber(req.limit_bytes || 0), u64ToNumber(req.limit_inodes || 0), era)]);
-      return { fence: quotaMsg(state().quotas[subject]!) };
+      const { after } = await write([events.quotaFenceUpdated(subject, u64ToNumber(req.limit_bytes || 0), u64ToNumber(req.limit_inodes || 0), era)]);
+      return { fence: quotaMsg(after.quotas[subject]!) };
     }),
-    GetQuotaFence: h((req) => {
-      const q = state().quotas[String(req.subject ?? '')];
+    GetQuotaFence: h(async (req) => {
+      const q = (await state()).quotas[String(req.subject ?? '')];
       return q ? { fence: quotaMsg(q), not_found: false } : { fence: null, not_found: true };
     }),
-    ListQuotaFences: h(() => ({ fences: quotasOf(state()).map(quotaMsg) })),
+    ListQuotaFences: h(async () => ({ fences: quotasOf(await state()).map(quotaMsg) })),
     PublishRootEvent: h(async (req) => {
       let ev: unknown;
       try {
@@ -208,34 +209,36 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
       checkEventShape(ev);
       if (AUTHORITY_EVENT_KINDS.has(ev.kind)) throw new InvalidArgumentError(`${ev.kind} events are written only by Eunomia commands`);
       const expected = u64ToNumber(req.expected_cluster_epoch || 0);
-      if (expected !== 0 && state().cluster_epoch !== expected) {
-        throw new FailedPreconditionError(`cluster epoch mismatch: expected ${expected}, rooted ${state().cluster_epoch}`);
+      const epoch = (await state()).cluster_epoch;
+      if (expected !== 0 && epoch !== expected) {
+        throw new FailedPreconditionError(`cluster epoch mismatch: expected ${expected}, rooted ${epoch}`);
       }
-      const out = await write([ev]);
-      return { accepted: true, root_index: out.cursor.index, cluster_epoch: state().cluster_epoch };
+      const { out, after } = await write([ev]);
+      return { accepted: true, root_index: out.cursor.index, cluster_epoch: after.cluster_epoch };
     }),
-    GetSubtreeAuthority: h((req) => {
-      const s = state();
+    GetSubtreeAuthority: h(async (req) => {
+      const s = await state();
       const mountId = String(req.mount_id ?? '');
       const rootInode = u64ToNumber(req.root_inode || 0) || s.mounts[mountId]?.root_inode || 1;
       const a = s.subtrees[subtreeId(mountId, rootInode)];
       return a ? { authority: subtreeMsg(a), not_found: false } : { authority: null, not_found: true };
     }),
-    ListSubtreeAuthorities: h(() => ({
-      authorities: Object.values(state().subtrees)
+    ListSubtreeAuthorities: h(async () => ({
+      authorities: Object.values((await state()).subtrees)
         .sort((a, b) => a.subtree_id.localeCompare(b.subtree_id))
         .map(subtreeMsg),
     })),
 
-    GetLease: h(() => {
-      const t = d.holder.core.tenure;
+    GetLease: h(async () => {
+      const st = await d.holder.status();
+      const t = st.tenure;
       const now = d.clock.now();
       return {
         coordinator_id: d.selfId,
         holder_id: t.holder_id,
         era: t.era,
         expires_unix_ms: t.expires_unix_ms,
-        held_by_self: d.holder.core.serving(now),
+        held_by_self: st.serving,
         active: t.holder_id !== '' && t.expires_unix_ms > now && !t.sealed,
         sealed: t.sealed,
       };

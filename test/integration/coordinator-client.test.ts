@@ -13,8 +13,7 @@ import { StaleEraError } from '../../src/coordinator/errors.js';
 import { COORDINATOR_SERVICE, coordinatorHandlers, coordinatorProto } from '../../src/coordinator/service.js';
 import { LeaseHolder } from '../../src/coordinator/holder.js';
 import { leaseTiming } from '../../src/coordinator/lease.js';
-import { RootView } from '../../src/coordinator/root-view.js';
-import { StoreRegistry } from '../../src/coordinator/catalog.js';
+import { startViewParts } from '../fixtures/coordinator-view.js';
 import { FakeRoot } from '../fixtures/coordinator-fake-root.js';
 import { freePorts, waitFor } from '../support/env.js';
 
@@ -100,7 +99,7 @@ describe('coordinator client (gRPC on loopback)', function () {
     const actors = await ActorSystem.start({ role: 'coordinator', clock, logger: silentLogger() });
     cleanups.unshift(() => actors.shutdown());
     for (const [i, id] of ids.entries()) {
-      const view = new RootView(root, clock, silentLogger());
+      const { view, catalog, stop: stopView } = await startViewParts(actors, root);
       const holder = new LeaseHolder({
         selfId: id,
         timing: leaseTiming(2000, 700),
@@ -110,13 +109,12 @@ describe('coordinator client (gRPC on loopback)', function () {
         prng: new SeededPrng(i + 1),
         addrOf: (x) => addrs[ids.indexOf(x)],
       });
-      await view.start();
       const server = await startGrpcServer({
         addr: addrs[i],
         services: [
           {
             service: coordinatorProto().service(COORDINATOR_SERVICE),
-            impl: coordinatorHandlers({ selfId: id, holder, view, root, stores: new StoreRegistry(), clock, logger: silentLogger() }),
+            impl: coordinatorHandlers({ selfId: id, holder, view, root, catalog, clock, logger: silentLogger() }),
           },
         ],
       });
@@ -125,15 +123,15 @@ describe('coordinator client (gRPC on loopback)', function () {
       cleanups.push(async () => {
         await holder.stop();
         await server.close(0);
-        await view.stop();
+        await stopView();
       });
     }
     cleanups.unshift(async () => root.close());
     const client = new CoordinatorClient({ endpoints: addrs });
     clients.push(client);
-    await waitFor('a holder', () => holders.some((h) => h.core.serving(Date.now())));
+    await waitFor('a holder', async () => (await Promise.all(holders.map((h) => h.status()))).some((st) => st.serving));
     const first = await client.allocId(10);
-    const holderIdx = holders.findIndex((h) => h.core.serving(Date.now()));
+    const holderIdx = (await Promise.all(holders.map((h) => h.status()))).findIndex((st) => st.serving);
     await holders[holderIdx]!.stop();
     const second = await client.allocId(10);
     expect(second.era).to.be.greaterThan(first.era);

@@ -6,13 +6,12 @@ import { ActorSystem } from '../../src/actors/index.js';
 import { SystemClock } from '../../src/common/clock.js';
 import { createLogger, silentLogger } from '../../src/common/log.js';
 import { SeededPrng } from '../../src/common/prng.js';
-import { StoreRegistry } from '../../src/coordinator/catalog.js';
 import { LEASE_HOLDER_ACTOR, LeaseHolder } from '../../src/coordinator/holder.js';
 import { leaseTiming } from '../../src/coordinator/lease.js';
-import { RootView } from '../../src/coordinator/root-view.js';
 import { COORDINATOR_SERVICE, coordinatorHandlers, coordinatorProto } from '../../src/coordinator/service.js';
 import { createClient, startGrpcServer, unaryCall } from '../../src/transport/index.js';
 import { FakeRoot } from '../fixtures/coordinator-fake-root.js';
+import { startViewParts } from '../fixtures/coordinator-view.js';
 import { freePorts, waitFor } from '../support/env.js';
 
 interface LogLine {
@@ -34,24 +33,23 @@ describe('coordinator: a gRPC trace followed into the lease holder actor', funct
     const root = new FakeRoot(clock);
     const logger = createLogger({ role: 'coordinator', node: 'coord-t', level: 'debug', destination: { write: (l: string) => void raw.push(l) } });
     const actors = await ActorSystem.start({ role: 'coordinator', node: 'coord-t', clock, logger });
-    const view = new RootView(root, clock, silentLogger());
+    const { view, catalog, stop: stopView } = await startViewParts(actors, root);
     const holder = new LeaseHolder({ selfId: 'coord-t', timing: leaseTiming(2000, 700), root, view, actors, prng: new SeededPrng(7) });
     const [port] = await freePorts(1);
     const addr = `127.0.0.1:${port}`;
-    await view.start();
     const server = await startGrpcServer({
       addr,
       services: [
         {
           service: coordinatorProto().service(COORDINATOR_SERVICE),
-          impl: coordinatorHandlers({ selfId: 'coord-t', holder, view, root, stores: new StoreRegistry(), clock, logger }),
+          impl: coordinatorHandlers({ selfId: 'coord-t', holder, view, root, catalog, clock, logger }),
         },
       ],
     });
     const client = createClient(coordinatorProto().clientConstructor(COORDINATOR_SERVICE), addr);
     try {
       await holder.start();
-      await waitFor('coord-t holds the lease', () => holder.core.serving(clock.now()));
+      await waitFor('coord-t holds the lease', async () => (await holder.status()).serving);
       const traceId = 'trace-7f3a';
       // The first call after winning the era needs a window refill, which the actor logs.
       await unaryCall(client, 'Tso', { count: 1 }, { deadlineMs: 2000, trace: { traceId, spanId: 'client-span', sender: 'test' } });
@@ -73,7 +71,7 @@ describe('coordinator: a gRPC trace followed into the lease holder actor', funct
       client.close();
       await holder.stop();
       await server.close(0);
-      const stopped = view.stop();
+      const stopped = stopView();
       root.close();
       await stopped;
       await actors.shutdown();

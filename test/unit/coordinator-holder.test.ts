@@ -10,12 +10,13 @@ import { SeededPrng } from '../../src/common/prng.js';
 import { silentLogger } from '../../src/common/log.js';
 import { LeaseHolder } from '../../src/coordinator/holder.js';
 import { leaseTiming } from '../../src/coordinator/lease.js';
-import { RootView } from '../../src/coordinator/root-view.js';
+import type { RootViewHandle } from '../../src/coordinator/root-view.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import { isNotHolder } from '../../src/coordinator/errors.js';
 import { Supervisor } from '../../src/supervisor/supervisor.js';
 import type { TenureCommand } from '../../src/metaroot/state/index.js';
 import { FakeRoot } from '../fixtures/coordinator-fake-root.js';
+import { startViewParts, type ViewParts } from '../fixtures/coordinator-view.js';
 
 const timing = leaseTiming(3000, 1000);
 const flush = async () => {
@@ -24,7 +25,8 @@ const flush = async () => {
 
 interface Node {
   id: string;
-  view: RootView;
+  view: RootViewHandle;
+  parts: ViewParts;
   holder: LeaseHolder;
   actors: ActorSystem;
   supervisor?: Supervisor;
@@ -39,8 +41,9 @@ class Harness {
 
   /** A coordinator; `supervised` runs the holder actor under its own supervisor, as the role does. */
   async add(id: string, supervised = false): Promise<Node> {
-    const view = new RootView(this.root, this.clock, silentLogger());
     const actors = await ActorSystem.start({ role: 'coordinator', node: id, clock: this.clock, logger: silentLogger() });
+    const parts = await startViewParts(actors, this.root);
+    const view = parts.view;
     const holder = new LeaseHolder({
       selfId: id,
       timing,
@@ -51,13 +54,12 @@ class Harness {
       takeOverPeer: (to, era) => this.nodes.get(to)!.holder.takeOver(era),
       addrOf: (peer) => (this.nodes.has(peer) ? `addr-of-${peer}` : undefined),
     });
-    await view.start();
     let supervisor: Supervisor | undefined;
     if (supervised) {
       supervisor = new Supervisor({ id: 'lease', strategy: 'one_for_one', intensity: 3, periodMs: 30_000, clock: this.clock, children: [holder.childSpec()] });
       await supervisor.start();
     } else await holder.start();
-    const n: Node = { id, view, holder, actors, ...(supervisor ? { supervisor } : {}) };
+    const n: Node = { id, view, parts, holder, actors, ...(supervisor ? { supervisor } : {}) };
     this.nodes.set(id, n);
     await flush();
     return n;
@@ -71,8 +73,10 @@ class Harness {
     }
   }
 
-  holders(): string[] {
-    return [...this.nodes.values()].filter((n) => n.holder.core.serving(this.clock.now())).map((n) => n.id);
+  async holders(): Promise<string[]> {
+    const nodes = [...this.nodes.values()];
+    const serving = await Promise.all(nodes.map(async (n) => (await n.holder.status()).serving));
+    return nodes.filter((_, i) => serving[i]).map((n) => n.id);
   }
 
   /** One ID and one TSO from whoever serves; records them; returns the serving id or null. */
@@ -101,10 +105,11 @@ class Harness {
       const stopping = n.supervisor ? n.supervisor.stop() : n.holder.stop();
       await flush();
       await stopping;
-      await n.actors.shutdown();
-      const v = n.view.stop();
+      const v = n.parts.stop();
       this.clock.advance(2000);
+      await flush();
       await v;
+      await n.actors.shutdown();
     }
     this.root.close();
   }
@@ -124,8 +129,8 @@ describe('coordinator lease holder (virtual time)', () => {
     await h.add('coord-2');
     await h.add('coord-3');
     await h.run(200);
-    expect(h.holders()).to.have.length(1);
-    const holder = h.holders()[0]!;
+    expect((await h.holders())).to.have.length(1);
+    const holder = (await h.holders())[0]!;
     expect(h.root.state.tenure).to.include({ holder_id: holder, era: 1 });
     const standby = [...h.nodes.values()].find((n) => n.id !== holder)!;
     try {
@@ -142,7 +147,7 @@ describe('coordinator lease holder (virtual time)', () => {
     await h.add('coord-2');
     await h.run(10_000, 50);
     expect(h.root.state.tenure.era).to.equal(1);
-    expect(h.holders()).to.have.length(1);
+    expect((await h.holders())).to.have.length(1);
   });
 
   it('a graceful stop releases, and a standby takes over with a greater era without any traffic', async () => {
@@ -150,7 +155,7 @@ describe('coordinator lease holder (virtual time)', () => {
     await h.run(100);
     await h.add('coord-2');
     await h.run(100);
-    expect(h.holders()).to.deep.equal(['coord-1']);
+    expect((await h.holders())).to.deep.equal(['coord-1']);
     for (let i = 0; i < 5; i++) expect(await h.serveOnce()).to.equal('coord-1');
     const stopping = a.holder.stop();
     await flush();
@@ -158,7 +163,7 @@ describe('coordinator lease holder (virtual time)', () => {
     expect(a.holder.actorRef).to.equal(undefined);
     const t0 = h.clock.now();
     await h.run(200);
-    expect(h.holders()).to.deep.equal(['coord-2']);
+    expect((await h.holders())).to.deep.equal(['coord-2']);
     expect(h.root.state.tenure.era).to.equal(2);
     expect(h.clock.now() - t0).to.be.at.most(200);
     for (let i = 0; i < 5; i++) expect(await h.serveOnce()).to.equal('coord-2');
@@ -173,7 +178,7 @@ describe('coordinator lease holder (virtual time)', () => {
     await h.serveOnce();
     // Crash: the holder actor is killed, so nothing is released.
     await a.actors.kill(a.holder.actorRef!);
-    expect(a.holder.core.serving(h.clock.now())).to.equal(false);
+    expect((await a.holder.status()).serving).to.equal(false);
     const expires = h.root.state.tenure.expires_unix_ms;
     await h.run(1000);
     expect(h.root.state.tenure.holder_id).to.equal('coord-1');
@@ -186,20 +191,20 @@ describe('coordinator lease holder (virtual time)', () => {
   it('a holder that cannot renew stops serving before the expiry a successor waits for', async () => {
     const a = await h.add('coord-1');
     await h.run(100);
-    expect(h.holders()).to.deep.equal(['coord-1']);
+    expect((await h.holders())).to.deep.equal(['coord-1']);
     h.root.down = true;
     const expires = h.root.state.tenure.expires_unix_ms;
     await h.run(expires - timing.skewMarginMs - h.clock.now() - 10);
-    expect(a.holder.core.serving(h.clock.now())).to.equal(true);
+    expect((await a.holder.status()).serving).to.equal(true);
     await h.run(20);
-    expect(a.holder.core.serving(h.clock.now())).to.equal(false);
+    expect((await a.holder.status()).serving).to.equal(false);
     await h.run(expires - h.clock.now() + 10);
-    expect(a.holder.core.serving(h.clock.now())).to.equal(false);
+    expect((await a.holder.status()).serving).to.equal(false);
     // Back after expiry: the renewal can no longer succeed, so the next era starts (era 2).
     h.root.down = false;
     await h.run(timing.ttlMs);
     expect(h.root.state.tenure.era).to.equal(2);
-    expect(a.holder.core.serving(h.clock.now())).to.equal(true);
+    expect((await a.holder.status()).serving).to.equal(true);
   });
 
   it('planned handover seals, the target issues the next era with the legacy digest, confirms and closes', async () => {
@@ -208,14 +213,14 @@ describe('coordinator lease holder (virtual time)', () => {
     const b = await h.add('coord-2');
     await h.run(100);
     for (let i = 0; i < 3; i++) await h.serveOnce();
-    const holder = h.nodes.get(h.holders()[0]!)!;
+    const holder = h.nodes.get((await h.holders())[0]!)!;
     const target = holder.id === 'coord-1' ? 'coord-2' : 'coord-1';
     const done = holder.holder.handover(target);
     await h.run(100);
     const res = await done;
     expect(res).to.deep.equal({ legacyEra: 1, successorEra: 2, stage: 'closed' });
     expect(h.root.state.handover).to.include({ holder_id: target, legacy_era: 1, successor_era: 2, stage: 'closed' });
-    expect(h.holders()).to.deep.equal([target]);
+    expect((await h.holders())).to.deep.equal([target]);
     for (let i = 0; i < 3; i++) expect(await h.serveOnce()).to.equal(target);
     h.checkHistory();
     expect(b.holder.metrics.campaigns_won + h.nodes.get('coord-1')!.holder.metrics.campaigns_won).to.equal(2);
@@ -225,7 +230,7 @@ describe('coordinator lease holder (virtual time)', () => {
     await h.add('coord-1');
     await h.run(100);
     const holder = h.nodes.get('coord-1')!;
-    expect(h.holders()).to.deep.equal(['coord-1']);
+    expect((await h.holders())).to.deep.equal(['coord-1']);
     const err = await holder.holder.handover('coord-9').then(() => undefined, (e: unknown) => e);
     expect(err).to.be.instanceOf(InvalidArgumentError);
     expect(h.root.state.legacy, 'no era was sealed').to.equal(null);
@@ -241,7 +246,7 @@ describe('coordinator lease holder (virtual time)', () => {
     const era = h.root.state.tenure.era;
     const rejoined = await h.add('coord-3');
     await h.run(2000, 50);
-    expect(rejoined.holder.core.serving(h.clock.now())).to.equal(false);
+    expect((await rejoined.holder.status()).serving).to.equal(false);
     expect(h.root.state.tenure.era).to.equal(era);
     expect(rejoined.holder.metrics.campaigns).to.equal(0);
   });
@@ -250,7 +255,7 @@ describe('coordinator lease holder (virtual time)', () => {
     await h.run(100);
     const b = await h.add('coord-2');
     await h.run(100);
-    expect(h.holders()).to.deep.equal(['coord-1']);
+    expect((await h.holders())).to.deep.equal(['coord-1']);
     for (let i = 0; i < 5; i++) expect(await h.serveOnce()).to.equal('coord-1');
     // A lying root: the next renewal is accepted for another era, a broken invariant that crashes the actor.
     const real = h.root.applyTenure.bind(h.root);
@@ -273,16 +278,16 @@ describe('coordinator lease holder (virtual time)', () => {
     expect(a.supervisor!.whichChildren()[0]).to.include({ status: 'running', restarts: 1 });
     // The rooted tenure still names coord-1 era 1, but the new incarnation never serves from it.
     expect(h.root.state.tenure).to.include({ holder_id: 'coord-1', era: 1 });
-    expect(h.holders()).to.deep.equal([]);
+    expect((await h.holders())).to.deep.equal([]);
     const expires = h.root.state.tenure.expires_unix_ms;
     while (h.clock.now() < expires) {
-      expect(h.holders(), `served at ${h.clock.now()} before the old era expired`).to.deep.equal([]);
+      expect((await h.holders()), `served at ${h.clock.now()} before the old era expired`).to.deep.equal([]);
       expect(await h.serveOnce()).to.equal(null);
       await h.run(50);
     }
     await h.run(300);
     expect(h.root.state.tenure.era).to.equal(2);
-    expect(h.holders()).to.have.length(1);
+    expect((await h.holders())).to.have.length(1);
     expect(a.holder.metrics.campaigns + b.holder.metrics.campaigns).to.be.greaterThan(campaigns);
     for (let i = 0; i < 5; i++) expect(await h.serveOnce()).to.equal(h.root.state.tenure.holder_id);
     h.checkHistory();

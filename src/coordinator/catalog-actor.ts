@@ -1,0 +1,147 @@
+// Owns the catalog actor: the only owner of the runtime store registry (catalog.ts), which heartbeats fill,
+// and of the rooted state it answers against, told by the rooted view actor on every advance. Routing by key
+// and the store listings are asks to it, so the registry is never read outside its mailbox. Also owns the
+// handle the gRPC front uses and the actor's child spec.
+import { actorChildSpec, type ActorContext, type ActorRef, type ActorSystem, type Behaviour } from '../actors/index.js';
+import { NokvError, UnavailableError } from '../common/errors.js';
+import type { RegionDescriptor, RootState } from '../metaroot/state/index.js';
+import type { ChildSpec } from '../supervisor/types.js';
+import { FailedPreconditionError } from './errors.js';
+import { StoreRegistry, routeKey, type RegionLeader, type StoreHeartbeat, type StoreInfo } from './catalog.js';
+import { VIEW_ASK_TIMEOUT_MS, type RootedNotice, type ViewMsg } from './root-view.js';
+
+/** The actor's name in logs, in the supervisor and on /debug/vars. */
+export const CATALOG_ACTOR = 'catalog';
+/** Asks to the catalog answer from memory; this bounds a stuck mailbox. */
+export const CATALOG_ASK_TIMEOUT_MS = 5_000;
+
+export interface Route {
+  region: RegionDescriptor | null;
+  leader: RegionLeader | null;
+  root_index: number;
+}
+
+export type CatalogMsg =
+  | RootedNotice
+  /** Ask → void; fails FAILED_PRECONDITION for an unknown or retired store. */
+  | { t: 'heartbeat'; hb: StoreHeartbeat; nowMs: number }
+  /** Ask → Route. */
+  | { t: 'route'; key: Uint8Array }
+  /** Ask → StoreInfo | null. */
+  | { t: 'store'; storeId: number; nowMs: number }
+  /** Ask → StoreInfo[]. */
+  | { t: 'stores'; includeRetired: boolean; nowMs: number };
+
+type Ctx = ActorContext<CatalogMsg>;
+
+export class CatalogActor implements Behaviour<CatalogMsg> {
+  private readonly registry = new StoreRegistry();
+  private state: RootState | null = null;
+  private self: ActorRef<CatalogMsg> | undefined;
+
+  constructor(private readonly d: { view: { readonly current: ActorRef<ViewMsg> | undefined } }) {}
+
+  async init(ctx: Ctx): Promise<void> {
+    this.self = ctx.self;
+    const view = this.d.view.current;
+    if (!view) throw new UnavailableError('catalog started before the rooted view');
+    this.state = await ctx.ask<RootState | null>(view, { t: 'subscribe', to: ctx.self as ActorRef<RootedNotice> }, { timeoutMs: VIEW_ASK_TIMEOUT_MS });
+  }
+
+  receive(msg: CatalogMsg, ctx: Ctx): void {
+    if (msg.t === 'rooted') {
+      if (!this.state || msg.state.last_applied.index >= this.state.last_applied.index) this.state = msg.state;
+      return;
+    }
+    try {
+      this.answer(msg, ctx);
+    } catch (err) {
+      // A refusal (unknown store, pending range change, view not loaded) answers the asker; the actor goes on.
+      if (err instanceof NokvError) return ctx.fail(err);
+      throw err;
+    }
+  }
+
+  private answer(msg: Exclude<CatalogMsg, RootedNotice>, ctx: Ctx): void {
+    switch (msg.t) {
+      case 'heartbeat':
+        this.registry.heartbeat(this.rooted(), msg.hb, msg.nowMs);
+        return ctx.reply(undefined);
+      case 'route': {
+        const s = this.rooted();
+        const region = routeKey(s, msg.key);
+        return ctx.reply({ region, leader: region ? this.registry.leaderFor(s, region.region_id) : null, root_index: s.last_applied.index } satisfies Route);
+      }
+      case 'store':
+        return ctx.reply(this.registry.get(this.rooted(), msg.storeId, msg.nowMs));
+      case 'stores':
+        return ctx.reply(this.registry.list(this.rooted(), msg.includeRetired, msg.nowMs));
+    }
+  }
+
+  terminate(): void {
+    try {
+      const view = this.d.view.current;
+      if (view && this.self) view.tell({ t: 'unsubscribe', to: this.self as ActorRef<RootedNotice> });
+    } catch {
+      // The view is gone or full; it forgets subscribers when it restarts.
+    }
+  }
+
+  inspect(): unknown {
+    return { root_index: this.state?.last_applied.index ?? 0 };
+  }
+
+  /** The rooted state; a refusal (not a crash) before the view has loaded one. */
+  private rooted(): RootState {
+    if (!this.state) throw new FailedPreconditionError('rooted view not loaded yet');
+    return this.state;
+  }
+}
+
+/** What the gRPC front holds: asks to the running catalog actor (UNAVAILABLE while there is none). */
+export class CatalogHandle {
+  private ref: ActorRef<CatalogMsg> | undefined;
+
+  constructor(
+    private readonly actors: ActorSystem,
+    private readonly view: { readonly current: ActorRef<ViewMsg> | undefined },
+  ) {}
+
+  childSpec(): ChildSpec {
+    return actorChildSpec<CatalogMsg>(
+      this.actors,
+      { name: CATALOG_ACTOR, thread: 0, behaviour: () => new CatalogActor({ view: this.view }) },
+      {
+        onStart: (ref) => {
+          this.ref = ref;
+          this.actors.onExit(ref, () => {
+            if (this.ref === ref) this.ref = undefined;
+          });
+        },
+      },
+    );
+  }
+
+  private ask<R>(msg: CatalogMsg): Promise<R> {
+    const ref = this.ref;
+    if (!ref) return Promise.reject(new UnavailableError('catalog is not running'));
+    return ref.ask<R>(msg, { timeoutMs: CATALOG_ASK_TIMEOUT_MS });
+  }
+
+  heartbeat(hb: StoreHeartbeat, nowMs: number): Promise<void> {
+    return this.ask({ t: 'heartbeat', hb, nowMs });
+  }
+
+  route(key: Uint8Array): Promise<Route> {
+    return this.ask({ t: 'route', key });
+  }
+
+  store(storeId: number, nowMs: number): Promise<StoreInfo | null> {
+    return this.ask({ t: 'store', storeId, nowMs });
+  }
+
+  stores(includeRetired: boolean, nowMs: number): Promise<StoreInfo[]> {
+    return this.ask({ t: 'stores', includeRetired, nowMs });
+  }
+}
