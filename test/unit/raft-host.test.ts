@@ -139,4 +139,38 @@ describe('raft host: Ready ordering and failures', function () {
     expect(after.writes - before.writes, 'fewer persists than proposals: Readys batch entries').to.be.lessThan(50);
     expect(after.batches - before.batches).to.be.at.most(after.writes - before.writes);
   });
+
+  it('driven by its owner (externalDrive): the same replication, one Ready per turn, and a failed persist stops the group', async () => {
+    // An owner like the meta-root peer actor: woken when there is work, it begins a Ready and finishes it on a
+    // later turn once the persist resolved (here a macrotask stands in for the message to self).
+    const pumps = { begun: 0, finished: 0 };
+    let cluster: LocalCluster | undefined;
+    const pump = () => {
+      for (const n of cluster?.nodes.values() ?? []) {
+        const persisted = n.group.beginReady();
+        if (!persisted) continue;
+        pumps.begun++;
+        persisted.then(
+          () => setImmediate(() => {
+            pumps.finished++;
+            void n.group.finishReady();
+          }),
+          (err: unknown) => setImmediate(() => n.group.failReady(err)),
+        );
+      }
+    };
+    const failures: Error[] = [];
+    c = cluster = await LocalCluster.open({ group: { externalDrive: { wake: () => setImmediate(pump) }, onFailed: (e) => failures.push(e) } });
+    const leader = await c.elect(1);
+    for (let i = 0; i < 20; i++) await leader.group.propose(put(`k${i}`));
+    await c.until('every replica applied the 20 entries', () => [...c!.nodes.values()].every((n) => n.sm.data.size === 20));
+    for (const n of c.nodes.values()) expect(n.sm.data.get('k19')).to.equal('v-k19');
+    expect(pumps.begun).to.be.greaterThan(20);
+    // A persist that fails stops the leader's group for good, through failReady.
+    leader.store.failWith = new Error('disk gone');
+    const err = await leader.group.propose(put('lost')).then(() => undefined, (e: unknown) => e);
+    expect(err).to.be.instanceOf(RaftGroupFailedError);
+    expect(failures).to.have.length(1);
+    expect((failures[0] as Error).message).to.contain('disk gone');
+  });
 });
