@@ -10,6 +10,8 @@
 // Every row prints upstream's published figure for the same workload and upstream avg / our avg (above 1 = we
 // are faster). Then (stores only) the targets of the fsmeta work, and a summary of every fsmeta RPC at 1 and 8
 // clients (p50, p99, ops/s = clients / average latency).
+// A third mode, FSMETA_BENCH_MODE=ab FSMETA_BENCH_BASELINE=<git ref>, runs only a before/after table of the
+// hot RPCs: the baseline's gateway and this tree's on one cluster, in alternating rounds (fsmeta-ab.ts).
 // Two modes, both by default (FSMETA_BENCH_MODE=memory|stores picks one): the gateway in this process on the
 // in-memory KV, and the `nokv fsmeta` process of a real cluster (`nokv cluster up` on free ports: three
 // raft-replicated stores, coordinators, meta-roots) on mount `default`. Latencies are avg/p50/p95/p99 with the
@@ -19,6 +21,7 @@ import { startGateway } from '../src/gateway/gateway.js';
 import { MemoryDuties } from '../src/gateway/memory-duties.js';
 import { MemoryKv } from '../src/gateway/memory-kv.js';
 import { fsmetaClusterUp } from '../test/fixtures/fsmeta-cluster.js';
+import { buildBaseline, runAb } from './fsmeta-ab.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
 
 const CLIENTS = 8;
@@ -33,6 +36,9 @@ const STORM_CLIENTS = 64;
 const STORM_CREATES = 2_048;
 /** Each op of the per-RPC summary runs this long at each concurrency. */
 const SUMMARY_MS = Number(process.env.FSMETA_BENCH_SUMMARY_MS ?? 1_500);
+/** The A/B table (FSMETA_BENCH_MODE=ab): rounds per op and side, and their length. */
+const AB_ROUNDS = Number(process.env.FSMETA_BENCH_AB_ROUNDS ?? 4);
+const AB_ROUND_MS = Number(process.env.FSMETA_BENCH_AB_ROUND_MS ?? 1_000);
 
 /** Upstream's published averages and p50s (ms) of the same workloads (Docker Compose, 3 stores, 8 clients). */
 const UPSTREAM: Record<string, { avg: number; p50: number }> = {
@@ -389,7 +395,30 @@ async function runStores(): Promise<void> {
   }
 }
 
+/** Only the before/after table: FSMETA_BENCH_MODE=ab FSMETA_BENCH_BASELINE=<git ref> (fsmeta-ab.ts). */
+async function runAbOnly(ref: string): Promise<void> {
+  process.stdout.write(`building the baseline ${ref} in a temp dir...\n`);
+  const b = buildBaseline(ref);
+  try {
+    process.stdout.write('starting a cluster on free ports (3 meta-roots, 3 coordinators, 3 stores, fsmeta)...\n');
+    const c = await fsmetaClusterUp();
+    try {
+      process.stdout.write(`${await runAb(c, b, { clients: CLIENTS, roundMs: AB_ROUND_MS, rounds: AB_ROUNDS })}\n`);
+    } finally {
+      await c.close();
+    }
+  } finally {
+    b.remove();
+  }
+}
+
 const mode = process.env.FSMETA_BENCH_MODE;
-if (mode !== 'stores') await runMemory();
-rows = [];
-if (mode !== 'memory') await runStores();
+const baselineRef = process.env.FSMETA_BENCH_BASELINE;
+if (mode === 'ab') {
+  if (!baselineRef) throw new Error('FSMETA_BENCH_MODE=ab needs FSMETA_BENCH_BASELINE=<git ref>');
+  await runAbOnly(baselineRef);
+} else {
+  if (mode !== 'stores') await runMemory();
+  rows = [];
+  if (mode !== 'memory') await runStores();
+}

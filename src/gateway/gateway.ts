@@ -2,10 +2,11 @@
 // gRPC server that fronts them; and taking it down in reverse order.
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
-import { startGrpcServer } from '../transport/index.js';
+import { loadProto, startGrpcServer } from '../transport/index.js';
 import { Executor, type ExecutorOptions } from './executor.js';
 import type { ApplyEventSource, CoordinatorDuties, TransactionalKv } from './kv.js';
 import { fsmetaService, type FsmetaService } from './server/service.js';
+import { FSMETA_PROTO } from './server/wire.js';
 import { WatchRouter } from './watch/router.js';
 
 export interface GatewayOptions {
@@ -35,7 +36,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const service = fsmetaService({ executor, router, duties: o.duties, ...(o.logger ? { logger: o.logger } : {}) });
   let server;
   try {
-    server = await startGrpcServer({ addr: o.addr, services: [service.binding], ...(o.token ? { token: o.token } : {}) });
+    server = await startGrpcServer({ addr: o.addr, services: [service.binding], reflectionPackages: [loadProto(FSMETA_PROTO).packageDefinition], ...(o.token ? { token: o.token } : {}) });
   } catch (err) {
     router.stop();
     throw err;

@@ -118,9 +118,9 @@ export function parseDentryKey(key: Buffer): ParsedDentryKey | undefined {
 class Reader {
   pos = VALUE_MAGIC.length + 1;
   constructor(readonly buf: Buffer, kind: number, what: string) {
-    if (buf.length < this.pos || !buf.subarray(0, VALUE_MAGIC.length).equals(VALUE_MAGIC) || buf[VALUE_MAGIC.length] !== kind) {
-      throw new DataLossError(`fsmeta: malformed ${what} value`);
-    }
+    let ok = buf.length >= this.pos && buf[VALUE_MAGIC.length] === kind;
+    for (let k = 0; ok && k < VALUE_MAGIC.length; k++) ok = buf[k] === VALUE_MAGIC[k];
+    if (!ok) throw new DataLossError(`fsmeta: malformed ${what} value`);
   }
   need(n: number): void {
     if (this.pos + n > this.buf.length) throw new DataLossError('fsmeta: truncated value');
@@ -133,6 +133,14 @@ class Reader {
     this.need(4);
     const v = this.buf.readUInt32BE(this.pos);
     this.pos += 4;
+    return v;
+  }
+  /** A u64 as a number (ids, sizes: exact below 2^53, as Number(u64()) would give). */
+  u64n(): number {
+    this.need(8);
+    const hi = this.buf.readUInt32BE(this.pos);
+    const v = hi < 0x20_0000 ? hi * 0x1_0000_0000 + this.buf.readUInt32BE(this.pos + 4) : Number(this.buf.readBigUInt64BE(this.pos));
+    this.pos += 8;
     return v;
   }
   u64(): bigint {
@@ -188,7 +196,7 @@ export function encodeInode(r: InodeRecord): Buffer {
 export function decodeInode(buf: Buffer): InodeRecord {
   const r = new Reader(buf, KIND_INODE, 'inode');
   const out: InodeRecord = {
-    inode: Number(r.u64()), type: typeOf(r.u8()), size: Number(r.u64()), mode: r.u32(), linkCount: r.u32(),
+    inode: r.u64n(), type: typeOf(r.u8()), size: r.u64n(), mode: r.u32(), linkCount: r.u32(),
     createdUnixNs: r.u64(), updatedUnixNs: r.u64(), opaqueAttrs: r.bytes(),
   };
   r.end();
@@ -200,7 +208,7 @@ export function encodeDentry(d: DentryRecord): Buffer {
 }
 export function decodeDentry(buf: Buffer): DentryRecord {
   const r = new Reader(buf, KIND_DENTRY, 'dentry');
-  const out: DentryRecord = { parent: Number(r.u64()), name: r.bytes(), inode: Number(r.u64()), type: typeOf(r.u8()) };
+  const out: DentryRecord = { parent: r.u64n(), name: r.bytes(), inode: r.u64n(), type: typeOf(r.u8()) };
   r.end();
   return out;
 }
@@ -215,7 +223,7 @@ export function encodeParent(p: ParentRecord): Buffer {
 }
 export function decodeParent(buf: Buffer): ParentRecord {
   const r = new Reader(buf, KIND_PARENT, 'parent');
-  const out = { parent: Number(r.u64()), name: r.bytes() };
+  const out = { parent: r.u64n(), name: r.bytes() };
   r.end();
   return out;
 }
@@ -225,7 +233,7 @@ export function encodeSession(s: SessionRecord): Buffer {
 }
 export function decodeSession(buf: Buffer): SessionRecord {
   const r = new Reader(buf, KIND_SESSION, 'session');
-  const out = { session: r.bytes().toString(), inode: Number(r.u64()), expiresUnixNs: r.u64() };
+  const out = { session: r.bytes().toString(), inode: r.u64n(), expiresUnixNs: r.u64() };
   r.end();
   return out;
 }
@@ -235,7 +243,7 @@ export function encodeUsage(u: QuotaUsage): Buffer {
 }
 export function decodeUsage(buf: Buffer): QuotaUsage {
   const r = new Reader(buf, KIND_USAGE, 'usage');
-  const out = { bytes: Number(r.u64()), inodes: Number(r.u64()) };
+  const out = { bytes: r.u64n(), inodes: r.u64n() };
   r.end();
   return out;
 }

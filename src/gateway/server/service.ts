@@ -14,6 +14,7 @@ import { FsInvalidError, FsNotFoundError, MountRetiredError, WatchCursorExpiredE
 import type { Executor } from '../executor.js';
 import type { CoordinatorDuties } from '../kv.js';
 import { DEFAULT_WATCH_WINDOW, MAX_WATCH_WINDOW, type Subscription, type WatchRouter, type WatchSpec } from '../watch/router.js';
+import * as P from './pb.js';
 import * as W from './wire.js';
 
 export interface FsmetaServiceOptions {
@@ -45,6 +46,34 @@ export function fsmetaStatus(err: unknown): grpc.StatusObject & Error {
 
 type Handler = (req: any) => Promise<unknown>;
 
+/** Methods whose responses pb.ts encodes from the executor's records, bypassing proto-loader's writer. */
+const HOT_ENCODERS: Record<string, (value: any) => Buffer> = {
+  Create: P.encodeCreateResponse,
+  Lookup: P.encodeLookupResponse,
+  GetAttr: P.encodeGetAttrResponse,
+  ReadDir: P.encodeReadDirResponse,
+  ReadDirPlus: P.encodeReadDirPlusResponse,
+};
+
+let definition: grpc.ServiceDefinition | undefined;
+
+/**
+ * The FSMetadata definition from the proto with the hot methods' response writers replaced by pb.ts (requests
+ * are still decoded by proto-loader; reflection still describes the proto, gateway.ts passes its package).
+ */
+export function fsmetaServiceDefinition(): grpc.ServiceDefinition {
+  if (definition) return definition;
+  const base = loadProto(W.FSMETA_PROTO).service(W.FSMETA_SERVICE);
+  const out: Record<string, grpc.MethodDefinition<any, any>> = { ...base };
+  for (const [name, encode] of Object.entries(HOT_ENCODERS)) {
+    const m = base[name];
+    if (!m) throw new Error(`FSMetadata has no method ${name}`);
+    out[name] = { ...m, responseSerialize: encode };
+  }
+  definition = out as grpc.ServiceDefinition;
+  return definition;
+}
+
 export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
   const x = o.executor;
   const unary = (fn: Handler): grpc.handleUnaryCall<any, any> => (call, callback) => {
@@ -61,20 +90,12 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
   const streams: StreamStats = { open: 0, opened: 0, closedWithError: 0 };
   const live = new Set<WatchStream>();
   const impl: grpc.UntypedServiceImplementation = {
-    Create: unary(async (r) => {
-      const out = await x.create(W.createIn(r));
-      return { dentry: W.dentryOut(out.dentry), inode: W.inodeOut(out.inode) };
-    }),
-    Lookup: unary(async (r) => ({ dentry: W.dentryOut(await x.lookup(W.nameIn(r))) })),
-    GetAttr: unary(async (r) => ({ inode: W.inodeOut(await x.getAttr({ mount: r.mount ?? '', inode: W.num(r.inode, 'inode'), snapshotVersion: W.big(r.snapshot_version) })) })),
-    ReadDir: unary(async (r) => {
-      const out = await x.readDir(W.readDirIn(r));
-      return { entries: out.entries.map(W.dentryOut), read_version: out.readVersion.toString() };
-    }),
-    ReadDirPlus: unary(async (r) => {
-      const out = await x.readDirPlus(W.readDirIn(r));
-      return { entries: out.entries.map((e) => ({ dentry: W.dentryOut(e.dentry), inode: W.inodeOut(e.inode) })), read_version: out.readVersion.toString() };
-    }),
+    // The hot responses go out through pb.ts (see HOT_ENCODERS): their handlers answer with records.
+    Create: unary(async (r) => x.create(W.createIn(r))),
+    Lookup: unary(async (r) => x.lookup(W.nameIn(r))),
+    GetAttr: unary(async (r) => x.getAttr({ mount: r.mount ?? '', inode: W.num(r.inode, 'inode'), snapshotVersion: W.big(r.snapshot_version) })),
+    ReadDir: unary(async (r) => x.readDir(W.readDirIn(r))),
+    ReadDirPlus: unary(async (r) => x.readDirPlus(W.readDirIn(r))),
     UpdateInode: unary(async (r) => ({ inode: W.inodeOut(await x.updateInode(W.updateIn(r))) })),
     Rename: unary(async (r) => (await x.rename(W.moveIn(r)), {})),
     RenameSubtree: unary(async (r) => (await x.renameSubtree(W.moveIn(r)), {})),
@@ -104,7 +125,7 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
     },
   };
   return {
-    binding: { service: loadProto(W.FSMETA_PROTO).service(W.FSMETA_SERVICE), impl },
+    binding: { service: fsmetaServiceDefinition(), impl },
     streams,
     endStreams: () => {
       for (const s of [...live]) s.end();

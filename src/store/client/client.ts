@@ -3,7 +3,7 @@
 // bypass a lock whose primary was pushed above the read), and transactions: one-phase commit when every key is
 // in one region, otherwise Percolator 2PC (primary alone, secondaries grouped by region, commit primary,
 // commit secondaries), with the primary kept alive by TxnHeartBeat while a long commit runs (keepalive.ts).
-import type * as grpc from '@grpc/grpc-js';
+import * as grpc from '@grpc/grpc-js';
 import { SystemClock, type Clock } from '../../common/clock.js';
 import { NokvError, NotLeaderError, TimeoutError, UnavailableError, FailedPreconditionError } from '../../common/errors.js';
 import { createClient, loadProto, unaryCall } from '../../transport/index.js';
@@ -15,6 +15,7 @@ import { MAX_SCAN_LIMIT } from '../percolator/read.js';
 import { startKeepAlive } from './keepalive.js';
 import { RouteCache } from './routes.js';
 import type { TimestampSource } from './tso.js';
+import { fastReadDefinition } from './wire.js';
 
 /** Attempts of one region-addressed call (region errors, leader changes, unreachable stores). */
 export const MAX_REGION_ATTEMPTS = 40;
@@ -117,6 +118,9 @@ export interface ClientStats {
 
 type Method = 'Get' | 'BatchGet' | 'Scan' | 'ScanRefs' | 'Prewrite' | 'Commit' | 'BatchRollback' | 'ResolveLock' | 'CheckTxnStatus' | 'TxnHeartBeat' | 'OnePhaseCommit' | 'SplitRegion' | 'ListRegions';
 
+/** A bytes field as a Buffer without copying (both decoders give Buffers already). */
+const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b));
+
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export function wireToDescriptor(w: any): RegionDescriptor {
@@ -148,7 +152,8 @@ export class StoreClient {
   private closed = false;
 
   constructor(readonly opts: StoreClientOptions) {
-    this.ctor = loadProto(STORE_KV_PROTO).clientConstructor(STORE_KV_SERVICE);
+    // Read responses decode through wire.ts (views of the received bytes); the rest through proto-loader.
+    this.ctor = grpc.makeGenericClientConstructor(fastReadDefinition(loadProto(STORE_KV_PROTO).service(STORE_KV_SERVICE)), STORE_KV_SERVICE);
     this.clock = opts.clock ?? new SystemClock();
   }
 
@@ -346,7 +351,7 @@ export class StoreClient {
     const bypass: bigint[] = [];
     for (let round = 0; round < MAX_LOCK_RESOLVE_ROUNDS; round++) {
       const { res } = await this.onRegion<any>(key, 'Get', () => ({ key, version: readTs.toString(), bypass_locks: bypass.map(String) }));
-      if (!res.error) return res.not_found ? undefined : Buffer.from(res.value);
+      if (!res.error) return res.not_found ? undefined : asBuffer(res.value);
       await this.handleReadError(res.error, readTs, bypass);
     }
     throw new TxnConflictError(`read of ${key.toString('hex')} kept meeting locks`);
@@ -374,7 +379,7 @@ export class StoreClient {
         } else if (res.error) {
           throw new TxnConflictError(`batch read refused: ${describeKeyError(res.error)}`);
         } else {
-          for (const p of res.pairs ?? []) out.set(Buffer.from(p.key).toString('hex'), Buffer.from(p.value));
+          for (const p of res.pairs ?? []) out.set(asBuffer(p.key).toString('hex'), asBuffer(p.value));
         }
       });
       const outcomes = await Promise.all(locks.map((l) => this.resolveLock(l, readTs)));
@@ -411,10 +416,10 @@ export class StoreClient {
         continue;
       }
       for (const p of res.pairs) {
-        if (p.ref_elsewhere?.length > 0) elsewhere.push({ at: pairs.length, key: Buffer.from(p.ref_elsewhere) });
-        pairs.push({ key: Buffer.from(p.key), value: Buffer.from(p.value), ref: p.ref_found ? Buffer.from(p.ref_value) : undefined });
+        if (p.ref_elsewhere?.length > 0) elsewhere.push({ at: pairs.length, key: asBuffer(p.ref_elsewhere) });
+        pairs.push({ key: asBuffer(p.key), value: asBuffer(p.value), ref: p.ref_found ? asBuffer(p.ref_value) : undefined });
       }
-      for (const f of res.found ?? []) found.set(Buffer.from(f.key).toString('hex'), Buffer.from(f.value));
+      for (const f of res.found ?? []) found.set(asBuffer(f.key).toString('hex'), asBuffer(f.value));
       unread = unread.filter((k) => !sent.includes(k));
       if (pairs.length >= limit || region.end.length === 0 || (end.length > 0 && compareBytes(region.end, end) >= 0)) break;
       from = region.end;
@@ -447,7 +452,7 @@ export class StoreClient {
         await this.handleReadError(res.error, readTs, bypass);
         continue;
       }
-      for (const p of res.pairs) out.push({ key: Buffer.from(p.key), value: Buffer.from(p.value) });
+      for (const p of res.pairs) out.push({ key: asBuffer(p.key), value: asBuffer(p.value) });
       if (out.length >= limit || region.end.length === 0 || (end.length > 0 && compareBytes(region.end, end) >= 0)) break;
       from = region.end;
     }
