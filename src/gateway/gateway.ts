@@ -1,5 +1,6 @@
 // Owns assembling one gateway from its ports: the executor, the watch router on the event source, and the
 // gRPC server that fronts them; and taking it down in reverse order.
+import { ActorSystem } from '../actors/index.js';
 import type { Clock } from '../common/clock.js';
 import type { Logger } from '../common/log.js';
 import { loadProto, startGrpcServer } from '../transport/index.js';
@@ -18,6 +19,8 @@ export interface GatewayOptions {
   addr: string;
   token?: string;
   logger?: Logger;
+  /** The process's actor system, where the watch session actors run; absent: the gateway starts its own. */
+  actors?: ActorSystem;
   executor?: Partial<Pick<ExecutorOptions, 'maxTxnAttempts' | 'txnBackoffBaseMs' | 'idBatch'>>;
 }
 
@@ -26,19 +29,24 @@ export interface RunningGateway {
   executor: Executor;
   router: WatchRouter;
   service: FsmetaService;
+  /** Where the watch session actors run. */
+  actors: ActorSystem;
   stop(): Promise<void>;
 }
 
 export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const executor = new Executor({ kv: o.kv, duties: o.duties, clock: o.clock, ...o.executor });
+  const ownActors = o.actors ? undefined : await ActorSystem.start({ role: 'fsmeta', node: 'gateway', workers: 0, clock: o.clock, ...(o.logger ? { logger: o.logger } : {}) });
+  const actors = o.actors ?? ownActors!;
   const router = new WatchRouter(o.kv, o.source);
   router.start();
-  const service = fsmetaService({ executor, router, duties: o.duties, ...(o.logger ? { logger: o.logger } : {}) });
+  const service = fsmetaService({ executor, router, duties: o.duties, actors, ...(o.logger ? { logger: o.logger } : {}) });
   let server;
   try {
     server = await startGrpcServer({ addr: o.addr, services: [service.binding], reflectionPackages: [loadProto(FSMETA_PROTO).packageDefinition], ...(o.token ? { token: o.token } : {}) });
   } catch (err) {
     router.stop();
+    await ownActors?.shutdown();
     throw err;
   }
   const srv = server;
@@ -47,10 +55,12 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     executor,
     router,
     service,
+    actors,
     stop: async () => {
-      service.endStreams();
+      await service.endStreams();
       router.stop();
       await srv.close();
+      await ownActors?.shutdown();
     },
   };
 }

@@ -116,7 +116,7 @@ function children(s: FsmetaSettings, ctx: RoleContext) {
         if (s.devMemoryKv) ctx.logger.warn('running on --dev-memory-kv: metadata lives in this process only and is lost on exit');
         const p = s.devMemoryKv ? memoryPorts() : clusterPorts(s, ctx);
         try {
-          parts.gw = await startGateway({ ...p.ports, clock: ctx.clock, addr: s.addr, ...(s.token ? { token: s.token } : {}), logger: ctx.logger.child({ actor: 'grpc-front' }) });
+          parts.gw = await startGateway({ ...p.ports, clock: ctx.clock, actors: ctx.actors, addr: s.addr, ...(s.token ? { token: s.token } : {}), logger: ctx.logger.child({ actor: 'grpc-front' }) });
         } catch (err) {
           p.close();
           throw err;

@@ -147,4 +147,42 @@ describe('fsmeta WatchSubtree', function () {
     await waitFor('event', () => w.events.length === 1);
     expect(summary(w)).to.deep.equal([`CREATED ${d}/k1`]);
   });
+
+  it('each stream is a session actor that owns its subscription and window, and goes away with the stream', async () => {
+    const sessions = async () => (await t.gw.actors.inspect())[0]!.actors.filter((a) => a.name === 'fsmeta-watch-session');
+    const d = await create(ROOT, 'sessions', dir());
+    const a = watch({ mount: M, root_inode: d, back_pressure_window: 3 });
+    const b = watch({ mount: M, root_inode: d });
+    await waitFor('both ready', () => a.ready.length === 1 && b.ready.length === 1);
+    await create(d, 's1');
+    await waitFor('events', () => a.events.length === 1 && b.events.length === 1);
+    const live = await sessions();
+    expect(live.map((s) => s.state)).to.deep.equal([
+      { state: 'live', outstanding: 1, window: 3 },
+      { state: 'live', outstanding: 1, window: 256 },
+    ]);
+    expect(live.every((s) => s.processed >= 3 && s.mailbox === 0)).to.equal(true); // subscribe, opened, the event
+    a.ack(a.events[0].cursor);
+    await waitFor('ack taken', async () => ((await sessions())[0]?.state as any)?.outstanding === 0);
+    b.close();
+    await waitFor('the cancelled stream\'s actor stops', async () => (await sessions()).length === 1);
+    expect(t.gw.router.stats.subscriptions).to.equal(1);
+    a.close();
+    await waitFor('no session left', async () => (await sessions()).length === 0 && t.gw.service.streams.open === 0);
+    expect(t.gw.router.stats.subscriptions).to.equal(0);
+  });
+
+  it('a gateway stop ends every stream through its session actor', async () => {
+    const other = await startTestGateway();
+    try {
+      other.duties.registerMount(M, 1);
+      const w = open(other.client, { mount: M, root_inode: ROOT });
+      await waitFor('ready', () => w.ready.length === 1);
+      await other.stop();
+      expect(await w.status).to.equal('END');
+      expect(other.gw.service.streams.open).to.equal(0);
+    } finally {
+      await other.stop().catch(() => undefined);
+    }
+  });
 });
