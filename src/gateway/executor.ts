@@ -76,6 +76,9 @@ export class Executor {
   private readonly idBatch: number;
   private idNext = 0;
   private idEnd = 0;
+  /** A batch fetched ahead of need, used when the current one runs out. */
+  private idSpare: [number, number] | undefined;
+  private idRefill: Promise<void> | undefined;
 
   constructor(opts: ExecutorOptions) {
     this.kv = opts.kv;
@@ -408,18 +411,43 @@ export class Executor {
     return m;
   }
 
+  /**
+   * The next inode id of the gateway's current AllocID batch. One refill is in flight at a time, however many
+   * creates wait for it (each caller used to fetch a batch of its own and all but one were thrown away), and
+   * the next batch is fetched when a quarter of the current one is left, so a create rarely waits for AllocID.
+   */
   private async nextInodeId(mount: MountInfo): Promise<number> {
     for (;;) {
       if (this.idNext >= this.idEnd) {
-        const first = await this.duties.allocIds(this.idBatch);
-        if (this.idNext >= this.idEnd) {
-          this.idNext = first;
-          this.idEnd = first + this.idBatch;
+        if (this.idSpare) {
+          [this.idNext, this.idEnd] = this.idSpare;
+          this.idSpare = undefined;
+        } else {
+          await this.refillIds();
+          continue;
         }
       }
+      if (!this.idSpare && this.idEnd - this.idNext <= this.idBatch / 4) void this.refillIds().catch(() => undefined);
       const id = this.idNext++;
       if (id !== mount.rootInode && id > 0) return id;
     }
+  }
+
+  /** Fetches one batch (sharing a fetch already in flight) into the current range, or as the spare one. */
+  private refillIds(): Promise<void> {
+    this.idRefill ??= this.duties.allocIds(this.idBatch).then(
+      (first) => {
+        this.idRefill = undefined;
+        const range: [number, number] = [first, first + this.idBatch];
+        if (this.idNext >= this.idEnd && !this.idSpare) [this.idNext, this.idEnd] = range;
+        else this.idSpare ??= range;
+      },
+      (err) => {
+        this.idRefill = undefined;
+        throw err;
+      },
+    );
+    return this.idRefill;
   }
 
   private async getDentry(tx: KvTxn, mount: string, parent: number, name: Buffer): Promise<DentryRecord> {
