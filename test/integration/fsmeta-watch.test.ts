@@ -172,6 +172,31 @@ describe('fsmeta WatchSubtree', function () {
     expect(t.gw.router.stats.subscriptions).to.equal(0);
   });
 
+  it('streams cancelled while subscribing leave no subscription and no session behind', async () => {
+    const sessions = async () => (await t.gw.actors.inspect())[0]!.actors.filter((a) => a.name === 'fsmeta-watch-session');
+    const base = t.gw.router.stats.subscriptions;
+    // The router takes its time to open each subscription (as when its queue is busy classifying events), so
+    // the cancellations land between the subscribe and the router's `opened`.
+    const router = t.gw.router;
+    const subscribe = router.subscribe.bind(router);
+    let asked = 0;
+    let answered = 0;
+    router.subscribe = (spec, sink) => {
+      asked++;
+      return new Promise((r) => setTimeout(r, 300)).then(() => subscribe(spec, sink)).finally(() => answered++);
+    };
+    try {
+      const ws = Array.from({ length: 10 }, () => open(c, { mount: M, root_inode: ROOT }));
+      await waitFor('every session asked the router', () => asked === 10);
+      for (const w of ws) w.close();
+      await waitFor('the router answered every subscribe', () => answered === 10);
+      await waitFor('every session gone', async () => (await sessions()).length === 0 && router.stats.subscriptions === base, 10_000);
+    } finally {
+      router.subscribe = subscribe;
+    }
+    expect(t.gw.service.streams.open).to.equal(0);
+  });
+
   it('a gateway stop ends every stream through its session actor', async () => {
     const other = await startTestGateway();
     try {

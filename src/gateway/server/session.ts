@@ -9,7 +9,8 @@
 // Writer sessions (OpenWriteSession and friends) are leases stored in the KV and changed by transactions from
 // any gateway, not state of a connection, so they stay with the executor.
 import type * as grpc from '@grpc/grpc-js';
-import type { ActorContext, ActorRef, Behaviour } from '../../actors/index.js';
+import { actorTrace, type ActorContext, type ActorRef, type Behaviour, type TraceContext } from '../../actors/index.js';
+import { traceOf } from '../../transport/index.js';
 import type { ExitReason } from '../../supervisor/types.js';
 import { FsInvalidError, FsNotFoundError, MountRetiredError } from '../errors.js';
 import type { CoordinatorDuties, KvCursor } from '../kv.js';
@@ -48,12 +49,18 @@ export class WatchSession implements Behaviour<SessionMsg> {
   private state: 'new' | 'subscribing' | 'live' | 'closed' = 'new';
   private sub: Subscription | undefined;
   private readonly earlyAcks: KvCursor[] = [];
+  /** Subscribe sent and neither `opened` nor its failure back yet. */
+  private setupPending = false;
   private self!: ActorRef<SessionMsg>;
+  /** The stream's trace: every message of this session, from the call or the router, continues it. */
+  private readonly trace: TraceContext | undefined;
 
   constructor(
     private readonly call: grpc.ServerDuplexStream<any, any>,
     private readonly deps: SessionDeps,
-  ) {}
+  ) {
+    this.trace = actorTrace(traceOf(call), 'grpc:WatchSubtree');
+  }
 
   init(ctx: ActorContext<SessionMsg>): void {
     this.self = ctx.self;
@@ -70,7 +77,7 @@ export class WatchSession implements Behaviour<SessionMsg> {
   /** Into this actor's mailbox; a session too far behind to take a message is closed with that error. */
   private send(m: SessionMsg): void {
     try {
-      this.self.tell(m);
+      this.self.tell(m, this.trace ? { trace: this.trace } : undefined);
     } catch (err) {
       // Only a full mailbox refuses a tell on this thread: end the call, and let the actor wind down.
       if (this.state !== 'closed') this.call.emit('error', this.deps.status(err));
@@ -79,7 +86,13 @@ export class WatchSession implements Behaviour<SessionMsg> {
 
   receive(m: SessionMsg, ctx: ActorContext<SessionMsg>): void {
     if (this.state === 'closed') {
+      // Closed while its set-up was under way: the actor stayed to take the outcome, so that a subscription
+      // the router opens meanwhile is closed here instead of lingering in the router.
       if (m.t === 'opened') m.sub.close();
+      if (this.setupPending && (m.t === 'opened' || m.t === 'fail' || m.t === 'spec')) {
+        this.setupPending = false;
+        ctx.stop();
+      }
       return;
     }
     switch (m.t) {
@@ -89,6 +102,7 @@ export class WatchSession implements Behaviour<SessionMsg> {
         this.subscribe(m.spec);
         return;
       case 'opened':
+        this.setupPending = false;
         this.sub = m.sub;
         this.state = 'live';
         for (const c of this.earlyAcks.splice(0)) m.sub.ack(c);
@@ -98,6 +112,8 @@ export class WatchSession implements Behaviour<SessionMsg> {
         if (this.state === 'live') this.call.write(W.eventOut(m.item));
         return;
       case 'fail':
+        // A failed set-up (mount lookup, router refusal) or the router closing a live subscription.
+        this.setupPending = false;
         return this.fail(m.err, ctx);
       case 'end':
         return this.end(ctx);
@@ -126,6 +142,7 @@ export class WatchSession implements Behaviour<SessionMsg> {
       if (this.state === 'new') {
         if (msg.body !== 'subscribe') throw new FsInvalidError('the first watch message must be subscribe');
         this.state = 'subscribing';
+        this.setupPending = true;
         // Async set-up comes back as a message to self; the mailbox keeps taking acks meanwhile.
         this.specOf(msg.subscribe).then(
           (spec) => this.send({ t: 'spec', spec }),
@@ -179,7 +196,7 @@ export class WatchSession implements Behaviour<SessionMsg> {
     this.release();
     // grpc-js turns an 'error' on a server stream into the final status (destroy() would drop it).
     this.call.emit('error', this.deps.status(err));
-    ctx.stop();
+    this.stopUnlessSetupPending(ctx);
   }
 
   /** The client went away, or the gateway is stopping. */
@@ -188,7 +205,11 @@ export class WatchSession implements Behaviour<SessionMsg> {
     this.state = 'closed';
     this.release();
     this.call.end();
-    ctx.stop();
+    this.stopUnlessSetupPending(ctx);
+  }
+
+  private stopUnlessSetupPending(ctx: ActorContext<SessionMsg>): void {
+    if (!this.setupPending) ctx.stop();
   }
 
   private release(): void {
