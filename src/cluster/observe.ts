@@ -64,8 +64,10 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
   if (Array.isArray(st?.regions)) {
     const regions = st.regions.map((r: Vars) => ({ id: Number(r.id), role: String(r.role), term: Number(r.term) }));
     s.store = { storeId: Number(st.store_id), regions };
-    const failed = st.regions.filter((r: Vars) => r.state === 'failed').map((r: Vars) => r.id);
-    s.state = `regions=${regions.length} leading=[${regions.filter((r: { role: string }) => r.role === 'leader').map((r: { id: number }) => r.id).join(',')}]${failed.length > 0 ? ` FAILED=[${failed.join(',')}]` : ''}${raftRestarts(st.data_plane_restarts)}`;
+    // A region whose actor is not running (restarting, or down for good) is named, never silently counted.
+    const down = st.regions.filter((r: Vars) => r.state !== undefined && r.state !== 'running').map((r: Vars) => `${r.id}:${r.state}`);
+    const regionRestarts = st.regions.reduce((n: number, r: Vars) => n + (typeof r.restarts === 'number' ? r.restarts : 0), 0);
+    s.state = `regions=${regions.length} leading=[${regions.filter((r: { role: string }) => r.role === 'leader').map((r: { id: number }) => r.id).join(',')}]${down.length > 0 ? ` DOWN=[${down.join(',')}]` : ''}${regionRestarts > 0 ? ` region-restarts=${regionRestarts}` : ''}${raftRestarts(st.data_plane_restarts)}`;
   }
   const f = vars.nokv_fsmeta_executor;
   if (f?.backend) {

@@ -36,6 +36,10 @@ export interface LeaseSettings {
   renew_before_ms: number;
 }
 
+/** Worker threads of a role's processes: a count, or `auto` (see workersOf in src/roles/flags.ts). */
+export type WorkersSetting = number | 'auto';
+export type WorkersRole = 'meta_root' | 'coordinator' | 'store' | 'fsmeta';
+
 export interface Topology {
   meta_root: { peers: MetaRootPeer[]; tick_ms: number };
   coordinators: CoordinatorNode[];
@@ -44,6 +48,8 @@ export interface Topology {
   lease: LeaseSettings;
   /** Where `nokv cluster up` serves the live dashboard page (port 0: a free port, reported by `cluster status`). */
   dashboard_addr: string;
+  /** Per role, the worker threads of its processes when --workers is not given (absent: 0). */
+  workers?: Partial<Record<WorkersRole, WorkersSetting>>;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -123,6 +129,13 @@ export function validateTopology(t: Topology): Topology {
     claim(`fsmeta[${i}].metrics_addr`, f.metrics_addr);
   }
   claim('dashboard_addr', t.dashboard_addr);
+  if (t.workers !== undefined) {
+    if (t.workers === null || typeof t.workers !== 'object' || Array.isArray(t.workers)) fail('workers must be an object of role → count or "auto"');
+    for (const [role, v] of Object.entries(t.workers)) {
+      if (!['meta_root', 'coordinator', 'store', 'fsmeta'].includes(role)) fail(`workers.${role}: unknown role (meta_root, coordinator, store, fsmeta)`);
+      if (v !== 'auto' && !(Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 16)) fail(`workers.${role} must be 0..16 or "auto"`);
+    }
+  }
   const { ttl_ms, renew_before_ms } = t.lease;
   if (!Number.isInteger(ttl_ms) || ttl_ms < 200 || ttl_ms > 600_000) fail('lease.ttl_ms must be 200..600000');
   if (!Number.isInteger(renew_before_ms) || renew_before_ms <= 0 || renew_before_ms >= ttl_ms) fail('lease.renew_before_ms must be positive and below lease.ttl_ms');
@@ -133,7 +146,7 @@ export function validateTopology(t: Topology): Topology {
 export function resolveTopology(partial: unknown): Topology {
   if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) fail('the file must hold a JSON object');
   const p = partial as Record<string, any>;
-  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr']);
+  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr', 'workers']);
   for (const k of Object.keys(p)) if (!known.has(k)) fail(`unknown field "${k}"`);
   const d = defaultTopology();
   const t: Topology = {
@@ -143,6 +156,7 @@ export function resolveTopology(partial: unknown): Topology {
     fsmeta: p.fsmeta ?? d.fsmeta,
     lease: { ...d.lease, ...(p.lease ?? {}) },
     dashboard_addr: p.dashboard_addr ?? d.dashboard_addr,
+    ...(p.workers !== undefined ? { workers: p.workers } : {}),
   };
   for (const list of ['coordinators', 'stores', 'fsmeta'] as const) if (!Array.isArray(t[list])) fail(`${list} must be an array`);
   if (!Array.isArray(t.meta_root.peers)) fail('meta_root.peers must be an array');

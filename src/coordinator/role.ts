@@ -77,7 +77,7 @@ export function coordinatorSettings(args: Parsed): CoordinatorSettings {
     ...(token ? { token } : {}),
     timing: leaseTiming(ttl, renewBefore),
     peers,
-    workers: workersOf(f.workers),
+    workers: workersOf(f.workers, { topology: topo, role: 'coordinator', addr }),
   };
 }
 

@@ -53,7 +53,7 @@ export function fsmetaSettings(args: Parsed): FsmetaSettings {
   const token = tokenFileFlag(f['token-file'] as string | undefined);
   return {
     index,
-    workers: workersOf(f.workers),
+    workers: workersOf(f.workers, { topology: topo, role: 'fsmeta', addr: (f.addr as string | undefined) ?? me.addr }),
     addr: addrFlag('addr', (f.addr as string | undefined) ?? me.addr),
     metricsAddr: addrFlag('metrics-addr', (f['metrics-addr'] as string | undefined) ?? me.metrics_addr),
     ...(token ? { token } : {}),

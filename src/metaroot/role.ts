@@ -99,7 +99,7 @@ export function metaRootSettings(args: Parsed): MetaRootSettings {
     snapshotEveryEntries: f['snapshot-every'] as number,
     compactionSlackEntries: f['compaction-slack'] as number,
     tailRetainEntries: f['tail-retain'] as number,
-    workers: workersOf(f.workers),
+    workers: workersOf(f.workers, { topology: topo, role: 'meta_root', addr }),
     voters,
     clientAddrs,
   };

@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { UsageError, type FlagSpec, type FlagSpecs } from '../cli/flags.js';
 import { limits } from '../actors/index.js';
-import { loadTopology, type Topology } from '../config/topology.js';
+import { availableParallelism } from 'node:os';
+import { loadTopology, type Topology, type WorkersRole } from '../config/topology.js';
 import { loadTlsMaterial, parseAddr, useTls } from '../transport/index.js';
 
 /** The topology from --config (or the default 333 layout when the flag is absent). */
@@ -38,22 +39,59 @@ export function addrFlag(name: string, value: string): string {
 /**
  * Worker threads of a role's actor system. The default is 0 (every actor on the main thread): the 333 topology
  * runs ten role processes on a machine with two cores, so extra threads per process would only contend for
- * them. A process that owns CPU-heavy actors (a store with many regions) may be given one or two.
+ * them. `auto` gives each process of the role its share of the spare cores (see autoWorkers).
  */
 export const DEFAULT_ROLE_WORKERS = 0;
 
-/** The `--workers N` flag definition every role accepts; add it to the role's FlagSpecs as `workers`. */
+/** The `--workers N|auto` flag definition every role accepts; add it to the role's FlagSpecs as `workers`. */
 export const workersFlag: FlagSpec = {
-  type: 'int',
-  help: `worker threads for this process's actors (0 = all on the main thread; max ${limits.MAX_WORKER_THREADS})`,
-  default: DEFAULT_ROLE_WORKERS,
-  min: 0,
-  max: limits.MAX_WORKER_THREADS,
+  type: 'string',
+  help: `worker threads for this process's actors: 0..${limits.MAX_WORKER_THREADS} (0 = all on the main thread) or auto (a share of the spare cores); default: the topology's workers.<role>, else 0`,
 };
 
-/** The --workers value (the default when the flag is absent). */
-export function workersOf(value: unknown): number {
-  return typeof value === 'number' ? value : DEFAULT_ROLE_WORKERS;
+/**
+ * One worker per spare core: the cores not needed by one main thread per role process on this host, shared
+ * among the processes of the role that asks. 0 on a 2-core machine running the ten processes of the 333
+ * topology; 2 per store on a 16-core machine running the same ten processes ((16 - 10) / 3).
+ */
+export function autoWorkers(cores: number, processesOnHost: number, roleProcessesOnHost: number): number {
+  const spare = Math.max(0, cores - processesOnHost);
+  return Math.min(limits.MAX_WORKER_THREADS, Math.floor(spare / Math.max(1, roleProcessesOnHost)));
+}
+
+function hostOf(addr: string): string {
+  return addr.slice(0, addr.lastIndexOf(':'));
+}
+
+/** Processes of the topology listening on `host`, in total and of `role`. */
+function processesOn(topo: Topology, host: string, role: WorkersRole): { all: number; role: number } {
+  const byRole: Record<WorkersRole, string[]> = {
+    meta_root: topo.meta_root.peers.map((p) => p.addr),
+    coordinator: topo.coordinators.map((c) => c.addr),
+    store: topo.stores.map((s) => s.addr),
+    fsmeta: topo.fsmeta.map((f) => f.addr),
+  };
+  const on = (addrs: string[]) => addrs.filter((a) => hostOf(a) === host).length;
+  return { all: Object.values(byRole).reduce((n, addrs) => n + on(addrs), 0), role: on(byRole[role]) };
+}
+
+/**
+ * The --workers value: the flag (a count or `auto`), else the topology's `workers.<role>`, else 0. `auto`
+ * counts the topology's processes on this process's host (`addr`) against os.availableParallelism().
+ */
+export function workersOf(value: unknown, where?: { topology: Topology; role: WorkersRole; addr: string; cores?: number }): number {
+  const setting = value ?? where?.topology.workers?.[where.role];
+  if (setting === undefined) return DEFAULT_ROLE_WORKERS;
+  if (setting === 'auto') {
+    if (!where) return DEFAULT_ROLE_WORKERS;
+    const n = processesOn(where.topology, hostOf(where.addr), where.role);
+    return autoWorkers(where.cores ?? availableParallelism(), Math.max(1, n.all), Math.max(1, n.role));
+  }
+  const n = typeof setting === 'number' ? setting : /^\d+$/.test(String(setting)) ? Number(setting) : NaN;
+  if (!Number.isInteger(n) || n < 0 || n > limits.MAX_WORKER_THREADS) {
+    throw new UsageError(`--workers must be 0..${limits.MAX_WORKER_THREADS} or auto, got "${String(setting)}"`);
+  }
+  return n;
 }
 
 /** `--tls-dir` / `--tls-name`, accepted by every role (`nokv cluster up --tls` passes them). */

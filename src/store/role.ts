@@ -80,7 +80,7 @@ export function storeSettings(args: Parsed): StoreSettings {
     electionTicks: f['election-ticks'] as number,
     heartbeatTicks: f['heartbeat-ticks'] as number,
     snapshotEveryEntries: f['snapshot-every'] as number,
-    workers: workersOf(f.workers),
+    workers: workersOf(f.workers, { topology: topo, role: 'store', addr }),
     stores,
     coordinatorAddrs: ((f['coordinator-addr'] as string[] | undefined) ?? topo.coordinators.map((c) => c.addr)).map((a) => addrFlag('coordinator-addr', a)),
   };
@@ -105,21 +105,29 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
       addr: s.addr,
       control_plane,
       ...health,
-      regions: [...node.regions.values()].map((r) => {
-        const st = r.group.status();
+      regions: [...node.regions.values()].map((e) => {
+        const v = e.view;
         return {
-          id: r.sm.desc.id,
-          range: { start: r.sm.desc.start.toString('hex'), end: r.sm.desc.end.toString('hex') },
-          epoch: r.sm.desc.epoch,
-          peers: r.sm.desc.peers,
-          state: r.group.failure ? 'failed' : 'running',
-          leader: st.leaderId,
-          role: st.role,
-          term: st.term,
-          applied: r.sm.applied,
-          commit: st.commitIndex,
+          id: e.id,
+          ...(v
+            ? {
+                range: { start: v.desc.start.toString('hex'), end: v.desc.end.toString('hex') },
+                epoch: v.desc.epoch,
+                peers: v.desc.peers,
+                leader: v.leaderId,
+                role: v.role,
+                term: v.term,
+                applied: v.applied,
+                commit: v.commit,
+              }
+            : {}),
+          // The region actor's own state: running, starting (being restarted) or down (exited, not back).
+          state: e.state,
+          restarts: Math.max(0, e.starts - 1),
+          ...(e.lastExit ? { last_exit: e.lastExit } : {}),
         };
       }),
+      region_health: node.health(),
       percolator: { ...node.counters },
       node: node.stats(),
       transport: node.transport.stats(),
@@ -130,12 +138,12 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
 /** The data plane as the control plane reports it: descriptors and the regions this store leads. */
 function localView(node: StoreNode | undefined): LocalView | undefined {
   if (!node) return undefined;
-  const regions = [...node.regions.values()];
+  const views = [...node.regions.values()].flatMap((e) => (e.view ? [e.view] : []));
   return {
-    descriptors: regions.map((r) => r.sm.desc),
-    leaders: regions
-      .filter((r) => r.group.isLeader)
-      .map((r) => ({ region_id: r.sm.desc.id, term: r.group.status().term, epoch_version: r.sm.desc.epoch.version, conf_version: r.sm.desc.epoch.confVersion })),
+    descriptors: views.map((v) => v.desc),
+    leaders: views
+      .filter((v) => v.isLeader)
+      .map((v) => ({ region_id: v.desc.id, term: v.term, epoch_version: v.desc.epoch.version, conf_version: v.desc.epoch.confVersion })),
   };
 }
 
@@ -170,7 +178,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
   const log = ctx.logger;
   ctx.expvar.publish('nokv_store', expvarOf(s, parts));
   const faults = faultInjectorFromEnv(ctx.clock);
-  if (faults) registerFaultRoutes(ctx.expvar, faults);
+  if (faults) registerFaultRoutes(ctx.expvar, faults, (id) => parts.node?.crashRegion(id, 'fault injection') ?? false);
   const dataPlane = serviceChildSpec({
     id: 'store-node',
     start: async (fail) => {
@@ -183,6 +191,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
           storeId: s.storeId,
           storage,
           stores: s.stores,
+          actors: ctx.actors,
           ...(s.token ? { token: s.token } : {}),
           clock: ctx.clock,
           prng: defaultPrng(),

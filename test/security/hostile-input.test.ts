@@ -48,6 +48,7 @@ async function fingerprint(c: DrillCluster): Promise<Fingerprint> {
     const v = (await debugVars(s.metrics_addr))!.nokv_store;
     fp.raftRestarts[`store-${s.store_id}`] = v.data_plane_restarts;
     for (const r of v.regions) {
+      fp.raftRestarts[`store-${s.store_id} region ${r.id}`] = r.restarts;
       expect(r.state, `store-${s.store_id} region ${r.id}`).to.equal('running');
       if (r.role === 'leader') fp.regions[r.id] = { leader: s.store_id, term: r.term };
     }

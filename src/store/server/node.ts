@@ -1,47 +1,50 @@
-// Owns one store process's data plane: the LMDB environment's MVCC families, one raft group per hosted region
-// (group id = region id, node id = store id) ticked by one MultiRaft over one raft transport, admission of
-// requests (store, region, epoch, range, leadership), linearizable reads (ReadIndex, then local MVCC) and
-// proposals of Percolator commands. A region is a RaftGroup plus its RegionStateMachine; both run on this
-// thread and the group's Ready loop serialises everything a region does (see docs/store.md for why no
-// worker-thread actors).
-import type { Clock } from '../../common/clock.js';
-import { InvalidArgumentError, NotLeaderError, UnavailableError } from '../../common/errors.js';
+// Owns one store process's data plane: the LMDB environment's MVCC families, the raft transport, and the
+// regions, each a RegionActor (region-actor.ts: its raft group, state machine, guard, proposals and reads)
+// under the store's own one_for_one supervisor, so one failed region restarts alone and recovers from its log.
+// The node is the regions' host (RegionHost) and their router: raft traffic from the transport goes to the
+// owning region's ActorRef, requests become asks, and what each region publishes after it changes is what
+// /debug/vars, ListRegions and the control plane read. One timer ticks every region (a message each).
+import type { ActorRef, ActorSystem, TraceContext } from '../../actors/index.js';
+import { actorChildSpec } from '../../actors/index.js';
+import type { Clock, TimerHandle } from '../../common/clock.js';
+import { DropLog } from '../../common/drop-log.js';
+import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
-import { RaftGroup } from '../../raft/host/group.js';
-import { MultiRaft } from '../../raft/host/multi.js';
+import type { Message } from '../../raft/index.js';
+import { Supervisor } from '../../supervisor/supervisor.js';
+import type { ChildSpec, ExitReason } from '../../supervisor/types.js';
 import { DB_NAMES, openRaftLogStore, type RaftLogStore, type Storage } from '../../storage/index.js';
 import { RaftTransport, type FaultInjector } from '../../transport/index.js';
 import { LmdbMvccBackend } from '../mvcc/lmdb.js';
-import { findOwnWrite } from '../percolator/txn.js';
 import type { KeyError } from '../percolator/types.js';
-import { TsGuard } from './ts-guard.js';
 import type { FamilyMvccStore } from '../mvcc/families.js';
-import { encodeCommand, type RegionCommand } from '../region/command.js';
-import { bootstrapRegions, checkRequest, descriptorToJson, descriptorFromJson, type RegionDescriptor, type RegionEpoch } from '../region/descriptor.js';
-import { EpochNotMatchError, RegionNotFoundError, StoreNotMatchError } from '../region/errors.js';
-import {
-  decodeRegionRecord,
-  encodeRegionRecord,
-  regionRecordKey,
-  REGION_RECORD_PREFIX,
-  RegionStateMachine,
-  type ApplyCounters,
-  type ApplyEvent,
-  type ApplyResult,
-  type RegionRecord,
-} from '../region/state-machine.js';
+import type { RegionCommand } from '../region/command.js';
+import { bootstrapRegions, descriptorToJson, descriptorFromJson, type RegionDescriptor } from '../region/descriptor.js';
+import { RegionNotFoundError, StoreNotMatchError } from '../region/errors.js';
+import { decodeRegionRecord, encodeRegionRecord, regionRecordKey, REGION_RECORD_PREFIX, type ApplyCounters, type ApplyEvent, type RegionRecord } from '../region/state-machine.js';
+import { RegionActor, type ReadAt, type RegionMsg, type RegionView, type RequestContext } from './region-actor.js';
+import type { RegionHost, RegionTiming } from './region-host.js';
+
+export type { RequestContext } from './region-actor.js';
 
 /** Deadline of a proposal or read barrier inside the store (below the client's per-attempt deadline). */
 export const DEFAULT_STORE_PROPOSE_TIMEOUT_MS = 3_000;
 /** Apply-event listeners per store (watch streams); more are refused. */
 export const MAX_APPLY_LISTENERS = 256;
+/** A region restarted more than this many times within REGION_RESTART_PERIOD_MS takes the data plane down. */
+export const REGION_RESTART_INTENSITY = 5;
+export const REGION_RESTART_PERIOD_MS = 30_000;
+/** An ask to a region waits this much longer than the region's own deadline, so the region's error wins. */
+const ASK_SLACK_MS = 1_000;
 
 export interface StoreNodeOptions {
   storeId: number;
   storage: Storage;
   /** Every store id → its KV+raft address (this one included). */
   stores: Map<number, string>;
+  /** The process's actor system: regions are spawned here. */
+  actors: ActorSystem;
   /** Cluster token the raft streams present and require. */
   token?: string;
   clock: Clock;
@@ -63,37 +66,63 @@ export interface StoreNodeOptions {
   leaderFloorTso?: () => Promise<bigint>;
 }
 
-export interface Region {
-  readonly group: RaftGroup<ApplyResult>;
-  readonly sm: RegionStateMachine;
+/** A region as the router knows it: its current actor and the view it last published. */
+export interface RegionEntry {
+  id: number;
+  ref?: ActorRef<RegionMsg>;
+  view?: RegionView;
+  /** running: its actor is up; down: it exited and its supervisor has not brought it back (yet). */
+  state: 'starting' | 'running' | 'down';
+  starts: number;
+  lastExit?: string;
 }
 
-export interface RequestContext {
-  regionId: number;
-  epoch?: RegionEpoch;
-  storeId?: number;
-}
+/** What the gRPC front asks of the node (StoreNode.traced binds a call's trace to it). */
+export type StoreRequests = Pick<StoreNode, 'regions' | 'read' | 'propose' | 'onePhaseCommit' | 'split'>;
 
-export class StoreNode {
-  readonly regions = new Map<number, Region>();
-  readonly multi: MultiRaft;
+export class StoreNode implements RegionHost {
+  readonly regions = new Map<number, RegionEntry>();
   readonly transport: RaftTransport;
   readonly counters: ApplyCounters = {};
-  private readonly raftStore: RaftLogStore;
-  private readonly backend: LmdbMvccBackend;
+  readonly raftStore: RaftLogStore;
+  readonly backend: LmdbMvccBackend;
+  readonly drops: DropLog;
+  readonly timing: RegionTiming;
+  readonly storeId: number;
+  readonly storage: Storage;
+  readonly clock: Clock;
+  readonly prng: Prng;
+  readonly logger: Logger;
+  readonly leaderFloorTso?: () => Promise<bigint>;
+  private readonly supervisor: Supervisor;
+  private readonly others: Map<number, string>;
   private readonly listeners = new Set<(ev: ApplyEvent) => void>();
   private readonly opening = new Map<number, Promise<void>>();
-  private readonly guards = new Map<number, TsGuard>();
+  private readonly handedOver = new Map<number, RegionRecord>();
+  private timer?: TimerHandle;
   private closed = false;
 
   private constructor(private readonly opts: StoreNodeOptions) {
-    const others = new Map([...opts.stores].filter(([id]) => id !== opts.storeId));
-    this.multi = new MultiRaft({ clock: opts.clock, tickMs: opts.tickMs, logger: opts.logger, isConfiguredPeer: (id) => others.has(id) });
+    this.storeId = opts.storeId;
+    this.storage = opts.storage;
+    this.clock = opts.clock;
+    this.prng = opts.prng;
+    this.logger = opts.logger;
+    if (opts.leaderFloorTso) this.leaderFloorTso = opts.leaderFloorTso;
+    this.timing = {
+      electionTicks: opts.electionTicks,
+      heartbeatTicks: opts.heartbeatTicks,
+      proposeTimeoutMs: opts.proposeTimeoutMs ?? DEFAULT_STORE_PROPOSE_TIMEOUT_MS,
+      ...(opts.snapshotEveryEntries ? { snapshotEveryEntries: opts.snapshotEveryEntries } : {}),
+      ...(opts.compactionSlackEntries !== undefined ? { compactionSlackEntries: opts.compactionSlackEntries } : {}),
+    };
+    this.others = new Map([...opts.stores].filter(([id]) => id !== opts.storeId));
+    this.drops = new DropLog(opts.clock, opts.logger, 'raft message');
     this.transport = new RaftTransport({
       nodeId: opts.storeId,
-      peers: others,
-      onMessages: opts.faults ? this.inboundFilter(opts.faults) : this.multi.deliver,
-      onPeerUnreachable: this.multi.peerUnreachable,
+      peers: this.others,
+      onMessages: opts.faults ? this.inboundFilter(opts.faults) : this.route,
+      onPeerUnreachable: this.peerUnreachable,
       ...(opts.token ? { token: opts.token } : {}),
       peerName: (id) => `store-${id}`,
       clock: opts.clock,
@@ -102,7 +131,16 @@ export class StoreNode {
       ...(opts.faults ? { faults: opts.faults } : {}),
     });
     this.raftStore = openRaftLogStore(opts.storage);
-    this.backend = new LmdbMvccBackend(opts.storage, opts.logger, (err) => opts.onFailure?.(err));
+    this.backend = new LmdbMvccBackend(opts.storage, opts.logger, (err) => this.failStore(err));
+    this.supervisor = new Supervisor({
+      id: 'regions',
+      strategy: 'one_for_one',
+      intensity: REGION_RESTART_INTENSITY,
+      periodMs: REGION_RESTART_PERIOD_MS,
+      clock: opts.clock,
+      logger: opts.logger,
+      children: [],
+    });
   }
 
   /**
@@ -111,8 +149,8 @@ export class StoreNode {
    * still hears its leader never campaigns, a leader that still hears acks keeps committing).
    */
   private inboundFilter(faults: FaultInjector) {
-    return (from: number, items: Parameters<MultiRaft['deliver']>[1]) => {
-      if (!faults.blocks(from, this.opts.storeId)) this.multi.deliver(from, items);
+    return (from: number, items: Array<{ group: number; msg: unknown }>) => {
+      if (!faults.blocks(from, this.opts.storeId)) this.route(from, items);
     };
   }
 
@@ -130,8 +168,17 @@ export class StoreNode {
       records.push(...recs);
       opts.logger.info({ regions: recs.map((r) => r.desc.id) }, 'store bootstrapped its regions');
     }
-    for (const r of records) await node.openRegion(r);
-    node.multi.start();
+    await node.supervisor.start();
+    node.supervisor.onExit((reason) => {
+      if (!node.closed) node.failStore(new UnavailableError(`regions gave up: ${describe(reason)}`));
+    });
+    try {
+      for (const r of records) await node.startRegion(r.desc.id);
+    } catch (err) {
+      await node.close();
+      throw err;
+    }
+    node.startTicking();
     return node;
   }
 
@@ -144,63 +191,154 @@ export class StoreNode {
     return out;
   }
 
-  private async openRegion(record: RegionRecord): Promise<void> {
-    const id = record.desc.id;
-    if (this.regions.has(id) || this.closed) return;
-    const log = this.opts.logger.child({ actor: `region/${id}` });
-    const sm = new RegionStateMachine(
-      this.backend,
-      this.opts.storage,
-      record,
-      {
-        onSplit: (_parent, child) => this.onSplit(child),
-        onApplied: (ev) => {
-          for (const l of this.listeners) l(ev);
-        },
-      },
-      this.counters,
-      log,
-    );
-    const group = await RaftGroup.open<ApplyResult>({
-      groupId: id,
-      nodeId: this.opts.storeId,
-      bootstrapVoters: [...record.desc.peers],
-      store: this.raftStore,
-      stateMachine: sm,
-      send: MultiRaft.sender(this.transport, id),
-      clock: this.opts.clock,
-      prng: this.opts.prng.fork(),
-      logger: log,
-      electionTimeoutTicks: this.opts.electionTicks,
-      heartbeatTimeoutTicks: this.opts.heartbeatTicks,
-      ...(this.opts.snapshotEveryEntries ? { snapshotEveryEntries: this.opts.snapshotEveryEntries } : {}),
-      ...(this.opts.compactionSlackEntries !== undefined ? { compactionSlackEntries: this.opts.compactionSlackEntries } : {}),
-      onFailed: (err) => this.opts.onFailure?.(err),
-    });
-    if (this.closed) {
-      await group.close();
-      return;
-    }
-    this.regions.set(id, { group, sm });
-    // Ask for the new term's floor as soon as leadership is won, not at the first request, so one-phase
-    // commits are accepted again as early as possible after a leader change.
-    group.onLeaderChange((leaderId) => {
-      const region = this.regions.get(id);
-      if (leaderId === this.opts.storeId && region?.group.isLeader && !this.closed) this.guardOf(region);
-    });
-    this.multi.add(group);
+  // ---- RegionHost --------------------------------------------------------------------------------------
+
+  loadRecord(regionId: number): RegionRecord | undefined {
+    const handed = this.handedOver.get(regionId);
+    if (handed) return handed;
+    const v = this.opts.storage.db(DB_NAMES.appState).get(regionRecordKey(regionId));
+    return v ? decodeRegionRecord(v) : undefined;
   }
 
-  /** A split applied on this replica: open the child's group (its data is already in the shared families). */
-  private onSplit(child: RegionDescriptor): void {
-    const p = this.openRegion({ desc: descriptorToJson(child), applied: 0 })
+  handOver(regionId: number, record: RegionRecord): void {
+    this.handedOver.set(regionId, record);
+  }
+
+  isConfiguredPeer = (nodeId: number): boolean => this.others.has(nodeId);
+
+  send(regionId: number, msgs: Message[]): void {
+    for (const m of msgs) this.transport.send(m.to, regionId, m);
+  }
+
+  publish(regionId: number, view: RegionView): void {
+    const e = this.regions.get(regionId);
+    if (e) e.view = view;
+  }
+
+  descriptors(): RegionDescriptor[] {
+    const out: RegionDescriptor[] = [];
+    for (const e of this.regions.values()) if (e.view) out.push(e.view.desc);
+    return out;
+  }
+
+  addrOf(storeId: number): string {
+    return this.opts.stores.get(storeId) ?? '';
+  }
+
+  emitApplied(ev: ApplyEvent): void {
+    for (const l of this.listeners) l(ev);
+  }
+
+  openSplitChild(child: RegionDescriptor): void {
+    if (this.regions.has(child.id) || this.closed) return;
+    this.handedOver.set(child.id, { desc: descriptorToJson(child), applied: 0 });
+    const p = this.startRegion(child.id)
       .catch((err) => this.opts.logger.error({ err, region: child.id }, 'cannot open split child region'))
       .finally(() => this.opening.delete(child.id));
     this.opening.set(child.id, p);
   }
 
-  descriptors(): RegionDescriptor[] {
-    return [...this.regions.values()].map((r) => r.sm.desc);
+  failStore(err: unknown): void {
+    this.opts.onFailure?.(err);
+  }
+
+  // ---- placement and supervision -----------------------------------------------------------------------
+
+  private async startRegion(id: number): Promise<void> {
+    const entry: RegionEntry = { id, state: 'starting', starts: 0 };
+    this.regions.set(id, entry);
+    const spec = actorChildSpec<RegionMsg>(
+      this.opts.actors,
+      { name: `region-${id}`, behaviour: () => new RegionActor(this, id), thread: 0 },
+      {
+        id: `region-${id}`,
+        onStart: (ref) => {
+          entry.ref = ref;
+          entry.state = 'running';
+          entry.starts++;
+        },
+      },
+    );
+    await this.supervisor.startChild(this.watched(spec, entry));
+  }
+
+  /** The spec with its exits recorded on the router entry, so a region that is down is reported as such. */
+  private watched(spec: ChildSpec, entry: RegionEntry): ChildSpec {
+    return {
+      ...spec,
+      start: async () => {
+        entry.state = 'starting';
+        const inst = await spec.start();
+        inst.onExit((reason) => {
+          entry.state = 'down';
+          entry.ref = undefined;
+          entry.lastExit = describe(reason);
+          if (!this.closed && reason !== 'shutdown' && reason !== 'normal') this.opts.logger.warn({ region: entry.id, reason: entry.lastExit }, 'region actor exited; its supervisor decides');
+        });
+        return inst;
+      },
+    };
+  }
+
+  private startTicking(): void {
+    const tick: RegionMsg = { t: 'tick' };
+    const loop = () => {
+      if (this.closed) return;
+      for (const e of this.regions.values()) this.tell(e, tick);
+      this.timer = this.opts.clock.setTimer(this.opts.tickMs, loop);
+    };
+    this.timer = this.opts.clock.setTimer(this.opts.tickMs, loop);
+  }
+
+  private tell(e: RegionEntry, msg: RegionMsg): void {
+    if (!e.ref || e.state !== 'running') return;
+    try {
+      e.ref.tell(msg);
+    } catch (err) {
+      // A full mailbox: raft tolerates a lost message or tick (the sender retries, the next tick comes).
+      this.drops.drop(this.opts.storeId, 'region-busy', { group: e.id });
+    }
+  }
+
+  /**
+   * Transport handler: inbound raft items, grouped per region and handed to its actor in one message; the
+   * actor validates each and checks its sender against the membership before its core sees it.
+   */
+  route = (fromNode: number, items: Array<{ group: number; msg: unknown }>): void => {
+    let byRegion: Map<number, unknown[]> | undefined;
+    for (const item of items) {
+      const e = this.regions.get(item.group);
+      if (!e) {
+        this.drops.drop(fromNode, 'unknown-group', { group: item.group });
+        continue;
+      }
+      byRegion ??= new Map();
+      let list = byRegion.get(item.group);
+      if (!list) byRegion.set(item.group, (list = []));
+      list.push(item.msg);
+    }
+    if (!byRegion) return;
+    for (const [id, msgs] of byRegion) {
+      const e = this.regions.get(id)!;
+      if (e.state !== 'running') {
+        this.drops.drop(fromNode, 'region-down', { group: id });
+        continue;
+      }
+      this.tell(e, { t: 'raft', from: fromNode, msgs });
+    }
+  };
+
+  /** Transport handler for onPeerUnreachable: every region stops pipelining to that peer. */
+  peerUnreachable = (nodeId: number): void => {
+    for (const e of this.regions.values()) this.tell(e, { t: 'unreachable', peer: nodeId });
+  };
+
+  /** Crashes one region's actor (fault injection for supervision tests; see faults-route.ts). */
+  crashRegion(regionId: number, why: string): boolean {
+    const e = this.regions.get(regionId);
+    if (!e?.ref || e.state !== 'running') return false;
+    e.ref.tell({ t: 'crash', why });
+    return true;
   }
 
   onApplied(listener: (ev: ApplyEvent) => void): () => void {
@@ -209,167 +347,108 @@ export class StoreNode {
     return () => this.listeners.delete(listener);
   }
 
-  addrOf(storeId: number): string {
-    return this.opts.stores.get(storeId) ?? '';
-  }
+  // ---- requests: admitted here as far as the store goes, then asked of the region ----------------------
 
-  // ---- admission ---------------------------------------------------------------------------------------
-
-  private admit(ctx: RequestContext, keys: Buffer[]): Region {
+  private entryFor(ctx: RequestContext): RegionEntry & { ref: ActorRef<RegionMsg> } {
     if (this.closed) throw new UnavailableError('store is stopping');
     if (ctx.storeId && ctx.storeId !== this.opts.storeId) {
       throw new StoreNotMatchError(`request for store ${ctx.storeId} reached store ${this.opts.storeId}`, { storeId: this.opts.storeId });
     }
-    const region = this.regions.get(ctx.regionId);
-    if (!region) throw new RegionNotFoundError(`store ${this.opts.storeId} hosts no region ${ctx.regionId}`, { regionId: ctx.regionId, storeId: this.opts.storeId });
-    checkRequest(region.sm.desc, ctx.epoch, keys, () => this.descriptors());
-    if (!region.group.isLeader) throw this.notLeader(region);
-    return region;
+    const e = this.regions.get(ctx.regionId);
+    if (!e) throw new RegionNotFoundError(`store ${this.opts.storeId} hosts no region ${ctx.regionId}`, { regionId: ctx.regionId, storeId: this.opts.storeId });
+    if (!e.ref || e.state !== 'running') throw new UnavailableError(`region ${ctx.regionId} is restarting on store ${this.opts.storeId}`, { regionId: ctx.regionId });
+    return e as RegionEntry & { ref: ActorRef<RegionMsg> };
   }
 
-  private notLeader(region: Region): NotLeaderError {
-    const leaderId = region.group.status().leaderId;
-    const err = new NotLeaderError(`store ${this.opts.storeId} is not the leader of region ${region.sm.desc.id}`, {
-      leaderId,
-      leaderAddr: leaderId ? this.addrOf(leaderId) : '',
-    });
-    err.details.regionId = region.sm.desc.id;
-    return err;
-  }
-
-  private timeout(): number {
-    return this.opts.proposeTimeoutMs ?? DEFAULT_STORE_PROPOSE_TIMEOUT_MS;
-  }
-
-  /** The region's one-phase-commit guard, told about this leader's term (see ts-guard.ts). */
-  private guardOf(region: Region): TsGuard {
-    const id = region.sm.desc.id;
-    let guard = this.guards.get(id);
-    if (!guard) this.guards.set(id, (guard = new TsGuard()));
-    const now = this.opts.clock.now();
-    guard.observeLeader(region.group.status().term, now);
-    const fetch = this.opts.leaderFloorTso;
-    const term = fetch ? guard.floorToFetch(now) : undefined;
-    if (fetch && term !== undefined) {
-      const g = guard;
-      fetch().then(
-        (ts) => g.floorFetched(term, ts, this.opts.clock.now()),
-        (err) => {
-          this.opts.logger.debug({ err, region: id, term }, 'no TSO answer for the leader floor; wall-clock floor stays');
-          g.floorFetched(term, undefined, this.opts.clock.now());
-        },
-      );
-    }
-    return guard;
+  private ask<T>(ctx: RequestContext, msg: RegionMsg, trace?: TraceContext): Promise<T> {
+    const e = this.entryFor(ctx);
+    return e.ref.ask<T>(msg, { timeoutMs: this.timing.proposeTimeoutMs + ASK_SLACK_MS, ...(trace ? { trace } : {}) });
   }
 
   /**
-   * Linearizable read: ReadIndex on the leader, wait for apply, then read the local MVCC families. With
-   * `at` (the read's timestamp and what it covers) the read also waits for one-phase commits in flight that
-   * it must see, and no later one-phase commit can take a commit ts at or below it.
+   * Linearizable read: ReadIndex on the leader, wait for apply, then `fn` over the region's MVCC view inside
+   * its actor. With `at` (the read's timestamp and what it covers) the read also waits for one-phase commits
+   * in flight that it must see, and no later one-phase commit can take a commit ts at or below it.
    */
-  async read<T>(
-    ctx: RequestContext,
-    keys: Buffer[],
-    fn: (mvcc: FamilyMvccStore, desc: RegionDescriptor) => T,
-    at?: { readTs: bigint; range?: { start: Buffer; end: Buffer } },
-  ): Promise<T> {
-    const region = this.admit(ctx, keys);
-    const guard = at ? this.guardOf(region) : undefined;
-    guard?.noteRead(at!.readTs);
-    try {
-      await region.group.readBarrier({ timeoutMs: this.timeout() });
-      await guard?.waitForWriters(at!.readTs, at!.range ?? { keys });
-    } catch (err) {
-      if (err instanceof NotLeaderError) throw this.notLeader(region);
-      throw err;
-    }
-    // A split may have applied while we waited: admit again against the descriptor now in force.
-    checkRequest(region.sm.desc, ctx.epoch, keys, () => this.descriptors());
-    return fn(region.sm.mvcc, region.sm.desc);
+  read<T>(ctx: RequestContext, keys: Buffer[], fn: (mvcc: FamilyMvccStore, desc: RegionDescriptor) => T, at?: ReadAt, trace?: TraceContext): Promise<T> {
+    return this.ask<T>(ctx, { t: 'read', req: { ctx, keys, fn, ...(at ? { at } : {}) } }, trace);
   }
 
-  /**
-   * A one-phase commit through the region's guard: `keys` are admitted, `writes` (its puts and deletes) are
-   * locked in memory. commitTs 0n lets the guard pick the commit ts. Refused with CommitTsExpired (nothing
-   * proposed) when a read at or above the commit ts may already have been served, unless it already applied.
-   */
-  async onePhaseCommit(
+  /** A one-phase commit through the region's guard (see RegionActor.onePc). commitTs 0n lets the guard pick. */
+  onePhaseCommit(
     ctx: RequestContext,
     keys: Buffer[],
     writes: Buffer[],
     startTs: bigint,
     commitTs: bigint,
     build: (version: number, commitTs: bigint) => RegionCommand,
+    trace?: TraceContext,
   ): Promise<{ errors: KeyError[]; commitTs: bigint }> {
-    const region = this.admit(ctx, keys);
-    const lock = this.guardOf(region).lockOnePc(writes, startTs, commitTs > 0n ? commitTs : undefined);
-    if ('minCommitTs' in lock) {
-      const own = writes.map((k) => findOwnWrite(region.sm.mvcc, k, startTs));
-      if (own.length > 0 && own.every((w) => w && w.write.kind !== 'rollback')) {
-        const at = own[0]!.commitTs;
-        return { errors: at === commitTs ? [] : [{ kind: 'committed', key: writes[0]!, startTs, commitTs: at }], commitTs: at };
-      }
-      return { errors: [{ kind: 'commit_ts_expired', key: keys[0]!, startTs, commitTs, minCommitTs: lock.minCommitTs }], commitTs: 0n };
-    }
-    try {
-      const errs = (await this.propose(ctx, keys, (v) => build(v, lock.commitTs))) as KeyError[];
-      lock.ticket.release(true);
-      return { errors: errs, commitTs: lock.commitTs };
-    } catch (err) {
-      lock.ticket.release(false);
-      throw err;
-    }
+    return this.ask(ctx, { t: 'onePc', req: { ctx, keys, writes, startTs, commitTs, build } }, trace);
   }
 
   /** Proposes a command built for the region's current epoch version and returns what apply produced. */
-  async propose(ctx: RequestContext, keys: Buffer[], build: (version: number, nowMs: number) => RegionCommand): Promise<unknown> {
-    const region = this.admit(ctx, keys);
-    const cmd = build(region.sm.desc.epoch.version, this.opts.clock.now());
-    let out: { result: ApplyResult };
-    try {
-      out = await region.group.propose(encodeCommand(cmd), { timeoutMs: this.timeout() });
-    } catch (err) {
-      if (err instanceof NotLeaderError) throw this.notLeader(region);
-      throw err;
-    }
-    const r = out.result;
-    if (r.kind === 'epoch_not_match') {
-      throw new EpochNotMatchError(`region ${ctx.regionId} changed epoch while the command was in flight`, {
-        regionId: ctx.regionId,
-        regions: this.descriptors().map(descriptorToJson),
-      });
-    }
-    if (r.kind === 'split_refused') throw new InvalidArgumentError(r.message);
-    if (r.kind === 'skipped') throw new UnavailableError('command applied during recovery; retry');
-    return r.value;
+  propose(ctx: RequestContext, keys: Buffer[], build: (version: number, nowMs: number) => RegionCommand, trace?: TraceContext): Promise<unknown> {
+    return this.ask(ctx, { t: 'propose', req: { ctx, keys, build } }, trace);
   }
 
   /** Splits a region at splitKey; the new region id is chosen above every id this store knows if not given. */
-  async split(ctx: RequestContext, splitKey: Buffer, newId: number): Promise<{ left: RegionDescriptor; right: RegionDescriptor }> {
+  async split(ctx: RequestContext, splitKey: Buffer, newId: number, trace?: TraceContext): Promise<{ left: RegionDescriptor; right: RegionDescriptor }> {
     if (splitKey.length === 0) throw new InvalidArgumentError('split key must not be empty');
     const id = newId > 0 ? newId : Math.max(0, ...this.regions.keys()) + 1;
     if (this.regions.has(id)) throw new InvalidArgumentError(`region id ${id} is already in use`);
-    const v = (await this.propose(ctx, [], (version) => ({ t: 'split', v: version, splitKey, newId: id }))) as { left: any; right: any };
+    const v = (await this.propose(ctx, [], (version) => ({ t: 'split', v: version, splitKey, newId: id }), trace)) as { left: any; right: any };
     return { left: descriptorFromJson(v.left), right: descriptorFromJson(v.right) };
   }
 
+  /** This node's requests, each carrying `trace` into the region actor (a gRPC call's trace; see service.ts). */
+  traced(trace: TraceContext | undefined): StoreRequests {
+    if (!trace) return this;
+    return {
+      regions: this.regions,
+      read: (ctx, keys, fn, at) => this.read(ctx, keys, fn, at, trace),
+      propose: (ctx, keys, build) => this.propose(ctx, keys, build, trace),
+      onePhaseCommit: (ctx, keys, writes, startTs, commitTs, build) => this.onePhaseCommit(ctx, keys, writes, startTs, commitTs, build, trace),
+      split: (ctx, splitKey, newId) => this.split(ctx, splitKey, newId, trace),
+    };
+  }
+
+  /** Regions that are not running, and how often the supervisor restarted each region. */
+  health(): { down: number[]; restarts: Record<string, number> } {
+    const down: number[] = [];
+    const restarts: Record<string, number> = {};
+    for (const e of this.regions.values()) {
+      if (e.state !== 'running') down.push(e.id);
+      if (e.starts > 1) restarts[String(e.id)] = e.starts - 1;
+    }
+    return { down, restarts };
+  }
+
   stats() {
+    const views = [...this.regions.values()].map((e) => e.view).filter((v): v is RegionView => !!v);
     return {
       overlay_entries: this.backend.overlaySize,
-      one_pc_in_flight: [...this.guards.values()].reduce((n, g) => n + g.inFlight, 0),
+      one_pc_in_flight: views.reduce((n, v) => n + v.onePcInFlight, 0),
       /** Regions whose current leader floor came from the TSO (the rest use the wall-clock fallback). */
-      leader_floor_from_tso: [...this.guards.entries()].filter(([id, g]) => g.floorIsFromTso && this.regions.get(id)?.group.isLeader).map(([id]) => id),
+      leader_floor_from_tso: views.filter((v) => v.floorFromTso && v.isLeader).map((v) => v.desc.id),
       watchers: this.listeners.size,
-      multi: this.multi.stats(),
+      multi: { groups: this.regions.size, inboundDrops: this.drops.stats() },
+      regions_down: this.health().down,
     };
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.timer?.cancel();
     await Promise.all([...this.opening.values()]);
-    await this.multi.stop();
+    await this.supervisor.stop();
     await this.transport.close();
   }
+}
+
+function describe(reason: ExitReason): string {
+  if (typeof reason === 'string') return reason;
+  const e = (reason as { error?: { message?: string } }).error;
+  return e?.message ?? JSON.stringify(reason);
 }

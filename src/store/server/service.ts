@@ -4,7 +4,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { loadProto, toGrpcError, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
+import { loadProto, toGrpcError, traceOf, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
 import { get as mvccGet, scan as mvccScan, scanRefs, MAX_SCAN_LIMIT, type RefSpec } from '../percolator/read.js';
 import type { CheckTxnStatusResult, KeyError, KeyRange, LockInfo, Mutation } from '../percolator/types.js';
 import { uniqueKeys } from '../percolator/txn.js';
@@ -12,7 +12,8 @@ import type { MutationOp } from '../mvcc/types.js';
 import { compareBytes } from '../keys.js';
 import type { RegionDescriptor } from '../region/descriptor.js';
 import type { ApplyEvent } from '../region/state-machine.js';
-import type { RequestContext, StoreNode } from './node.js';
+import type { RequestContext, StoreNode, StoreRequests } from './node.js';
+import { actorTrace } from '../../actors/index.js';
 
 export const STORE_KV_PROTO = 'nokv/kv/v1/store_kv.proto';
 export const STORE_KV_SERVICE = 'nokv.kv.v1.StoreKV';
@@ -209,12 +210,14 @@ export interface StoreKvService {
 
 export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
   const proto = loadProto(STORE_KV_PROTO);
-  const h = <Req, Res>(fn: (node: StoreNode, req: any) => Promise<Res>) =>
+  // The call's trace (x-nokv-trace) becomes the trace of the region actor's message, so the region's log
+  // lines for this request carry the caller's trace id.
+  const h = <Req, Res>(method: string, fn: (node: StoreRequests, req: any) => Promise<Res>) =>
     unaryHandler<Req, Res>(
-      async (req) => {
+      async (req, call) => {
         const node = opts.node();
         if (!node) throw new UnavailableError('store is not serving yet');
-        return fn(node, req);
+        return fn(node.traced(actorTrace(traceOf(call), `grpc:${method}`)), req);
       },
       { logger: opts.logger },
     );
@@ -222,14 +225,14 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
   const streams = new Map<grpc.ServerWritableStream<any, any>, () => void>();
 
   const impl: grpc.UntypedServiceImplementation = {
-    Get: h(async (node, req) => {
+    Get: h('Get', async (node, req) => {
       const k = key(req.key, 'key');
       const readTs = ts(req.version, 'version');
       const r = await node.read(context(req.context), [k], (m) => mvccGet(m, k, { readTs, bypassLocks: bypass(req.bypass_locks) }), { readTs });
       if ('error' in r) return { error: keyErrorToWire(r.error) };
       return r.value === undefined ? { not_found: true } : { value: r.value };
     }),
-    BatchGet: h(async (node, req) => {
+    BatchGet: h('BatchGet', async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
       return node.read(context(req.context), ks, (m) => {
@@ -242,7 +245,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         return { pairs };
       }, { readTs: rq.readTs });
     }),
-    Scan: h(async (node, req) => {
+    Scan: h('Scan', async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
       const end = Buffer.from(req.end_key ?? []);
       const limit = scanLimit(req.limit);
@@ -255,7 +258,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         return { pairs: r.pairs.map((p) => ({ key: p.key, value: req.key_only ? Buffer.alloc(0) : p.value })) };
       }, { readTs: rq.readTs, range: { start, end } });
     }),
-    ScanRefs: h(async (node, req) => {
+    ScanRefs: h('ScanRefs', async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
       const end = Buffer.from(req.end_key ?? []);
       const limit = scanLimit(req.limit);
@@ -278,7 +281,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         };
       }, { readTs: rq.readTs, range: covering(start, end, ref, extra) });
     }),
-    Prewrite: h(async (node, req) => {
+    Prewrite: h('Prewrite', async (node, req) => {
       const ranges = readRanges(req.read_ranges);
       const muts = mutations(req.mutations, ranges.length > 0);
       const primary = key(req.primary_lock, 'primary_lock');
@@ -293,27 +296,27 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       }))) as KeyError[];
       return { errors: errs.map(keyErrorToWire) };
     }),
-    Commit: h(async (node, req) => {
+    Commit: h('Commit', async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const startTs = ts(req.start_version, 'start_version');
       const commitTs = ts(req.commit_version, 'commit_version');
       const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'commit', v, req: { keys: ks, startTs, commitTs } }))) as KeyError | undefined;
       return { error: keyErrorToWire(err) };
     }),
-    BatchRollback: h(async (node, req) => {
+    BatchRollback: h('BatchRollback', async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const startTs = ts(req.start_version, 'start_version');
       const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'rollback', v, req: { keys: ks, startTs } }))) as KeyError | undefined;
       return { error: keyErrorToWire(err) };
     }),
-    ResolveLock: h(async (node, req) => {
+    ResolveLock: h('ResolveLock', async (node, req) => {
       const ks = Array.isArray(req.keys) && req.keys.length > 0 ? keys(req.keys, 'keys') : [];
       const startTs = ts(req.start_version, 'start_version');
       const commitTs = ts(req.commit_version, 'commit_version', false);
       const n = (await node.propose(context(req.context), ks, (v) => ({ t: 'resolve', v, req: { keys: ks, startTs, commitTs } }))) as number;
       return { resolved: n };
     }),
-    CheckTxnStatus: h(async (node, req) => {
+    CheckTxnStatus: h('CheckTxnStatus', async (node, req) => {
       const primary = key(req.primary_key, 'primary_key');
       const lockTs = ts(req.lock_ts, 'lock_ts');
       const callerStartTs = ts(req.caller_start_ts, 'caller_start_ts', false);
@@ -330,7 +333,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
         lock: r.lock ? lockToWire(r.lock) : null,
       };
     }),
-    TxnHeartBeat: h(async (node, req) => {
+    TxnHeartBeat: h('TxnHeartBeat', async (node, req) => {
       const primary = key(req.primary_lock, 'primary_lock');
       const startTs = ts(req.start_version, 'start_version');
       const adviseTtlMs = ttl(req.advise_lock_ttl);
@@ -340,7 +343,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       };
       return { error: keyErrorToWire(r.error), lock_ttl: r.ttlMs };
     }),
-    OnePhaseCommit: h(async (node, req) => {
+    OnePhaseCommit: h('OnePhaseCommit', async (node, req) => {
       const ranges = readRanges(req.read_ranges);
       const muts = mutations(req.mutations);
       const startTs = ts(req.start_version, 'start_version');
@@ -355,16 +358,17 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       }));
       return { errors: r.errors.map(keyErrorToWire), commit_version: r.commitTs.toString() };
     }),
-    SplitRegion: h(async (node, req) => {
+    SplitRegion: h('SplitRegion', async (node, req) => {
       const splitKey = key(req.split_key, 'split_key');
       const r = await node.split(context(req.context), splitKey, u64ToNumber(req.new_region_id ?? 0));
       return { left: descriptorToWire(r.left), right: descriptorToWire(r.right) };
     }),
-    ListRegions: h(async (node) => ({
+    ListRegions: h('ListRegions', async (node) => ({
       store_id: opts.storeId,
-      regions: [...node.regions.values()].map((r) => {
-        const st = r.group.status();
-        return { descriptor: descriptorToWire(r.sm.desc), leader_store_id: st.leaderId, term: st.term, applied_index: r.sm.applied, is_leader: st.role === 'leader' };
+      regions: [...node.regions.values()].flatMap((e) => {
+        const v = e.view;
+        if (!v) return [];
+        return [{ descriptor: descriptorToWire(v.desc), leader_store_id: v.leaderId, term: v.term, applied_index: v.applied, is_leader: v.isLeader && e.state === 'running' }];
       }),
     })),
     WatchApplied: (call: grpc.ServerWritableStream<any, any>) => {

@@ -1,0 +1,379 @@
+// Owns one region as an actor: its raft group (RaftCore through the raft host), its state machine, its
+// one-phase-commit guard, and the proposals and reads in flight. Everything that touches them is a message:
+// inbound raft traffic (validated and membership-checked here, before the core sees it), ticks, proposals,
+// reads, and the continuations of work the handler started — a finished persist, an applied proposal, a read
+// barrier that passed — which re-enter as `resume` messages, so no handler waits and the mailbox never blocks.
+// A throw (a broken raft invariant, an injected crash) stops only this actor; its supervisor restarts it and
+// the new incarnation recovers from the region's log and applied record (see docs/store.md).
+import type { ActorContext, ActorRef, Behaviour, Replier } from '../../actors/index.js';
+import { InvalidArgumentError, NotLeaderError, UnavailableError } from '../../common/errors.js';
+import type { Logger } from '../../common/log.js';
+import { RaftInvariantError, type Message } from '../../raft/index.js';
+import { RaftGroup } from '../../raft/host/group.js';
+import { admitInbound } from '../../raft/host/inbound.js';
+import { findOwnWrite } from '../percolator/txn.js';
+import type { KeyError } from '../percolator/types.js';
+import type { FamilyMvccStore } from '../mvcc/families.js';
+import { encodeCommand, type RegionCommand } from '../region/command.js';
+import { checkRequest, descriptorToJson, type RegionDescriptor, type RegionEpoch } from '../region/descriptor.js';
+import { EpochNotMatchError } from '../region/errors.js';
+import { RegionStateMachine, type ApplyResult } from '../region/state-machine.js';
+import type { RegionHost } from './region-host.js';
+import { TsGuard } from './ts-guard.js';
+
+export interface RequestContext {
+  regionId: number;
+  epoch?: RegionEpoch;
+  storeId?: number;
+}
+
+export interface ReadAt {
+  readTs: bigint;
+  range?: { start: Buffer; end: Buffer };
+}
+
+export interface ReadRequest<T = unknown> {
+  ctx: RequestContext;
+  keys: Buffer[];
+  fn: (mvcc: FamilyMvccStore, desc: RegionDescriptor) => T;
+  at?: ReadAt;
+}
+
+export interface ProposeRequest {
+  ctx: RequestContext;
+  keys: Buffer[];
+  build: (version: number, nowMs: number) => RegionCommand;
+}
+
+export interface OnePcRequest {
+  ctx: RequestContext;
+  keys: Buffer[];
+  writes: Buffer[];
+  startTs: bigint;
+  commitTs: bigint;
+  build: (version: number, commitTs: bigint) => RegionCommand;
+}
+
+export type RegionMsg =
+  | { t: 'raft'; from: number; msgs: unknown[] }
+  | { t: 'unreachable'; peer: number }
+  | { t: 'tick' }
+  | { t: 'resume' }
+  | { t: 'read'; req: ReadRequest }
+  | { t: 'propose'; req: ProposeRequest }
+  | { t: 'onePc'; req: OnePcRequest }
+  | { t: 'crash'; why: string };
+
+/** What a region publishes for the router, /debug/vars and the control plane after it changes. */
+export interface RegionView {
+  desc: RegionDescriptor;
+  leaderId: number;
+  term: number;
+  role: string;
+  isLeader: boolean;
+  applied: number;
+  commit: number;
+  floorFromTso: boolean;
+  onePcInFlight: number;
+}
+
+const RESUME: RegionMsg = { t: 'resume' };
+
+export class RegionActor implements Behaviour<RegionMsg> {
+  private group!: RaftGroup<ApplyResult>;
+  private sm!: RegionStateMachine;
+  private self!: ActorRef<RegionMsg>;
+  private log!: Logger;
+  private guard?: TsGuard;
+  private stopped = false;
+  private readonly runs: Array<() => void> = [];
+
+  constructor(
+    private readonly host: RegionHost,
+    private readonly regionId: number,
+  ) {}
+
+  async init(ctx: ActorContext<RegionMsg>): Promise<void> {
+    const h = this.host;
+    this.self = ctx.self;
+    this.log = h.logger.child({ actor: `region/${this.regionId}` });
+    const record = h.loadRecord(this.regionId);
+    if (!record) throw new UnavailableError(`region ${this.regionId} has no record on this store`);
+    this.sm = new RegionStateMachine(h.backend, h.storage, record, { onSplit: (_p, child) => h.openSplitChild(child), onApplied: (ev) => h.emitApplied(ev) }, h.counters, this.log);
+    this.group = await RaftGroup.open<ApplyResult>({
+      groupId: this.regionId,
+      nodeId: h.storeId,
+      bootstrapVoters: [...record.desc.peers],
+      store: h.raftStore,
+      stateMachine: this.sm,
+      send: (msgs) => h.send(this.regionId, msgs),
+      clock: h.clock,
+      prng: h.prng.fork(),
+      logger: this.log,
+      electionTimeoutTicks: h.timing.electionTicks,
+      heartbeatTimeoutTicks: h.timing.heartbeatTicks,
+      ...(h.timing.snapshotEveryEntries ? { snapshotEveryEntries: h.timing.snapshotEveryEntries } : {}),
+      ...(h.timing.compactionSlackEntries !== undefined ? { compactionSlackEntries: h.timing.compactionSlackEntries } : {}),
+      reenter: (run) => this.resume(run),
+      onFailed: (err) => this.resume(() => this.groupFailed(err)),
+      // Ask for the new term's one-phase-commit floor as soon as leadership is won, not at the first request.
+      onLeaderChange: (leaderId) => {
+        if (leaderId === h.storeId) this.resume(() => this.group.isLeader && this.guardOf());
+      },
+    });
+    this.publish();
+  }
+
+  receive(msg: RegionMsg, ctx: ActorContext<RegionMsg>): void {
+    switch (msg.t) {
+      case 'raft':
+        return this.stepAll(msg.from, msg.msgs);
+      case 'tick':
+        this.drainRuns();
+        this.group.tick();
+        return this.publish();
+      case 'resume':
+        return this.drainRuns();
+      case 'unreachable':
+        return this.group.reportUnreachable(msg.peer);
+      case 'read':
+        return this.request(ctx, (r) => this.read(msg.req, r, ctx));
+      case 'propose':
+        return this.request(ctx, (r) => this.propose(msg.req, r, ctx));
+      case 'onePc':
+        return this.request(ctx, (r) => this.onePc(msg.req, r, ctx));
+      case 'crash':
+        throw new Error(`injected crash of region ${this.regionId}: ${msg.why}`);
+    }
+  }
+
+  async terminate(): Promise<void> {
+    this.stopped = true;
+    // The next incarnation starts from what this one applied (the writes are in the shared overlay and on
+    // their way to disk), not from an older record that is still in the group commit.
+    if (this.sm) this.host.handOver(this.regionId, { desc: descriptorToJson(this.sm.desc), applied: this.sm.applied });
+    for (const run of this.runs.splice(0)) {
+      try {
+        run();
+      } catch (err) {
+        this.log.warn({ err }, 'continuation failed while the region stopped');
+      }
+    }
+    await this.group?.close();
+  }
+
+  inspect(): unknown {
+    return this.group ? { region: this.regionId, ...this.group.status() } : { region: this.regionId };
+  }
+
+  /** A request's typed refusal (not leader, wrong epoch, ...) is its caller's answer, never this actor's crash. */
+  private request(ctx: ActorContext<RegionMsg>, handle: (r: Replier) => void): void {
+    const r = ctx.deferReply();
+    try {
+      handle(r);
+    } catch (err) {
+      r.fail(err);
+    }
+  }
+
+  /**
+   * Runs `run` inside this actor's mailbox: queued, and one `resume` message to self drains the queue. A
+   * continuation is never lost: a full mailbox leaves it for the next tick, and terminate() runs what is left
+   * (the raft group's close waits for its Ready in flight, which may be one of them).
+   */
+  private resume(run: () => void): void {
+    if (this.stopped) return run();
+    this.runs.push(run);
+    if (this.runs.length > 1) return;
+    try {
+      this.self.tell(RESUME);
+    } catch {
+      // Mailbox full: the next tick drains the queue.
+    }
+  }
+
+  private drainRuns(): void {
+    const batch = this.runs.splice(0);
+    for (let i = 0; i < batch.length; i++) {
+      try {
+        batch[i]!();
+      } catch (err) {
+        this.runs.unshift(...batch.slice(i + 1));
+        throw err;
+      }
+    }
+  }
+
+  private stepAll(from: number, msgs: unknown[]): void {
+    const h = this.host;
+    const check = { drops: h.drops, groupId: this.regionId, nodeId: h.storeId, conf: this.group.confState(), isConfiguredPeer: h.isConfiguredPeer };
+    for (const raw of msgs) {
+      const m: Message | undefined = admitInbound(from, raw, check);
+      if (m) this.group.step(m);
+    }
+  }
+
+  /**
+   * A broken raft invariant is this region's own bug: crash it, and its restart recovers from the log. Any
+   * other group failure is a storage failure shared by every region of the store (one LMDB environment), so
+   * the whole data plane is restarted, as before.
+   */
+  private groupFailed(err: Error): void {
+    const cause = (err as { cause?: unknown }).cause;
+    if (cause instanceof RaftInvariantError) throw err;
+    this.host.failStore(err);
+  }
+
+  private publish(): void {
+    const st = this.group.status();
+    this.host.publish(this.regionId, {
+      desc: this.sm.desc,
+      leaderId: st.leaderId,
+      term: st.term,
+      role: st.role,
+      isLeader: st.role === 'leader',
+      applied: this.sm.applied,
+      commit: st.commitIndex,
+      floorFromTso: !!this.guard?.floorIsFromTso,
+      onePcInFlight: this.guard?.inFlight ?? 0,
+    });
+  }
+
+  // ---- admission ---------------------------------------------------------------------------------------
+
+  private admit(rc: RequestContext, keys: Buffer[]): void {
+    checkRequest(this.sm.desc, rc.epoch, keys, () => this.host.descriptors());
+    if (!this.group.isLeader) throw this.notLeader();
+  }
+
+  private notLeader(): NotLeaderError {
+    const leaderId = this.group.status().leaderId;
+    const err = new NotLeaderError(`store ${this.host.storeId} is not the leader of region ${this.regionId}`, {
+      leaderId,
+      leaderAddr: leaderId ? this.host.addrOf(leaderId) : '',
+    });
+    err.details.regionId = this.regionId;
+    return err;
+  }
+
+  private mapped(err: unknown): unknown {
+    return err instanceof NotLeaderError ? this.notLeader() : err;
+  }
+
+  /** The region's one-phase-commit guard, told about this leader's term (see ts-guard.ts). */
+  private guardOf(): TsGuard {
+    const guard = (this.guard ??= new TsGuard());
+    const h = this.host;
+    const now = h.clock.now();
+    guard.observeLeader(this.group.status().term, now);
+    const fetch = h.leaderFloorTso;
+    const term = fetch ? guard.floorToFetch(now) : undefined;
+    if (fetch && term !== undefined) {
+      fetch().then(
+        (ts) => this.resume(() => guard.floorFetched(term, ts, h.clock.now())),
+        (err) => {
+          this.log.debug({ err, term }, 'no TSO answer for the leader floor; wall-clock floor stays');
+          this.resume(() => guard.floorFetched(term, undefined, h.clock.now()));
+        },
+      );
+    }
+    return guard;
+  }
+
+  private timeoutMs(): number {
+    return this.host.timing.proposeTimeoutMs;
+  }
+
+  // ---- requests ----------------------------------------------------------------------------------------
+
+  /** ReadIndex, wait for apply (and for one-phase commits the read must see), then read here, in the mailbox. */
+  private read(req: ReadRequest, r: Replier, ctx: ActorContext<RegionMsg>): void {
+    ctx.log.debug({ region: this.regionId, keys: req.keys.length }, 'region read');
+    this.admit(req.ctx, req.keys);
+    const guard = req.at ? this.guardOf() : undefined;
+    guard?.noteRead(req.at!.readTs);
+    this.group
+      .readBarrier({ timeoutMs: this.timeoutMs() })
+      .then(() => guard?.waitForWriters(req.at!.readTs, req.at!.range ?? { keys: req.keys }))
+      .then(
+        () =>
+          this.resume(() => {
+            try {
+              // A split may have applied while we waited: admit again against the descriptor now in force.
+              checkRequest(this.sm.desc, req.ctx.epoch, req.keys, () => this.host.descriptors());
+              r.reply(req.fn(this.sm.mvcc, this.sm.desc));
+            } catch (err) {
+              r.fail(err);
+            }
+          }),
+        (err) => this.resume(() => r.fail(this.mapped(err))),
+      );
+  }
+
+  /** Proposes a command built for the current epoch version; answers with what apply produced. */
+  private propose(req: ProposeRequest, r: Replier, ctx: ActorContext<RegionMsg>): void {
+    ctx.log.debug({ region: this.regionId, keys: req.keys.length }, 'region propose');
+    this.admit(req.ctx, req.keys);
+    this.submit(req.build(this.sm.desc.epoch.version, this.host.clock.now()), req.ctx).then(
+      (v) => r.reply(v),
+      (err) => r.fail(err),
+    );
+  }
+
+  private submit(cmd: RegionCommand, rc: RequestContext): Promise<unknown> {
+    return this.group.propose(encodeCommand(cmd), { timeoutMs: this.timeoutMs() }).then(
+      ({ result }) => this.resultOf(result, rc),
+      (err) => Promise.reject(this.mapped(err)),
+    );
+  }
+
+  private resultOf(res: ApplyResult, rc: RequestContext): unknown {
+    if (res.kind === 'epoch_not_match') {
+      throw new EpochNotMatchError(`region ${rc.regionId} changed epoch while the command was in flight`, {
+        regionId: rc.regionId,
+        regions: this.host.descriptors().map(descriptorToJson),
+      });
+    }
+    if (res.kind === 'split_refused') throw new InvalidArgumentError(res.message);
+    if (res.kind === 'skipped') throw new UnavailableError('command applied during recovery; retry');
+    return res.value;
+  }
+
+  /**
+   * A one-phase commit through the region's guard: refused with CommitTsExpired (nothing proposed) when a read
+   * at or above the commit ts may already have been served, unless it already applied.
+   */
+  private onePc(req: OnePcRequest, r: Replier, ctx: ActorContext<RegionMsg>): void {
+    ctx.log.debug({ region: this.regionId, keys: req.keys.length }, 'region one-phase commit');
+    this.admit(req.ctx, req.keys);
+    const { writes, startTs, commitTs } = req;
+    const lock = this.guardOf().lockOnePc(writes, startTs, commitTs > 0n ? commitTs : undefined);
+    if ('minCommitTs' in lock) {
+      const own = writes.map((k) => findOwnWrite(this.sm.mvcc, k, startTs));
+      if (own.length > 0 && own.every((w) => w && w.write.kind !== 'rollback')) {
+        const at = own[0]!.commitTs;
+        return r.reply({ errors: at === commitTs ? [] : [{ kind: 'committed', key: writes[0]!, startTs, commitTs: at }], commitTs: at });
+      }
+      return r.reply({ errors: [{ kind: 'commit_ts_expired', key: req.keys[0]!, startTs, commitTs, minCommitTs: lock.minCommitTs }], commitTs: 0n });
+    }
+    let cmd: RegionCommand;
+    try {
+      cmd = req.build(this.sm.desc.epoch.version, lock.commitTs);
+    } catch (err) {
+      lock.ticket.release(false);
+      throw err;
+    }
+    this.submit(cmd, req.ctx).then(
+      (errs) =>
+        this.resume(() => {
+          lock.ticket.release(true);
+          r.reply({ errors: errs as KeyError[], commitTs: lock.commitTs });
+        }),
+      (err) =>
+        this.resume(() => {
+          lock.ticket.release(false);
+          r.fail(err);
+        }),
+    );
+  }
+}
