@@ -101,6 +101,11 @@ function rebind(v: unknown, router: Router, depth: number): unknown {
   return v;
 }
 
+/** Binds every cloned ref inside `v` (spawn args that came through a control call) to this thread's router. */
+export function rebindRefs<T>(v: T, router: Router): T {
+  return rebind(v, router, 0) as T;
+}
+
 function refFromAddress(a: ActorAddress, router: Router): ActorRef {
   return new ActorRef(a.thread, a.id, a.name, router);
 }

@@ -8,7 +8,7 @@ import { serializeError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import type { ExitReason } from '../supervisor/types.js';
 import { loadBehaviour } from './behaviour.js';
-import { createCodec } from './codec.js';
+import { createCodec, rebindRefs } from './codec.js';
 import { nodeEndpoint, type ControlResult, type SpawnRequest, type WorkerBoot, type WorkerControl } from './control.js';
 import { OWNER_THREAD } from './protocol.js';
 import { ThreadRuntime } from './runtime.js';
@@ -45,7 +45,8 @@ const control: WorkerControl = {
 
   async spawn(req: SpawnRequest): Promise<ControlResult> {
     try {
-      const behaviour = await loadBehaviour(req.module, req.export, req.args);
+      // Refs in the args (e.g. of an owner-thread actor the new one reports to) work like refs in messages.
+      const behaviour = await loadBehaviour(req.module, req.export, rebindRefs(req.args, runtime));
       await runtime.startCell({ thread: boot.thread, id: req.id, name: req.name }, behaviour, req.mailboxLimit);
       return { ok: true };
     } catch (err) {

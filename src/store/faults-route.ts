@@ -7,14 +7,31 @@
 //   DELETE /debug/faults   heals: removes every rule (messages already delayed still arrive)
 //   GET    /debug/faults   the rules in force and per-link counters
 //   POST   /debug/faults/region-crash   body: {"region": id} — crashes that region's actor (its supervisor restarts it)
+//   POST   /debug/faults/shard-kill     body: {"shard": n} — terminates shard n's worker thread (--workers n or more)
 import type { ExpvarRegistry } from '../expvar/server.js';
 import { parseFaultSpec, type FaultInjector } from '../transport/faults.js';
 
 export const FAULTS_ROUTE_PATH = '/debug/faults';
 export const REGION_CRASH_PATH = '/debug/faults/region-crash';
+export const SHARD_KILL_PATH = '/debug/faults/shard-kill';
 
-/** Registers the routes; the returned function removes them. `crashRegion` answers false for no such region. */
-export function registerFaultRoutes(registry: ExpvarRegistry, faults: FaultInjector, crashRegion?: (regionId: number) => boolean): () => void {
+/** Faults of the store's actors; each answers false for no such region or shard. */
+export interface ActorFaults {
+  crashRegion(regionId: number): boolean;
+  killShard(shard: number): boolean;
+}
+
+function idOf(body: string, field: string): number {
+  try {
+    const v = Number((JSON.parse(body) as Record<string, unknown> | null)?.[field]);
+    return Number.isSafeInteger(v) && v > 0 ? v : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Registers the routes; the returned function removes them. */
+export function registerFaultRoutes(registry: ExpvarRegistry, faults: FaultInjector, actors?: ActorFaults): () => void {
   const state = () => ({ rules: faults.rules(), links: faults.stats() });
   const removers = [
     registry.route({
@@ -34,20 +51,24 @@ export function registerFaultRoutes(registry: ExpvarRegistry, faults: FaultInjec
       },
     }),
     registry.route({ method: 'GET', path: FAULTS_ROUTE_PATH, handle: () => ({ status: 200, body: state() }) }),
-    ...(crashRegion
+    ...(actors
       ? [
           registry.route({
             method: 'POST',
             path: REGION_CRASH_PATH,
             handle: (body) => {
-              let region = NaN;
-              try {
-                region = Number((JSON.parse(body) as { region?: unknown } | null)?.region);
-              } catch {
-                // not JSON: refused below
-              }
-              if (!Number.isSafeInteger(region) || region <= 0) return { status: 400, body: { error: 'body must be {"region": id}' } };
-              return crashRegion(region) ? { status: 200, body: { crashed: region } } : { status: 404, body: { error: `region ${region} is not running here` } };
+              const region = idOf(body, 'region');
+              if (Number.isNaN(region)) return { status: 400, body: { error: 'body must be {"region": id}' } };
+              return actors.crashRegion(region) ? { status: 200, body: { crashed: region } } : { status: 404, body: { error: `region ${region} is not running here` } };
+            },
+          }),
+          registry.route({
+            method: 'POST',
+            path: SHARD_KILL_PATH,
+            handle: (body) => {
+              const shard = idOf(body, 'shard');
+              if (Number.isNaN(shard)) return { status: 400, body: { error: 'body must be {"shard": n}' } };
+              return actors.killShard(shard) ? { status: 200, body: { killed: shard } } : { status: 404, body: { error: `no shard ${shard} on a worker thread here` } };
             },
           }),
         ]

@@ -178,7 +178,7 @@ function children(s: StoreSettings, ctx: RoleContext) {
   const log = ctx.logger;
   ctx.expvar.publish('nokv_store', expvarOf(s, parts));
   const faults = faultInjectorFromEnv(ctx.clock);
-  if (faults) registerFaultRoutes(ctx.expvar, faults, (id) => parts.node?.crashRegion(id, 'fault injection') ?? false);
+  if (faults) registerFaultRoutes(ctx.expvar, faults, { crashRegion: (id) => parts.node?.crashRegion(id, 'fault injection') ?? false, killShard: (i) => parts.node?.killShard(i) ?? false });
   const dataPlane = serviceChildSpec({
     id: 'store-node',
     start: async (fail) => {
@@ -192,6 +192,8 @@ function children(s: StoreSettings, ctx: RoleContext) {
           storage,
           stores: s.stores,
           actors: ctx.actors,
+          workers: s.workers,
+          dataDir: s.dataDir,
           ...(s.token ? { token: s.token } : {}),
           clock: ctx.clock,
           prng: defaultPrng(),

@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { SeededPrng } from '../../src/common/prng.js';
 import { startChaosStoreCluster, type ChaosStoreCluster } from '../fixtures/chaos-store-cluster.js';
+import { STORE_WORKERS } from '../fixtures/store-cluster.js';
 import { sleep, waitFor } from '../support/env.js';
 import { HistoryRecorder, describeOp, type Operation, type RegisterValue } from './lib/history.js';
 import { KvWorkload, OP_BUDGET_MS } from './lib/kv-workload.js';
@@ -40,13 +41,13 @@ function lastAcknowledgedWrite(ops: Operation[]): Operation | undefined {
   return overtaken ? undefined : acked;
 }
 
-describe('KV chaos: linearizable registers through leader kills, pauses, partitions and lossy links', function () {
+for (const workers of STORE_WORKERS) describe(`KV chaos: linearizable registers through leader kills, pauses, partitions and lossy links (--workers ${workers})`, function () {
   this.timeout(CHAOS_SECONDS * 1_000 + 90_000);
   let cluster: ChaosStoreCluster | undefined;
 
   before(async function () {
     this.timeout(60_000);
-    cluster = await startChaosStoreCluster();
+    cluster = await startChaosStoreCluster(['--workers', String(workers)]);
   });
 
   after(async function () {

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { EpochNotMatchError, KeyNotInRegionError, RegionNotFoundError } from '../../src/store/region/errors.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import { TxnConflictError } from '../../src/store/client/client.js';
-import { startStoreCluster, type StoreCluster } from '../fixtures/store-cluster.js';
+import { startStoreCluster, STORE_WORKERS, type StoreCluster } from '../fixtures/store-cluster.js';
 import { sleep } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -25,12 +25,12 @@ async function transfer(c: StoreCluster, from: string, to: string, amount: numbe
   }
 }
 
-describe('store: three processes, two regions, Percolator transactions', function () {
+for (const workers of STORE_WORKERS) describe(`store: three processes, two regions, Percolator transactions (--workers ${workers})`, function () {
   this.timeout(90_000);
   let c: StoreCluster;
 
   before(async () => {
-    c = await startStoreCluster();
+    c = await startStoreCluster(['--workers', String(workers)]);
   });
 
   after(async () => {

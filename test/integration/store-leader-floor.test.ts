@@ -10,7 +10,7 @@ import { COORDINATOR_SERVICE, coordinatorProto } from '../../src/coordinator/ser
 import { StoreClient } from '../../src/store/client/client.js';
 import { LocalTso } from '../../src/store/client/tso.js';
 import { LEADER_TS_MARGIN_MS } from '../../src/store/server/ts-guard.js';
-import { startStoreCluster, type StoreCluster } from '../fixtures/store-cluster.js';
+import { startStoreCluster, STORE_WORKERS, type StoreCluster } from '../fixtures/store-cluster.js';
 import { waitFor } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -32,7 +32,7 @@ async function untilOnePhase(client: StoreClient, tag: string, budgetMs: number)
   throw new Error(`no one-phase commit within ${budgetMs} ms`);
 }
 
-describe('store: a new region leader takes its one-phase floor from the TSO', function () {
+for (const workers of STORE_WORKERS) describe(`store: a new region leader takes its one-phase floor from the TSO (--workers ${workers})`, function () {
   this.timeout(90_000);
   const tso = new LocalTso();
   let tsoCalls = 0;
@@ -48,7 +48,7 @@ describe('store: a new region leader takes its one-phase floor from the TSO', fu
       },
     };
     server = await startGrpcServer({ addr: '127.0.0.1:0', services: [{ service: coordinatorProto().service(COORDINATOR_SERVICE), impl }] });
-    c = await startStoreCluster(['--coordinator-addr', `127.0.0.1:${server.port}`]);
+    c = await startStoreCluster(['--coordinator-addr', `127.0.0.1:${server.port}`, '--workers', String(workers)]);
     // The client draws its timestamps from the same source as the stores' floors.
     client = new StoreClient({ stores: new Map(c.topo.stores.map((s) => [s.store_id, s.addr])), tso });
   });

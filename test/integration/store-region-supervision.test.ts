@@ -1,11 +1,13 @@
-// Supervision of store regions on real processes: a crash injected into one region actor (through the store's
-// fault route) restarts that region alone — the store process, its gRPC server and its other region keep
-// serving throughout, and the crashed region recovers from its log with every acknowledged write — and
-// /debug/vars reports the restart.
+// Supervision of store regions on real processes, with every region on the main thread and on two worker
+// shards: a crash injected into one region actor (through the store's fault route) restarts that region alone —
+// the store process, its gRPC server and its other region keep serving throughout, and the crashed region
+// recovers from its log with every acknowledged write — and /debug/vars reports the restart. With shards, a
+// terminated shard thread comes back with its regions, and no acknowledged write is lost.
 import { expect } from 'chai';
-import { REGION_CRASH_PATH } from '../../src/store/faults-route.js';
+import { REGION_CRASH_PATH, SHARD_KILL_PATH } from '../../src/store/faults-route.js';
 import { startChaosStoreCluster, type ChaosStoreCluster } from '../fixtures/chaos-store-cluster.js';
-import { waitFor } from '../support/env.js';
+import { STORE_WORKERS } from '../fixtures/store-cluster.js';
+import { sleep, waitFor } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -14,18 +16,22 @@ async function vars(addr: string): Promise<any> {
   return ((await res.json()) as any).nokv_store;
 }
 
+async function post(addr: string, path: string, body: unknown): Promise<Response> {
+  return fetch(`http://${addr}${path}`, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(2_000) });
+}
+
 async function put(c: ChaosStoreCluster, key: string, value: string): Promise<void> {
   const t = await c.client.begin();
   t.put(b(key), b(value));
   await t.commit();
 }
 
-describe('store: one region actor crashes, only it restarts', function () {
+for (const workers of STORE_WORKERS) describe(`store: one region actor crashes, only it restarts (--workers ${workers})`, function () {
   this.timeout(120_000);
   let c: ChaosStoreCluster;
 
   before(async () => {
-    c = await startChaosStoreCluster();
+    c = await startChaosStoreCluster(['--workers', String(workers)]);
   });
 
   after(async () => {
@@ -54,12 +60,7 @@ describe('store: one region actor crashes, only it restarts', function () {
       }
     })();
 
-    const res = await fetch(`http://${metricsAddr}${REGION_CRASH_PATH}`, {
-      method: 'POST',
-      body: JSON.stringify({ region: 1 }),
-      headers: { 'content-type': 'application/json' },
-      signal: AbortSignal.timeout(2_000),
-    });
+    const res = await post(metricsAddr, REGION_CRASH_PATH, { region: 1 });
     expect(res.status, await res.clone().text()).to.equal(200);
 
     const after = await waitFor('region 1 restarted and running', async () => {
@@ -89,7 +90,52 @@ describe('store: one region actor crashes, only it restarts', function () {
 
   it('refuses a crash request for a region the store does not host', async () => {
     const addr = c.topo.stores[0]!.metrics_addr;
-    const res = await fetch(`http://${addr}${REGION_CRASH_PATH}`, { method: 'POST', body: JSON.stringify({ region: 99 }), headers: { 'content-type': 'application/json' } });
+    const res = await post(addr, REGION_CRASH_PATH, { region: 99 });
     expect(res.status).to.equal(404);
   });
+
+  if (workers > 0) {
+    it('brings a terminated shard thread back with its regions, losing no acknowledged write', async () => {
+      const leader = await c.leaderOf(1);
+      const metricsAddr = c.topo.stores.find((s) => s.store_id === leader)!.metrics_addr;
+      const before = await vars(metricsAddr);
+      const shardOf1 = Number(Object.entries(before.node.shards as Record<string, number[]>).find(([, ids]) => ids.includes(1))![0]);
+      const startsBefore = before.regions.find((r: any) => r.id === 1).restarts;
+
+      // Writes to both regions run through the kill; every one acknowledged must read back afterwards.
+      let stop = false;
+      const acked: string[] = [];
+      const load = Promise.all(
+        ['a', 'z'].map(async (p) => {
+          for (let i = 0; !stop; i++) {
+            const k = `${p}-shard-${i}`;
+            try {
+              await put(c, k, k);
+              acked.push(k);
+            } catch {
+              // unacknowledged: may or may not have landed
+            }
+          }
+        }),
+      );
+      await sleep(300);
+      const res = await post(metricsAddr, SHARD_KILL_PATH, { shard: shardOf1 });
+      expect(res.status, await res.clone().text()).to.equal(200);
+      await waitFor('the shard\'s regions running again', async () => {
+        const v = await vars(metricsAddr);
+        const r1 = v.regions.find((r: any) => r.id === 1);
+        return r1.restarts > startsBefore && v.regions.every((r: any) => r.state === 'running') ? v : undefined;
+      }, 30_000, 100);
+      await put(c, 'a-after-shard', 'yes');
+      stop = true;
+      await load;
+
+      const after = await vars(metricsAddr);
+      expect(c.running(leader), 'the store process is the same one').to.equal(true);
+      expect(after.data_plane_restarts, 'no data-plane restart').to.equal(before.data_plane_restarts);
+      expect(acked.length, 'writes were acknowledged during the run').to.be.greaterThan(0);
+      for (const k of acked) expect((await c.client.get(b(k)))?.toString(), k).to.equal(k);
+      expect((await c.client.get(b('a-after-shard')))?.toString()).to.equal('yes');
+    });
+  }
 });

@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { StoreClient, TxnConflictError } from '../../src/store/client/client.js';
 import { LocalTso, type TimestampSource } from '../../src/store/client/tso.js';
-import { startStoreCluster, type StoreCluster } from '../fixtures/store-cluster.js';
+import { startStoreCluster, STORE_WORKERS, type StoreCluster } from '../fixtures/store-cluster.js';
 import { sleep } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -28,7 +28,7 @@ class StallableTso implements TimestampSource {
   }
 }
 
-describe('store: long two-phase commits keep their primary alive with TxnHeartBeat', function () {
+for (const workers of STORE_WORKERS) describe(`store: long two-phase commits keep their primary alive with TxnHeartBeat (--workers ${workers})`, function () {
   this.timeout(90_000);
   let c: StoreCluster | undefined;
   const clients: StoreClient[] = [];
@@ -57,7 +57,7 @@ describe('store: long two-phase commits keep their primary alive with TxnHeartBe
   };
 
   before(async () => {
-    c = await startStoreCluster();
+    c = await startStoreCluster(['--workers', String(workers)]);
     await Promise.all([c.leaderOf(1), c.leaderOf(2)]);
   });
 

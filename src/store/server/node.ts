@@ -1,40 +1,50 @@
-// Owns one store process's data plane: the LMDB environment's MVCC families, the raft transport, and the
-// regions, each a RegionActor (region-actor.ts: its raft group, state machine, guard, proposals and reads)
-// under the store's own one_for_one supervisor, so one failed region restarts alone and recovers from its log.
-// The node is the regions' host (RegionHost) and their router: raft traffic from the transport goes to the
-// owning region's ActorRef, requests become asks, and what each region publishes after it changes is what
-// /debug/vars, ListRegions and the control plane read. One timer ticks every region (a message each).
-import type { ActorRef, ActorSystem, TraceContext } from '../../actors/index.js';
+// Owns one store process's data plane: the raft transport, the placement of regions on shards, their
+// supervision, and the routing of everything that reaches a region. A region is a RegionActor
+// (region-actor.ts); a shard (shard.ts) is the thread it runs on with that thread's LMDB environment and
+// group commit. `--workers 0`: one shard on the main thread over the role's environment; `--workers N`: shards
+// 1..N on worker threads, each with its own environment in `<data-dir>/shard-N`. Each shard has its own
+// one_for_one supervisor of its regions (a failed region restarts alone); the shards are children of one
+// one_for_one supervisor (a dead shard thread is restarted with its regions). The node is the router: region
+// → ActorRef for inbound raft traffic and requests (asks), and the view each region last published for
+// /debug/vars, ListRegions and the control plane. On the main thread an actor receives what worker shards send
+// (raft messages out, reports, apply events, splits, failures).
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ActorContext, ActorRef, ActorSystem, Behaviour, TraceContext } from '../../actors/index.js';
 import { actorChildSpec } from '../../actors/index.js';
-import type { Clock, TimerHandle } from '../../common/clock.js';
-import { DropLog } from '../../common/drop-log.js';
-import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
+import type { Clock } from '../../common/clock.js';
+import { DropLog, type DropStats } from '../../common/drop-log.js';
+import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
-import type { Message } from '../../raft/index.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
 import type { ChildSpec, ExitReason } from '../../supervisor/types.js';
-import { DB_NAMES, openRaftLogStore, type RaftLogStore, type Storage } from '../../storage/index.js';
+import { DB_NAMES, openStorage, type Storage } from '../../storage/index.js';
 import { RaftTransport, type FaultInjector } from '../../transport/index.js';
-import { LmdbMvccBackend } from '../mvcc/lmdb.js';
 import type { KeyError } from '../percolator/types.js';
-import type { FamilyMvccStore } from '../mvcc/families.js';
 import type { RegionCommand } from '../region/command.js';
 import { bootstrapRegions, descriptorToJson, descriptorFromJson, type RegionDescriptor } from '../region/descriptor.js';
-import { RegionNotFoundError, StoreNotMatchError } from '../region/errors.js';
+import { EpochNotMatchError, RegionNotFoundError, StoreNotMatchError } from '../region/errors.js';
 import { decodeRegionRecord, encodeRegionRecord, regionRecordKey, REGION_RECORD_PREFIX, type ApplyCounters, type ApplyEvent, type RegionRecord } from '../region/state-machine.js';
-import { RegionActor, type ReadAt, type RegionMsg, type RegionView, type RequestContext } from './region-actor.js';
-import type { RegionHost, RegionTiming } from './region-host.js';
+import { asBuffers, type ReadOp } from './reads.js';
+import type { ReadAt, RegionMsg, RegionView, RequestContext } from './region-actor.js';
+import type { RegionTiming } from './region-host.js';
+import { registerShard, Shard, type MainMsg, type ShardConfig, type ShardLinks } from './shard.js';
 
 export type { RequestContext } from './region-actor.js';
+
+const REGION_MODULE = new URL('./region-actor.js', import.meta.url).href;
 
 /** Deadline of a proposal or read barrier inside the store (below the client's per-attempt deadline). */
 export const DEFAULT_STORE_PROPOSE_TIMEOUT_MS = 3_000;
 /** Apply-event listeners per store (watch streams); more are refused. */
 export const MAX_APPLY_LISTENERS = 256;
-/** A region restarted more than this many times within REGION_RESTART_PERIOD_MS takes the data plane down. */
+/** Region restarts a shard's supervisor takes within REGION_RESTART_PERIOD_MS; one more restarts the whole shard. */
 export const REGION_RESTART_INTENSITY = 5;
 export const REGION_RESTART_PERIOD_MS = 30_000;
+/** A shard (its thread and all its regions) restarted more than this many times in the period takes the data plane down. */
+export const SHARD_RESTART_INTENSITY = 3;
+export const SHARD_RESTART_PERIOD_MS = 60_000;
 /** An ask to a region waits this much longer than the region's own deadline, so the region's error wins. */
 const ASK_SLACK_MS = 1_000;
 
@@ -43,8 +53,12 @@ export interface StoreNodeOptions {
   storage: Storage;
   /** Every store id → its KV+raft address (this one included). */
   stores: Map<number, string>;
-  /** The process's actor system: regions are spawned here. */
+  /** The process's actor system: regions are spawned here (shard N on its worker thread N). */
   actors: ActorSystem;
+  /** Shards on worker threads (0: every region on the main thread, in `storage`). */
+  workers: number;
+  /** The store's data dir: worker shard N keeps its LMDB environment in `<dataDir>/shard-N`. */
+  dataDir: string;
   /** Cluster token the raft streams present and require. */
   token?: string;
   clock: Clock;
@@ -66,9 +80,10 @@ export interface StoreNodeOptions {
   leaderFloorTso?: () => Promise<bigint>;
 }
 
-/** A region as the router knows it: its current actor and the view it last published. */
+/** A region as the router knows it: its shard, its current actor and the view it last published. */
 export interface RegionEntry {
   id: number;
+  shard: number;
   ref?: ActorRef<RegionMsg>;
   view?: RegionView;
   /** running: its actor is up; down: it exited and its supervisor has not brought it back (yet). */
@@ -80,35 +95,30 @@ export interface RegionEntry {
 /** What the gRPC front asks of the node (StoreNode.traced binds a call's trace to it). */
 export type StoreRequests = Pick<StoreNode, 'regions' | 'read' | 'propose' | 'onePhaseCommit' | 'split'>;
 
-export class StoreNode implements RegionHost {
+interface ShardReport {
+  drops: DropStats;
+  counters: ApplyCounters;
+  overlay: number;
+}
+
+export class StoreNode {
   readonly regions = new Map<number, RegionEntry>();
   readonly transport: RaftTransport;
-  readonly counters: ApplyCounters = {};
-  readonly raftStore: RaftLogStore;
-  readonly backend: LmdbMvccBackend;
-  readonly drops: DropLog;
-  readonly timing: RegionTiming;
-  readonly storeId: number;
-  readonly storage: Storage;
-  readonly clock: Clock;
-  readonly prng: Prng;
-  readonly logger: Logger;
-  readonly leaderFloorTso?: () => Promise<bigint>;
-  private readonly supervisor: Supervisor;
+  /** Inbound raft messages the router dropped (unknown region, region down); shards count the rest. */
+  private readonly drops: DropLog;
+  private readonly timing: RegionTiming;
+  private readonly shardIndexes: number[];
+  private readonly shardsSup: Supervisor;
+  private readonly regionSups = new Map<number, Supervisor>();
+  private readonly reports = new Map<number, ShardReport>();
   private readonly others: Map<number, string>;
   private readonly listeners = new Set<(ev: ApplyEvent) => void>();
-  private readonly opening = new Map<number, Promise<void>>();
-  private readonly handedOver = new Map<number, RegionRecord>();
-  private timer?: TimerHandle;
+  private readonly opening = new Set<Promise<void>>();
+  private shard0?: Shard;
+  private main?: ActorRef<MainMsg>;
   private closed = false;
 
   private constructor(private readonly opts: StoreNodeOptions) {
-    this.storeId = opts.storeId;
-    this.storage = opts.storage;
-    this.clock = opts.clock;
-    this.prng = opts.prng;
-    this.logger = opts.logger;
-    if (opts.leaderFloorTso) this.leaderFloorTso = opts.leaderFloorTso;
     this.timing = {
       electionTicks: opts.electionTicks,
       heartbeatTicks: opts.heartbeatTicks,
@@ -130,16 +140,15 @@ export class StoreNode implements RegionHost {
       logger: opts.logger,
       ...(opts.faults ? { faults: opts.faults } : {}),
     });
-    this.raftStore = openRaftLogStore(opts.storage);
-    this.backend = new LmdbMvccBackend(opts.storage, opts.logger, (err) => this.failStore(err));
-    this.supervisor = new Supervisor({
-      id: 'regions',
+    this.shardIndexes = opts.workers === 0 ? [0] : Array.from({ length: opts.workers }, (_, i) => i + 1);
+    this.shardsSup = new Supervisor({
+      id: 'shards',
       strategy: 'one_for_one',
-      intensity: REGION_RESTART_INTENSITY,
-      periodMs: REGION_RESTART_PERIOD_MS,
+      intensity: SHARD_RESTART_INTENSITY,
+      periodMs: SHARD_RESTART_PERIOD_MS,
       clock: opts.clock,
       logger: opts.logger,
-      children: [],
+      children: this.shardIndexes.map((i) => this.shardSpec(i)),
     });
   }
 
@@ -154,102 +163,145 @@ export class StoreNode implements RegionHost {
     };
   }
 
-  /** Opens every region recorded on disk; a store with none bootstraps the two regions it belongs to. */
+  /** Places the regions recorded on disk (a store with none bootstraps the two it belongs to) and starts them. */
   static async open(opts: StoreNodeOptions): Promise<StoreNode> {
     const node = new StoreNode(opts);
-    const records = node.loadRecords();
-    if (records.length === 0) {
-      const fresh = bootstrapRegions([...opts.stores.keys()]).filter((d) => d.peers.includes(opts.storeId));
-      const db = opts.storage.db(DB_NAMES.appState);
-      const recs = fresh.map((d) => ({ desc: descriptorToJson(d), applied: 0 }));
-      await opts.storage.write(() => {
-        for (const r of recs) db.put(regionRecordKey(r.desc.id), encodeRegionRecord(r));
-      });
-      records.push(...recs);
-      opts.logger.info({ regions: recs.map((r) => r.desc.id) }, 'store bootstrapped its regions');
+    const placed = opts.workers === 0 ? await node.placeOnMain() : await node.placeOnShards();
+    for (const [id, shard] of placed) node.regions.set(id, { id, shard, state: 'starting', starts: 0 });
+    if (opts.workers > 0) {
+      node.main = await opts.actors.spawn<MainMsg>({ name: 'store-main', behaviour: node.mainBehaviour(), thread: 0 });
     }
-    await node.supervisor.start();
-    node.supervisor.onExit((reason) => {
-      if (!node.closed) node.failStore(new UnavailableError(`regions gave up: ${describe(reason)}`));
-    });
     try {
-      for (const r of records) await node.startRegion(r.desc.id);
+      await node.shardsSup.start();
     } catch (err) {
       await node.close();
       throw err;
     }
-    node.startTicking();
+    node.shardsSup.onExit((reason) => {
+      if (!node.closed) node.failStore(new UnavailableError(`store shards gave up: ${describe(reason)}`));
+    });
+    opts.logger.info({ workers: opts.workers, regions: Object.fromEntries([...node.regions.values()].map((e) => [e.id, e.shard])) }, 'regions placed on shards');
     return node;
   }
 
-  private loadRecords(): RegionRecord[] {
-    const db = this.opts.storage.db(DB_NAMES.appState);
-    const end = Buffer.from(REGION_RECORD_PREFIX);
-    end[end.length - 1]!++;
-    const out: RegionRecord[] = [];
-    for (const { value } of db.getRange({ start: REGION_RECORD_PREFIX, end })) out.push(decodeRegionRecord(value));
-    return out;
+  // ---- placement ---------------------------------------------------------------------------------------
+
+  private shardDir(i: number): string {
+    return join(this.opts.dataDir, `shard-${i}`);
   }
 
-  // ---- RegionHost --------------------------------------------------------------------------------------
-
-  loadRecord(regionId: number): RegionRecord | undefined {
-    const handed = this.handedOver.get(regionId);
-    if (handed) return handed;
-    const v = this.opts.storage.db(DB_NAMES.appState).get(regionRecordKey(regionId));
-    return v ? decodeRegionRecord(v) : undefined;
+  /** --workers 0: every region in the role's environment, hosted by shard 0 on this thread. */
+  private async placeOnMain(): Promise<Array<[number, number]>> {
+    if (existsSync(this.shardDir(1))) {
+      throw new FailedPreconditionError(`${this.opts.dataDir} keeps its regions in worker shards (shard-N folders); start this store with --workers N`);
+    }
+    const storage = this.opts.storage;
+    let records = readRecords(storage);
+    if (records.length === 0) records = await this.bootstrap(storage, this.freshDescriptors());
+    const links: ShardLinks = {
+      send: (items) => {
+        for (const i of items) this.transport.send(i.to, i.group, i.msg);
+      },
+      report: (views, s) => this.onReport(0, views, { drops: s.drops.stats(), counters: s.counters, overlay: s.backend.overlaySize }),
+      applied: (events) => this.emitApplied(events),
+      split: (child) => this.addRegion(child.id, 0),
+      failed: (err) => this.failStore(err),
+      ...(this.opts.leaderFloorTso ? { floorTso: this.opts.leaderFloorTso } : {}),
+    };
+    this.shard0 = new Shard(this.shardConfig(0), storage, this.opts.clock, this.opts.prng, this.opts.logger, links);
+    registerShard(this.shard0);
+    return records.map((r) => [r.desc.id, 0]);
   }
 
-  handOver(regionId: number, record: RegionRecord): void {
-    this.handedOver.set(regionId, record);
+  /** --workers N: shard i keeps its regions in <dataDir>/shard-i; a fresh store spreads its regions round-robin. */
+  private async placeOnShards(): Promise<Array<[number, number]>> {
+    if (readRecords(this.opts.storage).length > 0) {
+      throw new FailedPreconditionError(`${this.opts.dataDir} keeps its regions on the main thread; start this store with --workers 0`);
+    }
+    const beyond = this.opts.workers + 1;
+    if (existsSync(this.shardDir(beyond))) throw new FailedPreconditionError(`${this.opts.dataDir} has regions in shard-${beyond}; start this store with --workers ${beyond} or more`);
+    const placed: Array<[number, number]> = [];
+    for (const i of this.shardIndexes) {
+      if (!existsSync(this.shardDir(i))) continue;
+      const st = openStorage({ path: this.shardDir(i) });
+      try {
+        for (const r of readRecords(st)) placed.push([r.desc.id, i]);
+      } finally {
+        await st.close();
+      }
+    }
+    if (placed.length > 0) return placed;
+    const fresh = this.freshDescriptors();
+    for (const [k, d] of fresh.entries()) {
+      const i = this.shardIndexes[k % this.shardIndexes.length]!;
+      const st = openStorage({ path: this.shardDir(i) });
+      try {
+        await this.bootstrap(st, [d]);
+      } finally {
+        await st.close();
+      }
+      placed.push([d.id, i]);
+    }
+    return placed;
   }
 
-  isConfiguredPeer = (nodeId: number): boolean => this.others.has(nodeId);
-
-  send(regionId: number, msgs: Message[]): void {
-    for (const m of msgs) this.transport.send(m.to, regionId, m);
+  private freshDescriptors(): RegionDescriptor[] {
+    return bootstrapRegions([...this.opts.stores.keys()]).filter((d) => d.peers.includes(this.opts.storeId));
   }
 
-  publish(regionId: number, view: RegionView): void {
-    const e = this.regions.get(regionId);
-    if (e) e.view = view;
+  private async bootstrap(storage: Storage, descs: RegionDescriptor[]): Promise<RegionRecord[]> {
+    const db = storage.db(DB_NAMES.appState);
+    const recs = descs.map((d) => ({ desc: descriptorToJson(d), applied: 0 }));
+    await storage.write(() => {
+      for (const r of recs) db.put(regionRecordKey(r.desc.id), encodeRegionRecord(r));
+    });
+    this.opts.logger.info({ regions: recs.map((r) => r.desc.id) }, 'store bootstrapped its regions');
+    return recs;
   }
 
-  descriptors(): RegionDescriptor[] {
-    const out: RegionDescriptor[] = [];
-    for (const e of this.regions.values()) if (e.view) out.push(e.view.desc);
-    return out;
+  private shardConfig(i: number): ShardConfig {
+    return {
+      index: i,
+      dir: i === 0 ? this.opts.dataDir : this.shardDir(i),
+      storeId: this.opts.storeId,
+      stores: [...this.opts.stores],
+      tickMs: this.opts.tickMs,
+      timing: this.timing,
+      ...(i > 0 && this.main ? { main: this.main } : {}),
+    };
   }
 
-  addrOf(storeId: number): string {
-    return this.opts.stores.get(storeId) ?? '';
+  // ---- supervision -------------------------------------------------------------------------------------
+
+  /** Shard i as a child of `shards`: a fresh one_for_one supervisor over the shard's regions at each start. */
+  private shardSpec(i: number): ChildSpec {
+    return {
+      id: `shard-${i}`,
+      type: 'supervisor',
+      restart: 'permanent',
+      shutdown: 'infinity',
+      start: async () => {
+        const ids = [...this.regions.values()].filter((e) => e.shard === i).map((e) => e.id);
+        const sup = new Supervisor({
+          id: `shard-${i}-regions`,
+          strategy: 'one_for_one',
+          intensity: REGION_RESTART_INTENSITY,
+          periodMs: REGION_RESTART_PERIOD_MS,
+          clock: this.opts.clock,
+          logger: this.opts.logger,
+          children: ids.map((id) => this.regionSpec(id, i)),
+        });
+        this.regionSups.set(i, sup);
+        return sup.asChildSpec().start();
+      },
+    };
   }
 
-  emitApplied(ev: ApplyEvent): void {
-    for (const l of this.listeners) l(ev);
-  }
-
-  openSplitChild(child: RegionDescriptor): void {
-    if (this.regions.has(child.id) || this.closed) return;
-    this.handedOver.set(child.id, { desc: descriptorToJson(child), applied: 0 });
-    const p = this.startRegion(child.id)
-      .catch((err) => this.opts.logger.error({ err, region: child.id }, 'cannot open split child region'))
-      .finally(() => this.opening.delete(child.id));
-    this.opening.set(child.id, p);
-  }
-
-  failStore(err: unknown): void {
-    this.opts.onFailure?.(err);
-  }
-
-  // ---- placement and supervision -----------------------------------------------------------------------
-
-  private async startRegion(id: number): Promise<void> {
-    const entry: RegionEntry = { id, state: 'starting', starts: 0 };
-    this.regions.set(id, entry);
+  private regionSpec(id: number, shard: number): ChildSpec {
+    const entry = this.regions.get(id)!;
     const spec = actorChildSpec<RegionMsg>(
       this.opts.actors,
-      { name: `region-${id}`, behaviour: () => new RegionActor(this, id), thread: 0 },
+      { name: `region-${id}`, module: REGION_MODULE, export: 'shardRegion', args: { shard: this.shardConfig(shard), regionId: id }, thread: shard },
       {
         id: `region-${id}`,
         onStart: (ref) => {
@@ -259,11 +311,6 @@ export class StoreNode implements RegionHost {
         },
       },
     );
-    await this.supervisor.startChild(this.watched(spec, entry));
-  }
-
-  /** The spec with its exits recorded on the router entry, so a region that is down is reported as such. */
-  private watched(spec: ChildSpec, entry: RegionEntry): ChildSpec {
     return {
       ...spec,
       start: async () => {
@@ -273,29 +320,81 @@ export class StoreNode implements RegionHost {
           entry.state = 'down';
           entry.ref = undefined;
           entry.lastExit = describe(reason);
-          if (!this.closed && reason !== 'shutdown' && reason !== 'normal') this.opts.logger.warn({ region: entry.id, reason: entry.lastExit }, 'region actor exited; its supervisor decides');
+          if (!this.closed && reason !== 'shutdown' && reason !== 'normal') this.opts.logger.warn({ region: id, shard, reason: entry.lastExit }, 'region actor exited; its supervisor decides');
         });
         return inst;
       },
     };
   }
 
-  private startTicking(): void {
-    const tick: RegionMsg = { t: 'tick' };
-    const loop = () => {
-      if (this.closed) return;
-      for (const e of this.regions.values()) this.tell(e, tick);
-      this.timer = this.opts.clock.setTimer(this.opts.tickMs, loop);
-    };
-    this.timer = this.opts.clock.setTimer(this.opts.tickMs, loop);
+  /** A region created here by a split: placed on its parent's shard (its data is in that environment). */
+  private addRegion(id: number, shard: number): void {
+    if (this.regions.has(id) || this.closed) return;
+    this.regions.set(id, { id, shard, state: 'starting', starts: 0 });
+    const sup = this.regionSups.get(shard);
+    if (!sup) return;
+    const p = sup
+      .startChild(this.regionSpec(id, shard))
+      .catch((err) => this.opts.logger.error({ err, region: id }, 'cannot start split child region'))
+      .finally(() => this.opening.delete(p));
+    this.opening.add(p);
   }
+
+  private failStore(err: unknown): void {
+    this.opts.onFailure?.(err);
+  }
+
+  /** The main-thread actor worker shards report to. */
+  private mainBehaviour(): Behaviour<MainMsg> {
+    return {
+      receive: (msg: MainMsg, ctx: ActorContext<MainMsg>) => {
+        switch (msg.t) {
+          case 'send':
+            for (const i of msg.items) this.transport.send(i.to, i.group, i.msg);
+            return;
+          case 'report':
+            return this.onReport(msg.shard, asBuffers(msg.views), { drops: msg.drops, counters: msg.counters, overlay: msg.overlay });
+          case 'applied':
+            return this.emitApplied(asBuffers(msg.events));
+          case 'split':
+            return this.addRegion(msg.child.id, msg.shard);
+          case 'failed':
+            // The shard's environment failed: its thread goes, and the supervisors bring it back with its regions.
+            ctx.log.error({ shard: msg.shard, err: msg.message }, 'shard storage failed; restarting the shard');
+            void this.opts.actors.killThread(msg.shard);
+            return;
+          case 'floorTso': {
+            const r = ctx.deferReply();
+            const fetch = this.opts.leaderFloorTso;
+            if (!fetch) return r.fail(new UnavailableError('no TSO source'));
+            fetch().then((ts) => r.reply(ts), (err) => r.fail(err));
+            return;
+          }
+        }
+      },
+    };
+  }
+
+  private onReport(shard: number, views: Array<[number, RegionView]>, report: ShardReport): void {
+    for (const [id, view] of views) {
+      const e = this.regions.get(id);
+      if (e && e.shard === shard) e.view = view;
+    }
+    this.reports.set(shard, report);
+  }
+
+  private emitApplied(events: ApplyEvent[]): void {
+    for (const ev of events) for (const l of this.listeners) l(ev);
+  }
+
+  // ---- routing -----------------------------------------------------------------------------------------
 
   private tell(e: RegionEntry, msg: RegionMsg): void {
     if (!e.ref || e.state !== 'running') return;
     try {
       e.ref.tell(msg);
-    } catch (err) {
-      // A full mailbox: raft tolerates a lost message or tick (the sender retries, the next tick comes).
+    } catch {
+      // A full mailbox: raft tolerates a lost message (the sender retries).
       this.drops.drop(this.opts.storeId, 'region-busy', { group: e.id });
     }
   }
@@ -341,10 +440,27 @@ export class StoreNode implements RegionHost {
     return true;
   }
 
+  /** Terminates a shard's worker thread (fault injection): its regions come back with a new thread. */
+  killShard(shard: number): boolean {
+    if (shard <= 0 || !this.shardIndexes.includes(shard)) return false;
+    void this.opts.actors.killThread(shard);
+    return true;
+  }
+
   onApplied(listener: (ev: ApplyEvent) => void): () => void {
     if (this.listeners.size >= MAX_APPLY_LISTENERS) throw new UnavailableError(`too many apply watchers (limit ${MAX_APPLY_LISTENERS})`);
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  descriptors(): RegionDescriptor[] {
+    const out: RegionDescriptor[] = [];
+    for (const e of this.regions.values()) if (e.view) out.push(e.view.desc);
+    return out;
+  }
+
+  addrOf(storeId: number): string {
+    return this.opts.stores.get(storeId) ?? '';
   }
 
   // ---- requests: admitted here as far as the store goes, then asked of the region ----------------------
@@ -360,18 +476,25 @@ export class StoreNode implements RegionHost {
     return e as RegionEntry & { ref: ActorRef<RegionMsg> };
   }
 
-  private ask<T>(ctx: RequestContext, msg: RegionMsg, trace?: TraceContext): Promise<T> {
+  private async ask<T>(ctx: RequestContext, msg: RegionMsg, trace?: TraceContext): Promise<T> {
     const e = this.entryFor(ctx);
-    return e.ref.ask<T>(msg, { timeoutMs: this.timing.proposeTimeoutMs + ASK_SLACK_MS, ...(trace ? { trace } : {}) });
+    try {
+      const v = await e.ref.ask<T>(msg, { timeoutMs: this.timing.proposeTimeoutMs + ASK_SLACK_MS, ...(trace ? { trace } : {}) });
+      return e.shard === 0 ? v : asBuffers(v);
+    } catch (err) {
+      // A region knows only its shard's descriptors; the answer carries every region of the store.
+      if (err instanceof EpochNotMatchError) err.details.regions = this.descriptors().map(descriptorToJson);
+      throw err;
+    }
   }
 
   /**
-   * Linearizable read: ReadIndex on the leader, wait for apply, then `fn` over the region's MVCC view inside
+   * Linearizable read: ReadIndex on the leader, wait for apply, then `op` over the region's MVCC view inside
    * its actor. With `at` (the read's timestamp and what it covers) the read also waits for one-phase commits
    * in flight that it must see, and no later one-phase commit can take a commit ts at or below it.
    */
-  read<T>(ctx: RequestContext, keys: Buffer[], fn: (mvcc: FamilyMvccStore, desc: RegionDescriptor) => T, at?: ReadAt, trace?: TraceContext): Promise<T> {
-    return this.ask<T>(ctx, { t: 'read', req: { ctx, keys, fn, ...(at ? { at } : {}) } }, trace);
+  read(ctx: RequestContext, keys: Buffer[], op: ReadOp, at?: ReadAt, trace?: TraceContext): Promise<unknown> {
+    return this.ask(ctx, { t: 'read', req: { ctx, keys, op, ...(at ? { at } : {}) } }, trace);
   }
 
   /** A one-phase commit through the region's guard (see RegionActor.onePc). commitTs 0n lets the guard pick. */
@@ -381,15 +504,15 @@ export class StoreNode implements RegionHost {
     writes: Buffer[],
     startTs: bigint,
     commitTs: bigint,
-    build: (version: number, commitTs: bigint) => RegionCommand,
+    cmd: Extract<RegionCommand, { t: 'one_pc' }>,
     trace?: TraceContext,
   ): Promise<{ errors: KeyError[]; commitTs: bigint }> {
-    return this.ask(ctx, { t: 'onePc', req: { ctx, keys, writes, startTs, commitTs, build } }, trace);
+    return this.ask(ctx, { t: 'onePc', req: { ctx, keys, writes, startTs, commitTs, cmd } }, trace);
   }
 
-  /** Proposes a command built for the region's current epoch version and returns what apply produced. */
-  propose(ctx: RequestContext, keys: Buffer[], build: (version: number, nowMs: number) => RegionCommand, trace?: TraceContext): Promise<unknown> {
-    return this.ask(ctx, { t: 'propose', req: { ctx, keys, build } }, trace);
+  /** Proposes a command (its epoch version set by the region) and returns what apply produced. */
+  propose(ctx: RequestContext, keys: Buffer[], cmd: RegionCommand, trace?: TraceContext): Promise<unknown> {
+    return this.ask(ctx, { t: 'propose', req: { ctx, keys, cmd } }, trace);
   }
 
   /** Splits a region at splitKey; the new region id is chosen above every id this store knows if not given. */
@@ -397,7 +520,7 @@ export class StoreNode implements RegionHost {
     if (splitKey.length === 0) throw new InvalidArgumentError('split key must not be empty');
     const id = newId > 0 ? newId : Math.max(0, ...this.regions.keys()) + 1;
     if (this.regions.has(id)) throw new InvalidArgumentError(`region id ${id} is already in use`);
-    const v = (await this.propose(ctx, [], (version) => ({ t: 'split', v: version, splitKey, newId: id }), trace)) as { left: any; right: any };
+    const v = (await this.propose(ctx, [], { t: 'split', v: 0, splitKey, newId: id }, trace)) as { left: any; right: any };
     return { left: descriptorFromJson(v.left), right: descriptorFromJson(v.right) };
   }
 
@@ -406,11 +529,18 @@ export class StoreNode implements RegionHost {
     if (!trace) return this;
     return {
       regions: this.regions,
-      read: (ctx, keys, fn, at) => this.read(ctx, keys, fn, at, trace),
-      propose: (ctx, keys, build) => this.propose(ctx, keys, build, trace),
-      onePhaseCommit: (ctx, keys, writes, startTs, commitTs, build) => this.onePhaseCommit(ctx, keys, writes, startTs, commitTs, build, trace),
+      read: (ctx, keys, op, at) => this.read(ctx, keys, op, at, trace),
+      propose: (ctx, keys, cmd) => this.propose(ctx, keys, cmd, trace),
+      onePhaseCommit: (ctx, keys, writes, startTs, commitTs, cmd) => this.onePhaseCommit(ctx, keys, writes, startTs, commitTs, cmd, trace),
       split: (ctx, splitKey, newId) => this.split(ctx, splitKey, newId, trace),
     };
+  }
+
+  /** Applied Percolator commands per type, over every shard. */
+  get counters(): ApplyCounters {
+    const out: ApplyCounters = {};
+    for (const r of this.reports.values()) for (const [k, n] of Object.entries(r.counters)) out[k] = (out[k] ?? 0) + n;
+    return out;
   }
 
   /** Regions that are not running, and how often the supervisor restarted each region. */
@@ -427,12 +557,14 @@ export class StoreNode implements RegionHost {
   stats() {
     const views = [...this.regions.values()].map((e) => e.view).filter((v): v is RegionView => !!v);
     return {
-      overlay_entries: this.backend.overlaySize,
+      workers: this.opts.workers,
+      shards: Object.fromEntries(this.shardIndexes.map((i) => [i, [...this.regions.values()].filter((e) => e.shard === i).map((e) => e.id)])),
+      overlay_entries: [...this.reports.values()].reduce((n, r) => n + r.overlay, 0),
       one_pc_in_flight: views.reduce((n, v) => n + v.onePcInFlight, 0),
       /** Regions whose current leader floor came from the TSO (the rest use the wall-clock fallback). */
       leader_floor_from_tso: views.filter((v) => v.floorFromTso && v.isLeader).map((v) => v.desc.id),
       watchers: this.listeners.size,
-      multi: { groups: this.regions.size, inboundDrops: this.drops.stats() },
+      multi: { groups: this.regions.size, inboundDrops: mergeDrops([this.drops.stats(), ...[...this.reports.values()].map((r) => r.drops)]) },
       regions_down: this.health().down,
     };
   }
@@ -440,11 +572,34 @@ export class StoreNode implements RegionHost {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    this.timer?.cancel();
-    await Promise.all([...this.opening.values()]);
-    await this.supervisor.stop();
+    await Promise.all([...this.opening]);
+    await this.shardsSup.stop();
+    this.shard0?.close();
+    if (this.main) await this.opts.actors.stop(this.main).catch(() => undefined);
     await this.transport.close();
   }
+}
+
+function readRecords(storage: Storage): RegionRecord[] {
+  const db = storage.db(DB_NAMES.appState);
+  const end = Buffer.from(REGION_RECORD_PREFIX);
+  end[end.length - 1]!++;
+  const out: RegionRecord[] = [];
+  for (const { value } of db.getRange({ start: REGION_RECORD_PREFIX, end })) out.push(decodeRegionRecord(value));
+  return out;
+}
+
+function mergeDrops(all: DropStats[]): DropStats {
+  const out: DropStats = { total: 0, byReason: {}, bySource: {} };
+  for (const d of all) {
+    out.total += d.total;
+    for (const [k, n] of Object.entries(d.byReason)) out.byReason[k] = (out.byReason[k] ?? 0) + n;
+    for (const [k, v] of Object.entries(d.bySource)) {
+      const cur = out.bySource[k];
+      out.bySource[k] = cur ? { drops: cur.drops + v.drops, lastReason: v.lastReason } : { ...v };
+    }
+  }
+  return out;
 }
 
 function describe(reason: ExitReason): string {

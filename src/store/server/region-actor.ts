@@ -13,12 +13,14 @@ import { RaftGroup } from '../../raft/host/group.js';
 import { admitInbound } from '../../raft/host/inbound.js';
 import { findOwnWrite } from '../percolator/txn.js';
 import type { KeyError } from '../percolator/types.js';
-import type { FamilyMvccStore } from '../mvcc/families.js';
 import { encodeCommand, type RegionCommand } from '../region/command.js';
 import { checkRequest, descriptorToJson, type RegionDescriptor, type RegionEpoch } from '../region/descriptor.js';
+
 import { EpochNotMatchError } from '../region/errors.js';
 import { RegionStateMachine, type ApplyResult } from '../region/state-machine.js';
+import { asBuffers, runRead, type ReadOp } from './reads.js';
 import type { RegionHost } from './region-host.js';
+import { shardFor, type ShardConfig } from './shard.js';
 import { TsGuard } from './ts-guard.js';
 
 export interface RequestContext {
@@ -32,17 +34,19 @@ export interface ReadAt {
   range?: { start: Buffer; end: Buffer };
 }
 
-export interface ReadRequest<T = unknown> {
+// Requests are plain data (they cross to a shard's thread): a read names its operation (reads.ts), a command
+// comes without its epoch version, which the region sets when it admits it (RegionActor.stamp).
+export interface ReadRequest {
   ctx: RequestContext;
   keys: Buffer[];
-  fn: (mvcc: FamilyMvccStore, desc: RegionDescriptor) => T;
+  op: ReadOp;
   at?: ReadAt;
 }
 
 export interface ProposeRequest {
   ctx: RequestContext;
   keys: Buffer[];
-  build: (version: number, nowMs: number) => RegionCommand;
+  cmd: RegionCommand;
 }
 
 export interface OnePcRequest {
@@ -50,8 +54,9 @@ export interface OnePcRequest {
   keys: Buffer[];
   writes: Buffer[];
   startTs: bigint;
+  /** 0n: the guard picks the commit ts. */
   commitTs: bigint;
-  build: (version: number, commitTs: bigint) => RegionCommand;
+  cmd: Extract<RegionCommand, { t: 'one_pc' }>;
 }
 
 export type RegionMsg =
@@ -79,6 +84,11 @@ export interface RegionView {
 
 const RESUME: RegionMsg = { t: 'resume' };
 
+/** The spawn entry (module + export): the region `regionId` on the shard `shard` of the thread it runs on. */
+export function shardRegion(args: { shard: ShardConfig; regionId: number }): RegionActor {
+  return new RegionActor(shardFor(args.shard), args.regionId);
+}
+
 export class RegionActor implements Behaviour<RegionMsg> {
   private group!: RaftGroup<ApplyResult>;
   private sm!: RegionStateMachine;
@@ -86,6 +96,8 @@ export class RegionActor implements Behaviour<RegionMsg> {
   private log!: Logger;
   private guard?: TsGuard;
   private stopped = false;
+  /** Requests came through a structured clone (a worker thread): Buffers arrive as Uint8Arrays. */
+  private crossThread = false;
   private readonly runs: Array<() => void> = [];
 
   constructor(
@@ -96,6 +108,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
   async init(ctx: ActorContext<RegionMsg>): Promise<void> {
     const h = this.host;
     this.self = ctx.self;
+    this.crossThread = ctx.self.thread !== 0;
     this.log = h.logger.child({ actor: `region/${this.regionId}` });
     const record = h.loadRecord(this.regionId);
     if (!record) throw new UnavailableError(`region ${this.regionId} has no record on this store`);
@@ -121,6 +134,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
         if (leaderId === h.storeId) this.resume(() => this.group.isLeader && this.guardOf());
       },
     });
+    h.attach?.(this.regionId, ctx.self);
     this.publish();
   }
 
@@ -137,11 +151,11 @@ export class RegionActor implements Behaviour<RegionMsg> {
       case 'unreachable':
         return this.group.reportUnreachable(msg.peer);
       case 'read':
-        return this.request(ctx, (r) => this.read(msg.req, r, ctx));
+        return this.request(ctx, (r) => this.read(this.local(msg.req), r, ctx));
       case 'propose':
-        return this.request(ctx, (r) => this.propose(msg.req, r, ctx));
+        return this.request(ctx, (r) => this.propose(this.local(msg.req), r, ctx));
       case 'onePc':
-        return this.request(ctx, (r) => this.onePc(msg.req, r, ctx));
+        return this.request(ctx, (r) => this.onePc(this.local(msg.req), r, ctx));
       case 'crash':
         throw new Error(`injected crash of region ${this.regionId}: ${msg.why}`);
     }
@@ -149,6 +163,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
 
   async terminate(): Promise<void> {
     this.stopped = true;
+    this.host.detach?.(this.regionId, this.self);
     // The next incarnation starts from what this one applied (the writes are in the shared overlay and on
     // their way to disk), not from an older record that is still in the group commit.
     if (this.sm) this.host.handOver(this.regionId, { desc: descriptorToJson(this.sm.desc), applied: this.sm.applied });
@@ -164,6 +179,17 @@ export class RegionActor implements Behaviour<RegionMsg> {
 
   inspect(): unknown {
     return this.group ? { region: this.regionId, ...this.group.status() } : { region: this.regionId };
+  }
+
+  private local<T>(req: T): T {
+    return this.crossThread ? asBuffers(req) : req;
+  }
+
+  /** Sets the epoch version the command is admitted at and, where its request carries one, the leader's clock. */
+  private stamp<C extends RegionCommand>(cmd: C): C {
+    cmd.v = this.sm.desc.epoch.version;
+    if ('req' in cmd && 'nowMs' in cmd.req) (cmd.req as { nowMs: number }).nowMs = this.host.clock.now();
+    return cmd;
   }
 
   /** A request's typed refusal (not leader, wrong epoch, ...) is its caller's answer, never this actor's crash. */
@@ -301,7 +327,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
             try {
               // A split may have applied while we waited: admit again against the descriptor now in force.
               checkRequest(this.sm.desc, req.ctx.epoch, req.keys, () => this.host.descriptors());
-              r.reply(req.fn(this.sm.mvcc, this.sm.desc));
+              r.reply(runRead(req.op, this.sm.mvcc, this.sm.desc));
             } catch (err) {
               r.fail(err);
             }
@@ -314,7 +340,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
   private propose(req: ProposeRequest, r: Replier, ctx: ActorContext<RegionMsg>): void {
     ctx.log.debug({ region: this.regionId, keys: req.keys.length }, 'region propose');
     this.admit(req.ctx, req.keys);
-    this.submit(req.build(this.sm.desc.epoch.version, this.host.clock.now()), req.ctx).then(
+    this.submit(this.stamp(req.cmd), req.ctx).then(
       (v) => r.reply(v),
       (err) => r.fail(err),
     );
@@ -356,13 +382,8 @@ export class RegionActor implements Behaviour<RegionMsg> {
       }
       return r.reply({ errors: [{ kind: 'commit_ts_expired', key: req.keys[0]!, startTs, commitTs, minCommitTs: lock.minCommitTs }], commitTs: 0n });
     }
-    let cmd: RegionCommand;
-    try {
-      cmd = req.build(this.sm.desc.epoch.version, lock.commitTs);
-    } catch (err) {
-      lock.ticket.release(false);
-      throw err;
-    }
+    const cmd = this.stamp(req.cmd);
+    cmd.req.commitTs = lock.commitTs;
     this.submit(cmd, req.ctx).then(
       (errs) =>
         this.resume(() => {

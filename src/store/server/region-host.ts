@@ -11,7 +11,8 @@ import type { RaftLogStore, Storage } from '../../storage/index.js';
 import type { LmdbMvccBackend } from '../mvcc/lmdb.js';
 import type { RegionDescriptor } from '../region/descriptor.js';
 import type { ApplyCounters, ApplyEvent, RegionRecord } from '../region/state-machine.js';
-import type { RegionView } from './region-actor.js';
+import type { ActorRef } from '../../actors/index.js';
+import type { RegionMsg, RegionView } from './region-actor.js';
 
 export interface RegionTiming {
   electionTicks: number;
@@ -49,6 +50,9 @@ export interface RegionHost {
   openSplitChild(child: RegionDescriptor): void;
   /** A failure every region of the store shares (storage): the data plane restarts. */
   failStore(err: unknown): void;
+  /** A region actor started on this host (it is ticked from now on) / stopped. */
+  attach?(regionId: number, ref: ActorRef<RegionMsg>): void;
+  detach?(regionId: number, ref: ActorRef<RegionMsg>): void;
   /** The cluster TSO, asked once per term a region leads (see ts-guard.ts). */
   leaderFloorTso?: () => Promise<bigint>;
 }

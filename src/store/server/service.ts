@@ -5,8 +5,9 @@ import type * as grpc from '@grpc/grpc-js';
 import { InvalidArgumentError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { loadProto, toGrpcError, traceOf, u64ToNumber, unaryHandler, type ServiceBinding } from '../../transport/index.js';
-import { get as mvccGet, scan as mvccScan, scanRefs, MAX_SCAN_LIMIT, type RefSpec } from '../percolator/read.js';
-import type { CheckTxnStatusResult, KeyError, KeyRange, LockInfo, Mutation } from '../percolator/types.js';
+import { MAX_SCAN_LIMIT, type RefSpec } from '../percolator/read.js';
+import { keyErrorToWire, lockToWire, type ReadOp } from './reads.js';
+import type { CheckTxnStatusResult, KeyError, KeyRange, Mutation } from '../percolator/types.js';
 import { uniqueKeys } from '../percolator/txn.js';
 import type { MutationOp } from '../mvcc/types.js';
 import { compareBytes } from '../keys.js';
@@ -141,29 +142,7 @@ function ttl(v: unknown): number {
 
 // ---- response conversion -------------------------------------------------------------------------------
 
-function lockToWire(l: LockInfo) {
-  return { key: l.key, primary_lock: l.primary, lock_version: l.lockTs.toString(), lock_ttl: l.ttlMs, lock_type: OP_NAMES[OPS.indexOf(l.kind)], min_commit_ts: l.minCommitTs.toString() };
-}
-
-export function keyErrorToWire(e: KeyError | undefined): unknown {
-  if (!e) return null;
-  switch (e.kind) {
-    case 'locked':
-      return { locked: lockToWire(e.lock), key: e.lock.key };
-    case 'write_conflict':
-      return { conflict: { key: e.key, start_ts: e.startTs.toString(), conflict_ts: e.conflictTs.toString(), conflict_commit_ts: e.conflictCommitTs.toString(), primary: e.primary }, key: e.key };
-    case 'already_exists':
-      return { already_exists: e.key, key: e.key };
-    case 'commit_ts_expired':
-      return { commit_ts_expired: { key: e.key, start_ts: e.startTs.toString(), attempted_commit_ts: e.commitTs.toString(), min_commit_ts: e.minCommitTs.toString() }, key: e.key };
-    case 'committed':
-      return { committed: e.commitTs.toString(), key: e.key };
-    case 'txn_not_found':
-      return { txn_not_found: e.key, key: e.key };
-    case 'abort':
-      return { abort: e.message, key: e.key };
-  }
-}
+export { keyErrorToWire } from './reads.js';
 
 export function descriptorToWire(d: RegionDescriptor) {
   return {
@@ -228,35 +207,21 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
     Get: h('Get', async (node, req) => {
       const k = key(req.key, 'key');
       const readTs = ts(req.version, 'version');
-      const r = await node.read(context(req.context), [k], (m) => mvccGet(m, k, { readTs, bypassLocks: bypass(req.bypass_locks) }), { readTs });
-      if ('error' in r) return { error: keyErrorToWire(r.error) };
-      return r.value === undefined ? { not_found: true } : { value: r.value };
+      return node.read(context(req.context), [k], { kind: 'get', key: k, readTs, bypassLocks: bypass(req.bypass_locks) }, { readTs });
     }),
     BatchGet: h('BatchGet', async (node, req) => {
       const ks = keys(req.keys, 'keys');
-      const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
-      return node.read(context(req.context), ks, (m) => {
-        const pairs: Array<{ key: Buffer; value: Buffer }> = [];
-        for (const k of ks) {
-          const r = mvccGet(m, k, rq);
-          if ('error' in r) return { pairs: [], error: keyErrorToWire(r.error) };
-          if (r.value !== undefined) pairs.push({ key: k, value: r.value });
-        }
-        return { pairs };
-      }, { readTs: rq.readTs });
+      const readTs = ts(req.version, 'version');
+      return node.read(context(req.context), ks, { kind: 'batchGet', keys: ks, readTs, bypassLocks: bypass(req.bypass_locks) }, { readTs });
     }),
     Scan: h('Scan', async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
       const end = Buffer.from(req.end_key ?? []);
       const limit = scanLimit(req.limit);
       if (end.length > 0 && compareBytes(end, start) <= 0) throw new InvalidArgumentError('end_key must be above start_key');
-      const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
-      return node.read(context(req.context), [start], (m, desc) => {
-        const e = desc.end.length > 0 && (end.length === 0 || compareBytes(desc.end, end) < 0) ? desc.end : end;
-        const r = mvccScan(m, start, e, limit, rq);
-        if (r.error) return { pairs: [], error: keyErrorToWire(r.error) };
-        return { pairs: r.pairs.map((p) => ({ key: p.key, value: req.key_only ? Buffer.alloc(0) : p.value })) };
-      }, { readTs: rq.readTs, range: { start, end } });
+      const readTs = ts(req.version, 'version');
+      const op: ReadOp = { kind: 'scan', start, end, limit, keyOnly: Boolean(req.key_only), readTs, bypassLocks: bypass(req.bypass_locks) };
+      return node.read(context(req.context), [start], op, { readTs, range: { start, end } });
     }),
     ScanRefs: h('ScanRefs', async (node, req) => {
       const start = Buffer.from(req.start_key ?? []);
@@ -265,22 +230,12 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       if (end.length > 0 && compareBytes(end, start) <= 0) throw new InvalidArgumentError('end_key must be above start_key');
       const ref = refSpec(req);
       const extra = Array.isArray(req.keys) && req.keys.length > 0 ? keys(req.keys, 'keys') : [];
-      const rq = { readTs: ts(req.version, 'version'), bypassLocks: bypass(req.bypass_locks) };
-      return node.read(context(req.context), [start, ...extra], (m, desc) => {
-        const e = desc.end.length > 0 && (end.length === 0 || compareBytes(desc.end, end) < 0) ? desc.end : end;
-        const r = scanRefs(m, desc.start, desc.end, { ...rq, start, end: e, limit, ref, keys: extra });
-        if (r.error) return { pairs: [], found: [], error: keyErrorToWire(r.error) };
-        return {
-          pairs: r.pairs.map((p) => ({
-            key: p.key,
-            value: p.value,
-            ...(p.ref.kind === 'found' ? { ref_found: true, ref_value: p.ref.value } : {}),
-            ...(p.ref.kind === 'elsewhere' ? { ref_elsewhere: p.ref.key } : {}),
-          })),
-          found: r.found,
-        };
-      }, { readTs: rq.readTs, range: covering(start, end, ref, extra) });
+      const readTs = ts(req.version, 'version');
+      const op: ReadOp = { kind: 'scanRefs', start, end, limit, ref, keys: extra, readTs, bypassLocks: bypass(req.bypass_locks) };
+      return node.read(context(req.context), [start, ...extra], op, { readTs, range: covering(start, end, ref, extra) });
     }),
+    // Commands go to the region as data: it sets the epoch version `v` it admits them at and, where a
+    // request carries `nowMs`, its own clock (see RegionActor.stamp).
     Prewrite: h('Prewrite', async (node, req) => {
       const ranges = readRanges(req.read_ranges);
       const muts = mutations(req.mutations, ranges.length > 0);
@@ -289,42 +244,42 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       const lockTtlMs = ttl(req.lock_ttl);
       const minCommitTs = ts(req.min_commit_ts, 'min_commit_ts', false);
       const admitted = [...muts.map((m) => m.key), ...ranges.map((r) => r.start)];
-      const errs = (await node.propose(context(req.context), admitted, (v, nowMs) => ({
+      const errs = (await node.propose(context(req.context), admitted, {
         t: 'prewrite',
-        v,
-        req: { mutations: muts, primary, startTs, lockTtlMs, minCommitTs, nowMs, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
-      }))) as KeyError[];
+        v: 0,
+        req: { mutations: muts, primary, startTs, lockTtlMs, minCommitTs, nowMs: 0, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
+      })) as KeyError[];
       return { errors: errs.map(keyErrorToWire) };
     }),
     Commit: h('Commit', async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const startTs = ts(req.start_version, 'start_version');
       const commitTs = ts(req.commit_version, 'commit_version');
-      const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'commit', v, req: { keys: ks, startTs, commitTs } }))) as KeyError | undefined;
+      const err = (await node.propose(context(req.context), ks, { t: 'commit', v: 0, req: { keys: ks, startTs, commitTs } })) as KeyError | undefined;
       return { error: keyErrorToWire(err) };
     }),
     BatchRollback: h('BatchRollback', async (node, req) => {
       const ks = keys(req.keys, 'keys');
       const startTs = ts(req.start_version, 'start_version');
-      const err = (await node.propose(context(req.context), ks, (v) => ({ t: 'rollback', v, req: { keys: ks, startTs } }))) as KeyError | undefined;
+      const err = (await node.propose(context(req.context), ks, { t: 'rollback', v: 0, req: { keys: ks, startTs } })) as KeyError | undefined;
       return { error: keyErrorToWire(err) };
     }),
     ResolveLock: h('ResolveLock', async (node, req) => {
       const ks = Array.isArray(req.keys) && req.keys.length > 0 ? keys(req.keys, 'keys') : [];
       const startTs = ts(req.start_version, 'start_version');
       const commitTs = ts(req.commit_version, 'commit_version', false);
-      const n = (await node.propose(context(req.context), ks, (v) => ({ t: 'resolve', v, req: { keys: ks, startTs, commitTs } }))) as number;
+      const n = (await node.propose(context(req.context), ks, { t: 'resolve', v: 0, req: { keys: ks, startTs, commitTs } })) as number;
       return { resolved: n };
     }),
     CheckTxnStatus: h('CheckTxnStatus', async (node, req) => {
       const primary = key(req.primary_key, 'primary_key');
       const lockTs = ts(req.lock_ts, 'lock_ts');
       const callerStartTs = ts(req.caller_start_ts, 'caller_start_ts', false);
-      const r = (await node.propose(context(req.context), [primary], (v, nowMs) => ({
+      const r = (await node.propose(context(req.context), [primary], {
         t: 'check',
-        v,
-        req: { primary, lockTs, callerStartTs, rollbackIfNotExist: Boolean(req.rollback_if_not_exist), nowMs },
-      }))) as CheckTxnStatusResult;
+        v: 0,
+        req: { primary, lockTs, callerStartTs, rollbackIfNotExist: Boolean(req.rollback_if_not_exist), nowMs: 0 },
+      })) as CheckTxnStatusResult;
       return {
         error: keyErrorToWire(r.error),
         lock_ttl: r.lockTtlMs,
@@ -337,7 +292,7 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       const primary = key(req.primary_lock, 'primary_lock');
       const startTs = ts(req.start_version, 'start_version');
       const adviseTtlMs = ttl(req.advise_lock_ttl);
-      const r = (await node.propose(context(req.context), [primary], (v, nowMs) => ({ t: 'heartbeat', v, req: { primary, startTs, adviseTtlMs, nowMs } }))) as {
+      const r = (await node.propose(context(req.context), [primary], { t: 'heartbeat', v: 0, req: { primary, startTs, adviseTtlMs, nowMs: 0 } })) as {
         ttlMs: number;
         error?: KeyError;
       };
@@ -351,11 +306,12 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
       if (asked > 0n && asked <= startTs) throw new InvalidArgumentError('commit_version must be above start_version');
       const admitted = [...muts.map((m) => m.key), ...ranges.map((r) => r.start)];
       const writes = muts.filter((m) => m.op !== 'lock').map((m) => m.key);
-      const r = await node.onePhaseCommit(context(req.context), admitted, writes, startTs, asked, (v, commitTs) => ({
+      // commitTs 0n in the command: the region's guard picks it (or takes `asked`).
+      const r = await node.onePhaseCommit(context(req.context), admitted, writes, startTs, asked, {
         t: 'one_pc',
-        v,
-        req: { mutations: muts, startTs, commitTs, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
-      }));
+        v: 0,
+        req: { mutations: muts, startTs, commitTs: 0n, ...(ranges.length > 0 ? { readRanges: ranges } : {}) },
+      });
       return { errors: r.errors.map(keyErrorToWire), commit_version: r.commitTs.toString() };
     }),
     SplitRegion: h('SplitRegion', async (node, req) => {

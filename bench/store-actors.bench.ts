@@ -1,0 +1,133 @@
+// Store data plane with regions as actors against a baseline build, in one run: transactions on the two
+// bootstrap regions (one-phase and two-phase, 8 clients) and one-phase commits spread over 64 regions (16
+// clients), each on three fresh `nokv store` processes. The baseline is another checkout's build, named by
+// NOKV_BASELINE (its root: bin/nokv.mjs and dist/); without it only this build is measured. Variants run in
+// alternating rounds (A B A B) so a change in machine load hits both; medians and ratios are printed.
+// `--workers` variants of this build are added with NOKV_BENCH_WORKERS=1,2. Never fails on timing.
+//
+//   git worktree add /tmp/nokv-base main && (cd /tmp/nokv-base && npm ci && npm run build)
+//   NOKV_BASELINE=/tmp/nokv-base node dist/bench/store-actors.bench.js
+import { join } from 'node:path';
+import { startStoreCluster, type StoreCluster } from '../test/fixtures/store-cluster.js';
+import { sleep } from '../test/support/env.js';
+
+const ROW_MS = Number(process.env.NOKV_BENCH_ROW_MS ?? 3_000);
+const ROUNDS = Number(process.env.NOKV_BENCH_ROUNDS ?? 2);
+const REGIONS = 64;
+/** A fresh leader takes one-phase commits once its wall-clock floor passed (no coordinators here). */
+const FLOOR_WAIT_MS = 5_500;
+
+interface Variant {
+  name: string;
+  nokv?: string;
+  args: string[];
+}
+
+interface Row {
+  txnPerSec: number;
+  p50: number;
+  p99: number;
+  onePc: number;
+  twoPc: number;
+}
+
+const pct = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+};
+const median = (xs: number[]) => pct(xs, 50);
+
+async function load(c: StoreCluster, clients: number, keysOf: (w: number, n: number) => [string, string]): Promise<Row> {
+  const lat: number[] = [];
+  const before = { ...c.client.stats };
+  const started = Date.now();
+  let seq = 0;
+  await Promise.all(
+    Array.from({ length: clients }, async (_, w) => {
+      while (Date.now() - started < ROW_MS) {
+        const n = seq++;
+        const t0 = performance.now();
+        const t = await c.client.begin();
+        const [a, b] = keysOf(w, n);
+        t.put(Buffer.from(a), Buffer.from(`v${n}`));
+        t.put(Buffer.from(b), Buffer.from(`v${n}`));
+        await t.commit();
+        lat.push(performance.now() - t0);
+      }
+    }),
+  );
+  const secs = (Date.now() - started) / 1000;
+  return { txnPerSec: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), onePc: c.client.stats.onePc - before.onePc, twoPc: c.client.stats.twoPc - before.twoPc };
+}
+
+/** Splits region 1 at k/63, k/62, ... k/01 (always region 1, so no routing is needed), then waits for leaders. */
+async function splitInto(c: StoreCluster, regions: number): Promise<void> {
+  const key = (i: number) => `k/${String(i).padStart(2, '0')}`;
+  for (let i = regions - 1; i >= 1; i--) {
+    for (let attempt = 0; ; attempt++) {
+      const leader = await c.leaderOf(1);
+      const list = await c.client.callStore<any>(leader, 'ListRegions', {}, 2_000);
+      const r1 = list.regions.find((r: any) => Number(r.descriptor.region_id) === 1);
+      try {
+        await c.client.callStore(leader, 'SplitRegion', { context: { region_id: 1, epoch: r1.descriptor.epoch }, split_key: Buffer.from(key(i)), new_region_id: 100 + i }, 5_000);
+        break;
+      } catch (err) {
+        if (attempt > 20) throw err;
+        await sleep(100);
+      }
+    }
+  }
+  for (let i = 1; i < regions; i++) await c.leaderOf(100 + i, 30_000);
+}
+
+async function measure(v: Variant): Promise<Record<string, Row>> {
+  const c = await startStoreCluster(v.args, v.nokv ? { nokv: v.nokv } : {});
+  try {
+    await Promise.all([c.leaderOf(1), c.leaderOf(2)]);
+    await sleep(FLOOR_WAIT_MS);
+    const out: Record<string, Row> = {};
+    out['1pc, 2 regions, 8 clients'] = await load(c, 8, (w, n) => [`a/${w}/${n}`, `b/${w}/${n}`]);
+    out['2pc, 2 regions, 8 clients'] = await load(c, 8, (w, n) => [`a/${w}/${n}`, `z/${w}/${n}`]);
+    await splitInto(c, REGIONS);
+    await sleep(FLOOR_WAIT_MS);
+    out[`1pc, ${REGIONS} regions, 16 clients`] = await load(c, 16, (w, n) => {
+      const r = String((w * 7 + n) % REGIONS).padStart(2, '0');
+      return [`k/${r}/${w}/${n}/a`, `k/${r}/${w}/${n}/b`];
+    });
+    return out;
+  } finally {
+    await c.stop();
+  }
+}
+
+const variants: Variant[] = [{ name: 'this build, --workers 0', args: ['--workers', '0'] }];
+if (process.env.NOKV_BASELINE) variants.unshift({ name: 'baseline', nokv: join(process.env.NOKV_BASELINE, 'bin', 'nokv.mjs'), args: [] });
+for (const w of (process.env.NOKV_BENCH_WORKERS ?? '').split(',').filter(Boolean)) variants.push({ name: `this build, --workers ${w}`, args: ['--workers', w] });
+
+const results = new Map<string, Array<Record<string, Row>>>(variants.map((v) => [v.name, []]));
+for (let round = 0; round < ROUNDS; round++) {
+  for (const v of variants) {
+    const r = await measure(v);
+    results.get(v.name)!.push(r);
+    process.stdout.write(`round ${round + 1} ${v.name}: ${Object.entries(r).map(([k, x]) => `${k} ${x.txnPerSec.toFixed(0)} txn/s p50 ${x.p50.toFixed(1)} ms`).join('; ')}\n`);
+  }
+}
+
+const base = variants[0]!.name;
+const rowsOf = Object.keys(results.get(base)![0]!);
+process.stdout.write(`\nstore data plane, 3 store processes on loopback, ${ROW_MS / 1000} s per row, median of ${ROUNDS} rounds; ratios against "${base}"\n`);
+for (const row of rowsOf) {
+  process.stdout.write(`\n${row}\n`);
+  const med = (name: string, f: (x: Row) => number) => median(results.get(name)!.map((r) => f(r[row]!)));
+  const b = { tps: med(base, (x) => x.txnPerSec), p50: med(base, (x) => x.p50) };
+  for (const v of variants) {
+    const tps = med(v.name, (x) => x.txnPerSec);
+    const p50 = med(v.name, (x) => x.p50);
+    const p99 = med(v.name, (x) => x.p99);
+    const one = results.get(v.name)!.reduce((n, r) => n + r[row]!.onePc, 0);
+    const two = results.get(v.name)!.reduce((n, r) => n + r[row]!.twoPc, 0);
+    process.stdout.write(
+      `  ${v.name.padEnd(26)} ${tps.toFixed(0).padStart(6)} txn/s (x${(tps / b.tps).toFixed(2)})   p50 ${p50.toFixed(1).padStart(6)} ms (x${(p50 / b.p50).toFixed(2)})   p99 ${p99.toFixed(1).padStart(6)} ms   1PC/2PC ${one}/${two}\n`,
+    );
+  }
+}

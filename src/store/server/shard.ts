@@ -1,0 +1,233 @@
+// Owns a shard: the regions of one thread and what they share there — the thread's LMDB environment (and so
+// its group commit: fsyncs are per thread), the raft log store, the MVCC families, the inbound drop counter,
+// one tick timer, and the records handed from one region incarnation to the next. A shard is the RegionHost of
+// its region actors. What leaves the thread goes through ShardLinks: direct calls on the main thread
+// (--workers 0: shard 0 uses the role's own environment), messages to the node's main-thread actor on a worker
+// thread, batched per turn. Shards are registered per thread; a region actor finds its shard by index.
+import type { ActorRef } from '../../actors/index.js';
+import { SystemClock, type Clock, type TimerHandle } from '../../common/clock.js';
+import { DropLog, type DropStats } from '../../common/drop-log.js';
+import { createLogger, type Logger } from '../../common/log.js';
+import { defaultPrng, type Prng } from '../../common/prng.js';
+import type { Message } from '../../raft/index.js';
+import { DB_NAMES, openRaftLogStore, openStorage, type RaftLogStore, type Storage } from '../../storage/index.js';
+import { LmdbMvccBackend } from '../mvcc/lmdb.js';
+import { descriptorToJson, type DescriptorJson, type RegionDescriptor } from '../region/descriptor.js';
+import { decodeRegionRecord, regionRecordKey, type ApplyCounters, type ApplyEvent, type RegionRecord } from '../region/state-machine.js';
+import type { RegionMsg, RegionView } from './region-actor.js';
+import type { RegionHost, RegionTiming } from './region-host.js';
+
+/** Plain data a shard is opened from on its thread (spawn args of its region actors). */
+export interface ShardConfig {
+  /** 0: the main thread's shard (--workers 0); 1..N: worker thread N. */
+  index: number;
+  /** Its LMDB environment's folder (a worker shard opens it on its thread). */
+  dir: string;
+  storeId: number;
+  stores: Array<[number, string]>;
+  tickMs: number;
+  timing: RegionTiming;
+  /** The node's main-thread actor, for a worker shard. */
+  main?: ActorRef<MainMsg>;
+}
+
+/** What a worker shard sends to the node's main-thread actor. */
+export type MainMsg =
+  | { t: 'send'; items: Array<{ to: number; group: number; msg: Message }> }
+  | { t: 'report'; shard: number; views: Array<[number, RegionView]>; drops: DropStats; counters: ApplyCounters; overlay: number }
+  | { t: 'applied'; events: ApplyEvent[] }
+  | { t: 'split'; shard: number; child: DescriptorJson }
+  | { t: 'failed'; shard: number; message: string }
+  | { t: 'floorTso' };
+
+/** How a shard reaches the rest of the store. */
+export interface ShardLinks {
+  send(items: Array<{ to: number; group: number; msg: Message }>): void;
+  report(views: Array<[number, RegionView]>, shard: Shard): void;
+  applied(events: ApplyEvent[]): void;
+  split(child: RegionDescriptor): void;
+  failed(err: unknown): void;
+  floorTso?: () => Promise<bigint>;
+}
+
+const shards = new Map<number, Shard>();
+
+/** The shard `config.index` of this thread, opened here (its own LMDB environment) on first use. */
+export function shardFor(config: ShardConfig): Shard {
+  let s = shards.get(config.index);
+  if (!s) {
+    if (!config.main) throw new Error(`shard ${config.index} is not open on this thread`);
+    s = new Shard(config, openStorage({ path: config.dir }), new SystemClock(), defaultPrng(), createLogger({ role: 'store', node: String(config.storeId) }).child({ shard: config.index }), mainLinks(config.main, config.index));
+    shards.set(config.index, s);
+  }
+  return s;
+}
+
+/** Registers a shard built by its owner (the main thread's, on the role's environment). */
+export function registerShard(s: Shard): void {
+  shards.set(s.index, s);
+}
+
+export function unregisterShard(s: Shard): void {
+  if (shards.get(s.index) === s) shards.delete(s.index);
+}
+
+/** Links of a worker shard: everything batched per turn into messages to the node's main-thread actor. */
+function mainLinks(main: ActorRef<MainMsg>, index: number): ShardLinks {
+  let out: Array<{ to: number; group: number; msg: Message }> = [];
+  let events: ApplyEvent[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    if (out.length > 0) main.tell({ t: 'send', items: out });
+    if (events.length > 0) main.tell({ t: 'applied', events });
+    out = [];
+    events = [];
+  };
+  const later = () => {
+    if (!scheduled) {
+      scheduled = true;
+      queueMicrotask(flush);
+    }
+  };
+  return {
+    send: (items) => {
+      for (const i of items) out.push(i);
+      later();
+    },
+    applied: (evs) => {
+      for (const e of evs) events.push(e);
+      later();
+    },
+    report: (views, s) => main.tell({ t: 'report', shard: index, views, drops: s.drops.stats(), counters: s.counters, overlay: s.backend.overlaySize }),
+    split: (child) => main.tell({ t: 'split', shard: index, child: descriptorToJson(child) }),
+    failed: (err) => main.tell({ t: 'failed', shard: index, message: err instanceof Error ? err.message : String(err) }),
+    floorTso: () => main.ask<bigint>({ t: 'floorTso' }, { timeoutMs: 5_000 }),
+  };
+}
+
+export class Shard implements RegionHost {
+  readonly index: number;
+  readonly storeId: number;
+  readonly raftStore: RaftLogStore;
+  readonly backend: LmdbMvccBackend;
+  readonly counters: ApplyCounters = {};
+  readonly drops: DropLog;
+  readonly timing: RegionTiming;
+  readonly leaderFloorTso?: () => Promise<bigint>;
+  private readonly stores: Map<number, string>;
+  private readonly regions = new Map<number, ActorRef<RegionMsg>>();
+  private readonly views = new Map<number, RegionView>();
+  private readonly handedOver = new Map<number, RegionRecord>();
+  private pendingViews: Array<[number, RegionView]> = [];
+  private reportScheduled = false;
+  private timer?: TimerHandle;
+  private closed = false;
+
+  constructor(
+    private readonly config: ShardConfig,
+    readonly storage: Storage,
+    readonly clock: Clock,
+    readonly prng: Prng,
+    readonly logger: Logger,
+    private readonly links: ShardLinks,
+  ) {
+    this.index = config.index;
+    this.storeId = config.storeId;
+    this.timing = config.timing;
+    this.stores = new Map(config.stores);
+    this.raftStore = openRaftLogStore(storage);
+    this.backend = new LmdbMvccBackend(storage, logger, (err) => this.failStore(err));
+    this.drops = new DropLog(clock, logger, 'raft message');
+    if (links.floorTso) this.leaderFloorTso = links.floorTso;
+  }
+
+  // ---- RegionHost --------------------------------------------------------------------------------------
+
+  isConfiguredPeer = (nodeId: number): boolean => nodeId !== this.storeId && this.stores.has(nodeId);
+
+  loadRecord(regionId: number): RegionRecord | undefined {
+    const handed = this.handedOver.get(regionId);
+    if (handed) return handed;
+    const v = this.storage.db(DB_NAMES.appState).get(regionRecordKey(regionId));
+    return v ? decodeRegionRecord(v) : undefined;
+  }
+
+  handOver(regionId: number, record: RegionRecord): void {
+    this.handedOver.set(regionId, record);
+  }
+
+  send(regionId: number, msgs: Message[]): void {
+    this.links.send(msgs.map((m) => ({ to: m.to, group: regionId, msg: m })));
+  }
+
+  publish(regionId: number, view: RegionView): void {
+    this.views.set(regionId, view);
+    this.pendingViews.push([regionId, view]);
+    if (this.reportScheduled) return;
+    this.reportScheduled = true;
+    queueMicrotask(() => {
+      this.reportScheduled = false;
+      const views = this.pendingViews;
+      this.pendingViews = [];
+      if (!this.closed) this.links.report(views, this);
+    });
+  }
+
+  descriptors(): RegionDescriptor[] {
+    return [...this.views.values()].map((v) => v.desc);
+  }
+
+  addrOf(storeId: number): string {
+    return this.stores.get(storeId) ?? '';
+  }
+
+  emitApplied(ev: ApplyEvent): void {
+    this.links.applied([ev]);
+  }
+
+  openSplitChild(child: RegionDescriptor): void {
+    this.handedOver.set(child.id, { desc: descriptorToJson(child), applied: 0 });
+    this.links.split(child);
+  }
+
+  failStore(err: unknown): void {
+    this.links.failed(err);
+  }
+
+  // ---- regions on this thread --------------------------------------------------------------------------
+
+  /** A region actor that started here; the shard ticks it from now on. */
+  attach(regionId: number, ref: ActorRef<RegionMsg>): void {
+    this.regions.set(regionId, ref);
+    if (!this.timer && !this.closed) this.startTicking();
+  }
+
+  detach(regionId: number, ref: ActorRef<RegionMsg>): void {
+    if (this.regions.get(regionId)?.equals(ref)) this.regions.delete(regionId);
+  }
+
+  private startTicking(): void {
+    const tick: RegionMsg = { t: 'tick' };
+    const loop = () => {
+      if (this.closed) return;
+      for (const [id, ref] of this.regions) {
+        try {
+          ref.tell(tick);
+        } catch {
+          // A full mailbox: raft tolerates a lost tick.
+          this.drops.drop(this.storeId, 'region-busy', { group: id });
+        }
+      }
+      this.timer = this.clock.setTimer(this.config.tickMs, loop);
+    };
+    this.timer = this.clock.setTimer(this.config.tickMs, loop);
+  }
+
+  /** Stops ticking (the owner closes the environment once the regions stopped). */
+  close(): void {
+    this.closed = true;
+    this.timer?.cancel();
+    unregisterShard(this);
+  }
+}
