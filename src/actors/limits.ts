@@ -18,8 +18,11 @@ export const DEFAULT_ASK_TIMEOUT_MS = 5_000;
 /** Worker threads an ActorSystem may run; the machine has few cores and ten role processes share them. */
 export const MAX_WORKER_THREADS = 16;
 
-/** How long a control call into a worker (spawn, stop, inspect) may take before it counts as failed. */
-export const CONTROL_CALL_TIMEOUT_MS = 10_000;
+/**
+ * How long a control call into a worker (spawn, stop, inspect) may take before it counts as failed. The first
+ * one waits for the thread to load its modules, which takes seconds on a machine shared by many processes.
+ */
+export const CONTROL_CALL_TIMEOUT_MS = 30_000;
 
 /** How long shutdown waits for a worker to stop its actors gracefully before terminating the thread. */
 export const WORKER_SHUTDOWN_TIMEOUT_MS = 5_000;
