@@ -3,7 +3,8 @@
 // inbound raft traffic (validated and membership-checked here, before the core sees it), ticks, proposals,
 // reads, and the continuations of work the handler started — a finished persist, an applied proposal, a read
 // barrier that passed — which re-enter as `resume` messages, so no handler waits and the mailbox never blocks.
-// A throw (a broken raft invariant, an injected crash) stops only this actor; its supervisor restarts it and
+// The raft group's Ready loop is driven from here too (externalDrive): one Ready per `drive` message, its
+// persist's completion a `persisted` message. A throw (a broken raft invariant, an injected crash) stops only this actor; its supervisor restarts it and
 // the new incarnation recovers from the region's log and applied record (see docs/store.md).
 import type { ActorContext, ActorRef, Behaviour, Replier } from '../../actors/index.js';
 import { InvalidArgumentError, NotLeaderError, UnavailableError } from '../../common/errors.js';
@@ -64,6 +65,8 @@ export type RegionMsg =
   | { t: 'unreachable'; peer: number }
   | { t: 'tick' }
   | { t: 'resume' }
+  | { t: 'drive' }
+  | { t: 'persisted'; error?: unknown }
   | { t: 'read'; req: ReadRequest }
   | { t: 'propose'; req: ProposeRequest }
   | { t: 'onePc'; req: OnePcRequest }
@@ -83,6 +86,7 @@ export interface RegionView {
 }
 
 const RESUME: RegionMsg = { t: 'resume' };
+const DRIVE: RegionMsg = { t: 'drive' };
 
 /** The spawn entry (module + export): the region `regionId` on the shard `shard` of the thread it runs on. */
 export function shardRegion(args: { shard: ShardConfig; regionId: number }): RegionActor {
@@ -127,7 +131,9 @@ export class RegionActor implements Behaviour<RegionMsg> {
       heartbeatTimeoutTicks: h.timing.heartbeatTicks,
       ...(h.timing.snapshotEveryEntries ? { snapshotEveryEntries: h.timing.snapshotEveryEntries } : {}),
       ...(h.timing.compactionSlackEntries !== undefined ? { compactionSlackEntries: h.timing.compactionSlackEntries } : {}),
-      reenter: (run) => this.resume(run),
+      // The group's Ready loop runs in this mailbox: a wake-up is a `drive` message, a finished persist a
+      // `persisted` one (see raft/host/group.ts, externalDrive).
+      externalDrive: { wake: () => this.wake() },
       onFailed: (err) => this.resume(() => this.groupFailed(err)),
       // Ask for the new term's one-phase-commit floor as soon as leadership is won, not at the first request.
       onLeaderChange: (leaderId) => {
@@ -138,13 +144,21 @@ export class RegionActor implements Behaviour<RegionMsg> {
     this.publish();
   }
 
-  receive(msg: RegionMsg, ctx: ActorContext<RegionMsg>): void {
+  receive(msg: RegionMsg, ctx: ActorContext<RegionMsg>): void | Promise<void> {
     switch (msg.t) {
+      case 'drive':
+        return this.beginReady();
+      case 'persisted': {
+        if (msg.error !== undefined) return this.group.failReady(msg.error);
+        // Usually synchronous; a membership change or a snapshot in this Ready has more disk work to wait for.
+        return this.group.finishReady() ?? undefined;
+      }
       case 'raft':
         return this.stepAll(msg.from, msg.msgs);
       case 'tick':
         this.drainRuns();
         this.group.tick();
+        this.beginReady(); // also covers a wake-up lost to a full mailbox
         return this.publish();
       case 'resume':
         return this.drainRuns();
@@ -215,6 +229,36 @@ export class RegionActor implements Behaviour<RegionMsg> {
       this.self.tell(RESUME);
     } catch {
       // Mailbox full: the next tick drains the queue.
+    }
+  }
+
+  private wake(): void {
+    if (this.stopped) return;
+    try {
+      this.self.tell(DRIVE);
+    } catch {
+      // Mailbox full: the next tick begins the Ready.
+    }
+  }
+
+  /** Starts the next Ready's persist; its completion comes back as a `persisted` message. */
+  private beginReady(): void {
+    const persisted = this.group.beginReady();
+    if (!persisted) return;
+    persisted.then(
+      () => this.tellSelf({ t: 'persisted' }),
+      (error: unknown) => this.tellSelf({ t: 'persisted', error }),
+    );
+  }
+
+  /** A persist's completion; once stopped, the group's close() waits for the persist itself. */
+  private tellSelf(msg: RegionMsg): void {
+    if (this.stopped) return;
+    try {
+      this.self.tell(msg);
+    } catch {
+      // Mailbox full: the continuation cannot be lost, so it runs now (the Ready stays one at a time).
+      if (msg.t === 'persisted') void this.receive(msg, undefined as never);
     }
   }
 
