@@ -11,6 +11,8 @@ import { MAX_BATCH } from './allocator.js';
 import { isNotHolder, StaleEraError } from './errors.js';
 import { COORDINATOR_SERVICE, coordinatorProto } from './service.js';
 import { TsoBatcher } from './tso-batch.js';
+import { eventToMsg } from '../metaroot/event-wire.js';
+import type { RootEvent } from '../metaroot/state/index.js';
 
 /** One attempt against one coordinator. */
 export const DEFAULT_ATTEMPT_DEADLINE_MS = 2_000;
@@ -128,7 +130,7 @@ export class CoordinatorClient {
     return this.call('ListQuotaFences', {}, false);
   }
   publishRootEvent(event: unknown, expectedClusterEpoch = 0): Promise<Reply> {
-    return this.call('PublishRootEvent', { event_json: JSON.stringify(event), expected_cluster_epoch: expectedClusterEpoch }, false);
+    return this.call('PublishRootEvent', { event: eventToMsg(event as RootEvent), expected_cluster_epoch: expectedClusterEpoch }, false);
   }
   /** A subtree's authority (era, frontier, open handoff) from the answering coordinator's rooted view. */
   getSubtreeAuthority(mountId: string, rootInode = 0): Promise<Reply> {

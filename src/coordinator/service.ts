@@ -29,6 +29,7 @@ import type { CatalogHandle } from './catalog-actor.js';
 import type { LeaseHolder } from './holder.js';
 import type { RootPort } from './root-port.js';
 import type { RootViewHandle } from './root-view.js';
+import { eventFromMsg } from '../metaroot/event-wire.js';
 
 export const COORDINATOR_PROTO = 'nokv/coordinator/v1/coordinator.proto';
 export const COORDINATOR_SERVICE = 'nokv.coordinator.v1.Coordinator';
@@ -200,12 +201,7 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
     }),
     ListQuotaFences: h(async () => ({ fences: quotasOf(await state()).map(quotaMsg) })),
     PublishRootEvent: h(async (req) => {
-      let ev: unknown;
-      try {
-        ev = JSON.parse(String(req.event_json ?? ''));
-      } catch {
-        throw new InvalidArgumentError('event_json is not valid JSON');
-      }
+      const ev: unknown = eventFromMsg(req.event);
       checkEventShape(ev);
       if (AUTHORITY_EVENT_KINDS.has(ev.kind)) throw new InvalidArgumentError(`${ev.kind} events are written only by Eunomia commands`);
       const expected = u64ToNumber(req.expected_cluster_epoch || 0);

@@ -44,12 +44,14 @@ import {
   tailFromMsg,
   tenureToMsg,
   viewFromMsg,
-  type CommandResponseMsg,
   type OutcomeData,
   type ReplicaView,
-  type ReplicaViewMsg,
-  type TailResponseMsg,
 } from './wire.js';
+import { eventsToMsg } from './event-wire.js';
+import type { CommandResponse__Output } from '../generated/proto/nokv/meta/v1/CommandResponse.js';
+import type { SnapshotResponse__Output } from '../generated/proto/nokv/meta/v1/SnapshotResponse.js';
+import type { StatusResponse__Output } from '../generated/proto/nokv/meta/v1/StatusResponse.js';
+import type { TailResponse__Output } from '../generated/proto/nokv/meta/v1/TailResponse.js';
 import type { TailEntry } from './server/tail-hub.js';
 
 export type {
@@ -142,8 +144,7 @@ export class MetaRootClient {
   }
 
   async status(opts: CallOptions = {}): Promise<StatusReply> {
-    const res = await this.call<{ view: ReplicaViewMsg; last_index: string; snapshot_index: string; voters: string[]; summary_json: string }>(
-      'Status', {}, opts, false);
+    const res = await this.call<StatusResponse__Output>('Status', {}, opts, false);
     return {
       view: viewFromMsg(res.view),
       last_index: Number(res.last_index),
@@ -154,8 +155,7 @@ export class MetaRootClient {
   }
 
   async snapshot(req: { linearizable?: boolean } = {}, opts: CallOptions = {}): Promise<SnapshotReply> {
-    const res = await this.call<{ view: ReplicaViewMsg; cursor: { term: string; index: string }; state_json: string; follower_view: boolean }>(
-      'Snapshot', { linearizable: req.linearizable ?? false }, opts, false);
+    const res = await this.call<SnapshotResponse__Output>('Snapshot', { linearizable: req.linearizable ?? false }, opts, false);
     return {
       state: parseJson(res.state_json, 'state_json') as RootState,
       cursor: cursorFromMsg(res.cursor),
@@ -165,7 +165,7 @@ export class MetaRootClient {
   }
 
   append(events: RootEvent[], opts: CallOptions = {}): Promise<CommandOutcome> {
-    return this.write('Append', { events_json: JSON.stringify(events) }, opts);
+    return this.write('Append', { events: eventsToMsg(events) }, opts);
   }
 
   fenceAllocator(req: FenceRequest, opts: CallOptions = {}): Promise<CommandOutcome> {
@@ -185,7 +185,7 @@ export class MetaRootClient {
     const timeoutMs = Math.max(0, Math.floor(req.timeoutMs));
     const deadlineMs = opts.deadlineMs ?? Math.max(this.opts.deadlineMs ?? DEFAULT_CLIENT_DEADLINE_MS, timeoutMs + WAIT_TAIL_CALL_SLACK_MS);
     const attemptTimeoutMs = opts.attemptTimeoutMs ?? timeoutMs + WAIT_TAIL_CALL_SLACK_MS;
-    const res = await this.call<TailResponseMsg>('WaitTail', { after: cursorToMsg(req.after), timeout_ms: timeoutMs }, { ...opts, deadlineMs, attemptTimeoutMs }, false);
+    const res = await this.call<TailResponse__Output>('WaitTail', { after: cursorToMsg(req.after), timeout_ms: timeoutMs }, { ...opts, deadlineMs, attemptTimeoutMs }, false);
     return tailFromMsg(res);
   }
 
@@ -199,7 +199,7 @@ export class MetaRootClient {
 
   private async write(method: string, req: unknown, opts: CallOptions): Promise<CommandOutcome> {
     try {
-      const res = await this.call<CommandResponseMsg>(method, req, opts, true);
+      const res = await this.call<CommandResponse__Output>(method, req, opts, true);
       return { ...outcomeFromMsg(res), error: null };
     } catch (err) {
       const refused = asRefusal(err);

@@ -4,8 +4,6 @@ import { MAX_EVENTS_PER_BATCH } from './state/index.js';
 
 /** Most events one Append may carry: one Append is one raft entry, applied atomically. */
 export const MAX_APPEND_EVENTS = MAX_EVENTS_PER_BATCH;
-/** Largest `events_json` text accepted by Append, checked before parsing so a huge body costs nothing. */
-export const MAX_APPEND_JSON_BYTES = 1024 * 1024;
 
 /** Applied commands (with events) the tail hub keeps in memory; an older position needs a snapshot. */
 export const DEFAULT_TAIL_RETAIN_ENTRIES = 4096;

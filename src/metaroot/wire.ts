@@ -17,6 +17,24 @@ import type {
   TenureView,
 } from './state/index.js';
 import type { TailEntry, TailPage } from './server/tail-hub.js';
+import {
+  eventsFromMsg,
+  eventsToMsg,
+  handoverRecordFromMsg,
+  handoverRecordToMsg,
+  legacyRecordFromMsg,
+  legacyRecordToMsg,
+} from './event-wire.js';
+import type { CommandResponse as CommandResponseIn, CommandResponse__Output } from '../generated/proto/nokv/meta/v1/CommandResponse.js';
+import type { Cursor as CursorIn, Cursor__Output } from '../generated/proto/nokv/meta/v1/Cursor.js';
+import type { FenceAllocatorRequest, FenceAllocatorRequest__Output } from '../generated/proto/nokv/meta/v1/FenceAllocatorRequest.js';
+import type { Frontiers as FrontiersIn, Frontiers__Output } from '../generated/proto/nokv/meta/v1/Frontiers.js';
+import type { HandoverRequest as HandoverRequestIn, HandoverRequest__Output } from '../generated/proto/nokv/meta/v1/HandoverRequest.js';
+import type { ReplicaView as ReplicaViewIn, ReplicaView__Output } from '../generated/proto/nokv/meta/v1/ReplicaView.js';
+import type { TailEntry as TailEntryIn } from '../generated/proto/nokv/meta/v1/TailEntry.js';
+import type { TailResponse as TailResponseIn, TailResponse__Output } from '../generated/proto/nokv/meta/v1/TailResponse.js';
+import type { TenureRequest as TenureRequestIn, TenureRequest__Output } from '../generated/proto/nokv/meta/v1/TenureRequest.js';
+import type { TenureView as TenureViewIn } from '../generated/proto/nokv/meta/v1/TenureView.js';
 
 export const METADATA_ROOT_PROTO = 'nokv/meta/v1/metadata_root.proto';
 export const METADATA_ROOT_SERVICE = 'nokv.meta.v1.MetadataRoot';
@@ -27,10 +45,20 @@ export function metadataRootProto(): LoadedProto {
 
 type U64In = string | number;
 
-export interface CursorMsg {
-  term: U64In;
-  index: U64In;
-}
+// The messages as the generated types describe them: `X` is what a sender may pass (u64 as number or string),
+// `X__Output` what a receiver gets (u64 as decimal strings, unset messages as null).
+export type CursorMsg = CursorIn;
+export type CursorOut = Cursor__Output;
+export type ReplicaViewMsg = ReplicaViewIn;
+export type ReplicaViewOut = ReplicaView__Output;
+export type TenureViewMsg = TenureViewIn;
+export type CommandResponseMsg = CommandResponseIn;
+export type FrontiersMsg = FrontiersIn;
+export type TenureRequestMsg = TenureRequestIn;
+export type HandoverRequestMsg = HandoverRequestIn;
+export type FenceRequestMsg = FenceAllocatorRequest;
+export type TailEntryMsg = TailEntryIn;
+export type TailResponseMsg = TailResponseIn;
 
 /** Which replica answered a read, and how far it had applied. */
 export interface ReplicaView {
@@ -42,84 +70,6 @@ export interface ReplicaView {
   commit_index: number;
   applied_index: number;
   applied_cursor: Cursor;
-}
-
-export interface ReplicaViewMsg {
-  node_id: U64In;
-  is_leader: boolean;
-  leader_id: U64In;
-  leader_addr: string;
-  raft_term: U64In;
-  commit_index: U64In;
-  applied_index: U64In;
-  applied_cursor: CursorMsg | null;
-}
-
-export interface TenureViewMsg {
-  holder_id: string;
-  era: U64In;
-  expires_unix_ms: U64In;
-  mandate: number;
-  sealed: boolean;
-  active: boolean;
-}
-
-export interface CommandResponseMsg {
-  accepted: boolean;
-  events_json: string;
-  tenure: TenureViewMsg | null;
-  legacy_json: string;
-  handover_json: string;
-  id_fence: U64In;
-  tso_fence: U64In;
-  cursor: CursorMsg | null;
-  view: ReplicaViewMsg | null;
-}
-
-export interface FrontiersMsg {
-  alloc_id: U64In;
-  tso: U64In;
-  region_lookup: U64In;
-}
-
-export interface TenureRequestMsg {
-  op: string;
-  holder_id: string;
-  era: U64In;
-  expires_unix_ms: U64In;
-  now_ms: U64In;
-  lineage_digest: string;
-  frontiers: FrontiersMsg | null;
-  mandate: number;
-}
-
-export interface HandoverRequestMsg {
-  op: string;
-  holder_id: string;
-  era: U64In;
-  now_ms: U64In;
-  frontiers: FrontiersMsg | null;
-}
-
-export interface FenceRequestMsg {
-  kind: string;
-  minimum: U64In;
-  holder_id: string;
-  era: U64In;
-  now_ms: U64In;
-}
-
-export interface TailEntryMsg {
-  cursor: CursorMsg | null;
-  events_json: string;
-}
-
-export interface TailResponseMsg {
-  view: ReplicaViewMsg | null;
-  cursor: CursorMsg | null;
-  entries: TailEntryMsg[];
-  snapshot_required: boolean;
-  oldest: CursorMsg | null;
 }
 
 // ---- numbers and cursors --------------------------------------------------------------------------------------
@@ -145,7 +95,7 @@ export function cursorToMsg(c: Cursor): CursorMsg {
   return { term: c.term, index: c.index };
 }
 
-export function cursorFromMsg(m: CursorMsg | null | undefined): Cursor {
+export function cursorFromMsg(m: CursorOut | null | undefined): Cursor {
   return { term: num(m?.term, 'cursor.term'), index: num(m?.index, 'cursor.index') };
 }
 
@@ -153,7 +103,7 @@ export function viewToMsg(v: ReplicaView): ReplicaViewMsg {
   return { ...v, applied_cursor: cursorToMsg(v.applied_cursor) };
 }
 
-export function viewFromMsg(m: ReplicaViewMsg | null | undefined): ReplicaView {
+export function viewFromMsg(m: ReplicaViewOut | null | undefined): ReplicaView {
   return {
     node_id: num(m?.node_id, 'view.node_id'),
     is_leader: m?.is_leader ?? false,
@@ -190,10 +140,10 @@ export function outcomeData(o: CommandOutcome): OutcomeData {
 export function outcomeToMsg(o: OutcomeData, view: ReplicaView): CommandResponseMsg {
   return {
     accepted: o.accepted,
-    events_json: JSON.stringify(o.events),
+    events: eventsToMsg(o.events),
     tenure: o.tenure ? { ...o.tenure } : null,
-    legacy_json: JSON.stringify(o.legacy),
-    handover_json: JSON.stringify(o.handover),
+    legacy: legacyRecordToMsg(o.legacy),
+    handover: handoverRecordToMsg(o.handover),
     id_fence: o.id_fence,
     tso_fence: o.tso_fence,
     cursor: cursorToMsg(o.cursor),
@@ -201,7 +151,7 @@ export function outcomeToMsg(o: OutcomeData, view: ReplicaView): CommandResponse
   };
 }
 
-export function outcomeFromMsg(m: CommandResponseMsg): OutcomeData {
+export function outcomeFromMsg(m: CommandResponse__Output): OutcomeData {
   const t = m.tenure;
   const tenure: TenureView | null = t
     ? {
@@ -215,10 +165,10 @@ export function outcomeFromMsg(m: CommandResponseMsg): OutcomeData {
     : null;
   return {
     accepted: m.accepted,
-    events: (parseJson(m.events_json || '[]', 'events_json') as RootEvent[]) ?? [],
+    events: eventsFromMsg(m.events),
     tenure,
-    legacy: parseJson(m.legacy_json || 'null', 'legacy_json') as Legacy | null,
-    handover: parseJson(m.handover_json || 'null', 'handover_json') as Handover | null,
+    legacy: legacyRecordFromMsg(m.legacy),
+    handover: handoverRecordFromMsg(m.handover),
     id_fence: u64Text(m.id_fence),
     tso_fence: u64Text(m.tso_fence),
     cursor: cursorFromMsg(m.cursor),
@@ -231,7 +181,7 @@ function frontiersToMsg(f: Frontiers | undefined): FrontiersMsg | null {
   return f ? { alloc_id: f.alloc_id, tso: f.tso, region_lookup: f.region_lookup } : null;
 }
 
-function frontiersFromMsg(m: FrontiersMsg | null | undefined): Frontiers | undefined {
+function frontiersFromMsg(m: Frontiers__Output | null | undefined): Frontiers | undefined {
   if (!m) return undefined;
   return { alloc_id: u64Text(m.alloc_id), tso: u64Text(m.tso), region_lookup: u64Text(m.region_lookup) };
 }
@@ -249,8 +199,8 @@ const HANDOVER_OPS: Record<string, HandoverCommand['op']> = {
 };
 const FENCE_KINDS: Record<string, FenceRequest['kind']> = { FENCE_KIND_ID: 'id', FENCE_KIND_TSO: 'tso' };
 
-function opName<T extends string>(table: Record<string, T>, op: T): string {
-  return Object.keys(table).find((k) => table[k] === op) ?? 'UNSPECIFIED';
+function opName<T extends string, N extends string>(table: Record<string, T>, op: T): N {
+  return (Object.keys(table).find((k) => table[k] === op) ?? 'UNSPECIFIED') as N;
 }
 
 function opFrom<T extends string>(table: Record<string, T>, name: string, what: string): T {
@@ -272,7 +222,7 @@ export function tenureToMsg(c: TenureCommand): TenureRequestMsg {
   };
 }
 
-export function tenureFromMsg(m: TenureRequestMsg): TenureCommand {
+export function tenureFromMsg(m: TenureRequest__Output): TenureCommand {
   const op = opFrom(TENURE_OPS, m.op, 'tenure op');
   const base = { holder_id: m.holder_id, now_ms: num(m.now_ms, 'now_ms') };
   const frontiers = frontiersFromMsg(m.frontiers);
@@ -297,7 +247,7 @@ export function handoverToMsg(c: HandoverCommand): HandoverRequestMsg {
   return { op: opName(HANDOVER_OPS, c.op), holder_id: c.holder_id, era: c.era, now_ms: c.now_ms, frontiers: c.op === 'seal' ? frontiersToMsg(c.frontiers) : null };
 }
 
-export function handoverFromMsg(m: HandoverRequestMsg): HandoverCommand {
+export function handoverFromMsg(m: HandoverRequest__Output): HandoverCommand {
   const op = opFrom(HANDOVER_OPS, m.op, 'handover op');
   const base = { holder_id: m.holder_id, era: num(m.era, 'era'), now_ms: num(m.now_ms, 'now_ms') };
   if (op === 'seal') {
@@ -312,7 +262,7 @@ export function fenceToMsg(r: FenceRequest): FenceRequestMsg {
   return { kind: opName(FENCE_KINDS, r.kind), minimum: r.minimum, holder_id: r.holder_id, era: r.era, now_ms: r.now_ms };
 }
 
-export function fenceFromMsg(m: FenceRequestMsg): FenceRequest {
+export function fenceFromMsg(m: FenceAllocatorRequest__Output): FenceRequest {
   return {
     kind: opFrom(FENCE_KINDS, m.kind, 'fence kind'),
     minimum: u64Text(m.minimum),
@@ -328,17 +278,17 @@ export function tailToMsg(p: TailPage, view: ReplicaView): TailResponseMsg {
   return {
     view: viewToMsg(view),
     cursor: cursorToMsg(p.cursor),
-    entries: p.entries.map((e) => ({ cursor: cursorToMsg(e.cursor), events_json: JSON.stringify(e.events) })),
+    entries: p.entries.map((e) => ({ cursor: cursorToMsg(e.cursor), events: eventsToMsg(e.events) })),
     snapshot_required: p.snapshot_required,
     oldest: cursorToMsg(p.oldest),
   };
 }
 
-export function tailFromMsg(m: TailResponseMsg): TailPage & { view: ReplicaView } {
+export function tailFromMsg(m: TailResponse__Output): TailPage & { view: ReplicaView } {
   return {
     view: viewFromMsg(m.view),
     cursor: cursorFromMsg(m.cursor),
-    entries: (m.entries ?? []).map((e): TailEntry => ({ cursor: cursorFromMsg(e.cursor), events: parseJson(e.events_json || '[]', 'events_json') as RootEvent[] })),
+    entries: (m.entries ?? []).map((e, i): TailEntry => ({ cursor: cursorFromMsg(e.cursor), events: eventsFromMsg(e.events, `entries[${i}].events`) })),
     snapshot_required: m.snapshot_required,
     oldest: cursorFromMsg(m.oldest),
   };

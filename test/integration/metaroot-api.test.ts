@@ -11,7 +11,8 @@ import { NotLeaderError, type NokvError } from '../../src/common/errors.js';
 import { MetaRootClient } from '../../src/metaroot/client.js';
 import { METADATA_ROOT_SERVICE, metadataRootProto } from '../../src/metaroot/wire.js';
 import { MAX_APPEND_EVENTS } from '../../src/metaroot/limits.js';
-import { events, regionInput, type RootState } from '../../src/metaroot/state/index.js';
+import { events, regionInput, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
+import { eventToMsg } from '../../src/metaroot/event-wire.js';
 import { UnauthenticatedError, createClient, unaryCall } from '../../src/transport/index.js';
 import { MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
 
@@ -72,23 +73,24 @@ describe('meta-root: the MetadataRoot API on a running cluster', function () {
 
   it('refuses unknown kinds, malformed payloads and oversized batches with INVALID_ARGUMENT and changes nothing', async () => {
     const before = await stateNow();
-    const cases: Array<[string, string]> = [
-      ['unknown kind', JSON.stringify([{ kind: 'store_exploded', v: 1, store_id: 1 }])],
-      ['wrong field type', JSON.stringify([{ kind: 'store_joined', v: 1, store_id: 'one', address: 'x:1' }])],
-      ['unknown version', JSON.stringify([{ kind: 'store_joined', v: 99, store_id: 9, address: 'x:1' }])],
-      ['not JSON', '[{"kind": "store_joined",'],
-      ['not an array', JSON.stringify({ kind: 'store_joined', v: 1, store_id: 9, address: 'x:1' })],
-      ['oversized batch', JSON.stringify(Array.from({ length: MAX_APPEND_EVENTS + 1 }, (_, i) => events.storeJoined(1000 + i, 'x:1')))],
-      // Over MAX_APPEND_JSON_BYTES (1 MiB) but under the service's 2 MiB request limit, so the service decides.
-      ['oversized body', JSON.stringify([events.storeJoined(9, 'x'.repeat(1.5 * 1024 * 1024))])],
-      ['authority kind through Append', JSON.stringify([{ kind: 'id_fence_advanced', v: 1, minimum: '5' }])],
+    const joined = (store_id: unknown, address: string) => ({ v: 1, store_joined: { store_id, address } });
+    const cases: Array<[string, unknown[]]> = [
+      ['no event set', [{ v: 1 }]],
+      ['empty batch', []],
+      ['zero store id', [joined(0, 'x:1')]],
+      ['unknown version', [{ ...joined(9, 'x:1'), v: 99 }]],
+      ['unsafe integer', [joined('18446744073709551615', 'x:1')]],
+      ['oversized batch', Array.from({ length: MAX_APPEND_EVENTS + 1 }, (_, i) => eventToMsg(events.storeJoined(1000 + i, 'x:1')))],
+      // One event over MAX_EVENT_BYTES (64 KiB) but under the service's 2 MiB request limit, so the service decides.
+      ['oversized event', [joined(9, 'x'.repeat(1024 * 1024))]],
+      ['authority kind through Append', [{ v: 1, id_fence_advanced: { minimum: '5' } }]],
     ];
-    for (const [what, body] of cases) {
-      const err = await rawError(leaderId, 'Append', { events_json: body });
+    for (const [what, batch] of cases) {
+      const err = await rawError(leaderId, 'Append', { events: batch });
       expect(err.code, what).to.equal('INVALID_ARGUMENT');
     }
     // The client returns the refusal as an outcome instead of throwing.
-    const out = await client.append([{ kind: 'store_exploded', v: 1 } as never]);
+    const out = await client.append([{ ...events.storeJoined(9, 'x:1'), v: 99 } as never]);
     expect(out.accepted).to.equal(false);
     expect(out.error?.code).to.equal('INVALID_ARGUMENT');
     expect(out.cursor).to.deep.equal(before.last_applied);
@@ -106,7 +108,7 @@ describe('meta-root: the MetadataRoot API on a running cluster', function () {
       ['half-good batch', [events.storeJoined(7, '127.0.0.1:7'), events.mountRegistered('gone', 1, 1)]],
     ];
     for (const [what, evs] of transitions) {
-      const err = await rawError(leaderId, 'Append', { events_json: JSON.stringify(evs) });
+      const err = await rawError(leaderId, 'Append', { events: (evs as RootEvent[]).map(eventToMsg) });
       expect(err.code, what).to.equal('FAILED_PRECONDITION');
       expect(err).to.not.be.instanceOf(NotLeaderError);
     }
@@ -134,7 +136,7 @@ describe('meta-root: the MetadataRoot API on a running cluster', function () {
   });
 
   it('requires the cluster token for writes but not for reads', async () => {
-    const noToken = await rawError(leaderId, 'Append', { events_json: JSON.stringify([events.storeJoined(50, 'x:1')]) }, null);
+    const noToken = await rawError(leaderId, 'Append', { events: [eventToMsg(events.storeJoined(50, 'x:1'))] }, null);
     expect(noToken).to.be.instanceOf(UnauthenticatedError);
     const wrong = await rawError(leaderId, 'FenceAllocator', { kind: 'FENCE_KIND_ID', minimum: 1, holder_id: 'x', era: 1, now_ms: 1 }, 'not-the-token');
     expect(wrong).to.be.instanceOf(UnauthenticatedError);
@@ -152,7 +154,7 @@ describe('meta-root: the MetadataRoot API on a running cluster', function () {
 
   it('a follower refuses writes naming the leader, and the client follows it transparently', async () => {
     const follower = cluster.peers.find((p) => p.node_id !== leaderId)!;
-    const err = await rawError(follower.node_id, 'Append', { events_json: JSON.stringify([events.storeJoined(60, 'x:1')]) });
+    const err = await rawError(follower.node_id, 'Append', { events: [eventToMsg(events.storeJoined(60, 'x:1'))] });
     expect(err).to.be.instanceOf(NotLeaderError);
     expect(err.code).to.equal('FAILED_PRECONDITION');
     expect(err.details).to.include({ leaderId, leaderAddr: cluster.peer(leaderId).addr });
@@ -200,7 +202,9 @@ describe('meta-root: the MetadataRoot API on a running cluster', function () {
     await client.append([events.storeJoined(80, '127.0.0.1:80')]);
     const msg = await got;
     call.cancel();
-    expect(JSON.parse(msg.entries[0].events_json)[0]).to.include({ kind: 'store_joined', store_id: 80 });
+    // A reader in any language sees a typed event: the oneof member names the kind.
+    expect(msg.entries[0].events[0].event).to.equal('store_joined');
+    expect(msg.entries[0].events[0].store_joined).to.include({ store_id: '80', address: '127.0.0.1:80' });
   });
 
   it('nokv config status, snapshot and tail report the cluster as JSON', async () => {

@@ -14,7 +14,6 @@ import { commands, stateSummary, type Cursor, type RootCommand } from '../state/
 import {
   DEFAULT_WRITE_TIMEOUT_MS,
   MAX_APPEND_EVENTS,
-  MAX_APPEND_JSON_BYTES,
   MAX_WAIT_TAIL_MS,
   TAIL_ASK_SLACK_MS,
   TAIL_STREAM_POLL_MS,
@@ -28,18 +27,20 @@ import {
   handoverFromMsg,
   metadataRootProto,
   outcomeToMsg,
-  parseJson,
   tailToMsg,
   tenureFromMsg,
   viewToMsg,
   type CommandResponseMsg,
-  type CursorMsg,
-  type FenceRequestMsg,
-  type HandoverRequestMsg,
   type TailResponseMsg,
-  type TenureRequestMsg,
 } from '../wire.js';
 import { peerUnavailable, refusal, unchangedOutcome, type PeerMsg, type PeerStatus, type ReadReply, type WriteReply } from './peer-actor.js';
+import { eventsFromMsg } from '../event-wire.js';
+import type { AppendRequest__Output } from '../../generated/proto/nokv/meta/v1/AppendRequest.js';
+import type { FenceAllocatorRequest__Output } from '../../generated/proto/nokv/meta/v1/FenceAllocatorRequest.js';
+import type { HandoverRequest__Output } from '../../generated/proto/nokv/meta/v1/HandoverRequest.js';
+import type { TailRequest__Output } from '../../generated/proto/nokv/meta/v1/TailRequest.js';
+import type { TenureRequest__Output } from '../../generated/proto/nokv/meta/v1/TenureRequest.js';
+import type { WaitTailRequest__Output } from '../../generated/proto/nokv/meta/v1/WaitTailRequest.js';
 import type { TailPage } from './tail-hub.js';
 
 /** The replica's raft peer actor, as the front reaches it (RootPeerHandle in the role). */
@@ -98,22 +99,17 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
     return outcomeToMsg(r.outcome, r.view);
   }
 
-  function appendCommand(req: { events_json: string }): RootCommand {
-    const text = req.events_json ?? '';
-    if (Buffer.byteLength(text, 'utf8') > MAX_APPEND_JSON_BYTES) {
-      throw new InvalidArgumentError(`events_json is over the ${MAX_APPEND_JSON_BYTES}-byte limit`);
+  function appendCommand(req: AppendRequest__Output): RootCommand {
+    const batch = req.events ?? [];
+    if (batch.length === 0) throw new InvalidArgumentError('append needs at least one event');
+    if (batch.length > MAX_APPEND_EVENTS) {
+      throw new InvalidArgumentError(`batch of ${batch.length} events exceeds ${MAX_APPEND_EVENTS}`, { count: batch.length });
     }
-    const events = parseJson(text, 'events_json');
-    if (!Array.isArray(events)) throw new InvalidArgumentError('events_json must be a JSON array of events');
-    if (events.length === 0) throw new InvalidArgumentError('append needs at least one event');
-    if (events.length > MAX_APPEND_EVENTS) {
-      throw new InvalidArgumentError(`batch of ${events.length} events exceeds ${MAX_APPEND_EVENTS}`, { count: events.length });
-    }
-    return commands.append(events);
+    return commands.append(eventsFromMsg(batch));
   }
 
   async function waitTail(
-    req: { after: CursorMsg | null; timeout_ms: number },
+    req: WaitTailRequest__Output,
     call: grpc.ServerUnaryCall<unknown, unknown>,
   ): Promise<TailResponseMsg> {
     const after = cursorFromMsg(req.after);
@@ -125,7 +121,7 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
     return tailToMsg(page, (await read()).view);
   }
 
-  function tail(call: grpc.ServerWritableStream<{ after: CursorMsg | null }, TailResponseMsg>): void {
+  function tail(call: grpc.ServerWritableStream<TailRequest__Output, TailResponseMsg>): void {
     let done = false;
     const end = () => {
       if (done) return;
@@ -172,10 +168,10 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
       const { view, state } = await read(Boolean(req.linearizable), timeoutMs);
       return { view: viewToMsg(view), cursor: cursorToMsg(state.last_applied), state_json: JSON.stringify(state), follower_view: !view.is_leader };
     }, handlerOpts),
-    Append: unaryHandler((req: { events_json: string }, call) => write(call, () => appendCommand(req)), handlerOpts),
-    FenceAllocator: unaryHandler((req: FenceRequestMsg, call) => write(call, () => commands.fence(fenceFromMsg(req))), handlerOpts),
-    ApplyTenure: unaryHandler((req: TenureRequestMsg, call) => write(call, () => commands.tenure(tenureFromMsg(req))), handlerOpts),
-    ApplyHandover: unaryHandler((req: HandoverRequestMsg, call) => write(call, () => commands.handover(handoverFromMsg(req))), handlerOpts),
+    Append: unaryHandler((req: AppendRequest__Output, call) => write(call, () => appendCommand(req)), handlerOpts),
+    FenceAllocator: unaryHandler((req: FenceAllocatorRequest__Output, call) => write(call, () => commands.fence(fenceFromMsg(req))), handlerOpts),
+    ApplyTenure: unaryHandler((req: TenureRequest__Output, call) => write(call, () => commands.tenure(tenureFromMsg(req))), handlerOpts),
+    ApplyHandover: unaryHandler((req: HandoverRequest__Output, call) => write(call, () => commands.handover(handoverFromMsg(req))), handlerOpts),
     WaitTail: unaryHandler(waitTail, handlerOpts),
     Tail: tail,
   };

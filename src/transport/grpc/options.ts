@@ -13,7 +13,8 @@ const MiB = 1024 * 1024;
  * guard refuses a request over its own service's limit before decoding it (RESOURCE_EXHAUSTED).
  */
 export const SERVICE_MAX_REQUEST_BYTES: ReadonlyMap<string, number> = new Map([
-  // Append carries at most MAX_APPEND_JSON_BYTES (1 MiB) of events; the other commands are a few fields.
+  // Append carries at most 256 typed events (a few hundred bytes each in practice, 64 KiB at most); the other
+  // commands are a few fields.
   ['nokv.meta.v1.MetadataRoot', 2 * MiB],
   // StoreHeartbeat lists a store's regions (~100 bytes each); PublishRootEvent one event of at most 64 KiB.
   ['nokv.coordinator.v1.Coordinator', 4 * MiB],

@@ -1,23 +1,17 @@
 // Owns the gRPC shape of the raft transport service (nokv.raft.v1.RaftTransport): the loaded definition and
-// the hand-written types of its messages under the project's proto-loader options.
+// the generated types of its messages (src/generated/proto, under the project's proto-loader options).
 import type * as grpc from '@grpc/grpc-js';
 import { loadProto, type LoadedProto } from '../grpc/proto.js';
+import type { RaftBatch, RaftBatch__Output } from '../../generated/proto/nokv/raft/v1/RaftBatch.js';
+import type { RaftStreamSummary as RaftStreamSummaryMsg } from '../../generated/proto/nokv/raft/v1/RaftStreamSummary.js';
 
 export const RAFT_TRANSPORT_PROTO = 'nokv/raft/v1/transport.proto';
 export const RAFT_TRANSPORT_SERVICE = 'nokv.raft.v1.RaftTransport';
 
 /** RaftBatch as written by a sender (uint64 accepts a number) and as read by a receiver (a string). */
-export interface RaftBatchIn {
-  from_node: number | string;
-  payload: Uint8Array;
-}
-export interface RaftBatchOut {
-  from_node: string;
-  payload: Buffer;
-}
-export interface RaftStreamSummary {
-  batches_received: string | number;
-}
+export type RaftBatchIn = RaftBatch;
+export type RaftBatchOut = RaftBatch__Output;
+export type RaftStreamSummary = RaftStreamSummaryMsg;
 
 let proto: LoadedProto | undefined;
 
