@@ -70,6 +70,8 @@ describe('a Python client generated from proto/ alone', function () {
     expect(r.listing).to.deep.equal([['naïve.txt', 42]]);
     expect(r.read_version_positive).to.equal(true);
     expect(r.missing).to.equal('NOT_FOUND');
+    expect(r.missing_detail).to.include({ code: 'NOT_FOUND', has_message: true });
+    expect(r.missing_detail.name).to.match(/Error$/);
     // What Python wrote, the TypeScript side reads back the same.
     const d = await gw.client.call('Lookup', { mount: 'default', parent: '1', name: 'py-dir' });
     expect(String(d.dentry.inode)).to.equal(String(r.dir_inode));

@@ -3,6 +3,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { MessageTypeDefinition } from '@grpc/proto-loader';
 
 import type { Empty as _nokv_common_v1_Empty, Empty__Output as _nokv_common_v1_Empty__Output } from './nokv/common/v1/Empty.js';
+import type { ErrorDetail as _nokv_common_v1_ErrorDetail, ErrorDetail__Output as _nokv_common_v1_ErrorDetail__Output } from './nokv/common/v1/ErrorDetail.js';
 import type { TraceContext as _nokv_common_v1_TraceContext, TraceContext__Output as _nokv_common_v1_TraceContext__Output } from './nokv/common/v1/TraceContext.js';
 
 type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> = {
@@ -14,6 +15,7 @@ export interface ProtoGrpcType {
     common: {
       v1: {
         Empty: MessageTypeDefinition<_nokv_common_v1_Empty, _nokv_common_v1_Empty__Output>
+        ErrorDetail: MessageTypeDefinition<_nokv_common_v1_ErrorDetail, _nokv_common_v1_ErrorDetail__Output>
         TraceContext: MessageTypeDefinition<_nokv_common_v1_TraceContext, _nokv_common_v1_TraceContext__Output>
       }
     }

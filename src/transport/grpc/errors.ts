@@ -1,10 +1,12 @@
 // Owns the mapping between typed errors and gRPC statuses at process boundaries.
 //
 // A NokvError crosses the wire as its gRPC status (ErrorCode names are gRPC status names) plus one trailer,
-// `x-nokv-error-bin`: UTF-8 JSON `{ name, code, message, details }`. The trailer carries what a status cannot,
-// such as a NotLeaderError's `leaderId`/`leaderAddr`, and lets the client revive the same class with
-// reviveError(). Stacks never leave the process. Any other error becomes INTERNAL with a one-line message.
+// `x-nokv-error-bin`: the binary encoding of `nokv.common.v1.ErrorDetail` (name, code, message, and details as
+// JSON text per key). The trailer carries what a status cannot, such as a NotLeaderError's
+// `leaderId`/`leaderAddr`, and lets the client revive the same class with reviveError(). Stacks never leave the
+// process. Any other error becomes INTERNAL with a one-line message.
 import * as grpc from '@grpc/grpc-js';
+import { decodeErrorDetail, encodeErrorDetail } from './error-detail.js';
 import {
   NokvError,
   reviveError,
@@ -14,7 +16,7 @@ import {
   type SerializedError,
 } from '../../common/errors.js';
 
-/** Trailer key holding the JSON form of a NokvError. `-bin` lets any UTF-8 text through. */
+/** Trailer key holding a NokvError as an ErrorDetail message (`-bin`: binary metadata). */
 export const ERROR_TRAILER_KEY = 'x-nokv-error-bin';
 /** Longest message sent for an unexpected error; the rest stays in the server log. */
 export const MAX_INTERNAL_MESSAGE_CHARS = 200;
@@ -44,8 +46,8 @@ export function toGrpcError(err: unknown): GrpcError {
   const metadata = new grpc.Metadata();
   if (err instanceof NokvError || err instanceof UnauthenticatedError) {
     const code = err instanceof NokvError ? grpcStatusOf(err.code) : grpc.status.UNAUTHENTICATED;
-    const wire: SerializedError = { name: err.name, code: err.code as ErrorCode, message: err.message, details: safeDetails(err.details) };
-    metadata.set(ERROR_TRAILER_KEY, Buffer.from(JSON.stringify(wire), 'utf8'));
+    const wire: SerializedError = { name: err.name, code: err.code as ErrorCode, message: err.message, details: err.details };
+    metadata.set(ERROR_TRAILER_KEY, encodeErrorDetail(wire));
     return statusError(code, err.message, metadata);
   }
   const raw = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
@@ -110,27 +112,7 @@ export function isServiceError(err: unknown): err is grpc.ServiceError {
 
 function readTrailer(md: grpc.Metadata | undefined): SerializedError | undefined {
   const value = md?.get(ERROR_TRAILER_KEY)[0];
-  if (!value) return undefined;
-  try {
-    const parsed = JSON.parse(Buffer.isBuffer(value) ? value.toString('utf8') : String(value)) as SerializedError;
-    return typeof parsed?.name === 'string' && typeof parsed.message === 'string' ? parsed : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Details must survive JSON; a value that does not (a BigInt, a cycle) is replaced by its string form. */
-function safeDetails(details: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(details)) {
-    try {
-      JSON.stringify(v);
-      out[k] = v;
-    } catch {
-      out[k] = String(v);
-    }
-  }
-  return out;
+  return Buffer.isBuffer(value) ? decodeErrorDetail(value) : undefined;
 }
 
 function statusError(code: grpc.status, details: string, metadata: grpc.Metadata): GrpcError {
