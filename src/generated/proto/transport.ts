@@ -6,6 +6,13 @@ import type { Empty as _nokv_common_v1_Empty, Empty__Output as _nokv_common_v1_E
 import type { ErrorDetail as _nokv_common_v1_ErrorDetail, ErrorDetail__Output as _nokv_common_v1_ErrorDetail__Output } from './nokv/common/v1/ErrorDetail.js';
 import type { TraceContext as _nokv_common_v1_TraceContext, TraceContext__Output as _nokv_common_v1_TraceContext__Output } from './nokv/common/v1/TraceContext.js';
 import type { RaftBatch as _nokv_raft_v1_RaftBatch, RaftBatch__Output as _nokv_raft_v1_RaftBatch__Output } from './nokv/raft/v1/RaftBatch.js';
+import type { RaftConfState as _nokv_raft_v1_RaftConfState, RaftConfState__Output as _nokv_raft_v1_RaftConfState__Output } from './nokv/raft/v1/RaftConfState.js';
+import type { RaftEntry as _nokv_raft_v1_RaftEntry, RaftEntry__Output as _nokv_raft_v1_RaftEntry__Output } from './nokv/raft/v1/RaftEntry.js';
+import type { RaftItem as _nokv_raft_v1_RaftItem, RaftItem__Output as _nokv_raft_v1_RaftItem__Output } from './nokv/raft/v1/RaftItem.js';
+import type { RaftItems as _nokv_raft_v1_RaftItems, RaftItems__Output as _nokv_raft_v1_RaftItems__Output } from './nokv/raft/v1/RaftItems.js';
+import type { RaftMessage as _nokv_raft_v1_RaftMessage, RaftMessage__Output as _nokv_raft_v1_RaftMessage__Output } from './nokv/raft/v1/RaftMessage.js';
+import type { RaftSnapshot as _nokv_raft_v1_RaftSnapshot, RaftSnapshot__Output as _nokv_raft_v1_RaftSnapshot__Output } from './nokv/raft/v1/RaftSnapshot.js';
+import type { RaftSnapshotMeta as _nokv_raft_v1_RaftSnapshotMeta, RaftSnapshotMeta__Output as _nokv_raft_v1_RaftSnapshotMeta__Output } from './nokv/raft/v1/RaftSnapshotMeta.js';
 import type { RaftStreamSummary as _nokv_raft_v1_RaftStreamSummary, RaftStreamSummary__Output as _nokv_raft_v1_RaftStreamSummary__Output } from './nokv/raft/v1/RaftStreamSummary.js';
 import type { RaftTransportClient as _nokv_raft_v1_RaftTransportClient, RaftTransportDefinition as _nokv_raft_v1_RaftTransportDefinition } from './nokv/raft/v1/RaftTransport.js';
 
@@ -25,6 +32,13 @@ export interface ProtoGrpcType {
     raft: {
       v1: {
         RaftBatch: MessageTypeDefinition<_nokv_raft_v1_RaftBatch, _nokv_raft_v1_RaftBatch__Output>
+        RaftConfState: MessageTypeDefinition<_nokv_raft_v1_RaftConfState, _nokv_raft_v1_RaftConfState__Output>
+        RaftEntry: MessageTypeDefinition<_nokv_raft_v1_RaftEntry, _nokv_raft_v1_RaftEntry__Output>
+        RaftItem: MessageTypeDefinition<_nokv_raft_v1_RaftItem, _nokv_raft_v1_RaftItem__Output>
+        RaftItems: MessageTypeDefinition<_nokv_raft_v1_RaftItems, _nokv_raft_v1_RaftItems__Output>
+        RaftMessage: MessageTypeDefinition<_nokv_raft_v1_RaftMessage, _nokv_raft_v1_RaftMessage__Output>
+        RaftSnapshot: MessageTypeDefinition<_nokv_raft_v1_RaftSnapshot, _nokv_raft_v1_RaftSnapshot__Output>
+        RaftSnapshotMeta: MessageTypeDefinition<_nokv_raft_v1_RaftSnapshotMeta, _nokv_raft_v1_RaftSnapshotMeta__Output>
         RaftStreamSummary: MessageTypeDefinition<_nokv_raft_v1_RaftStreamSummary, _nokv_raft_v1_RaftStreamSummary__Output>
         /**
          * Raft traffic between configured peers. Both methods need the cluster token, and the sender must be a configured
