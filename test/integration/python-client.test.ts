@@ -1,6 +1,8 @@
 // A client in another language, built from proto/ alone: protoc generates Python message classes for every
 // proto file, and a Python script (test/fixtures/python/fsmeta_client.py, grpcio) uses the fsmeta API of a real
-// gateway over gRPC: creates, reads back (Lookup, GetAttr, ReadDirPlus), watches, and reads an error status.
+// gateway over gRPC: creates, reads back (Lookup, GetAttr, ReadDirPlus), watches, and reads an error status with
+// its ErrorDetail trailer; a second script (control_client.py) uses the meta-root and coordinators of a real
+// cluster: typed rooted events appended and tailed, JSON state reads, a NotLeaderError's detail, duties.
 // Debian's protobuf-compiler, python3-protobuf and python3-grpcio are installed by
 // scripts/install-python-grpc.sh (.ci/run runs it); without them the test skips, except under CI, where it fails.
 import { expect } from 'chai';
@@ -9,6 +11,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startTestGateway, type TestGateway } from '../fixtures/fsmeta-gateway.js';
+import { clusterDown, clusterUp, type DrillCluster } from '../fixtures/coordinator-drills.js';
 import { makeTempDir } from '../support/env.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -75,5 +78,55 @@ describe('a Python client generated from proto/ alone', function () {
     // What Python wrote, the TypeScript side reads back the same.
     const d = await gw.client.call('Lookup', { mount: 'default', parent: '1', name: 'py-dir' });
     expect(String(d.dentry.inode)).to.equal(String(r.dir_inode));
+  });
+});
+
+describe('a Python client of the meta-root and coordinators, generated from proto/ alone', function () {
+  this.timeout(240_000);
+  let tmp: ReturnType<typeof makeTempDir>;
+  let cluster: DrillCluster | undefined;
+
+  before(async function () {
+    const missing = missingTools();
+    if (missing) {
+      if (process.env.CI) throw new Error(`${missing}: required in CI`);
+      this.skip();
+    }
+    tmp = makeTempDir('nokv-python-');
+    cluster = await clusterUp();
+  });
+  after(async () => {
+    if (cluster) await clusterDown(cluster);
+    tmp?.remove();
+  });
+
+  it('decodes typed rooted events, JSON state reads, error details and coordinator duties', async () => {
+    const protoDir = join(repo, 'proto');
+    execFileSync('protoc', [`-I${protoDir}`, `--python_out=${tmp.path}`, ...protoFiles(protoDir).map((f) => relative(protoDir, f))]);
+    const c = cluster!;
+    const script = join(repo, 'test/fixtures/python/control_client.py');
+    const args = [script, tmp.path, c.token, c.topo.meta_root.peers.map((p) => p.addr).join(','), c.coordAddrs.join(',')];
+    const out = await new Promise<string>((resolve, reject) => {
+      execFile(PYTHON, args, { timeout: 90_000, killSignal: 'SIGKILL' }, (err, stdout, stderr) => (err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve(stdout)));
+    });
+    const r = JSON.parse(out);
+    expect(r.replicas).to.deep.equal([1, 2, 3]);
+    expect(r.summary_keys.length).to.be.greaterThan(3);
+    // A follower refuses the write; the ErrorDetail trailer names the class and where the leader is.
+    expect(r.refusal.status).to.equal('FAILED_PRECONDITION');
+    expect(r.refusal.detail).to.include({ name: 'NotLeaderError', code: 'FAILED_PRECONDITION' });
+    expect(r.refusal.detail.details.leaderId).to.equal(r.leader_id);
+    expect(r.appended).to.deep.equal({ accepted: true, kinds: ['quota_fence_updated'], subject: 'py-quota' });
+    // The rooted log from the start, every event decoded as its typed oneof member.
+    expect(r.tail_kinds).to.include.members(['store_joined', 'region_bootstrap', 'mount_registered', 'tenure', 'quota_fence_updated']);
+    expect(r.state_quota).to.include({ limit_inodes: 1000 });
+    expect(r.tso).to.include({ timestamp_positive: true, count: 4 });
+    expect(r.tso.era).to.be.greaterThan(0);
+    expect(r.region.found).to.equal(true);
+    expect(r.region.peers).to.equal(3);
+    expect(r.stores).to.deep.equal([1, 2, 3]);
+    expect(r.mounts).to.include('default');
+    expect(r.lease.active).to.equal(true);
+    expect(r.published).to.deep.equal({ accepted: true, root_index_positive: true });
   });
 });
