@@ -2,7 +2,8 @@
 // proto file, and a Python script (test/fixtures/python/fsmeta_client.py, grpcio) uses the fsmeta API of a real
 // gateway over gRPC: creates, reads back (Lookup, GetAttr, ReadDirPlus), watches, and reads an error status with
 // its ErrorDetail trailer; a second script (control_client.py) uses the meta-root and coordinators of a real
-// cluster: typed rooted events appended and tailed, JSON state reads, a NotLeaderError's detail, duties.
+// cluster: typed rooted events appended and tailed, JSON state reads, a NotLeaderError's detail, duties, and a
+// one-phase commit and read on the store the coordinator routes to.
 // Debian's protobuf-compiler, python3-protobuf and python3-grpcio are installed by
 // scripts/install-python-grpc.sh (.ci/run runs it); without them the test skips, except under CI, where it fails.
 import { expect } from 'chai';
@@ -100,7 +101,7 @@ describe('a Python client of the meta-root and coordinators, generated from prot
     tmp?.remove();
   });
 
-  it('decodes typed rooted events, JSON state reads, error details and coordinator duties', async () => {
+  it('decodes typed rooted events, JSON state reads, error details, coordinator duties and a store read and write', async () => {
     const protoDir = join(repo, 'proto');
     execFileSync('protoc', [`-I${protoDir}`, `--python_out=${tmp.path}`, ...protoFiles(protoDir).map((f) => relative(protoDir, f))]);
     const c = cluster!;
@@ -128,5 +129,8 @@ describe('a Python client of the meta-root and coordinators, generated from prot
     expect(r.mounts).to.include('default');
     expect(r.lease.active).to.equal(true);
     expect(r.published).to.deep.equal({ accepted: true, root_index_positive: true });
+    // The store tier: a one-phase commit on the routed leader, read back; a wrong epoch is a typed refusal.
+    expect(r.kv).to.deep.include({ errors: 0, committed_above_start: true, value: 'py-value', not_found: false });
+    expect(r.kv.wrong_epoch).to.deep.equal({ status: 'FAILED_PRECONDITION', name: 'EpochNotMatchError' });
   });
 });
