@@ -53,6 +53,7 @@ import type { SnapshotResponse__Output } from '../generated/proto/nokv/meta/v1/S
 import type { StatusResponse__Output } from '../generated/proto/nokv/meta/v1/StatusResponse.js';
 import type { TailResponse__Output } from '../generated/proto/nokv/meta/v1/TailResponse.js';
 import type { TailEntry } from './server/tail-hub.js';
+import { stateFromMsg, summaryFromMsg } from './state-wire.js';
 
 export type {
   CommandOutcome,
@@ -150,14 +151,15 @@ export class MetaRootClient {
       last_index: Number(res.last_index),
       snapshot_index: Number(res.snapshot_index),
       voters: res.voters.map(Number),
-      summary: parseJson(res.summary_json, 'summary_json') as StateSummary,
+      // A server from before the typed summary sends only the JSON.
+      summary: res.summary ? summaryFromMsg(res.summary) : (parseJson(res.summary_json, 'summary_json') as StateSummary),
     };
   }
 
   async snapshot(req: { linearizable?: boolean } = {}, opts: CallOptions = {}): Promise<SnapshotReply> {
     const res = await this.call<SnapshotResponse__Output>('Snapshot', { linearizable: req.linearizable ?? false }, opts, false);
     return {
-      state: parseJson(res.state_json, 'state_json') as RootState,
+      state: res.state ? stateFromMsg(res.state) : (parseJson(res.state_json, 'state_json') as RootState),
       cursor: cursorFromMsg(res.cursor),
       view: viewFromMsg(res.view),
       follower_view: res.follower_view,

@@ -2,7 +2,7 @@
 // proto file, and a Python script (test/fixtures/python/fsmeta_client.py, grpcio) uses the fsmeta API of a real
 // gateway over gRPC: creates, reads back (Lookup, GetAttr, ReadDirPlus), watches, and reads an error status with
 // its ErrorDetail trailer; a second script (control_client.py) uses the meta-root and coordinators of a real
-// cluster: typed rooted events appended and tailed, JSON state reads, a NotLeaderError's detail, duties, and a
+// cluster: typed rooted events appended and tailed, typed state reads (StateSummary, RootedState), a NotLeaderError's detail, duties, and a
 // one-phase commit and read on the store the coordinator routes to.
 // Debian's protobuf-compiler, python3-protobuf and python3-grpcio are installed by
 // scripts/install-python-grpc.sh (.ci/run runs it); without them the test skips, except under CI, where it fails.
@@ -101,7 +101,7 @@ describe('a Python client of the meta-root and coordinators, generated from prot
     tmp?.remove();
   });
 
-  it('decodes typed rooted events, JSON state reads, error details, coordinator duties and a store read and write', async () => {
+  it('decodes typed rooted events, typed state reads, error details, coordinator duties and a store read and write', async () => {
     const protoDir = join(repo, 'proto');
     execFileSync('protoc', [`-I${protoDir}`, `--python_out=${tmp.path}`, ...protoFiles(protoDir).map((f) => relative(protoDir, f))]);
     const c = cluster!;
@@ -112,7 +112,14 @@ describe('a Python client of the meta-root and coordinators, generated from prot
     });
     const r = JSON.parse(out);
     expect(r.replicas).to.deep.equal([1, 2, 3]);
-    expect(r.summary_keys.length).to.be.greaterThan(3);
+    // Status.summary and Snapshot.state are typed messages: counts, tenure, records with enum states.
+    expect(r.summary).to.include({ stores: 3 });
+    expect(r.summary.regions).to.be.greaterThan(0);
+    expect(r.summary.era).to.be.greaterThan(0);
+    expect(r.summary.holder).to.match(/^coord/);
+    expect(r.summary.applied_index).to.be.greaterThan(0);
+    expect(r.state_views).to.deep.include({ stores: [1, 2, 3], store_state: 'STORE_STATE_JOINED', region_state: 'REGION_STATE_RUNNING', mount_root: 1 });
+    expect(r.state_views.tenure_era).to.equal(r.summary.era);
     // A follower refuses the write; the ErrorDetail trailer names the class and where the leader is.
     expect(r.refusal.status).to.equal('FAILED_PRECONDITION');
     expect(r.refusal.detail).to.include({ name: 'NotLeaderError', code: 'FAILED_PRECONDITION' });
@@ -120,7 +127,7 @@ describe('a Python client of the meta-root and coordinators, generated from prot
     expect(r.appended).to.deep.equal({ accepted: true, kinds: ['quota_fence_updated'], subject: 'py-quota' });
     // The rooted log from the start, every event decoded as its typed oneof member.
     expect(r.tail_kinds).to.include.members(['store_joined', 'region_bootstrap', 'mount_registered', 'tenure', 'quota_fence_updated']);
-    expect(r.state_quota).to.include({ limit_inodes: 1000 });
+    expect(r.state_quota).to.deep.equal({ limit_inodes: 1000, limit_bytes: 2 ** 40, era: 1 });
     expect(r.tso).to.include({ timestamp_positive: true, count: 4 });
     expect(r.tso.era).to.be.greaterThan(0);
     expect(r.region.found).to.equal(true);

@@ -24,6 +24,9 @@ import {
   type RootEvent,
   type RootState,
 } from '../../src/metaroot/state/index.js';
+import { stateSummary } from '../../src/metaroot/state/query.js';
+import { stateFromMsg, stateToMsg, summaryFromMsg, summaryToMsg } from '../../src/metaroot/state-wire.js';
+import { METADATA_ROOT_SERVICE, metadataRootProto } from '../../src/metaroot/wire.js';
 
 const SPLIT_KEYS = ['b', 'd', 'f', 'h', 'k', 'm', 'p', 's', 'v', 'x'].map(hexKey);
 const HOLDERS = ['c1', 'c2', 'c3'];
@@ -262,5 +265,47 @@ describe('metaroot-state-replay: determinism', () => {
       'mount_registered', 'subtree_handoff_completed', 'quota_fence_updated', 'tenure', 'legacy', 'id_fence_advanced']) {
       expect(kinds.has(kind), `${kind} never applied`).to.equal(true);
     }
+  });
+});
+
+/** A response message through the real proto encoding, decoded as a client receives it. */
+function responseOverWire<T>(method: string, msg: unknown): T {
+  const def = metadataRootProto().service(METADATA_ROOT_SERVICE)[method]!;
+  return def.responseDeserialize(def.responseSerialize(msg)) as T;
+}
+
+describe('metaroot-state-replay: the typed whole-state reads', () => {
+  it('random states (every map, pending changes, handoffs, legacy, handover) survive Snapshot.state and Status.summary unchanged', () => {
+    const nonEmpty = new Set<string>();
+    for (let seed = 1; seed <= 40; seed++) {
+      for (const length of [50, 400]) {
+        const { state } = replay(emptyState(), buildLog(seed, length), 1, false);
+        for (const [name, map] of Object.entries(state)) if (map && typeof map === 'object' && Object.keys(map).length > 0) nonEmpty.add(name);
+        if (state.legacy) nonEmpty.add('legacy');
+        if (state.handover) nonEmpty.add('handover');
+        if (Object.values(state.subtrees).some((t) => t.handoff)) nonEmpty.add('handoff');
+        const snap = responseOverWire<{ state: unknown }>('Snapshot', { state: stateToMsg(state) });
+        expect(stateFromMsg(snap.state as never), `seed ${seed} length ${length}`).to.deep.equal(state);
+        const status = responseOverWire<{ summary: unknown }>('Status', { summary: summaryToMsg(stateSummary(state)) });
+        expect(summaryFromMsg(status.summary as never)).to.deep.equal(stateSummary(state));
+      }
+    }
+    for (const part of ['stores', 'regions', 'pending_peer_changes', 'pending_range_changes', 'mounts', 'subtrees', 'snapshot_epochs', 'quotas', 'legacy', 'handover', 'handoff']) {
+      expect(nonEmpty.has(part), `no generated state had ${part}`).to.equal(true);
+    }
+  });
+
+  it('refuses a state message the wire got wrong, naming the field', () => {
+    const { state } = replay(emptyState(), buildLog(9, 300), 1, false);
+    const good = stateToMsg(state) as Record<string, unknown>;
+    const decode = (msg: unknown) => stateFromMsg(responseOverWire<{ state: never }>('Snapshot', { state: msg }).state);
+    expect(() => decode({ ...good, id_fence: undefined, cluster_epoch: '9007199254740993' })).to.throw(/state.cluster_epoch.*safe integer/);
+    expect(() => decode({ ...good, version: 2 })).to.throw(/state.version/);
+    const stores = good.stores as Array<Record<string, unknown>>;
+    expect(stores.length).to.be.greaterThan(0);
+    expect(() => decode({ ...good, stores: [{ ...stores[0], state: 'STORE_STATE_UNSPECIFIED' }] })).to.throw(/stores\[0\].state/);
+    expect(() => decode({ ...good, stores: [stores[0], stores[0]] })).to.throw(/duplicate store_id/);
+    expect(() => decode({ ...good, stores: [{ ...stores[0], store_id: 0 }] })).to.throw(/state.stores/);
+    expect(() => stateFromMsg(undefined)).to.throw(/state: missing/);
   });
 });

@@ -64,6 +64,7 @@ import type { MergeCancelled as _nokv_meta_v1_MergeCancelled, MergeCancelled__Ou
 import type { MergeCommitted as _nokv_meta_v1_MergeCommitted, MergeCommitted__Output as _nokv_meta_v1_MergeCommitted__Output } from './nokv/meta/v1/MergeCommitted.js';
 import type { MergePlanned as _nokv_meta_v1_MergePlanned, MergePlanned__Output as _nokv_meta_v1_MergePlanned__Output } from './nokv/meta/v1/MergePlanned.js';
 import type { MetadataRootClient as _nokv_meta_v1_MetadataRootClient, MetadataRootDefinition as _nokv_meta_v1_MetadataRootDefinition } from './nokv/meta/v1/MetadataRoot.js';
+import type { MountRecord as _nokv_meta_v1_MountRecord, MountRecord__Output as _nokv_meta_v1_MountRecord__Output } from './nokv/meta/v1/MountRecord.js';
 import type { MountRegistered as _nokv_meta_v1_MountRegistered, MountRegistered__Output as _nokv_meta_v1_MountRegistered__Output } from './nokv/meta/v1/MountRegistered.js';
 import type { MountRetired as _nokv_meta_v1_MountRetired, MountRetired__Output as _nokv_meta_v1_MountRetired__Output } from './nokv/meta/v1/MountRetired.js';
 import type { Peer as _nokv_meta_v1_Peer, Peer__Output as _nokv_meta_v1_Peer__Output } from './nokv/meta/v1/Peer.js';
@@ -73,14 +74,20 @@ import type { PeerAdditionPlanned as _nokv_meta_v1_PeerAdditionPlanned, PeerAddi
 import type { PeerRemovalCancelled as _nokv_meta_v1_PeerRemovalCancelled, PeerRemovalCancelled__Output as _nokv_meta_v1_PeerRemovalCancelled__Output } from './nokv/meta/v1/PeerRemovalCancelled.js';
 import type { PeerRemovalPlanned as _nokv_meta_v1_PeerRemovalPlanned, PeerRemovalPlanned__Output as _nokv_meta_v1_PeerRemovalPlanned__Output } from './nokv/meta/v1/PeerRemovalPlanned.js';
 import type { PeerRemoved as _nokv_meta_v1_PeerRemoved, PeerRemoved__Output as _nokv_meta_v1_PeerRemoved__Output } from './nokv/meta/v1/PeerRemoved.js';
+import type { PendingPeerChange as _nokv_meta_v1_PendingPeerChange, PendingPeerChange__Output as _nokv_meta_v1_PendingPeerChange__Output } from './nokv/meta/v1/PendingPeerChange.js';
+import type { PendingRangeChange as _nokv_meta_v1_PendingRangeChange, PendingRangeChange__Output as _nokv_meta_v1_PendingRangeChange__Output } from './nokv/meta/v1/PendingRangeChange.js';
+import type { QuotaFence as _nokv_meta_v1_QuotaFence, QuotaFence__Output as _nokv_meta_v1_QuotaFence__Output } from './nokv/meta/v1/QuotaFence.js';
 import type { QuotaFenceUpdated as _nokv_meta_v1_QuotaFenceUpdated, QuotaFenceUpdated__Output as _nokv_meta_v1_QuotaFenceUpdated__Output } from './nokv/meta/v1/QuotaFenceUpdated.js';
 import type { RegionBootstrap as _nokv_meta_v1_RegionBootstrap, RegionBootstrap__Output as _nokv_meta_v1_RegionBootstrap__Output } from './nokv/meta/v1/RegionBootstrap.js';
+import type { RegionDescriptor as _nokv_meta_v1_RegionDescriptor, RegionDescriptor__Output as _nokv_meta_v1_RegionDescriptor__Output } from './nokv/meta/v1/RegionDescriptor.js';
 import type { RegionDescriptorPublished as _nokv_meta_v1_RegionDescriptorPublished, RegionDescriptorPublished__Output as _nokv_meta_v1_RegionDescriptorPublished__Output } from './nokv/meta/v1/RegionDescriptorPublished.js';
 import type { RegionEpoch as _nokv_meta_v1_RegionEpoch, RegionEpoch__Output as _nokv_meta_v1_RegionEpoch__Output } from './nokv/meta/v1/RegionEpoch.js';
 import type { RegionInput as _nokv_meta_v1_RegionInput, RegionInput__Output as _nokv_meta_v1_RegionInput__Output } from './nokv/meta/v1/RegionInput.js';
 import type { RegionTombstoned as _nokv_meta_v1_RegionTombstoned, RegionTombstoned__Output as _nokv_meta_v1_RegionTombstoned__Output } from './nokv/meta/v1/RegionTombstoned.js';
 import type { ReplicaView as _nokv_meta_v1_ReplicaView, ReplicaView__Output as _nokv_meta_v1_ReplicaView__Output } from './nokv/meta/v1/ReplicaView.js';
 import type { RootedEvent as _nokv_meta_v1_RootedEvent, RootedEvent__Output as _nokv_meta_v1_RootedEvent__Output } from './nokv/meta/v1/RootedEvent.js';
+import type { RootedState as _nokv_meta_v1_RootedState, RootedState__Output as _nokv_meta_v1_RootedState__Output } from './nokv/meta/v1/RootedState.js';
+import type { SnapshotEpoch as _nokv_meta_v1_SnapshotEpoch, SnapshotEpoch__Output as _nokv_meta_v1_SnapshotEpoch__Output } from './nokv/meta/v1/SnapshotEpoch.js';
 import type { SnapshotEpochPublished as _nokv_meta_v1_SnapshotEpochPublished, SnapshotEpochPublished__Output as _nokv_meta_v1_SnapshotEpochPublished__Output } from './nokv/meta/v1/SnapshotEpochPublished.js';
 import type { SnapshotEpochRetired as _nokv_meta_v1_SnapshotEpochRetired, SnapshotEpochRetired__Output as _nokv_meta_v1_SnapshotEpochRetired__Output } from './nokv/meta/v1/SnapshotEpochRetired.js';
 import type { SnapshotRequest as _nokv_meta_v1_SnapshotRequest, SnapshotRequest__Output as _nokv_meta_v1_SnapshotRequest__Output } from './nokv/meta/v1/SnapshotRequest.js';
@@ -88,18 +95,25 @@ import type { SnapshotResponse as _nokv_meta_v1_SnapshotResponse, SnapshotRespon
 import type { SplitCancelled as _nokv_meta_v1_SplitCancelled, SplitCancelled__Output as _nokv_meta_v1_SplitCancelled__Output } from './nokv/meta/v1/SplitCancelled.js';
 import type { SplitCommitted as _nokv_meta_v1_SplitCommitted, SplitCommitted__Output as _nokv_meta_v1_SplitCommitted__Output } from './nokv/meta/v1/SplitCommitted.js';
 import type { SplitPlanned as _nokv_meta_v1_SplitPlanned, SplitPlanned__Output as _nokv_meta_v1_SplitPlanned__Output } from './nokv/meta/v1/SplitPlanned.js';
+import type { StateCounts as _nokv_meta_v1_StateCounts, StateCounts__Output as _nokv_meta_v1_StateCounts__Output } from './nokv/meta/v1/StateCounts.js';
+import type { StateSummary as _nokv_meta_v1_StateSummary, StateSummary__Output as _nokv_meta_v1_StateSummary__Output } from './nokv/meta/v1/StateSummary.js';
 import type { StatusRequest as _nokv_meta_v1_StatusRequest, StatusRequest__Output as _nokv_meta_v1_StatusRequest__Output } from './nokv/meta/v1/StatusRequest.js';
 import type { StatusResponse as _nokv_meta_v1_StatusResponse, StatusResponse__Output as _nokv_meta_v1_StatusResponse__Output } from './nokv/meta/v1/StatusResponse.js';
 import type { StoreJoined as _nokv_meta_v1_StoreJoined, StoreJoined__Output as _nokv_meta_v1_StoreJoined__Output } from './nokv/meta/v1/StoreJoined.js';
+import type { StoreRecord as _nokv_meta_v1_StoreRecord, StoreRecord__Output as _nokv_meta_v1_StoreRecord__Output } from './nokv/meta/v1/StoreRecord.js';
 import type { StoreRetired as _nokv_meta_v1_StoreRetired, StoreRetired__Output as _nokv_meta_v1_StoreRetired__Output } from './nokv/meta/v1/StoreRetired.js';
+import type { SubtreeAuthority as _nokv_meta_v1_SubtreeAuthority, SubtreeAuthority__Output as _nokv_meta_v1_SubtreeAuthority__Output } from './nokv/meta/v1/SubtreeAuthority.js';
 import type { SubtreeAuthorityDeclared as _nokv_meta_v1_SubtreeAuthorityDeclared, SubtreeAuthorityDeclared__Output as _nokv_meta_v1_SubtreeAuthorityDeclared__Output } from './nokv/meta/v1/SubtreeAuthorityDeclared.js';
+import type { SubtreeHandoff as _nokv_meta_v1_SubtreeHandoff, SubtreeHandoff__Output as _nokv_meta_v1_SubtreeHandoff__Output } from './nokv/meta/v1/SubtreeHandoff.js';
 import type { SubtreeHandoffCompleted as _nokv_meta_v1_SubtreeHandoffCompleted, SubtreeHandoffCompleted__Output as _nokv_meta_v1_SubtreeHandoffCompleted__Output } from './nokv/meta/v1/SubtreeHandoffCompleted.js';
 import type { SubtreeHandoffStarted as _nokv_meta_v1_SubtreeHandoffStarted, SubtreeHandoffStarted__Output as _nokv_meta_v1_SubtreeHandoffStarted__Output } from './nokv/meta/v1/SubtreeHandoffStarted.js';
 import type { TailEntry as _nokv_meta_v1_TailEntry, TailEntry__Output as _nokv_meta_v1_TailEntry__Output } from './nokv/meta/v1/TailEntry.js';
 import type { TailRequest as _nokv_meta_v1_TailRequest, TailRequest__Output as _nokv_meta_v1_TailRequest__Output } from './nokv/meta/v1/TailRequest.js';
 import type { TailResponse as _nokv_meta_v1_TailResponse, TailResponse__Output as _nokv_meta_v1_TailResponse__Output } from './nokv/meta/v1/TailResponse.js';
+import type { TenureRecord as _nokv_meta_v1_TenureRecord, TenureRecord__Output as _nokv_meta_v1_TenureRecord__Output } from './nokv/meta/v1/TenureRecord.js';
 import type { TenureRequest as _nokv_meta_v1_TenureRequest, TenureRequest__Output as _nokv_meta_v1_TenureRequest__Output } from './nokv/meta/v1/TenureRequest.js';
 import type { TenureSet as _nokv_meta_v1_TenureSet, TenureSet__Output as _nokv_meta_v1_TenureSet__Output } from './nokv/meta/v1/TenureSet.js';
+import type { TenureSummary as _nokv_meta_v1_TenureSummary, TenureSummary__Output as _nokv_meta_v1_TenureSummary__Output } from './nokv/meta/v1/TenureSummary.js';
 import type { TenureView as _nokv_meta_v1_TenureView, TenureView__Output as _nokv_meta_v1_TenureView__Output } from './nokv/meta/v1/TenureView.js';
 import type { TsoFenceAdvanced as _nokv_meta_v1_TsoFenceAdvanced, TsoFenceAdvanced__Output as _nokv_meta_v1_TsoFenceAdvanced__Output } from './nokv/meta/v1/TsoFenceAdvanced.js';
 import type { WaitTailRequest as _nokv_meta_v1_WaitTailRequest, WaitTailRequest__Output as _nokv_meta_v1_WaitTailRequest__Output } from './nokv/meta/v1/WaitTailRequest.js';
@@ -189,23 +203,34 @@ export interface ProtoGrpcType {
          * and the leader. Every RPC answers UNAVAILABLE while the replica is starting.
          */
         MetadataRoot: SubtypeConstructor<typeof grpc.Client, _nokv_meta_v1_MetadataRootClient> & { service: _nokv_meta_v1_MetadataRootDefinition }
+        MountRecord: MessageTypeDefinition<_nokv_meta_v1_MountRecord, _nokv_meta_v1_MountRecord__Output>
         MountRegistered: MessageTypeDefinition<_nokv_meta_v1_MountRegistered, _nokv_meta_v1_MountRegistered__Output>
         MountRetired: MessageTypeDefinition<_nokv_meta_v1_MountRetired, _nokv_meta_v1_MountRetired__Output>
+        MountState: EnumTypeDefinition
         Peer: MessageTypeDefinition<_nokv_meta_v1_Peer, _nokv_meta_v1_Peer__Output>
         PeerAdded: MessageTypeDefinition<_nokv_meta_v1_PeerAdded, _nokv_meta_v1_PeerAdded__Output>
         PeerAdditionCancelled: MessageTypeDefinition<_nokv_meta_v1_PeerAdditionCancelled, _nokv_meta_v1_PeerAdditionCancelled__Output>
         PeerAdditionPlanned: MessageTypeDefinition<_nokv_meta_v1_PeerAdditionPlanned, _nokv_meta_v1_PeerAdditionPlanned__Output>
+        PeerChangeKind: EnumTypeDefinition
         PeerRemovalCancelled: MessageTypeDefinition<_nokv_meta_v1_PeerRemovalCancelled, _nokv_meta_v1_PeerRemovalCancelled__Output>
         PeerRemovalPlanned: MessageTypeDefinition<_nokv_meta_v1_PeerRemovalPlanned, _nokv_meta_v1_PeerRemovalPlanned__Output>
         PeerRemoved: MessageTypeDefinition<_nokv_meta_v1_PeerRemoved, _nokv_meta_v1_PeerRemoved__Output>
+        PendingPeerChange: MessageTypeDefinition<_nokv_meta_v1_PendingPeerChange, _nokv_meta_v1_PendingPeerChange__Output>
+        PendingRangeChange: MessageTypeDefinition<_nokv_meta_v1_PendingRangeChange, _nokv_meta_v1_PendingRangeChange__Output>
+        QuotaFence: MessageTypeDefinition<_nokv_meta_v1_QuotaFence, _nokv_meta_v1_QuotaFence__Output>
         QuotaFenceUpdated: MessageTypeDefinition<_nokv_meta_v1_QuotaFenceUpdated, _nokv_meta_v1_QuotaFenceUpdated__Output>
+        RangeChangeKind: EnumTypeDefinition
         RegionBootstrap: MessageTypeDefinition<_nokv_meta_v1_RegionBootstrap, _nokv_meta_v1_RegionBootstrap__Output>
+        RegionDescriptor: MessageTypeDefinition<_nokv_meta_v1_RegionDescriptor, _nokv_meta_v1_RegionDescriptor__Output>
         RegionDescriptorPublished: MessageTypeDefinition<_nokv_meta_v1_RegionDescriptorPublished, _nokv_meta_v1_RegionDescriptorPublished__Output>
         RegionEpoch: MessageTypeDefinition<_nokv_meta_v1_RegionEpoch, _nokv_meta_v1_RegionEpoch__Output>
         RegionInput: MessageTypeDefinition<_nokv_meta_v1_RegionInput, _nokv_meta_v1_RegionInput__Output>
+        RegionState: EnumTypeDefinition
         RegionTombstoned: MessageTypeDefinition<_nokv_meta_v1_RegionTombstoned, _nokv_meta_v1_RegionTombstoned__Output>
         ReplicaView: MessageTypeDefinition<_nokv_meta_v1_ReplicaView, _nokv_meta_v1_ReplicaView__Output>
         RootedEvent: MessageTypeDefinition<_nokv_meta_v1_RootedEvent, _nokv_meta_v1_RootedEvent__Output>
+        RootedState: MessageTypeDefinition<_nokv_meta_v1_RootedState, _nokv_meta_v1_RootedState__Output>
+        SnapshotEpoch: MessageTypeDefinition<_nokv_meta_v1_SnapshotEpoch, _nokv_meta_v1_SnapshotEpoch__Output>
         SnapshotEpochPublished: MessageTypeDefinition<_nokv_meta_v1_SnapshotEpochPublished, _nokv_meta_v1_SnapshotEpochPublished__Output>
         SnapshotEpochRetired: MessageTypeDefinition<_nokv_meta_v1_SnapshotEpochRetired, _nokv_meta_v1_SnapshotEpochRetired__Output>
         SnapshotRequest: MessageTypeDefinition<_nokv_meta_v1_SnapshotRequest, _nokv_meta_v1_SnapshotRequest__Output>
@@ -213,19 +238,27 @@ export interface ProtoGrpcType {
         SplitCancelled: MessageTypeDefinition<_nokv_meta_v1_SplitCancelled, _nokv_meta_v1_SplitCancelled__Output>
         SplitCommitted: MessageTypeDefinition<_nokv_meta_v1_SplitCommitted, _nokv_meta_v1_SplitCommitted__Output>
         SplitPlanned: MessageTypeDefinition<_nokv_meta_v1_SplitPlanned, _nokv_meta_v1_SplitPlanned__Output>
+        StateCounts: MessageTypeDefinition<_nokv_meta_v1_StateCounts, _nokv_meta_v1_StateCounts__Output>
+        StateSummary: MessageTypeDefinition<_nokv_meta_v1_StateSummary, _nokv_meta_v1_StateSummary__Output>
         StatusRequest: MessageTypeDefinition<_nokv_meta_v1_StatusRequest, _nokv_meta_v1_StatusRequest__Output>
         StatusResponse: MessageTypeDefinition<_nokv_meta_v1_StatusResponse, _nokv_meta_v1_StatusResponse__Output>
         StoreJoined: MessageTypeDefinition<_nokv_meta_v1_StoreJoined, _nokv_meta_v1_StoreJoined__Output>
+        StoreRecord: MessageTypeDefinition<_nokv_meta_v1_StoreRecord, _nokv_meta_v1_StoreRecord__Output>
         StoreRetired: MessageTypeDefinition<_nokv_meta_v1_StoreRetired, _nokv_meta_v1_StoreRetired__Output>
+        StoreState: EnumTypeDefinition
+        SubtreeAuthority: MessageTypeDefinition<_nokv_meta_v1_SubtreeAuthority, _nokv_meta_v1_SubtreeAuthority__Output>
         SubtreeAuthorityDeclared: MessageTypeDefinition<_nokv_meta_v1_SubtreeAuthorityDeclared, _nokv_meta_v1_SubtreeAuthorityDeclared__Output>
+        SubtreeHandoff: MessageTypeDefinition<_nokv_meta_v1_SubtreeHandoff, _nokv_meta_v1_SubtreeHandoff__Output>
         SubtreeHandoffCompleted: MessageTypeDefinition<_nokv_meta_v1_SubtreeHandoffCompleted, _nokv_meta_v1_SubtreeHandoffCompleted__Output>
         SubtreeHandoffStarted: MessageTypeDefinition<_nokv_meta_v1_SubtreeHandoffStarted, _nokv_meta_v1_SubtreeHandoffStarted__Output>
         TailEntry: MessageTypeDefinition<_nokv_meta_v1_TailEntry, _nokv_meta_v1_TailEntry__Output>
         TailRequest: MessageTypeDefinition<_nokv_meta_v1_TailRequest, _nokv_meta_v1_TailRequest__Output>
         TailResponse: MessageTypeDefinition<_nokv_meta_v1_TailResponse, _nokv_meta_v1_TailResponse__Output>
         TenureOp: EnumTypeDefinition
+        TenureRecord: MessageTypeDefinition<_nokv_meta_v1_TenureRecord, _nokv_meta_v1_TenureRecord__Output>
         TenureRequest: MessageTypeDefinition<_nokv_meta_v1_TenureRequest, _nokv_meta_v1_TenureRequest__Output>
         TenureSet: MessageTypeDefinition<_nokv_meta_v1_TenureSet, _nokv_meta_v1_TenureSet__Output>
+        TenureSummary: MessageTypeDefinition<_nokv_meta_v1_TenureSummary, _nokv_meta_v1_TenureSummary__Output>
         TenureView: MessageTypeDefinition<_nokv_meta_v1_TenureView, _nokv_meta_v1_TenureView__Output>
         TsoFenceAdvanced: MessageTypeDefinition<_nokv_meta_v1_TsoFenceAdvanced, _nokv_meta_v1_TsoFenceAdvanced__Output>
         WaitTailRequest: MessageTypeDefinition<_nokv_meta_v1_WaitTailRequest, _nokv_meta_v1_WaitTailRequest__Output>

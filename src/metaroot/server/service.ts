@@ -42,6 +42,7 @@ import type { TailRequest__Output } from '../../generated/proto/nokv/meta/v1/Tai
 import type { TenureRequest__Output } from '../../generated/proto/nokv/meta/v1/TenureRequest.js';
 import type { WaitTailRequest__Output } from '../../generated/proto/nokv/meta/v1/WaitTailRequest.js';
 import type { TailPage } from './tail-hub.js';
+import { stateToMsg, summaryToMsg } from '../state-wire.js';
 
 /** The replica's raft peer actor, as the front reaches it (RootPeerHandle in the role). */
 export interface PeerAsker {
@@ -155,18 +156,20 @@ export function metadataRootService(opts: MetadataRootServiceOptions): MetadataR
   const impl: grpc.UntypedServiceImplementation = {
     Status: unaryHandler(async () => {
       const st = await peer.ask<PeerStatus>({ t: 'status' }, READ_ASK_TIMEOUT_MS);
+      const summary = stateSummary(st.state);
       return {
         view: viewToMsg(st.view),
         last_index: st.lastIndex,
         snapshot_index: st.snapshotIndex,
         voters: st.voters,
-        summary_json: JSON.stringify(stateSummary(st.state)),
+        summary_json: JSON.stringify(summary),
+        summary: summaryToMsg(summary),
       };
     }, handlerOpts),
     Snapshot: unaryHandler(async (req: { linearizable: boolean }, call) => {
       const timeoutMs = Math.max(1, Math.min(DEFAULT_WRITE_TIMEOUT_MS, timeLeftMs(call, opts.clock)));
       const { view, state } = await read(Boolean(req.linearizable), timeoutMs);
-      return { view: viewToMsg(view), cursor: cursorToMsg(state.last_applied), state_json: JSON.stringify(state), follower_view: !view.is_leader };
+      return { view: viewToMsg(view), cursor: cursorToMsg(state.last_applied), state_json: JSON.stringify(state), state: stateToMsg(state), follower_view: !view.is_leader };
     }, handlerOpts),
     Append: unaryHandler((req: AppendRequest__Output, call) => write(call, () => appendCommand(req)), handlerOpts),
     FenceAllocator: unaryHandler((req: FenceAllocatorRequest__Output, call) => write(call, () => commands.fence(fenceFromMsg(req))), handlerOpts),

@@ -146,6 +146,11 @@ const stateShape = object({
   quotas: record(name, object({ subject: name, limit_bytes: uint, limit_inodes: uint, era: posInt }), M),
 });
 
+/** Throws InvalidArgumentError unless `value` has the shape of a rooted state (what a snapshot must hold). */
+export function checkStateShape(value: unknown): asserts value is RootState {
+  stateShape(value, 'state');
+}
+
 export function encodeSnapshot(state: RootState): Uint8Array {
   return pack({ format: SNAPSHOT_FORMAT, v: STATE_VERSION, state });
 }

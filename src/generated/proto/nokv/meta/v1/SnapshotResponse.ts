@@ -3,6 +3,7 @@
 
 import type { ReplicaView as _nokv_meta_v1_ReplicaView, ReplicaView__Output as _nokv_meta_v1_ReplicaView__Output } from '../../../nokv/meta/v1/ReplicaView.js';
 import type { Cursor as _nokv_meta_v1_Cursor, Cursor__Output as _nokv_meta_v1_Cursor__Output } from '../../../nokv/meta/v1/Cursor.js';
+import type { RootedState as _nokv_meta_v1_RootedState, RootedState__Output as _nokv_meta_v1_RootedState__Output } from '../../../nokv/meta/v1/RootedState.js';
 
 /**
  * The whole rooted state at a cursor.
@@ -17,13 +18,18 @@ export interface SnapshotResponse {
    */
   'cursor'?: (_nokv_meta_v1_Cursor | null);
   /**
-   * JSON of the whole rooted state.
+   * The same state as JSON text, for people and tools that read JSON. Programs read `state`.
+   * @deprecated
    */
   'state_json'?: (string);
   /**
    * The answering replica is not the leader (with linearizable = false the state may lag the leader's).
    */
   'follower_view'?: (boolean);
+  /**
+   * The whole rooted state.
+   */
+  'state'?: (_nokv_meta_v1_RootedState | null);
 }
 
 /**
@@ -39,11 +45,16 @@ export interface SnapshotResponse__Output {
    */
   'cursor': (_nokv_meta_v1_Cursor__Output | null);
   /**
-   * JSON of the whole rooted state.
+   * The same state as JSON text, for people and tools that read JSON. Programs read `state`.
+   * @deprecated
    */
   'state_json': (string);
   /**
    * The answering replica is not the leader (with linearizable = false the state may lag the leader's).
    */
   'follower_view': (boolean);
+  /**
+   * The whole rooted state.
+   */
+  'state': (_nokv_meta_v1_RootedState__Output | null);
 }

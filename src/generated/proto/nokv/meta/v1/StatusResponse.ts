@@ -2,6 +2,7 @@
 // Original file: nokv/meta/v1/metadata_root.proto
 
 import type { ReplicaView as _nokv_meta_v1_ReplicaView, ReplicaView__Output as _nokv_meta_v1_ReplicaView__Output } from '../../../nokv/meta/v1/ReplicaView.js';
+import type { StateSummary as _nokv_meta_v1_StateSummary, StateSummary__Output as _nokv_meta_v1_StateSummary__Output } from '../../../nokv/meta/v1/StateSummary.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -25,9 +26,14 @@ export interface StatusResponse {
    */
   'voters'?: (number | string | Long)[];
   /**
-   * JSON of the node-independent state summary (epochs, fences, tenure, counts).
+   * The same summary as JSON text, for people and tools that read JSON. Programs read `summary`.
+   * @deprecated
    */
   'summary_json'?: (string);
+  /**
+   * The node-independent state summary (epochs, fences, tenure, counts).
+   */
+  'summary'?: (_nokv_meta_v1_StateSummary | null);
 }
 
 /**
@@ -51,7 +57,12 @@ export interface StatusResponse__Output {
    */
   'voters': (string)[];
   /**
-   * JSON of the node-independent state summary (epochs, fences, tenure, counts).
+   * The same summary as JSON text, for people and tools that read JSON. Programs read `summary`.
+   * @deprecated
    */
   'summary_json': (string);
+  /**
+   * The node-independent state summary (epochs, fences, tenure, counts).
+   */
+  'summary': (_nokv_meta_v1_StateSummary__Output | null);
 }
