@@ -17,7 +17,7 @@ export interface RoleSample {
   /** One line for the ROLE STATE column. */
   state: string;
   metaRoot?: { isLeader: boolean; term: number; leaderId: number; commit: number; holder: string; era: number; handover: string };
-  coordinator?: { id: string; active: boolean; holder: string; era: number };
+  coordinator?: { id: string; active: boolean; holder: string; era: number; pendingTransfers: number };
   store?: { storeId: number; regions: Array<{ id: number; role: string; term: number }> };
   fsmeta?: { ops: number };
   /** Calls served so far (all gRPC methods), for request rates. */
@@ -30,6 +30,10 @@ export interface ClusterView {
   metaLeader?: { name: string; term: number };
   lease?: { holder: string; era: number; handover: string };
   regions: Array<{ id: number; leader?: string; term: number }>;
+  /** Store name → regions it leads (every store sampled, zero included). */
+  leadersPerStore: Array<{ store: string; leaders: number }>;
+  /** Leader transfers the active coordinator has in flight (undefined: no active coordinator sampled). */
+  pendingTransfers?: number;
 }
 
 type Vars = Record<string, any>;
@@ -57,8 +61,10 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
   }
   const c = vars.nokv_coordinator;
   if (c?.lease) {
-    s.coordinator = { id: String(c.coordinator_id), active: Boolean(c.lease.held_by_self), holder: String(c.lease.holder_id ?? ''), era: Number(c.lease.era) };
-    s.state = `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}`;
+    const pendingTransfers = Array.isArray(c.scheduler?.pending_transfers) ? c.scheduler.pending_transfers.length : 0;
+    s.coordinator = { id: String(c.coordinator_id), active: Boolean(c.lease.held_by_self), holder: String(c.lease.holder_id ?? ''), era: Number(c.lease.era), pendingTransfers };
+    // The active coordinator schedules: it names the leader transfers it has in flight.
+    s.state = `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}${c.lease.held_by_self ? ` transfers=${pendingTransfers}` : ''}`;
   }
   const st = vars.nokv_store;
   if (Array.isArray(st?.regions)) {
@@ -85,7 +91,7 @@ function raftRestarts(n: unknown): string {
 
 /** The cluster as the samples show it: the leader with the highest term, rooted tenure, each region's leader. */
 export function clusterView(atMs: number, roles: RoleSample[]): ClusterView {
-  const view: ClusterView = { atMs, roles, regions: [] };
+  const view: ClusterView = { atMs, roles, regions: [], leadersPerStore: [] };
   let best: RoleSample | undefined;
   for (const r of roles) if (r.metaRoot?.isLeader && (!best || r.metaRoot.term > best.metaRoot!.term)) best = r;
   if (best) {
@@ -106,6 +112,9 @@ export function clusterView(atMs: number, roles: RoleSample[]): ClusterView {
     }
   }
   view.regions = [...regions.values()].sort((a, b) => a.id - b.id);
+  view.leadersPerStore = roles.filter((r) => r.role === 'store' && r.store).map((r) => ({ store: r.name, leaders: view.regions.filter((g) => g.leader === r.name).length }));
+  const active = roles.find((r) => r.coordinator?.active);
+  if (active) view.pendingTransfers = active.coordinator!.pendingTransfers;
   return view;
 }
 

@@ -20,7 +20,9 @@ export function summaryLine(view: ClusterView | undefined): string {
   const leader = view.metaLeader ? `${view.metaLeader.name} (term ${view.metaLeader.term})` : 'none';
   const lease = view.lease?.holder ? `${view.lease.holder} era ${view.lease.era}${view.lease.handover !== 'none' ? ` (handover ${view.lease.handover})` : ''}` : 'none';
   const regions = view.regions.map((g) => `${g.id}: ${g.leader ?? 'no leader'}`).join(', ');
-  return `meta-root leader ${leader} · lease holder ${lease} · ${view.regions.length} regions${regions ? ` (${regions})` : ''}\n`;
+  const leaders = view.leadersPerStore.length > 0 ? ` · leaders per store ${view.leadersPerStore.map((l) => `${l.store}=${l.leaders}`).join(' ')}` : '';
+  const transfers = view.pendingTransfers !== undefined ? ` · leader transfers in flight ${view.pendingTransfers}` : '';
+  return `meta-root leader ${leader} · lease holder ${lease} · ${view.regions.length} regions${regions ? ` (${regions})` : ''}${leaders}${transfers}\n`;
 }
 
 /**

@@ -8,6 +8,7 @@ import type { RegionDescriptor, RootState } from '../metaroot/state/index.js';
 import type { ChildSpec } from '../supervisor/types.js';
 import { FailedPreconditionError } from './errors.js';
 import { StoreRegistry, routeKey, type RegionLeader, type StoreHeartbeat, type StoreInfo } from './catalog.js';
+import { LeaderBalancer, SCHEDULE_LIVE_WITHIN_MS, type TransferLeaderOp } from './scheduler.js';
 import { VIEW_ASK_TIMEOUT_MS, type RootedNotice, type ViewMsg } from './root-view.js';
 
 /** The actor's name in logs, in the supervisor and on /debug/vars. */
@@ -30,12 +31,20 @@ export type CatalogMsg =
   /** Ask → StoreInfo | null. */
   | { t: 'store'; storeId: number; nowMs: number }
   /** Ask → StoreInfo[]. */
-  | { t: 'stores'; includeRetired: boolean; nowMs: number };
+  | { t: 'stores'; includeRetired: boolean; nowMs: number }
+  /**
+   * Ask → TransferLeaderOp[]: plans leader transfers over the whole cluster and answers the ones `storeId`
+   * should run. Sent only by the active coordinator's front (a standby never plans).
+   */
+  | { t: 'schedule'; storeId: number; nowMs: number }
+  /** Ask → the balancer's view (leaders per store, transfers in flight). */
+  | { t: 'scheduler' };
 
 type Ctx = ActorContext<CatalogMsg>;
 
 export class CatalogActor implements Behaviour<CatalogMsg> {
   private readonly registry = new StoreRegistry();
+  private readonly balancer = new LeaderBalancer();
   private state: RootState | null = null;
   private self: ActorRef<CatalogMsg> | undefined;
 
@@ -76,6 +85,19 @@ export class CatalogActor implements Behaviour<CatalogMsg> {
         return ctx.reply(this.registry.get(this.rooted(), msg.storeId, msg.nowMs));
       case 'stores':
         return ctx.reply(this.registry.list(this.rooted(), msg.includeRetired, msg.nowMs));
+      case 'schedule': {
+        const s = this.rooted();
+        const planned = this.balancer.plan({
+          regions: Object.values(s.regions),
+          leaders: this.registry.claims(),
+          live: this.registry.live(s, msg.nowMs, SCHEDULE_LIVE_WITHIN_MS),
+          nowMs: msg.nowMs,
+        });
+        for (const op of planned) ctx.log.info({ region: op.region_id, from: op.from_store, to: op.to_store, term: op.term }, 'leader transfer planned');
+        return ctx.reply(this.balancer.hintsFor(msg.storeId) satisfies TransferLeaderOp[]);
+      }
+      case 'scheduler':
+        return ctx.reply(this.balancer.view());
     }
   }
 
@@ -143,5 +165,13 @@ export class CatalogHandle {
 
   stores(includeRetired: boolean, nowMs: number): Promise<StoreInfo[]> {
     return this.ask({ t: 'stores', includeRetired, nowMs });
+  }
+
+  schedule(storeId: number, nowMs: number): Promise<TransferLeaderOp[]> {
+    return this.ask({ t: 'schedule', storeId, nowMs });
+  }
+
+  scheduler(): Promise<ReturnType<LeaderBalancer['view']>> {
+    return this.ask({ t: 'scheduler' });
   }
 }

@@ -96,6 +96,21 @@ export class StoreRegistry {
     return { store_id: c.store_id, addr, term: c.term };
   }
 
+  /** Region id → its freshest leader claim (the scheduler's input). */
+  claims(): ReadonlyMap<number, { store_id: number; term: number }> {
+    return this.leaders;
+  }
+
+  /** Joined, not retired stores whose last heartbeat is at most `withinMs` old. */
+  live(state: RootState, nowMs: number, withinMs: number): Set<number> {
+    const out = new Set<number>();
+    for (const [id, b] of this.beats) {
+      const rec = state.stores[String(id)];
+      if (rec && rec.state !== 'retired' && nowMs - b.atMs <= withinMs) out.add(id);
+    }
+    return out;
+  }
+
   info(rec: StoreRecord, nowMs: number): StoreInfo {
     const b = this.beats.get(rec.store_id);
     const state = rec.state === 'retired' ? 'TOMBSTONE' : !b ? 'UNKNOWN' : nowMs - b.atMs > STORE_DOWN_AFTER_MS ? 'DOWN' : 'UP';

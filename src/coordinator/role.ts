@@ -81,10 +81,10 @@ export function coordinatorSettings(args: Parsed): CoordinatorSettings {
   };
 }
 
-function expvarOf(s: CoordinatorSettings, view: RootViewHandle, holder: LeaseHolder, ctx: RoleContext): () => Promise<unknown> {
+function expvarOf(s: CoordinatorSettings, view: RootViewHandle, holder: LeaseHolder, catalog: CatalogHandle, ctx: RoleContext): () => Promise<unknown> {
   return async () => {
     const now = ctx.clock.now();
-    const [st, root] = await Promise.all([holder.status(), view.stats().catch(() => null)]);
+    const [st, root, scheduler] = await Promise.all([holder.status(), view.stats().catch(() => null), catalog.scheduler().catch(() => null)]);
     const t = st.tenure;
     return {
       coordinator_id: s.id,
@@ -109,6 +109,8 @@ function expvarOf(s: CoordinatorSettings, view: RootViewHandle, holder: LeaseHol
       },
       root,
       eunomia: holder.metrics,
+      // Leader balance as this coordinator last planned it (only the active one plans; a standby's stays empty).
+      scheduler,
     };
   };
 }
@@ -150,8 +152,8 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
       }
     },
   });
-  ctx.expvar.publish('nokv_coordinator', expvarOf(s, view, holder, ctx));
   const catalog = new CatalogHandle(ctx.actors, view);
+  ctx.expvar.publish('nokv_coordinator', expvarOf(s, view, holder, catalog, ctx));
   return [
     // First to start, last to stop: the meta-root clients every other child calls through.
     serviceChildSpec({

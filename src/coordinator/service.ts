@@ -43,7 +43,7 @@ export interface ServiceDeps {
   holder: LeaseHolder;
   view: Pick<RootViewHandle, 'get' | 'waitFor'>;
   root: RootPort;
-  catalog: Pick<CatalogHandle, 'heartbeat' | 'route' | 'store' | 'stores'>;
+  catalog: Pick<CatalogHandle, 'heartbeat' | 'route' | 'store' | 'stores' | 'schedule'>;
   clock: Clock;
   logger: Logger;
 }
@@ -144,9 +144,10 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
         conf_version: u64ToNumber(c.conf_version ?? 0),
       }));
       if (claims.length > MAX_LEADER_CLAIMS) throw new InvalidArgumentError(`at most ${MAX_LEADER_CLAIMS} leader claims per heartbeat`);
+      const storeId = u64ToNumber(req.store_id);
       await d.catalog.heartbeat(
         {
-          store_id: u64ToNumber(req.store_id),
+          store_id: storeId,
           client_addr: String(req.client_addr ?? ''),
           region_count: u64ToNumber(req.region_count ?? 0),
           leader_count: u64ToNumber(req.leader_count ?? 0),
@@ -157,8 +158,17 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
         },
         d.clock.now(),
       );
-      const t = (await d.holder.status()).tenure;
-      return { accepted: true, holder_id: t.holder_id, era: t.era };
+      const st = await d.holder.status();
+      const t = st.tenure;
+      // Only the coordinator serving the live era schedules; a standby's reply carries no hints.
+      const ops = st.serving ? await d.catalog.schedule(storeId, d.clock.now()) : [];
+      const hints = ops.map((op) => ({
+        region_id: op.region_id,
+        epoch_version: op.epoch_version,
+        conf_version: op.conf_version,
+        transfer_leader: { to_store_id: op.to_store },
+      }));
+      return { accepted: true, holder_id: t.holder_id, era: t.era, hints };
     }),
     GetStore: h(async (req) => {
       const info = await d.catalog.store(u64ToNumber(req.store_id), d.clock.now());

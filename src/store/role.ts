@@ -165,6 +165,7 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
         clock: ctx.clock,
         prng: defaultPrng(),
         logger: ctx.logger.child({ actor: 'control-plane' }),
+        execute: (h) => parts.node?.transferLeader(h.region_id, h.to_store_id, h.epoch_version) ?? false,
       });
       parts.plane = plane;
       plane.start();

@@ -26,7 +26,10 @@ describe('cluster observe: one human line per role-state change', () => {
     expect(before.metaLeader).to.deep.equal({ name: 'meta-root-1', term: 2 });
     expect(before.lease).to.deep.equal({ holder: 'coord-1', era: 1, handover: 'none' });
     expect(before.regions).to.deep.equal([{ id: 1, leader: 'store-1', term: 2 }]);
-    expect(before.roles.find((r) => r.name === 'coordinator-1')!.state).to.equal('ACTIVE holder=coord-1 era=1');
+    expect(before.roles.find((r) => r.name === 'coordinator-1')!.state).to.equal('ACTIVE holder=coord-1 era=1 transfers=0');
+    expect(before.roles.find((r) => r.name === 'coordinator-2')!.state).to.equal('standby holder=coord-1 era=1');
+    expect(before.leadersPerStore).to.deep.equal([{ store: 'store-1', leaders: 1 }, { store: 'store-2', leaders: 0 }]);
+    expect(before.pendingTransfers).to.equal(0);
   });
 
   it('names the new raft leader with its term, the new holder with its era, handover phases and processes going down', () => {

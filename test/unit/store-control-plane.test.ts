@@ -10,7 +10,8 @@ import { silentLogger } from '../../src/common/log.js';
 import { SeededPrng } from '../../src/common/prng.js';
 import { STORE_DOWN_AFTER_MS, StoreRegistry, type StoreHeartbeat } from '../../src/coordinator/catalog.js';
 import { applyEvent, emptyState, events, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
-import { ControlPlane, CONTROL_RETRY_MAX_MS, type ControlPlanePort, type HeartbeatBody, type LocalView } from '../../src/store/control/plane.js';
+import { ControlPlane, CONTROL_RETRY_MAX_MS, type ControlPlanePort, type HeartbeatBody, type LocalView, type SchedulingHint } from '../../src/store/control/plane.js';
+import { hintsOf } from '../../src/store/control/coordinator-port.js';
 import { regionInputOf } from '../../src/store/control/descriptors.js';
 import { bootstrapRegions, type RegionDescriptor } from '../../src/store/region/descriptor.js';
 
@@ -139,6 +140,58 @@ describe('store control plane', () => {
     }
     expect(p.stats.heartbeats).to.equal(4);
     await p.stop();
+  });
+});
+
+describe('store control plane: scheduling hints', () => {
+  it('runs the hints of a heartbeat reply and ignores hints from an era below one it already acted on', async () => {
+    const root = new FakeRootedPort();
+    const replies: Array<{ era: number; hints: SchedulingHint[] }> = [];
+    const base = root.port();
+    const port: ControlPlanePort = {
+      ...base,
+      heartbeat: async (hb) => {
+        const out = await base.heartbeat(hb);
+        const r = replies.shift();
+        return r ? { ...out, hints: r.hints, hintEra: r.era } : out;
+      },
+    };
+    const ran: SchedulingHint[] = [];
+    const p = new ControlPlane({
+      storeId: 1,
+      clientAddr: '127.0.0.1:20001',
+      port,
+      local: () => view(bootstrapRegions([1, 2, 3]), [1, 2]),
+      clock: new ManualClock(0),
+      prng: new SeededPrng(1),
+      logger: silentLogger(),
+      // Region 2's transfer does not apply here (say its epoch moved): not counted as executed.
+      execute: (h) => (ran.push(h), h.region_id === 1),
+    });
+    const hint = (region: number, to: number): SchedulingHint => ({ kind: 'transfer_leader', region_id: region, epoch_version: 1, conf_version: 1, to_store_id: to });
+    replies.push({ era: 3, hints: [hint(1, 2), hint(2, 3)] });
+    expect(await p.step()).to.equal(true);
+    expect(ran.map((h) => [h.region_id, h.to_store_id])).to.deep.equal([[1, 2], [2, 3]]);
+    expect(p.stats).to.include({ hints_received: 2, hints_executed: 1, hints_stale_era: 0 });
+    replies.push({ era: 2, hints: [hint(1, 3)] }); // a deposed holder still talking
+    await p.step();
+    expect(ran.length).to.equal(2);
+    expect(p.stats).to.include({ hints_received: 3, hints_stale_era: 1 });
+    replies.push({ era: 4, hints: [hint(1, 3)] });
+    await p.step();
+    expect(ran.length).to.equal(3);
+    await p.stop();
+  });
+
+  it('reads hints off the wire reply: transfer_leader with a target and region, anything else skipped', () => {
+    expect(
+      hintsOf([
+        { region_id: '7', epoch_version: '2', conf_version: '1', transfer_leader: { to_store_id: '3' }, op: 'transfer_leader' },
+        { region_id: '8', epoch_version: '1', conf_version: '1' },
+        { region_id: '0', transfer_leader: { to_store_id: '3' } },
+      ]),
+    ).to.deep.equal([{ kind: 'transfer_leader', region_id: 7, epoch_version: 2, conf_version: 1, to_store_id: 3 }]);
+    expect(hintsOf(undefined)).to.deep.equal([]);
   });
 });
 

@@ -38,6 +38,7 @@ import type { RegisterMountRequest as _nokv_coordinator_v1_RegisterMountRequest,
 import type { RegisterMountResponse as _nokv_coordinator_v1_RegisterMountResponse, RegisterMountResponse__Output as _nokv_coordinator_v1_RegisterMountResponse__Output } from './nokv/coordinator/v1/RegisterMountResponse.js';
 import type { RetireMountRequest as _nokv_coordinator_v1_RetireMountRequest, RetireMountRequest__Output as _nokv_coordinator_v1_RetireMountRequest__Output } from './nokv/coordinator/v1/RetireMountRequest.js';
 import type { RetireMountResponse as _nokv_coordinator_v1_RetireMountResponse, RetireMountResponse__Output as _nokv_coordinator_v1_RetireMountResponse__Output } from './nokv/coordinator/v1/RetireMountResponse.js';
+import type { SchedulingHint as _nokv_coordinator_v1_SchedulingHint, SchedulingHint__Output as _nokv_coordinator_v1_SchedulingHint__Output } from './nokv/coordinator/v1/SchedulingHint.js';
 import type { SetQuotaFenceRequest as _nokv_coordinator_v1_SetQuotaFenceRequest, SetQuotaFenceRequest__Output as _nokv_coordinator_v1_SetQuotaFenceRequest__Output } from './nokv/coordinator/v1/SetQuotaFenceRequest.js';
 import type { SetQuotaFenceResponse as _nokv_coordinator_v1_SetQuotaFenceResponse, SetQuotaFenceResponse__Output as _nokv_coordinator_v1_SetQuotaFenceResponse__Output } from './nokv/coordinator/v1/SetQuotaFenceResponse.js';
 import type { StoreHeartbeatRequest as _nokv_coordinator_v1_StoreHeartbeatRequest, StoreHeartbeatRequest__Output as _nokv_coordinator_v1_StoreHeartbeatRequest__Output } from './nokv/coordinator/v1/StoreHeartbeatRequest.js';
@@ -47,6 +48,7 @@ import type { SubtreeAuthority as _nokv_coordinator_v1_SubtreeAuthority, Subtree
 import type { SubtreeHandoff as _nokv_coordinator_v1_SubtreeHandoff, SubtreeHandoff__Output as _nokv_coordinator_v1_SubtreeHandoff__Output } from './nokv/coordinator/v1/SubtreeHandoff.js';
 import type { TakeOverRequest as _nokv_coordinator_v1_TakeOverRequest, TakeOverRequest__Output as _nokv_coordinator_v1_TakeOverRequest__Output } from './nokv/coordinator/v1/TakeOverRequest.js';
 import type { TakeOverResponse as _nokv_coordinator_v1_TakeOverResponse, TakeOverResponse__Output as _nokv_coordinator_v1_TakeOverResponse__Output } from './nokv/coordinator/v1/TakeOverResponse.js';
+import type { TransferLeader as _nokv_coordinator_v1_TransferLeader, TransferLeader__Output as _nokv_coordinator_v1_TransferLeader__Output } from './nokv/coordinator/v1/TransferLeader.js';
 import type { TsoRequest as _nokv_coordinator_v1_TsoRequest, TsoRequest__Output as _nokv_coordinator_v1_TsoRequest__Output } from './nokv/coordinator/v1/TsoRequest.js';
 import type { TsoResponse as _nokv_coordinator_v1_TsoResponse, TsoResponse__Output as _nokv_coordinator_v1_TsoResponse__Output } from './nokv/coordinator/v1/TsoResponse.js';
 import type { AppendRequest as _nokv_meta_v1_AppendRequest, AppendRequest__Output as _nokv_meta_v1_AppendRequest__Output } from './nokv/meta/v1/AppendRequest.js';
@@ -166,6 +168,7 @@ export interface ProtoGrpcType {
         RegisterMountResponse: MessageTypeDefinition<_nokv_coordinator_v1_RegisterMountResponse, _nokv_coordinator_v1_RegisterMountResponse__Output>
         RetireMountRequest: MessageTypeDefinition<_nokv_coordinator_v1_RetireMountRequest, _nokv_coordinator_v1_RetireMountRequest__Output>
         RetireMountResponse: MessageTypeDefinition<_nokv_coordinator_v1_RetireMountResponse, _nokv_coordinator_v1_RetireMountResponse__Output>
+        SchedulingHint: MessageTypeDefinition<_nokv_coordinator_v1_SchedulingHint, _nokv_coordinator_v1_SchedulingHint__Output>
         SetQuotaFenceRequest: MessageTypeDefinition<_nokv_coordinator_v1_SetQuotaFenceRequest, _nokv_coordinator_v1_SetQuotaFenceRequest__Output>
         SetQuotaFenceResponse: MessageTypeDefinition<_nokv_coordinator_v1_SetQuotaFenceResponse, _nokv_coordinator_v1_SetQuotaFenceResponse__Output>
         StoreHeartbeatRequest: MessageTypeDefinition<_nokv_coordinator_v1_StoreHeartbeatRequest, _nokv_coordinator_v1_StoreHeartbeatRequest__Output>
@@ -175,6 +178,7 @@ export interface ProtoGrpcType {
         SubtreeHandoff: MessageTypeDefinition<_nokv_coordinator_v1_SubtreeHandoff, _nokv_coordinator_v1_SubtreeHandoff__Output>
         TakeOverRequest: MessageTypeDefinition<_nokv_coordinator_v1_TakeOverRequest, _nokv_coordinator_v1_TakeOverRequest__Output>
         TakeOverResponse: MessageTypeDefinition<_nokv_coordinator_v1_TakeOverResponse, _nokv_coordinator_v1_TakeOverResponse__Output>
+        TransferLeader: MessageTypeDefinition<_nokv_coordinator_v1_TransferLeader, _nokv_coordinator_v1_TransferLeader__Output>
         TsoRequest: MessageTypeDefinition<_nokv_coordinator_v1_TsoRequest, _nokv_coordinator_v1_TsoRequest__Output>
         TsoResponse: MessageTypeDefinition<_nokv_coordinator_v1_TsoResponse, _nokv_coordinator_v1_TsoResponse__Output>
       }

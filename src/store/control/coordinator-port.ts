@@ -5,7 +5,7 @@
 import { NokvError } from '../../common/errors.js';
 import type { RootEvent } from '../../metaroot/state/index.js';
 import { CoordinatorClient } from '../../coordinator/client.js';
-import type { ControlPlanePort, HeartbeatBody, HeartbeatOutcome } from './plane.js';
+import type { ControlPlanePort, HeartbeatBody, HeartbeatOutcome, SchedulingHint } from './plane.js';
 
 /** Budget of one publish (all failover attempts); the plane retries a failed publish on its next step. */
 export const PUBLISH_BUDGET_MS = 3_000;
@@ -38,6 +38,13 @@ export function coordinatorPort(o: CoordinatorPortOptions): ControlPlanePort {
       replies.forEach((r, i) => {
         if (r.status === 'fulfilled') {
           out.accepted++;
+          const era = Number(r.value.era ?? 0);
+          const hints = hintsOf(r.value.hints);
+          if (hints.length > 0 && era >= (out.hintEra ?? 0)) {
+            // Only the active coordinator sends hints; should two claim to, the higher era wins.
+            out.hintEra = era;
+            out.hints = hints;
+          }
           return;
         }
         const err = r.reason;
@@ -65,4 +72,17 @@ export function floorTsoSource(o: CoordinatorPortOptions): { next: () => Promise
     callBudgetMs: FLOOR_TSO_BUDGET_MS,
   });
   return { next: async () => (await client.tso(1)).timestamp, close: () => client.close() };
+}
+
+/** The hints of one heartbeat reply, as plain numbers; a hint with no operation this store knows is skipped. */
+export function hintsOf(raw: unknown): SchedulingHint[] {
+  if (!Array.isArray(raw)) return [];
+  const out: SchedulingHint[] = [];
+  for (const h of raw as Array<Record<string, any>>) {
+    const to = Number(h?.transfer_leader?.to_store_id ?? 0);
+    const region = Number(h?.region_id ?? 0);
+    if (!(to > 0) || !(region > 0)) continue;
+    out.push({ kind: 'transfer_leader', region_id: region, epoch_version: Number(h.epoch_version ?? 0), conf_version: Number(h.conf_version ?? 0), to_store_id: to });
+  }
+  return out;
 }

@@ -24,9 +24,21 @@ export const CONTROL_STOP_WAIT_MS = 1_000;
 /** What a store sends in StoreHeartbeat: the coordinator's shape, with claims always present. */
 export type HeartbeatBody = StoreHeartbeat & { leader_claims: LeaderClaim[] };
 
+/** A scheduling operation a heartbeat reply carried (see proto SchedulingHint). */
+export interface SchedulingHint {
+  kind: 'transfer_leader';
+  region_id: number;
+  epoch_version: number;
+  conf_version: number;
+  to_store_id: number;
+}
+
 export interface HeartbeatOutcome {
   /** Coordinators that accepted the heartbeat. */
   accepted: number;
+  /** Hints of the reply with the highest era that carried any (only the active coordinator sends them). */
+  hints?: SchedulingHint[];
+  hintEra?: number;
   /** Some coordinator refused because its rooted view has no record of this store. */
   notJoined: boolean;
   errors: string[];
@@ -57,6 +69,8 @@ export interface ControlPlaneOptions {
   prng: Prng;
   logger: Logger;
   heartbeatIntervalMs?: number;
+  /** Carries out one scheduling hint on the data plane; false when it did not apply (not leader, epoch moved). */
+  execute?: (hint: SchedulingHint) => boolean;
 }
 
 /** Published on /debug/vars as `nokv_store.control_plane`. */
@@ -71,6 +85,11 @@ export interface ControlPlaneStats {
   conflicts: number;
   errors: number;
   last_error: string;
+  /** Scheduling hints received and carried out (a leader transfer started), and the ones skipped. */
+  hints_received: number;
+  hints_executed: number;
+  /** Hints from an era below one this store already heard hints from. */
+  hints_stale_era: number;
 }
 
 export class ControlPlane {
@@ -83,7 +102,12 @@ export class ControlPlane {
     conflicts: 0,
     errors: 0,
     last_error: '',
+    hints_received: 0,
+    hints_executed: 0,
+    hints_stale_era: 0,
   };
+  /** Highest era whose hints this store has acted on: an older era's hints are ignored (it was deposed). */
+  private hintEra = 0;
   /** Region id → descriptorKey settled in rooted truth (published, or superseded by a newer rooted one). */
   private readonly settled = new Map<number, string>();
   private timer?: TimerHandle;
@@ -213,6 +237,25 @@ export class ControlPlane {
     }
   }
 
+  private runHints(hints: SchedulingHint[], era: number): void {
+    this.stats.hints_received += hints.length;
+    if (era < this.hintEra) {
+      this.stats.hints_stale_era += hints.length;
+      return;
+    }
+    this.hintEra = era;
+    for (const h of hints) {
+      try {
+        if (this.o.execute?.(h)) {
+          this.stats.hints_executed++;
+          this.o.logger.info({ region: h.region_id, to: h.to_store_id, era }, 'leader transfer started on a coordinator hint');
+        }
+      } catch (err) {
+        this.fail(`hint for region ${h.region_id}`, err);
+      }
+    }
+  }
+
   private async heartbeat(local: LocalView): Promise<boolean> {
     const disk = await (this.o.disk?.() ?? Promise.resolve({ capacity_bytes: 0, available_bytes: 0 })).catch(() => ({ capacity_bytes: 0, available_bytes: 0 }));
     const out = await this.o.port.heartbeat({
@@ -228,6 +271,7 @@ export class ControlPlane {
       // A coordinator's view has no record of this store (a rooted state rebuilt without it): join again.
       this.stats.joined = false;
     }
+    if (out.hints && out.hints.length > 0) this.runHints(out.hints, out.hintEra ?? 0);
     if (out.accepted > 0) {
       this.stats.heartbeats++;
       this.stats.last_heartbeat_ms = this.o.clock.now();

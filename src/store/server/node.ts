@@ -524,6 +524,21 @@ export class StoreNode {
     return { left: descriptorFromJson(v.left), right: descriptorFromJson(v.right) };
   }
 
+  /**
+   * Starts a raft leader transfer of `regionId` to store `to` (a scheduler's hint). True when the region is
+   * hosted here, running, led by this store at that epoch version; the region checks again when it gets it.
+   */
+  transferLeader(regionId: number, to: number, epochVersion: number): boolean {
+    const e = this.regions.get(regionId);
+    if (!e?.ref || e.state !== 'running' || !e.view?.isLeader || e.view.desc.epoch.version !== epochVersion) return false;
+    try {
+      e.ref.tell({ t: 'transferLeader', to, epochVersion });
+      return true;
+    } catch {
+      return false; // mailbox full: the hint comes again with the next heartbeat
+    }
+  }
+
   /** This node's requests, each carrying `trace` into the region actor (a gRPC call's trace; see service.ts). */
   traced(trace: TraceContext | undefined): StoreRequests {
     if (!trace) return this;

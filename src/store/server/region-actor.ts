@@ -70,7 +70,9 @@ export type RegionMsg =
   | { t: 'read'; req: ReadRequest }
   | { t: 'propose'; req: ProposeRequest }
   | { t: 'onePc'; req: OnePcRequest }
-  | { t: 'crash'; why: string };
+  | { t: 'crash'; why: string }
+  /** A scheduler's hint: hand leadership to store `to` if this replica leads at epoch version `epochVersion`. */
+  | { t: 'transferLeader'; to: number; epochVersion: number };
 
 /** What a region publishes for the router, /debug/vars and the control plane after it changes. */
 export interface RegionView {
@@ -172,6 +174,8 @@ export class RegionActor implements Behaviour<RegionMsg> {
         return this.request(ctx, (r) => this.onePc(this.local(msg.req), r, ctx));
       case 'crash':
         throw new Error(`injected crash of region ${this.regionId}: ${msg.why}`);
+      case 'transferLeader':
+        return this.transferLeader(msg.to, msg.epochVersion);
     }
   }
 
@@ -272,6 +276,14 @@ export class RegionActor implements Behaviour<RegionMsg> {
         throw err;
       }
     }
+  }
+
+  /** A hint that no longer fits (not leader any more, epoch moved, target not a voter) is dropped: the next plan decides again. */
+  private transferLeader(to: number, epochVersion: number): void {
+    if (!this.group.isLeader || this.sm.desc.epoch.version !== epochVersion || to === this.host.storeId) return;
+    if (!this.group.confState().voters.includes(to)) return;
+    this.log.info({ region: this.regionId, to, term: this.group.status().term }, 'transferring leadership');
+    this.group.transferLeader(to);
   }
 
   private stepAll(from: number, msgs: unknown[]): void {
