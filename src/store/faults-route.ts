@@ -8,17 +8,22 @@
 //   GET    /debug/faults   the rules in force and per-link counters
 //   POST   /debug/faults/region-crash   body: {"region": id} — crashes that region's actor (its supervisor restarts it)
 //   POST   /debug/faults/shard-kill     body: {"shard": n} — terminates shard n's worker thread (--workers n or more)
+//   POST   /debug/faults/transfer-leader body: {"region": id, "to": store} — the region's leader here hands
+//          leadership to `to` (what a coordinator's hint does; chaos runs it on stores without coordinators)
 import type { ExpvarRegistry } from '../expvar/server.js';
 import { parseFaultSpec, type FaultInjector } from '../transport/faults.js';
 
 export const FAULTS_ROUTE_PATH = '/debug/faults';
 export const REGION_CRASH_PATH = '/debug/faults/region-crash';
 export const SHARD_KILL_PATH = '/debug/faults/shard-kill';
+export const TRANSFER_LEADER_PATH = '/debug/faults/transfer-leader';
 
 /** Faults of the store's actors; each answers false for no such region or shard. */
 export interface ActorFaults {
   crashRegion(regionId: number): boolean;
   killShard(shard: number): boolean;
+  /** Starts a raft leader transfer; false when this store does not lead the region. */
+  transferLeader?(regionId: number, to: number): boolean;
 }
 
 function idOf(body: string, field: string): number {
@@ -69,6 +74,16 @@ export function registerFaultRoutes(registry: ExpvarRegistry, faults: FaultInjec
               const shard = idOf(body, 'shard');
               if (Number.isNaN(shard)) return { status: 400, body: { error: 'body must be {"shard": n}' } };
               return actors.killShard(shard) ? { status: 200, body: { killed: shard } } : { status: 404, body: { error: `no shard ${shard} on a worker thread here` } };
+            },
+          }),
+          registry.route({
+            method: 'POST',
+            path: TRANSFER_LEADER_PATH,
+            handle: (body) => {
+              const region = idOf(body, 'region');
+              const to = idOf(body, 'to');
+              if (Number.isNaN(region) || Number.isNaN(to)) return { status: 400, body: { error: 'body must be {"region": id, "to": store}' } };
+              return actors.transferLeader?.(region, to) ? { status: 200, body: { region, to } } : { status: 404, body: { error: `region ${region} is not led here` } };
             },
           }),
         ]

@@ -179,7 +179,16 @@ function children(s: StoreSettings, ctx: RoleContext) {
   const log = ctx.logger;
   ctx.expvar.publish('nokv_store', expvarOf(s, parts));
   const faults = faultInjectorFromEnv(ctx.clock);
-  if (faults) registerFaultRoutes(ctx.expvar, faults, { crashRegion: (id) => parts.node?.crashRegion(id, 'fault injection') ?? false, killShard: (i) => parts.node?.killShard(i) ?? false });
+  if (faults) {
+    registerFaultRoutes(ctx.expvar, faults, {
+      crashRegion: (id) => parts.node?.crashRegion(id, 'fault injection') ?? false,
+      killShard: (i) => parts.node?.killShard(i) ?? false,
+      transferLeader: (region, to) => {
+        const v = parts.node?.regions.get(region)?.view;
+        return v ? parts.node!.transferLeader(region, to, v.desc.epoch.version) : false;
+      },
+    });
+  }
   const dataPlane = serviceChildSpec({
     id: 'store-node',
     start: async (fail) => {

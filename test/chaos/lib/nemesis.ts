@@ -1,12 +1,15 @@
 // Owns the chaos nemesis for the store cluster: a seeded cycle of faults, each healed before the next —
 // SIGKILL + restart of a region leader, SIGSTOP then SIGCONT, isolating one store's raft links through its
-// `/debug/faults` route, and lossy links (drop, duplicate, reorder, delay) on every store. The seed fixes the
+// `/debug/faults` route, lossy links (drop, duplicate, reorder, delay) on every store, and raft leader transfers
+// (what the coordinator's leader balance hints do) moving both regions' leaders around every few hundred ms. The seed fixes the
 // sequence of faults, targets and durations; wall-clock timing (and so who leads when) still varies.
 import { SeededPrng, type Prng } from '../../../src/common/prng.js';
 import type { ChaosStoreCluster } from '../../fixtures/chaos-store-cluster.js';
 
-export type FaultKind = 'kill-leader' | 'pause' | 'isolate' | 'lossy';
-export const FAULT_KINDS: FaultKind[] = ['kill-leader', 'pause', 'isolate', 'lossy'];
+export type FaultKind = 'kill-leader' | 'pause' | 'isolate' | 'lossy' | 'transfer-leader';
+export const FAULT_KINDS: FaultKind[] = ['kill-leader', 'pause', 'isolate', 'lossy', 'transfer-leader'];
+/** Pause between two leader transfers of a `transfer-leader` fault. */
+export const TRANSFER_EVERY_MS: [number, number] = [150, 400];
 
 /** How long a fault lasts, per kind, [min, max] ms. */
 export const FAULT_MS: Record<FaultKind, [number, number]> = {
@@ -14,6 +17,7 @@ export const FAULT_MS: Record<FaultKind, [number, number]> = {
   pause: [1_000, 2_000],
   isolate: [1_500, 3_000],
   lossy: [2_000, 3_500],
+  'transfer-leader': [1_000, 2_000],
 };
 /** Quiet gap after each healed fault, [min, max] ms. */
 export const GAP_MS: [number, number] = [400, 1_000];
@@ -24,6 +28,8 @@ export interface FaultEvent {
   kind: FaultKind;
   target: number;
   region?: number;
+  /** transfer-leader: how many transfers a leader accepted. */
+  transfers?: number;
   startMs: number;
   healedMs: number;
 }
@@ -71,6 +77,7 @@ export class Nemesis {
     const leader = await c.leaderOf(region, 3_000);
     const target = kind === 'kill-leader' ? leader || random : aimAtLeader && leader ? leader : random;
     const startMs = Date.now();
+    let transfers: number | undefined;
     this.log(`nemesis: ${kind} store ${target}${kind === 'kill-leader' ? ` (leader of region ${region})` : ''} for ${duration} ms`);
     switch (kind) {
       case 'kill-leader':
@@ -93,8 +100,23 @@ export class Nemesis {
         await sleep(duration);
         await Promise.all(c.ids.map((id) => c.heal(id)));
         break;
+      case 'transfer-leader': {
+        // Nothing to heal: each transfer either completes or raft abandons it after an election timeout.
+        let moved = 0;
+        while (Date.now() - startMs < duration) {
+          const r = 1 + this.prng.int(2);
+          const from = await c.leaderOf(r, 1_000);
+          const others = c.ids.filter((id) => id !== from);
+          const to = others[this.prng.int(others.length)]!;
+          if (from && (await c.transferLeader(from, r, to))) moved++;
+          await sleep(this.between(TRANSFER_EVERY_MS));
+        }
+        this.log(`nemesis: ${moved} leader transfers started`);
+        transfers = moved;
+        break;
+      }
     }
-    this.events.push({ kind, target, region, startMs, healedMs: Date.now() });
+    this.events.push({ kind, target, region, ...(transfers !== undefined ? { transfers } : {}), startMs, healedMs: Date.now() });
   }
 
   /** Undoes whatever may be left (after a failure mid-fault): continue, restart, heal every store. */
