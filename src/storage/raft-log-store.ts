@@ -36,7 +36,29 @@ import {
 } from './codec.js';
 // The raft core defines how it wants unreadable ranges reported; the log store raises exactly those.
 import { LogCompactedError, LogUnavailableError } from '../raft/errors.js';
-import { DB_NAMES, type BinaryDb, type Storage } from './storage.js';
+import { DB_NAMES } from './storage.js';
+
+/**
+ * The ordered byte table the log store reads and writes: an LMDB database in production (BinaryDb fits it
+ * as is), an in-memory table under simulation (src/sim/sim-disk.ts). Only what the store calls.
+ */
+export interface OrderedTable {
+  get(key: Buffer): Buffer | undefined;
+  put(key: Buffer, value: Buffer): unknown;
+  remove(key: Buffer): unknown;
+  getRange(opts: { start: Buffer; end: Buffer }): Iterable<{ key: Buffer; value: Buffer }>;
+  getKeys(opts: { start: Buffer; end?: Buffer; reverse?: boolean; limit?: number }): Iterable<Buffer>;
+  getKeysCount(opts: { start: Buffer; end: Buffer }): number;
+}
+
+/** What the log store needs from its environment (a Storage; a simulated disk under simulation). */
+export interface LogStoreBackend {
+  readonly path: string;
+  readonly isClosed: boolean;
+  db(name: string): OrderedTable;
+  /** Runs apply in the next write transaction; resolves once it is durable (see Storage.write). */
+  write(apply: () => void): Promise<void>;
+}
 
 /** Entries kept in memory per group after they became durable, so the hot tail is served without decoding. */
 export const DEFAULT_TAIL_CACHE_ENTRIES = 256;
@@ -94,7 +116,7 @@ function emptyState(): GroupState {
   };
 }
 
-type WriteOp = { db: BinaryDb; key: Buffer; value: Buffer | undefined };
+type WriteOp = { db: OrderedTable; key: Buffer; value: Buffer | undefined };
 
 class Group {
   planned: GroupState;
@@ -109,20 +131,20 @@ class Group {
   }
 }
 
-export function openRaftLogStore(storage: Storage, opts: RaftLogStoreOptions = {}): RaftLogStore {
+export function openRaftLogStore(storage: LogStoreBackend, opts: RaftLogStoreOptions = {}): RaftLogStore {
   return new RaftLogStore(storage, opts);
 }
 
 export class RaftLogStore {
-  private readonly log: BinaryDb;
-  private readonly meta: BinaryDb;
-  private readonly snaps: BinaryDb;
+  private readonly log: OrderedTable;
+  private readonly meta: OrderedTable;
+  private readonly snaps: OrderedTable;
   private readonly groupsById = new Map<number, Group>();
   private readonly tailCacheEntries: number;
   private readonly tailCacheBytes: number;
 
   constructor(
-    readonly storage: Storage,
+    readonly storage: LogStoreBackend,
     opts: RaftLogStoreOptions = {},
   ) {
     this.log = storage.db(DB_NAMES.raftLog);
@@ -520,7 +542,7 @@ export class RaftLogStore {
   }
 }
 
-function firstKeyAtOrAfter(db: BinaryDb, start: Buffer): Buffer | undefined {
+function firstKeyAtOrAfter(db: OrderedTable, start: Buffer): Buffer | undefined {
   for (const k of db.getKeys({ start, limit: 1 })) return k;
   return undefined;
 }

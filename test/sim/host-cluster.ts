@@ -1,0 +1,357 @@
+// Owns a cluster of simulated processes each hosting one replica of a raft group through the PRODUCTION raft
+// host (src/raft/host/group.ts and multi.ts) over the production RaftLogStore on a simulated disk, the
+// simulated network and the shared virtual clock — and the raft safety checkers that watch it after every
+// event:
+//   - election safety: at most one leader per term;
+//   - leader completeness: a node that becomes leader of term T holds every entry committed before T;
+//   - state machine safety: every replica applies, at each index, the entry committed there, in order, and
+//     never an index no leader committed; a snapshot restored at index i equals the one taken at i;
+//   - log matching: two durable logs that agree on (index, term) agree on every entry up to it;
+//   - a replica's group never fails (a broken core invariant or a failed persist is a finding: the simulated
+//     disk only fails when told to).
+// The checkers read the core through one white-box peek (`coreOf`), so the production host needs no test
+// hooks. The state machine is the caller's (a register KV, the rooted meta-root state, a store region).
+import { RaftGroup, type RaftGroupOptions } from '../../src/raft/host/group.js';
+import { MultiRaft } from '../../src/raft/host/multi.js';
+import type { AppliedEntry, StateMachine } from '../../src/raft/host/replicated.js';
+import type { RaftCore } from '../../src/raft/index.js';
+import { RaftLogStore } from '../../src/storage/raft-log-store.js';
+import type { Prng } from '../../src/common/prng.js';
+import { ProcessClock, type SimClock } from '../../src/sim/sim-clock.js';
+import { SimDisk, type CrashKind } from '../../src/sim/sim-disk.js';
+import type { SimNetwork } from './sim-network.js';
+
+export class SimViolation extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SimViolation';
+  }
+}
+
+/** Bugs the simulator must find (each breaks a rule the production code keeps). */
+export type InjectedBug =
+  /** The host sends every Ready's messages (votes, acks) before its persist is durable. */
+  | 'host-sends-before-persist'
+  /** The disk acknowledges a write when it is committed, before its fsync. */
+  | 'disk-acks-before-sync';
+
+export interface ClusterOptions<S extends StateMachine> {
+  clock: SimClock;
+  net: SimNetwork;
+  prng: Prng;
+  groupId: number;
+  voters: number[];
+  makeStateMachine: (nodeId: number) => S;
+  tickMs: number;
+  electionTimeoutTicks: number;
+  heartbeatTimeoutTicks: number;
+  snapshotEveryEntries: number;
+  compactionSlackEntries: number;
+  maxSyncMs: number;
+  /** Probability that a batch's sync is followed at once by the process dying. */
+  crashAfterSyncP: () => number;
+  /** Clock drift per process: rate in [1 - d, 1 + d]. */
+  driftMax: number;
+  bug?: InjectedBug;
+  log: (line: string) => void;
+}
+
+export interface Incarnation<S> {
+  clock: ProcessClock;
+  group: RaftGroup<unknown>;
+  multi: MultiRaft;
+  sm: S;
+  /** Next index this replica must apply (contiguity). */
+  nextApply: number;
+  /** Called when this incarnation dies (clients with requests in flight to it). */
+  onDeath: Set<() => void>;
+}
+
+export interface SimNode<S> {
+  id: number;
+  disk: SimDisk;
+  inc?: Incarnation<S>;
+  starting: boolean;
+  /** The clock of an incarnation still recovering (a crash then kills it too). */
+  startingClock?: ProcessClock;
+  restartAt?: number;
+  /** Highest term this node was seen leading (leader completeness is checked once per term). */
+  leaderTermSeen: number;
+  rate: number;
+}
+
+export interface ClusterStats {
+  crashes: number;
+  cleanStops: number;
+  restarts: number;
+  leaders: number;
+  maxCommit: number;
+  applied: number;
+  snapshotsRestored: number;
+}
+
+/** The raft core behind a production RaftGroup, for the checkers only (read, never driven). */
+function coreOf(g: RaftGroup<unknown>): RaftCore {
+  const core = (g as unknown as { core?: RaftCore }).core;
+  if (!core) throw new Error('assertion: RaftGroup no longer keeps its core in `core`; update the simulator');
+  return core;
+}
+
+function bytesKey(term: number, data: Uint8Array): string {
+  return `${term}/${Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('base64')}`;
+}
+
+export class HostCluster<S extends StateMachine> {
+  readonly nodes = new Map<number, SimNode<S>>();
+  readonly stats: ClusterStats = { crashes: 0, cleanStops: 0, restarts: 0, leaders: 0, maxCommit: 0, applied: 0, snapshotsRestored: 0 };
+  private readonly leaderOfTerm = new Map<number, number>();
+  /** index -> (term/data of the committed entry, term of the leader that committed it). Empty entries have data ''. */
+  private readonly committed = new Map<number, { key: string; commitTerm: number; empty?: boolean }>();
+  /** The founders' bootstrap snapshot (index 1) is committed before anything runs. */
+  private committedMax = 1;
+  /** Snapshot bytes taken at an index (by any replica): a restore at that index must match. */
+  private readonly snapshotsAt = new Map<number, string>();
+  private failure?: SimViolation;
+
+  constructor(readonly o: ClusterOptions<S>) {
+    for (const id of o.voters) {
+      const disk = new SimDisk(`node-${id}`, {
+        clock: o.clock,
+        prng: o.prng.fork(),
+        maxSyncMs: o.maxSyncMs,
+        crashAfterSync: () => {
+          if (!o.prng.chance(o.crashAfterSyncP())) return false;
+          this.crash(id, 'after a sync, before anyone heard of it', 'lose-unsynced');
+          return true;
+        },
+        ackBeforeSync: o.bug === 'disk-acks-before-sync',
+      });
+      const rate = 1 + (o.prng.next() * 2 - 1) * o.driftMax;
+      this.nodes.set(id, { id, disk, starting: false, leaderTermSeen: 0, rate });
+    }
+  }
+
+  /** A violation found inside a callback (where throwing would only reach production code); rethrown by check(). */
+  fail(msg: string): void {
+    if (!this.failure) this.failure = new SimViolation(msg);
+  }
+
+  // ---- lifecycle -----------------------------------------------------------------------------------------
+
+  async start(id: number): Promise<void> {
+    const node = this.nodes.get(id)!;
+    if (node.inc || node.starting) return;
+    node.starting = true;
+    node.restartAt = undefined;
+    const clock = new ProcessClock(this.o.clock, node.rate, 0);
+    node.startingClock = clock;
+    const storage = node.disk.open();
+    const store = new RaftLogStore(storage);
+    const sm = this.o.makeStateMachine(id);
+    const inc: Partial<Incarnation<S>> = { clock, sm, nextApply: 0, onDeath: new Set() };
+    const multi = new MultiRaft({ clock, tickMs: this.o.tickMs, isConfiguredPeer: (p) => this.nodes.has(p) });
+    const checked = this.watchStateMachine(node, sm, inc);
+    const opts: RaftGroupOptions<unknown> = {
+      groupId: this.o.groupId,
+      nodeId: id,
+      bootstrapVoters: this.o.voters,
+      store,
+      stateMachine: checked,
+      send: (msgs) => {
+        if (!clock.isAlive) return;
+        for (const m of msgs) this.o.net.send(id, m.to, this.o.groupId, m);
+      },
+      clock,
+      prng: this.o.prng.fork(),
+      electionTimeoutTicks: this.o.electionTimeoutTicks,
+      heartbeatTimeoutTicks: this.o.heartbeatTimeoutTicks,
+      snapshotEveryEntries: this.o.snapshotEveryEntries,
+      compactionSlackEntries: this.o.compactionSlackEntries,
+      onFailed: (err) => this.fail(`node ${id}: raft group failed: ${err.message}`),
+    };
+    let group: RaftGroup<unknown>;
+    try {
+      group = await RaftGroup.open(opts);
+    } catch (err) {
+      if (!clock.isAlive) return; // crashed while recovering
+      node.starting = false;
+      node.startingClock = undefined;
+      throw new SimViolation(`node ${id} cannot recover from its disk: ${(err as Error).message}`);
+    }
+    if (!clock.isAlive) return; // crashed while recovering; a later start owns the node now
+    node.starting = false;
+    node.startingClock = undefined;
+    if (this.o.bug === 'host-sends-before-persist') {
+      (group as unknown as { maySendBeforePersist: () => boolean }).maySendBeforePersist = () => true;
+    }
+    inc.group = group;
+    inc.multi = multi;
+    multi.add(group);
+    const endpoint = { deliver: multi.deliver, peerUnreachable: multi.peerUnreachable };
+    this.o.net.attach(id, endpoint);
+    inc.onDeath!.add(() => this.o.net.detach(id, endpoint));
+    multi.start();
+    node.inc = inc as Incarnation<S>;
+    node.leaderTermSeen = 0;
+    this.stats.restarts++;
+    this.o.log(`node ${id} up (applied ${group.status().appliedIndex}, last ${group.status().lastIndex}, term ${group.status().term})`);
+  }
+
+  /** The process dies at once: timers, network endpoint and unsynced writes are gone. */
+  crash(id: number, why: string, kind: CrashKind): void {
+    const node = this.nodes.get(id)!;
+    if (!node.inc && !node.starting) return;
+    this.o.log(`crash node ${id} (${why}; ${kind})`);
+    this.stats.crashes++;
+    const inc = node.inc;
+    node.inc = undefined;
+    node.disk.crash(kind);
+    if (inc) {
+      inc.clock.kill();
+      for (const f of inc.onDeath) f();
+    } else {
+      // Still recovering: its writes never complete (the disk crashed) and its clock dies.
+      node.startingClock?.kill();
+      node.starting = false;
+      node.startingClock = undefined;
+    }
+  }
+
+  /** A clean stop (the production close: waits for its Ready, persists the lazy commit). */
+  async stop(id: number): Promise<void> {
+    const node = this.nodes.get(id)!;
+    const inc = node.inc;
+    if (!inc) return;
+    this.o.log(`stop node ${id}`);
+    this.stats.cleanStops++;
+    node.inc = undefined;
+    for (const f of inc.onDeath) f();
+    await inc.multi.stop();
+    inc.clock.kill();
+    node.disk.close();
+  }
+
+  leader(): SimNode<S> | undefined {
+    let best: SimNode<S> | undefined;
+    for (const n of this.nodes.values()) {
+      if (!n.inc) continue;
+      const c = coreOf(n.inc.group);
+      if (c.role === 'leader' && (!best || c.term > coreOf(best.inc!.group).term)) best = n;
+    }
+    return best;
+  }
+
+  live(): SimNode<S>[] {
+    return [...this.nodes.values()].filter((n) => n.inc);
+  }
+
+  // ---- checkers ------------------------------------------------------------------------------------------
+
+  private watchStateMachine(node: SimNode<S>, sm: S, inc: Partial<Incarnation<S>>): StateMachine {
+    return {
+      apply: (e: AppliedEntry) => {
+        if (!inc.nextApply) inc.nextApply = e.index; // first apply after recovery: the core decides where
+        this.observeCommitNow();
+        // The host hands the state machine every non-empty entry in order (a new leader's empty entry is skipped).
+        for (let i = inc.nextApply!; i < e.index; i++) {
+          if (this.committed.get(i)?.empty !== true) this.fail(`node ${node.id} applied index ${e.index} but skipped ${i}, which is not a committed empty entry: applies must be contiguous`);
+        }
+        if (e.index < inc.nextApply!) this.fail(`node ${node.id} applied index ${e.index} again (next expected ${inc.nextApply})`);
+        inc.nextApply = e.index + 1;
+        const c = this.committed.get(e.index);
+        if (!c) this.fail(`state machine safety: node ${node.id} applied index ${e.index}, which no leader committed (max ${this.committedMax})`);
+        else if (c.key !== bytesKey(e.term, e.data)) this.fail(`state machine safety: node ${node.id} applied a different entry at index ${e.index} than was committed`);
+        this.stats.applied++;
+        return sm.apply(e);
+      },
+      snapshot: () => {
+        const data = sm.snapshot();
+        const at = inc.nextApply ? inc.nextApply - 1 : undefined;
+        if (at !== undefined && at > 0) {
+          const key = Buffer.from(data).toString('base64');
+          const prev = this.snapshotsAt.get(at);
+          if (prev !== undefined && prev !== key) this.fail(`state machine safety: node ${node.id} snapshot at ${at} differs from another replica's`);
+          else this.snapshotsAt.set(at, key);
+        }
+        return data;
+      },
+      restore: (data: Uint8Array, index: number, term: number) => {
+        if (index > 1 && index > this.committedMax) this.fail(`node ${node.id} restored a snapshot at ${index} beyond anything committed (${this.committedMax})`);
+        const prev = this.snapshotsAt.get(index);
+        if (prev !== undefined && prev !== Buffer.from(data).toString('base64')) this.fail(`state machine safety: node ${node.id} restored a snapshot at ${index} that differs from the one taken there`);
+        this.stats.snapshotsRestored++;
+        inc.nextApply = index + 1;
+        sm.restore(data, index, term);
+      },
+    };
+  }
+
+  /** Runs after every event: election safety, commit tracking, leader completeness, and deferred failures. */
+  check(): void {
+    this.observeCommitNow();
+    if (this.failure) throw this.failure;
+  }
+
+  private observeCommitNow(): void {
+    for (const n of this.nodes.values()) {
+      if (!n.inc) continue;
+      const core = coreOf(n.inc.group);
+      if (core.role !== 'leader') {
+        if (core.committed > this.committedMax) this.fail(`node ${n.id} (${core.role}) has commit ${core.committed} beyond anything a leader committed (${this.committedMax})`);
+        continue;
+      }
+      const term = core.term;
+      const other = this.leaderOfTerm.get(term);
+      if (other !== undefined && other !== n.id) this.fail(`election safety: nodes ${other} and ${n.id} are both leader in term ${term}`);
+      if (n.leaderTermSeen !== term) {
+        n.leaderTermSeen = term;
+        if (other === undefined) {
+          this.leaderOfTerm.set(term, n.id);
+          this.stats.leaders++;
+          this.o.log(`leader ${n.id} term ${term} (last ${core.lastIndex()}, commit ${core.committed})`);
+        }
+        for (let i = Math.max(core.firstIndex(), 2); i <= this.committedMax; i++) {
+          const c = this.committed.get(i)!;
+          if (c.commitTerm >= term) continue;
+          const e = core.termAt(i) === undefined ? undefined : core.entriesIn(i, i + 1)[0];
+          if (!e || bytesKey(e.term, e.data) !== c.key) this.fail(`leader completeness: leader ${n.id} of term ${term} lacks entry ${i} committed in term ${c.commitTerm}`);
+        }
+      }
+      const commit = core.committed;
+      if (commit > this.committedMax) {
+        const lo = this.committedMax + 1;
+        if (lo < core.firstIndex()) {
+          this.fail(`leader ${n.id} committed ${commit} past entries it no longer holds (from ${lo})`);
+          this.committedMax = commit;
+          continue;
+        }
+        for (const e of core.entriesIn(lo, commit + 1)) this.committed.set(e.index, { key: bytesKey(e.term, e.data), commitTerm: term, empty: e.data.length === 0 });
+        this.committedMax = commit;
+        this.stats.maxCommit = commit;
+      }
+    }
+  }
+
+  /** Log matching over the durable logs of the live replicas. */
+  checkLogMatching(): void {
+    const logs = this.live().map((n) => ({ id: n.id, core: coreOf(n.inc!.group) }));
+    for (let a = 0; a < logs.length; a++) {
+      for (let b = a + 1; b < logs.length; b++) {
+        const x = logs[a]!.core;
+        const y = logs[b]!.core;
+        const lo = Math.max(x.firstIndex(), y.firstIndex());
+        const hi = Math.min(x.lastIndex(), y.lastIndex());
+        if (lo > hi) continue;
+        const xe = x.entriesIn(lo, hi + 1);
+        const ye = y.entriesIn(lo, hi + 1);
+        let top = -1;
+        for (let i = xe.length - 1; i >= 0; i--) if (xe[i]!.term === ye[i]!.term) { top = i; break; }
+        for (let i = 0; i <= top; i++) {
+          if (bytesKey(xe[i]!.term, xe[i]!.data) !== bytesKey(ye[i]!.term, ye[i]!.data) || xe[i]!.type !== ye[i]!.type) {
+            throw new SimViolation(`log matching: nodes ${logs[a]!.id} and ${logs[b]!.id} agree at index ${lo + top} but differ at ${lo + i}`);
+          }
+        }
+      }
+    }
+  }
+}
