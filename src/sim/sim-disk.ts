@@ -69,6 +69,11 @@ export interface SimDiskOptions {
    * told (the harness crashes the process and restarts it later).
    */
   crashAfterSync?: () => boolean;
+  /**
+   * Told of every batch when it is committed, with the virtual time its sync will complete: the harness may
+   * crash the process before then (crash before fsync: the batch is lost or torn).
+   */
+  onCommit?: (syncAt: number) => void;
   /** An injected bug for checking the checkers: writes are acknowledged at commit, before their fsync. */
   ackBeforeSync?: boolean;
 }
@@ -235,6 +240,7 @@ export class SimStorage implements LogStoreBackend {
     if (this.opts.ackBeforeSync) settle();
     const at = Math.max(this.lastSyncAt, this.opts.clock.now() + this.opts.prng.next() * this.opts.maxSyncMs);
     this.lastSyncAt = at;
+    this.opts.onCommit?.(at);
     this.opts.clock.setTimer(at - this.opts.clock.now(), () => {
       if (this.dead) return;
       const synced = this.unsynced.shift();

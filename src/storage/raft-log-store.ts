@@ -123,6 +123,13 @@ class Group {
   durable: GroupState;
   /** Contiguous durable entries at the end of the log (tail[0].index .. durable.lastIndex). */
   tail: Entry[] = [];
+  /**
+   * A compaction submitted but maybe not yet durable: its deletes are visible to reads as soon as its write
+   * transaction commits, which is before the fsync that moves `durable` on, so readers treat entries at or
+   * below it as compacted from submission on (they are covered by a durable snapshot already). Without this,
+   * a read in that window found the entries gone while `durable` still listed them (a DataLossError).
+   */
+  compacting = { index: 0, term: 0 };
   tailBytes = 0;
 
   constructor(state: GroupState) {
@@ -252,11 +259,13 @@ export class RaftLogStore {
     const trunc = { index, term: knownTerm };
     s.trunc = trunc;
     grp.planned = s;
+    if (knownTerm >= 0) grp.compacting = { index, term: knownTerm };
     return this.submit(ops, () => {
       if (trunc.term < 0) {
         const rec = this.log.get(entryKey);
         if (!rec) throw new DataLossError(`raft log of group ${groupId} has no entry ${index} to compact at`, { groupId, index });
         trunc.term = this.decodeEntry(groupId, index, entryKey, rec).term;
+        grp.compacting = { index, term: trunc.term };
       }
       this.meta.put(stateKey, encodeLogState(stateKey, { truncIndex: trunc.index, truncTerm: trunc.term }));
     }).then(() => {
@@ -277,6 +286,7 @@ export class RaftLogStore {
     ops.push({ db: this.snaps, key: groupKey(groupId), value: undefined });
     const fresh = emptyState();
     grp.planned = fresh;
+    grp.compacting = { index: 0, term: 0 };
     return this.submit(ops).then(() => {
       grp.durable = fresh;
       this.resetTail(grp);
@@ -290,11 +300,18 @@ export class RaftLogStore {
     return this.group(groupId).durable;
   }
 
+  /** @internal the last index readers must treat as compacted (see Group.compacting) */
+  readFloor(groupId: number): number {
+    const grp = this.group(groupId);
+    return Math.max(grp.durable.trunc.index, grp.compacting.index);
+  }
+
   /** @internal */
   readEntries(groupId: number, lo: number, hi: number, maxBytes: number): Entry[] {
     const grp = this.group(groupId);
     const s = grp.durable;
-    if (lo <= s.trunc.index) throw new LogCompactedError(`entries of group ${groupId} from ${lo} were compacted (first is ${s.trunc.index + 1})`, { groupId, index: lo });
+    const floor = Math.max(s.trunc.index, grp.compacting.index);
+    if (lo <= floor) throw new LogCompactedError(`entries of group ${groupId} from ${lo} were compacted (first is ${floor + 1})`, { groupId, index: lo });
     if (hi > s.lastIndex + 1) throw new LogUnavailableError(`entries of group ${groupId} up to ${hi - 1} are beyond last index ${s.lastIndex}`, { groupId, index: hi - 1 });
     const out: Entry[] = [];
     if (lo >= hi) return out;
@@ -329,6 +346,10 @@ export class RaftLogStore {
     const grp = this.group(groupId);
     const s = grp.durable;
     if (i === s.trunc.index) return s.trunc.term;
+    if (grp.compacting.index > s.trunc.index && i <= grp.compacting.index) {
+      if (i === grp.compacting.index) return grp.compacting.term;
+      throw new LogCompactedError(`term of entry ${i} of group ${groupId} was compacted`, { groupId, index: i });
+    }
     if (i < s.trunc.index) throw new LogCompactedError(`term of entry ${i} of group ${groupId} was compacted`, { groupId, index: i });
     if (i > s.lastIndex) throw new LogUnavailableError(`entry ${i} of group ${groupId} is beyond last index ${s.lastIndex}`, { groupId, index: i });
     if (i === s.lastIndex) return s.lastTerm;
@@ -569,7 +590,7 @@ export class GroupLog implements LogReader {
   }
 
   firstIndex(): number {
-    return this.store.durableState(this.groupId).trunc.index + 1;
+    return this.store.readFloor(this.groupId) + 1;
   }
 
   lastIndex(): number {

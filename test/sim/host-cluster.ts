@@ -21,6 +21,9 @@ import { ProcessClock, type SimClock } from '../../src/sim/sim-clock.js';
 import { SimDisk, type CrashKind } from '../../src/sim/sim-disk.js';
 import type { SimNetwork } from './sim-network.js';
 
+/** Longest downtime of a crashed or stopped process before the nemesis restarts it. */
+export const MAX_DOWN_MS = 2_000;
+
 export class SimViolation extends Error {
   constructor(message: string) {
     super(message);
@@ -50,6 +53,8 @@ export interface ClusterOptions<S extends StateMachine> {
   maxSyncMs: number;
   /** Probability that a batch's sync is followed at once by the process dying. */
   crashAfterSyncP: () => number;
+  /** Probability that a committed batch is followed by the process dying before its sync completes. */
+  crashBeforeSyncP: () => number;
   /** Clock drift per process: rate in [1 - d, 1 + d]. */
   driftMax: number;
   bug?: InjectedBug;
@@ -72,6 +77,8 @@ export interface SimNode<S> {
   disk: SimDisk;
   inc?: Incarnation<S>;
   starting: boolean;
+  /** A clean stop is in progress (the disk is still open). */
+  stopping?: boolean;
   /** The clock of an incarnation still recovering (a crash then kills it too). */
   startingClock?: ProcessClock;
   restartAt?: number;
@@ -121,8 +128,12 @@ export class HostCluster<S extends StateMachine> {
         maxSyncMs: o.maxSyncMs,
         crashAfterSync: () => {
           if (!o.prng.chance(o.crashAfterSyncP())) return false;
-          this.crash(id, 'after a sync, before anyone heard of it', 'lose-unsynced');
-          return true;
+          return this.crash(id, 'after a sync, before anyone heard of it', 'lose-unsynced');
+        },
+        onCommit: (syncAt) => {
+          if (!o.prng.chance(o.crashBeforeSyncP())) return;
+          const kind: CrashKind = o.prng.chance(0.5) ? 'torn-last-write' : 'lose-unsynced';
+          o.clock.setTimer((syncAt - o.clock.now()) * o.prng.next(), () => this.crash(id, 'before a sync completed', kind));
         },
         ackBeforeSync: o.bug === 'disk-acks-before-sync',
       });
@@ -140,7 +151,7 @@ export class HostCluster<S extends StateMachine> {
 
   async start(id: number): Promise<void> {
     const node = this.nodes.get(id)!;
-    if (node.inc || node.starting) return;
+    if (node.inc || node.starting || node.stopping) return;
     node.starting = true;
     node.restartAt = undefined;
     const clock = new ProcessClock(this.o.clock, node.rate, 0);
@@ -198,13 +209,15 @@ export class HostCluster<S extends StateMachine> {
   }
 
   /** The process dies at once: timers, network endpoint and unsynced writes are gone. */
-  crash(id: number, why: string, kind: CrashKind): void {
+  /** Returns whether the process was running (a process in a clean stop is left to finish it). */
+  crash(id: number, why: string, kind: CrashKind): boolean {
     const node = this.nodes.get(id)!;
-    if (!node.inc && !node.starting) return;
+    if ((!node.inc && !node.starting) || node.stopping) return false;
     this.o.log(`crash node ${id} (${why}; ${kind})`);
     this.stats.crashes++;
     const inc = node.inc;
     node.inc = undefined;
+    node.restartAt = this.o.clock.now() + this.o.prng.next() * MAX_DOWN_MS;
     node.disk.crash(kind);
     if (inc) {
       inc.clock.kill();
@@ -215,6 +228,7 @@ export class HostCluster<S extends StateMachine> {
       node.starting = false;
       node.startingClock = undefined;
     }
+    return true;
   }
 
   /** A clean stop (the production close: waits for its Ready, persists the lazy commit). */
@@ -225,10 +239,16 @@ export class HostCluster<S extends StateMachine> {
     this.o.log(`stop node ${id}`);
     this.stats.cleanStops++;
     node.inc = undefined;
+    node.restartAt = this.o.clock.now() + this.o.prng.next() * MAX_DOWN_MS;
     for (const f of inc.onDeath) f();
-    await inc.multi.stop();
-    inc.clock.kill();
-    node.disk.close();
+    node.stopping = true;
+    try {
+      await inc.multi.stop();
+    } finally {
+      inc.clock.kill();
+      node.disk.close();
+      node.stopping = false;
+    }
   }
 
   leader(): SimNode<S> | undefined {

@@ -92,6 +92,7 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
     partitionP: root.next() * 0.08,
     transferP: root.next() * 0.03,
     crashAfterSyncP: root.next() * 0.01,
+    crashBeforeSyncP: root.next() * 0.01,
   };
   const tickMs = 10;
   const cluster: HostCluster<RegisterMachine> = new HostCluster({
@@ -108,6 +109,7 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
     compactionSlackEntries: root.int(30),
     maxSyncMs: 0.2 + root.next() * 8,
     crashAfterSyncP: () => (nemesis.active ? nemesisCfg.crashAfterSyncP : 0),
+    crashBeforeSyncP: () => (nemesis.active ? nemesisCfg.crashBeforeSyncP : 0),
     driftMax: root.next() * 0.05,
     bug: o.bug,
     log,

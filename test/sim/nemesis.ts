@@ -5,7 +5,7 @@
 // everything and restarts every process for the liveness phase.
 import type { Prng } from '../../src/common/prng.js';
 import type { StateMachine } from '../../src/raft/host/replicated.js';
-import type { HostCluster } from './host-cluster.js';
+import { MAX_DOWN_MS, type HostCluster } from './host-cluster.js';
 import type { SimDriver } from './sim-driver.js';
 import type { SimNetwork } from './sim-network.js';
 
@@ -17,6 +17,8 @@ export interface NemesisConfig {
   transferP: number;
   /** Per sync: probability the process dies right after it. */
   crashAfterSyncP: number;
+  /** Per committed batch: probability the process dies before its sync completes. */
+  crashBeforeSyncP: number;
 }
 
 export function describeFaults(c: NemesisConfig): string {
@@ -24,7 +26,6 @@ export function describeFaults(c: NemesisConfig): string {
 }
 
 const STEP_MS = 50;
-const MAX_DOWN_MS = 2_000;
 const MAX_PARTITION_MS = 3_000;
 
 export class Nemesis<S extends StateMachine> {
@@ -54,7 +55,12 @@ export class Nemesis<S extends StateMachine> {
     this.net.partition(undefined);
     this.healAt = undefined;
     for (const n of this.cluster.nodes.values()) {
-      if (!n.inc && !n.starting) this.driver.spawn(`restart ${n.id}`, () => this.cluster.start(n.id));
+      if (n.inc || n.starting) continue;
+      this.driver.spawn(`restart ${n.id}`, async () => {
+        // A clean stop still in progress finishes first.
+        while (n.stopping) await new Promise<void>((r) => this.driver.clock.setTimer(10, r));
+        await this.cluster.start(n.id);
+      });
     }
   }
 
@@ -64,7 +70,7 @@ export class Nemesis<S extends StateMachine> {
     const rnd = this.prng;
     const now = this.driver.clock.now();
     for (const n of this.cluster.nodes.values()) {
-      if (!n.inc && !n.starting && n.restartAt !== undefined && n.restartAt <= now) {
+      if (!n.inc && !n.starting && !n.stopping && n.restartAt !== undefined && n.restartAt <= now) {
         this.driver.spawn(`restart ${n.id}`, () => this.cluster.start(n.id));
       }
     }
@@ -83,7 +89,6 @@ export class Nemesis<S extends StateMachine> {
       });
     } else if (live.length > 0 && rnd.chance(this.cfg.stopP)) {
       const victim = live[rnd.int(live.length)]!;
-      victim.restartAt = now + rnd.next() * MAX_DOWN_MS;
       this.driver.spawn(`stop ${victim.id}`, () => this.cluster.stop(victim.id));
     }
     if (this.healAt !== undefined && now >= this.healAt) {
