@@ -18,7 +18,7 @@ export class SimClock implements Clock {
   private heap: Event[] = [];
   private live = 0;
 
-  constructor(startMs = 0) {
+  constructor(readonly startMs = 0) {
     this.current = startMs;
   }
 
@@ -107,9 +107,10 @@ export class SimClock implements Clock {
 }
 
 /**
- * One process's view of the shared virtual time: its own rate (clock drift, e.g. 1.05 runs fast) and offset,
- * and an incarnation — a crash kills every timer the dead incarnation set, the way a process's timers die
- * with it. A rate above 1 makes timers fire early in shared time and now() run ahead.
+ * One process's view of the shared virtual time: its machine's clock — drifting at `rate` from the start of
+ * the run (1.05 runs fast) and off by `offsetMs` — and an incarnation: a crash kills every timer the dead
+ * incarnation set, the way a process's timers die with it. A restarted process on the same machine gets a
+ * new ProcessClock with the same rate and offset, so its clock continues where the machine's was.
  */
 export class ProcessClock implements Clock {
   private alive = true;
@@ -122,7 +123,8 @@ export class ProcessClock implements Clock {
   ) {}
 
   now(): number {
-    return Math.floor(this.base.now() * this.rate + this.offsetMs);
+    const start = this.base.startMs;
+    return Math.floor(start + (this.base.now() - start) * this.rate + this.offsetMs);
   }
 
   setTimer(delayMs: number, fn: () => void): TimerHandle {

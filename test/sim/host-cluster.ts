@@ -36,7 +36,9 @@ export type InjectedBug =
   /** The host sends every Ready's messages (votes, acks) before its persist is durable. */
   | 'host-sends-before-persist'
   /** The disk acknowledges a write when it is committed, before its fsync. */
-  | 'disk-acks-before-sync';
+  | 'disk-acks-before-sync'
+  /** The rooted state machine answers a fence command as accepted but keeps the old fence (meta scenario). */
+  | 'root-fence-not-kept';
 
 export interface ClusterOptions<S extends StateMachine> {
   clock: SimClock;
@@ -58,6 +60,8 @@ export interface ClusterOptions<S extends StateMachine> {
   /** Clock drift per process: rate in [1 - d, 1 + d]. */
   driftMax: number;
   bug?: InjectedBug;
+  /** false: this cluster ignores host and disk bugs (another scenario of the run carries them). */
+  hostBugs?: boolean;
   log: (line: string) => void;
 }
 
@@ -135,7 +139,7 @@ export class HostCluster<S extends StateMachine> {
           const kind: CrashKind = o.prng.chance(0.5) ? 'torn-last-write' : 'lose-unsynced';
           o.clock.setTimer((syncAt - o.clock.now()) * o.prng.next(), () => this.crash(id, 'before a sync completed', kind));
         },
-        ackBeforeSync: o.bug === 'disk-acks-before-sync',
+        ackBeforeSync: o.bug === 'disk-acks-before-sync' && o.hostBugs !== false,
       });
       const rate = 1 + (o.prng.next() * 2 - 1) * o.driftMax;
       this.nodes.set(id, { id, disk, starting: false, leaderTermSeen: 0, rate });
@@ -192,7 +196,7 @@ export class HostCluster<S extends StateMachine> {
     if (!clock.isAlive) return; // crashed while recovering; a later start owns the node now
     node.starting = false;
     node.startingClock = undefined;
-    if (this.o.bug === 'host-sends-before-persist') {
+    if (this.o.bug === 'host-sends-before-persist' && this.o.hostBugs !== false) {
       (group as unknown as { maySendBeforePersist: () => boolean }).maySendBeforePersist = () => true;
     }
     inc.group = group;

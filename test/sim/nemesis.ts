@@ -40,6 +40,8 @@ export class Nemesis<S extends StateMachine> {
     private readonly prng: Prng,
     private readonly cfg: NemesisConfig,
     private readonly log: (line: string) => void,
+    /** Other processes on the network (clients of the cluster) that partitions also place on a side. */
+    private readonly extraIds: number[] = [],
   ) {}
 
   begin(): void {
@@ -99,7 +101,7 @@ export class Nemesis<S extends StateMachine> {
       const sides = new Map<number, number>();
       const leader = this.cluster.leader();
       const isolateLeader = leader !== undefined && rnd.chance(0.4);
-      for (const id of this.cluster.nodes.keys()) sides.set(id, isolateLeader ? (id === leader.id ? 1 : 0) : rnd.int(2));
+      for (const id of [...this.cluster.nodes.keys(), ...this.extraIds]) sides.set(id, isolateLeader ? (id === leader.id ? 1 : 0) : rnd.int(2));
       this.net.partition(sides);
       this.healAt = now + rnd.next() * MAX_PARTITION_MS;
       this.stats.partitions++;

@@ -60,6 +60,27 @@ export class SimNetwork {
     return (this.sides.get(a) ?? 0) === (this.sides.get(b) ?? 0);
   }
 
+  /**
+   * One leg of a request/response call (gRPC over TCP: no duplicates; a lost leg surfaces to the caller as a
+   * timeout): runs `arrive` after a network delay unless the message is lost or the two sides are cut off.
+   */
+  rpc(from: number, to: number, arrive: () => void): void {
+    this.stats.sent++;
+    if (!this.canTalk(from, to) || (this.faultsOn && this.prng.chance(this.faults.lossP))) {
+      this.stats.dropped++;
+      return;
+    }
+    const delay = this.faults.minDelayMs + this.prng.next() * (this.faults.maxDelayMs - this.faults.minDelayMs);
+    this.clock.setTimer(delay, () => {
+      if (!this.canTalk(from, to)) {
+        this.stats.dropped++;
+        return;
+      }
+      this.stats.delivered++;
+      arrive();
+    });
+  }
+
   send(from: number, to: number, group: number, msg: unknown): void {
     this.stats.sent++;
     const f = this.faults;

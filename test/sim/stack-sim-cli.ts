@@ -1,6 +1,7 @@
 // Command line of the whole-stack simulator (`npm run sim -- ...`): `--seeds N` runs seeds 1..N (`--from A`
 // starts at A) with progress and a summary, exiting 1 on any failure; `--seed S` replays one seed verbosely.
-// `--bug NAME` injects a known bug (host-sends-before-persist, disk-acks-before-sync) to see it caught.
+// `--bug NAME` injects a known bug (host-sends-before-persist, disk-acks-before-sync, root-fence-not-kept) to
+// see it caught.
 import { runStackSeed, type StackResult } from './stack-sim.js';
 import type { InjectedBug } from './host-cluster.js';
 
@@ -16,11 +17,12 @@ function arg(name: string): string | undefined {
 async function main(): Promise<number> {
   const bug = arg('bug') as InjectedBug | undefined;
   const safetyMs = arg('safety-ms') === undefined ? undefined : Number(arg('safety-ms'));
+  const only = arg('only') as 'kv' | 'meta' | undefined;
   const one = arg('seed');
   if (one !== undefined) {
     console.log(`seed ${one}${bug ? ` with injected bug ${bug}` : ''}`);
-    const r = await runStackSeed({ seed: Number(one), verbose: !process.argv.includes('--quiet'), bug, safetyMs });
-    console.log(JSON.stringify({ kv: r.kv }));
+    const r = await runStackSeed({ seed: Number(one), verbose: !process.argv.includes('--quiet'), bug, safetyMs, only });
+    console.log(JSON.stringify({ kv: r.kv, meta: r.meta }));
     console.log(r.ok ? `seed ${r.seed} ok` : `FAIL seed ${r.seed}: ${r.error}`);
     return r.ok ? 0 : 1;
   }
@@ -30,8 +32,9 @@ async function main(): Promise<number> {
   const failures: StackResult[] = [];
   const totals: Record<string, number> = {};
   for (let seed = from; seed < from + count; seed++) {
-    const r = await runStackSeed({ seed, bug, safetyMs });
+    const r = await runStackSeed({ seed, bug, safetyMs, only });
     for (const [k, v] of Object.entries(r.kv ?? {})) totals[`kv.${k}`] = (totals[`kv.${k}`] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.meta ?? {})) totals[`meta.${k}`] = (totals[`meta.${k}`] ?? 0) + v;
     if (!r.ok) {
       failures.push(r);
       console.log(`FAIL seed ${seed}: ${r.error}\n  replay with: npm run sim -- --seed ${seed}${bug ? ` --bug ${bug}` : ''}`);

@@ -1,45 +1,56 @@
 // Runs the whole-stack simulator (production raft host, RaftLogStore on a simulated disk, simulated network
 // and clock) on a few seeds — `npm run sim -- --seeds 1000` is the long run — and shows its checkers are not
 // vacuous: injected bugs in the host and in the disk are caught. Each seed is a few seconds of virtual time
-// and well under a second of real time on an idle machine; the bounds below allow a loaded one.
+// and about a second of real time on an idle machine; the bounds below allow a loaded one.
 import { expect } from 'chai';
 import { runStackSeed } from './stack-sim.js';
 
-const SEEDS = 3;
+const SEEDS = 2;
 /** Seeds tried per injected bug before giving up; on seeds 1..25 each bug is caught several times. */
 const BUG_SEEDS = 30;
 
 describe('whole-stack deterministic simulation', function () {
   this.timeout(120_000);
 
-  it(`keeps raft safety, linearizable registers and replica agreement under faults, seeds 1..${SEEDS}`, async () => {
+  it(`keeps raft safety, linearizable registers, rooted-state agreement, eras, TSO and IDs under faults, seeds 1..${SEEDS}`, async () => {
     const failures: string[] = [];
     let acked = 0;
     let crashes = 0;
+    let tso = 0;
+    let eras = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = await runStackSeed({ seed, safetyMs: 8_000 });
       if (!r.ok) failures.push(`seed ${seed}: ${r.error}\n  replay with: npm run sim -- --seed ${seed}`);
       acked += r.kv?.okWrites ?? 0;
-      crashes += r.kv?.crashes ?? 0;
+      crashes += (r.kv?.crashes ?? 0) + (r.meta?.rootCrashes ?? 0) + (r.meta?.coordCrashes ?? 0);
+      tso += r.meta?.tsoServed ?? 0;
+      eras += r.meta?.eras ?? 0;
     }
     expect(failures, failures.join('\n')).to.deep.equal([]);
     // The workload and the nemesis really ran.
     expect(acked).to.be.greaterThan(SEEDS * 15);
     expect(crashes).to.be.greaterThan(SEEDS);
+    expect(tso).to.be.greaterThan(SEEDS * 50);
+    expect(eras).to.be.greaterThan(SEEDS);
   });
 
   it('replays a seed identically', async () => {
-    const a = await runStackSeed({ seed: 5, safetyMs: 4_000 });
-    const b = await runStackSeed({ seed: 5, safetyMs: 4_000 });
+    const a = await runStackSeed({ seed: 5, safetyMs: 3_000 });
+    const b = await runStackSeed({ seed: 5, safetyMs: 3_000 });
     expect(a.ok, a.error).to.equal(true);
     expect(b).to.deep.equal(a);
   });
 
-  for (const bug of ['host-sends-before-persist', 'disk-acks-before-sync'] as const) {
+  const bugs = [
+    ['host-sends-before-persist', 'kv'],
+    ['disk-acks-before-sync', 'kv'],
+    ['root-fence-not-kept', 'meta'],
+  ] as const;
+  for (const [bug, only] of bugs) {
     it(`catches an injected bug: ${bug}`, async () => {
       let caught: string | undefined;
       for (let seed = 1; seed <= BUG_SEEDS && !caught; seed++) {
-        const r = await runStackSeed({ seed, bug });
+        const r = await runStackSeed({ seed, bug, only });
         if (!r.ok) caught = `seed ${seed}: ${r.error}`;
       }
       expect(caught, `no seed in 1..${BUG_SEEDS} caught ${bug}`).to.be.a('string');

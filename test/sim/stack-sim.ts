@@ -3,12 +3,15 @@
 // reported in the result, never thrown, so a many-seed run carries on and lists what failed.
 import type { InjectedBug } from './host-cluster.js';
 import { runKvScenario, type KvStats } from './kv-scenario.js';
+import { runMetaScenario, type MetaStats } from './meta-scenario.js';
 
 export interface StackSeedOptions {
   seed: number;
   verbose?: boolean;
   bug?: InjectedBug;
   out?: (line: string) => void;
+  /** Run one scenario only. */
+  only?: 'kv' | 'meta';
   /** Virtual milliseconds of each scenario's faulty phase. */
   safetyMs?: number;
 }
@@ -18,16 +21,29 @@ export interface StackResult {
   ok: boolean;
   error?: string;
   kv?: KvStats;
+  meta?: MetaStats;
 }
 
 export async function runStackSeed(o: StackSeedOptions): Promise<StackResult> {
   const r: StackResult = { seed: o.seed, ok: true };
-  try {
-    r.kv = await runKvScenario(o);
-  } catch (err) {
+  const fail = (what: string, err: unknown) => {
     const e = err as Error;
     r.ok = false;
-    r.error = `kv: ${e.name}: ${e.message}${e.name === 'SimViolation' ? '' : `\n${e.stack}`}`;
+    r.error = `${r.error ? `${r.error}\n` : ''}${what}: ${e.name}: ${e.message}${e.name === 'SimViolation' ? '' : `\n${e.stack}`}`;
+  };
+  if (!o.only || o.only === 'kv') {
+    try {
+      r.kv = await runKvScenario(o);
+    } catch (err) {
+      fail('kv', err);
+    }
+  }
+  if (!o.only || o.only === 'meta') {
+    try {
+      r.meta = await runMetaScenario(o);
+    } catch (err) {
+      fail('meta', err);
+    }
   }
   return r;
 }
