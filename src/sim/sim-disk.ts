@@ -280,12 +280,12 @@ export class SimStorage implements LogStoreBackend {
         get().remove(k);
         return true;
       },
-      getRange: ({ start, end }) => {
+      getRange: ({ start, end }: { start: Buffer; end?: Buffer }) => {
         const t = get();
         const lo = t.lowerBound(hex(start));
-        const hiKey = hex(end);
+        const hiKey = end === undefined ? undefined : hex(end);
         const out: Array<{ key: Buffer; value: Buffer }> = [];
-        for (let i = lo; i < t.keys.length && t.keys[i]! < hiKey; i++) out.push({ key: unhex(t.keys[i]!), value: t.values.get(t.keys[i]!)! });
+        for (let i = lo; i < t.keys.length && (hiKey === undefined || t.keys[i]! < hiKey); i++) out.push({ key: unhex(t.keys[i]!), value: t.values.get(t.keys[i]!)! });
         return out;
       },
       getKeys: ({ start, end, reverse, limit }) => {

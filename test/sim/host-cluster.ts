@@ -18,7 +18,7 @@ import type { RaftCore } from '../../src/raft/index.js';
 import { RaftLogStore } from '../../src/storage/raft-log-store.js';
 import type { Prng } from '../../src/common/prng.js';
 import { ProcessClock, type SimClock } from '../../src/sim/sim-clock.js';
-import { SimDisk, type CrashKind } from '../../src/sim/sim-disk.js';
+import { SimDisk, type CrashKind, type SimStorage } from '../../src/sim/sim-disk.js';
 import type { SimNetwork } from './sim-network.js';
 
 /** Longest downtime of a crashed or stopped process before the nemesis restarts it. */
@@ -38,7 +38,9 @@ export type InjectedBug =
   /** The disk acknowledges a write when it is committed, before its fsync. */
   | 'disk-acks-before-sync'
   /** The rooted state machine answers a fence command as accepted but keeps the old fence (meta scenario). */
-  | 'root-fence-not-kept';
+  | 'root-fence-not-kept'
+  /** The region state machine's snapshot leaves out the lock family (txn scenario). */
+  | 'region-snapshot-omits-locks';
 
 export interface ClusterOptions<S extends StateMachine> {
   clock: SimClock;
@@ -46,7 +48,8 @@ export interface ClusterOptions<S extends StateMachine> {
   prng: Prng;
   groupId: number;
   voters: number[];
-  makeStateMachine: (nodeId: number) => S;
+  /** A fresh incarnation's state machine; `storage` is the process's disk (a state machine may persist there too). */
+  makeStateMachine: (nodeId: number, storage: SimStorage) => S;
   tickMs: number;
   electionTimeoutTicks: number;
   heartbeatTimeoutTicks: number;
@@ -162,7 +165,7 @@ export class HostCluster<S extends StateMachine> {
     node.startingClock = clock;
     const storage = node.disk.open();
     const store = new RaftLogStore(storage);
-    const sm = this.o.makeStateMachine(id);
+    const sm = this.o.makeStateMachine(id, storage);
     const inc: Partial<Incarnation<S>> = { clock, sm, nextApply: 0, onDeath: new Set() };
     const multi = new MultiRaft({ clock, tickMs: this.o.tickMs, isConfiguredPeer: (p) => this.nodes.has(p) });
     const checked = this.watchStateMachine(node, sm, inc);

@@ -17,12 +17,12 @@ function arg(name: string): string | undefined {
 async function main(): Promise<number> {
   const bug = arg('bug') as InjectedBug | undefined;
   const safetyMs = arg('safety-ms') === undefined ? undefined : Number(arg('safety-ms'));
-  const only = arg('only') as 'kv' | 'meta' | undefined;
+  const only = arg('only') as 'kv' | 'meta' | 'txn' | undefined;
   const one = arg('seed');
   if (one !== undefined) {
     console.log(`seed ${one}${bug ? ` with injected bug ${bug}` : ''}`);
     const r = await runStackSeed({ seed: Number(one), verbose: !process.argv.includes('--quiet'), bug, safetyMs, only });
-    console.log(JSON.stringify({ kv: r.kv, meta: r.meta }));
+    console.log(JSON.stringify({ kv: r.kv, meta: r.meta, txn: r.txn }));
     console.log(r.ok ? `seed ${r.seed} ok` : `FAIL seed ${r.seed}: ${r.error}`);
     return r.ok ? 0 : 1;
   }
@@ -35,6 +35,7 @@ async function main(): Promise<number> {
     const r = await runStackSeed({ seed, bug, safetyMs, only });
     for (const [k, v] of Object.entries(r.kv ?? {})) totals[`kv.${k}`] = (totals[`kv.${k}`] ?? 0) + v;
     for (const [k, v] of Object.entries(r.meta ?? {})) totals[`meta.${k}`] = (totals[`meta.${k}`] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.txn ?? {})) totals[`txn.${k}`] = (totals[`txn.${k}`] ?? 0) + v;
     if (!r.ok) {
       failures.push(r);
       console.log(`FAIL seed ${seed}: ${r.error}\n  replay with: npm run sim -- --seed ${seed}${bug ? ` --bug ${bug}` : ''}`);

@@ -12,12 +12,13 @@ const BUG_SEEDS = 30;
 describe('whole-stack deterministic simulation', function () {
   this.timeout(120_000);
 
-  it(`keeps raft safety, linearizable registers, rooted-state agreement, eras, TSO and IDs under faults, seeds 1..${SEEDS}`, async () => {
+  it(`keeps raft safety, linearizable registers, rooted-state agreement, eras, TSO, IDs and snapshot isolation under faults, seeds 1..${SEEDS}`, async () => {
     const failures: string[] = [];
     let acked = 0;
     let crashes = 0;
     let tso = 0;
     let eras = 0;
+    let txns = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
       const r = await runStackSeed({ seed, safetyMs: 8_000 });
       if (!r.ok) failures.push(`seed ${seed}: ${r.error}\n  replay with: npm run sim -- --seed ${seed}`);
@@ -25,6 +26,7 @@ describe('whole-stack deterministic simulation', function () {
       crashes += (r.kv?.crashes ?? 0) + (r.meta?.rootCrashes ?? 0) + (r.meta?.coordCrashes ?? 0);
       tso += r.meta?.tsoServed ?? 0;
       eras += r.meta?.eras ?? 0;
+      txns += r.txn?.committed ?? 0;
     }
     expect(failures, failures.join('\n')).to.deep.equal([]);
     // The workload and the nemesis really ran.
@@ -32,11 +34,12 @@ describe('whole-stack deterministic simulation', function () {
     expect(crashes).to.be.greaterThan(SEEDS);
     expect(tso).to.be.greaterThan(SEEDS * 50);
     expect(eras).to.be.greaterThan(SEEDS);
+    expect(txns).to.be.greaterThan(SEEDS * 5);
   });
 
   it('replays a seed identically', async () => {
-    const a = await runStackSeed({ seed: 5, safetyMs: 3_000 });
-    const b = await runStackSeed({ seed: 5, safetyMs: 3_000 });
+    const a = await runStackSeed({ seed: 5, safetyMs: 2_000 });
+    const b = await runStackSeed({ seed: 5, safetyMs: 2_000 });
     expect(a.ok, a.error).to.equal(true);
     expect(b).to.deep.equal(a);
   });

@@ -4,6 +4,7 @@
 import type { InjectedBug } from './host-cluster.js';
 import { runKvScenario, type KvStats } from './kv-scenario.js';
 import { runMetaScenario, type MetaStats } from './meta-scenario.js';
+import { runTxnScenario, type TxnStats } from './txn-scenario.js';
 
 export interface StackSeedOptions {
   seed: number;
@@ -11,7 +12,7 @@ export interface StackSeedOptions {
   bug?: InjectedBug;
   out?: (line: string) => void;
   /** Run one scenario only. */
-  only?: 'kv' | 'meta';
+  only?: 'kv' | 'meta' | 'txn';
   /** Virtual milliseconds of each scenario's faulty phase. */
   safetyMs?: number;
 }
@@ -22,6 +23,7 @@ export interface StackResult {
   error?: string;
   kv?: KvStats;
   meta?: MetaStats;
+  txn?: TxnStats;
 }
 
 export async function runStackSeed(o: StackSeedOptions): Promise<StackResult> {
@@ -43,6 +45,13 @@ export async function runStackSeed(o: StackSeedOptions): Promise<StackResult> {
       r.meta = await runMetaScenario(o);
     } catch (err) {
       fail('meta', err);
+    }
+  }
+  if (!o.only || o.only === 'txn') {
+    try {
+      r.txn = await runTxnScenario(o);
+    } catch (err) {
+      fail('txn', err);
     }
   }
   return r;
