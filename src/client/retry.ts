@@ -3,6 +3,7 @@
 // worth another attempt is the caller's decision (a read retries more than a write that may have applied).
 import { NokvError, UnavailableError } from '../common/errors.js';
 import type { Prng } from '../common/prng.js';
+import type { Clock } from '../common/clock.js';
 
 export interface RetryPolicy {
   /** One attempt against one endpoint. */
@@ -40,15 +41,22 @@ export async function withRetries<T>(opts: {
   attempt: (a: Attempt) => Promise<T>;
   retryable: (err: unknown) => boolean;
   onSuccess?: (endpoint: number) => void;
+  /**
+   * Time for the budget and the backoff sleeps. Absent: Date.now and a plain (ref'd) setTimeout, so a command
+   * line client waiting out a backoff stays alive; a simulator passes its clock.
+   */
+  clock?: Clock;
 }): Promise<T> {
-  const { policy } = opts;
-  const started = Date.now();
+  const { policy, clock } = opts;
+  const now = clock ? () => clock.now() : Date.now;
+  const pause = clock ? (ms: number) => new Promise<void>((r) => clock.setTimer(ms, r)) : (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+  const started = now();
   let endpoint = opts.start;
   let failedInRound = 0;
   let round = 0;
   let lastErr: unknown;
   for (;;) {
-    const left = policy.callBudgetMs - (Date.now() - started);
+    const left = policy.callBudgetMs - (now() - started);
     if (left <= 0) break;
     try {
       const res = await opts.attempt({ endpoint, deadlineMs: Math.min(policy.attemptDeadlineMs, left) });
@@ -60,8 +68,8 @@ export async function withRetries<T>(opts: {
       endpoint = (endpoint + 1) % opts.endpoints;
       if (++failedInRound < opts.endpoints) continue;
       failedInRound = 0;
-      const sleep = Math.min(backoffMs(policy, round++, opts.prng), Math.max(0, policy.callBudgetMs - (Date.now() - started)));
-      await new Promise((r) => setTimeout(r, sleep));
+      const sleep = Math.min(backoffMs(policy, round++, opts.prng), Math.max(0, policy.callBudgetMs - (now() - started)));
+      await pause(sleep);
     }
   }
   if (lastErr instanceof NokvError) throw lastErr;

@@ -8,7 +8,7 @@
 // with the rest of the state: the supervisor starts a fresh incarnation, which is a standby like a restarted
 // process — it never adopts the tenure it finds, even one naming this coordinator, and campaigns once it
 // expires. Values of the lost window are skipped, because the next era starts above the rooted fence.
-import type { TimerHandle } from '../common/clock.js';
+import type { Clock, TimerHandle } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError, NokvError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Prng } from '../common/prng.js';
@@ -582,7 +582,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
     const era = this.core.era;
     if (era === 0) return this.finishRelease();
     const cmd = { op: 'release' as const, holder_id: this.d.selfId, era, now_ms: ctx.clock.now() };
-    this.job(ctx, () => withTimeout(this.d.root.applyTenure(cmd), RELEASE_TIMEOUT_MS), (result) => ({ t: 'released', era, result }));
+    this.job(ctx, () => withTimeout(this.d.root.applyTenure(cmd), RELEASE_TIMEOUT_MS, ctx.clock), (result) => ({ t: 'released', era, result }));
   }
 
   private onReleased(era: number, result: Result<RootOutcome>, ctx: Ctx): void {
@@ -684,12 +684,13 @@ export function coveringFrontiers(s: RootState): Frontiers {
   };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  let t: NodeJS.Timeout;
+/** `p`, or DEADLINE_EXCEEDED after `ms` on the actor's clock (the injected one, so a simulator controls it). */
+function withTimeout<T>(p: Promise<T>, ms: number, clock: Clock): Promise<T> {
+  let t: TimerHandle | undefined;
   return Promise.race([
     p,
     new Promise<T>((_, reject) => {
-      t = setTimeout(() => reject(new NokvError('DEADLINE_EXCEEDED', `no answer within ${ms} ms`)), ms);
+      t = clock.setTimer(ms, () => reject(new NokvError('DEADLINE_EXCEEDED', `no answer within ${ms} ms`)));
     }),
-  ]).finally(() => clearTimeout(t));
+  ]).finally(() => t?.cancel());
 }
