@@ -63,15 +63,64 @@ export interface ClusterOptions<S extends StateMachine> {
   /** Clock drift per process: rate in [1 - d, 1 + d]. */
   driftMax: number;
   bug?: InjectedBug;
+  /** Drive each group from an owner's mailbox (externalDrive), as the meta-root and region actors do. */
+  ownerDriven?: boolean;
   /** false: this cluster ignores host and disk bugs (another scenario of the run carries them). */
   hostBugs?: boolean;
   log: (line: string) => void;
+}
+
+/**
+ * The owner of a group driven from outside (externalDrive), as the meta-root peer actor and the region actor
+ * do: one mailbox, one message at a time; a handler that returns a promise (finishReady with disk work) holds
+ * the mailbox until it settles. Raft input, ticks, client calls and persist completions all go through it.
+ */
+export class Mailbox {
+  private readonly queue: Array<() => void | Promise<void>> = [];
+  private running = false;
+  closed = false;
+
+  constructor(private readonly onError: (err: unknown) => void) {}
+
+  post(fn: () => void | Promise<void>): void {
+    if (this.closed) return;
+    this.queue.push(fn);
+    if (!this.running) {
+      this.running = true;
+      queueMicrotask(() => void this.run());
+    }
+  }
+
+  /** Runs `fn` as a message; its promise (e.g. a proposal) settles later without holding the mailbox. */
+  call<T>(fn: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => this.post(() => void fn().then(resolve, reject)));
+  }
+
+  private async run(): Promise<void> {
+    while (this.queue.length > 0 && !this.closed) {
+      const fn = this.queue.shift()!;
+      try {
+        const r = fn();
+        if (r) await r;
+      } catch (err) {
+        this.onError(err);
+      }
+    }
+    this.running = false;
+  }
 }
 
 export interface Incarnation<S> {
   clock: ProcessClock;
   group: RaftGroup<unknown>;
   multi: MultiRaft;
+  /** Present when the group is driven by its owner (externalDrive), as production roles do. */
+  mailbox?: Mailbox;
+  /**
+   * How clients reach the group: through the owner's mailbox when there is one, else directly. Every call of
+   * a scenario on the group goes through here.
+   */
+  run<T>(fn: (group: RaftGroup<unknown>) => Promise<T>): Promise<T>;
   sm: S;
   /** Next index this replica must apply (contiguity). */
   nextApply: number;
@@ -169,6 +218,17 @@ export class HostCluster<S extends StateMachine> {
     const inc: Partial<Incarnation<S>> = { clock, sm, nextApply: 0, onDeath: new Set() };
     const multi = new MultiRaft({ clock, tickMs: this.o.tickMs, isConfiguredPeer: (p) => this.nodes.has(p) });
     const checked = this.watchStateMachine(node, sm, inc);
+    // Owner-driven like the production actors: one Ready per `drive`, its persist's completion a message.
+    const mailbox = this.o.ownerDriven ? new Mailbox((err) => this.fail(`node ${id}: owner handler threw: ${(err as Error).stack ?? String(err)}`)) : undefined;
+    let driven: RaftGroup<unknown> | undefined;
+    const drive = () => {
+      const persisted = driven?.beginReady();
+      if (!persisted) return;
+      persisted.then(
+        () => mailbox!.post(() => driven!.finishReady() ?? undefined),
+        (err: unknown) => mailbox!.post(() => driven!.failReady(err)),
+      );
+    };
     const opts: RaftGroupOptions<unknown> = {
       groupId: this.o.groupId,
       nodeId: id,
@@ -186,6 +246,7 @@ export class HostCluster<S extends StateMachine> {
       snapshotEveryEntries: this.o.snapshotEveryEntries,
       compactionSlackEntries: this.o.compactionSlackEntries,
       onFailed: (err) => this.fail(`node ${id}: raft group failed: ${err.message}`),
+      ...(mailbox ? { externalDrive: { wake: () => mailbox.post(drive) } } : {}),
     };
     let group: RaftGroup<unknown>;
     try {
@@ -205,10 +266,34 @@ export class HostCluster<S extends StateMachine> {
     inc.group = group;
     inc.multi = multi;
     multi.add(group);
-    const endpoint = { deliver: multi.deliver, peerUnreachable: multi.peerUnreachable };
-    this.o.net.attach(id, endpoint);
-    inc.onDeath!.add(() => this.o.net.detach(id, endpoint));
-    multi.start();
+    if (mailbox) {
+      driven = group;
+      inc.mailbox = mailbox;
+      inc.run = (fn) => mailbox.call(() => fn(group));
+      const endpoint = {
+        deliver: (from: number, items: Array<{ group: number; msg: unknown }>) => mailbox.post(() => multi.deliver(from, items)),
+        peerUnreachable: (peer: number) => mailbox.post(() => multi.peerUnreachable(peer)),
+      };
+      this.o.net.attach(id, endpoint);
+      inc.onDeath!.add(() => this.o.net.detach(id, endpoint));
+      // The owner's tick: a tick message that also drives (the safety net of a lost wake-up, as in the actors).
+      const tick = () => {
+        if (mailbox.closed) return;
+        mailbox.post(() => {
+          group.tick();
+          drive();
+        });
+        clock.setTimer(this.o.tickMs, tick);
+      };
+      clock.setTimer(this.o.tickMs, tick);
+      mailbox.post(drive);
+    } else {
+      inc.run = (fn) => fn(group);
+      const endpoint = { deliver: multi.deliver, peerUnreachable: multi.peerUnreachable };
+      this.o.net.attach(id, endpoint);
+      inc.onDeath!.add(() => this.o.net.detach(id, endpoint));
+      multi.start();
+    }
     node.inc = inc as Incarnation<S>;
     node.leaderTermSeen = 0;
     this.stats.restarts++;
@@ -228,6 +313,7 @@ export class HostCluster<S extends StateMachine> {
     node.disk.crash(kind);
     if (inc) {
       inc.clock.kill();
+      if (inc.mailbox) inc.mailbox.closed = true;
       for (const f of inc.onDeath) f();
     } else {
       // Still recovering: its writes never complete (the disk crashed) and its clock dies.
@@ -250,7 +336,11 @@ export class HostCluster<S extends StateMachine> {
     for (const f of inc.onDeath) f();
     node.stopping = true;
     try {
-      await inc.multi.stop();
+      if (inc.mailbox) {
+        // The owner stops: no more messages; close waits for an in-flight persist only.
+        inc.mailbox.closed = true;
+        await inc.group.close();
+      } else await inc.multi.stop();
     } finally {
       inc.clock.kill();
       node.disk.close();

@@ -95,6 +95,8 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
     crashBeforeSyncP: root.next() * 0.01,
   };
   const tickMs = 10;
+  // Production roles drive their groups from an actor (externalDrive); a quarter of the seeds use the group's own loop.
+  const ownerDriven = root.chance(0.75);
   const cluster: HostCluster<RegisterMachine> = new HostCluster({
     clock,
     net,
@@ -112,11 +114,12 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
     crashBeforeSyncP: () => (nemesis.active ? nemesisCfg.crashBeforeSyncP : 0),
     driftMax: root.next() * 0.05,
     bug: o.bug,
+    ownerDriven,
     log,
   });
   const driver = new SimDriver(clock, () => cluster.check());
   const nemesis: Nemesis<RegisterMachine> = new Nemesis(cluster, net, driver, root.fork(), nemesisCfg, log);
-  log(`seed ${o.seed}: ${n} nodes, network ${JSON.stringify(net.faults)}, ${describeFaults(nemesisCfg)}`);
+  log(`seed ${o.seed}: ${n} nodes (${ownerDriven ? 'owner-driven' : 'self-driven'}), network ${JSON.stringify(net.faults)}, ${describeFaults(nemesisCfg)}`);
 
   const history = new HistoryRecorder();
   const clientPrng = root.fork();
@@ -183,13 +186,13 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
     if (r < 0.4) {
       const op = history.invoke(p, key, { f: 'read' });
       const sm = node.inc.sm;
-      void track(node, op, group.readBarrier({ timeoutMs: PROPOSE_TIMEOUT_MS }), () => {
+      void track(node, op, node.inc.run((g) => g.readBarrier({ timeoutMs: PROPOSE_TIMEOUT_MS })), () => {
         okReads++;
         op.ok({ read: sm.values.get(key) ?? null });
       }).then(next);
     } else if (r < 0.7) {
       const op = history.invoke(p, key, { f: 'write', value });
-      void track(node, op, group.propose(pack({ k: key, w: value }), { timeoutMs: PROPOSE_TIMEOUT_MS }), () => {
+      void track(node, op, node.inc.run((g) => g.propose(pack({ k: key, w: value }), { timeoutMs: PROPOSE_TIMEOUT_MS })), () => {
         okWrites++;
         op.ok();
       }).then(next);
@@ -197,7 +200,7 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
       // Expect what this node's state shows now: sometimes current, sometimes stale — both must be handled.
       const from: RegisterValue = node.inc.sm.values.get(key) ?? null;
       const op = history.invoke(p, key, { f: 'cas', from, to: value });
-      void track(node, op, group.propose(pack({ k: key, from, to: value }), { timeoutMs: PROPOSE_TIMEOUT_MS }), (v) => {
+      void track(node, op, node.inc.run((g) => g.propose(pack({ k: key, from, to: value }), { timeoutMs: PROPOSE_TIMEOUT_MS })), (v) => {
         const swapped = (v as { result: { swapped: boolean } }).result.swapped;
         if (swapped) okWrites++;
         op.ok({ swapped });
@@ -243,7 +246,7 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
     const op = history.invoke(99, key, { f: 'read' });
     let done = false;
     const sm = leader.inc!.sm;
-    void track(leader, op, leader.inc!.group.readBarrier({ timeoutMs: 5_000 }), () => op.ok({ read: sm.values.get(key) ?? null })).then(() => (done = true));
+    void track(leader, op, leader.inc!.run((g) => g.readBarrier({ timeoutMs: 5_000 })), () => op.ok({ read: sm.values.get(key) ?? null })).then(() => (done = true));
     await driver.runUntil(clock.now() + 6_000, () => done);
     if (op.op.outcome !== 'ok') throw new SimViolation(`liveness: final read of ${key} did not complete after healing (${op.op.error ?? 'pending'})`);
   }

@@ -98,7 +98,7 @@ export class SimRootPort implements RootPort {
       const inc = node.inc!;
       if (opts.linearizable) {
         if (!inc.group.isLeader) throw this.notLeader(node);
-        await inc.group.readBarrier({ timeoutMs: this.timing.attemptTimeoutMs });
+        await inc.run((g) => g.readBarrier({ timeoutMs: this.timing.attemptTimeoutMs }));
       }
       const state = inc.sm.replica.sm.state;
       return { state, cursor: { ...state.last_applied } };
@@ -169,7 +169,7 @@ export class SimRootPort implements RootPort {
       if (!pre.accepted) return refusalOutcome(state, pre.error);
       const valid = validateBatch(state, pre.events);
       if (!valid.ok) return refusalOutcome(state, valid.error);
-      const applied = await inc.group.propose(encodeCommand(command), { timeoutMs: this.timing.attemptTimeoutMs });
+      const applied = await inc.run((g) => g.propose(encodeCommand(command), { timeoutMs: this.timing.attemptTimeoutMs }));
       const outcome = applied.result as CommandOutcome;
       return outcome.accepted ? { ...outcome, error: null } : outcome;
     });

@@ -103,6 +103,7 @@ export async function runMetaScenario(o: MetaSeedOptions): Promise<MetaStats> {
   const coordStopP = root.next() * 0.02;
   const handoverP = root.next() * 0.02;
   const timing = leaseTiming(3_000, 1_000);
+  const ownerDriven = root.chance(0.75);
   const stats: MetaStats = { events: 0, eras: 0, tsoServed: 0, idsServed: 0, coordCrashes: 0, coordStops: 0, handovers: 0, rootCrashes: 0, leaders: 0 };
 
   // ---- era checker: on every replica, in log order ------------------------------------------------------
@@ -145,11 +146,12 @@ export async function runMetaScenario(o: MetaSeedOptions): Promise<MetaStats> {
     crashBeforeSyncP: () => (nemesis.active ? cfg.crashBeforeSyncP : 0),
     driftMax: 0.02,
     bug: o.bug,
+    ownerDriven,
     log,
   });
   const driver = new SimDriver(world, () => cluster.check());
   const nemesis: Nemesis<MetaSm> = new Nemesis(cluster, net, driver, root.fork(), cfg, log, COORDINATORS.map((_, i) => COORD_NET_BASE + i + 1));
-  log(`seed ${o.seed}: meta-root ×3, coordinators ×3, network ${JSON.stringify(net.faults)}, ${describeFaults(cfg)}, coordinator crash ${coordCrashP.toFixed(3)} stop ${coordStopP.toFixed(3)} handover ${handoverP.toFixed(3)}`);
+  log(`seed ${o.seed}: meta-root ×3 (${ownerDriven ? 'owner-driven' : 'self-driven'}), coordinators ×3, network ${JSON.stringify(net.faults)}, ${describeFaults(cfg)}, coordinator crash ${coordCrashP.toFixed(3)} stop ${coordStopP.toFixed(3)} handover ${handoverP.toFixed(3)}`);
 
   // ---- coordinators ----------------------------------------------------------------------------------------
   const coordPrng = root.fork();

@@ -114,7 +114,7 @@ export class Nemesis<S extends StateMachine> {
         const to = others[rnd.int(others.length)]!;
         this.log(`transfer leadership ${leader.id} -> ${to}`);
         this.stats.transfers++;
-        leader.inc.group.transferLeader(to);
+        void leader.inc.run(async (g) => g.transferLeader(to));
       }
     }
   }

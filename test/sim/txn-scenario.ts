@@ -104,6 +104,7 @@ export async function runTxnScenario(o: TxnSeedOptions): Promise<TxnStats> {
     crashBeforeSyncP: root.next() * 0.005,
   };
   const desc: RegionDescriptor = { id: REGION, start: Buffer.alloc(0), end: Buffer.alloc(0), epoch: { version: 1, confVersion: 1 }, peers: [1, 2, 3] };
+  const ownerDriven = root.chance(0.75);
   const stats: TxnStats = { events: 0, committed: 0, aborted: 0, indeterminate: 0, snapshots: 0, locksResolved: 0, crashes: 0, leaders: 0 };
 
   const cluster: HostCluster<RegionSm> = new HostCluster<RegionSm>({
@@ -139,11 +140,12 @@ export async function runTxnScenario(o: TxnSeedOptions): Promise<TxnStats> {
     crashBeforeSyncP: () => (nemesis.active ? cfg.crashBeforeSyncP : 0),
     driftMax: 0.02,
     bug: o.bug,
+    ownerDriven,
     log,
   });
   const driver = new SimDriver(clock, () => cluster.check());
   const nemesis: Nemesis<RegionSm> = new Nemesis(cluster, net, driver, root.fork(), cfg, log, Array.from({ length: CLIENTS }, (_, i) => 200 + i));
-  log(`seed ${o.seed}: region on 3 stores, network ${JSON.stringify(net.faults)}, ${describeFaults(cfg)}`);
+  log(`seed ${o.seed}: region on 3 stores (${ownerDriven ? 'owner-driven' : 'self-driven'}), network ${JSON.stringify(net.faults)}, ${describeFaults(cfg)}`);
 
   // ---- the client's calls: to the believed leader over the network, with a deadline -----------------------
   let tso = 1n;
@@ -186,13 +188,13 @@ export async function runTxnScenario(o: TxnSeedOptions): Promise<TxnStats> {
 
   const propose = (from: number, build: (node: SimNode<RegionSm>) => RegionCommand) =>
     call<ApplyResult>(from, async (node) => {
-      const r = await node.inc!.group.propose(encodeCommand(build(node)), { timeoutMs: CALL_TIMEOUT_MS });
+      const r = await node.inc!.run((g) => g.propose(encodeCommand(build(node)), { timeoutMs: CALL_TIMEOUT_MS }));
       return r.result as ApplyResult;
     });
 
   const readKey = (from: number, key: Buffer, startTs: bigint) =>
     call<{ value: Buffer | undefined } | { error: KeyError }>(from, async (node) => {
-      await node.inc!.group.readBarrier({ timeoutMs: CALL_TIMEOUT_MS });
+      await node.inc!.run((g) => g.readBarrier({ timeoutMs: CALL_TIMEOUT_MS }));
       return get(node.inc!.sm.mvcc, key, { readTs: startTs });
     });
 
