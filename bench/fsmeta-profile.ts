@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { fsmetaClusterUp } from '../test/fixtures/fsmeta-cluster.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
 import { mountPrefix } from '../src/gateway/keys.js';
+import { connectStoreClient } from '../src/store/client/connect.js';
 
 const CLIENTS = Number(process.env.FSMETA_PROFILE_CLIENTS ?? 8);
 const PHASE_MS = Number(process.env.FSMETA_PROFILE_PHASE_MS ?? 15_000);
@@ -47,7 +48,7 @@ function rolesByPid(dataDir: string): Record<string, string> {
 }
 const file = () => ({ type: 'INODE_TYPE_FILE', mode: 0o644, size: 0, created_unix_ns: '1', updated_unix_ns: '1' });
 
-async function phase(name: string, clients: FsClient[], op: (c: FsClient, n: number) => Promise<unknown>): Promise<PhaseWindow> {
+async function phase<C>(name: string, clients: C[], op: (c: C, n: number) => Promise<unknown>): Promise<PhaseWindow> {
   let n = 0;
   let errors = 0;
   const lat: number[] = [];
@@ -81,6 +82,19 @@ try {
   if (profiling) for (const pid of Object.keys(roles)) process.kill(Number(pid), 'SIGUSR2');
   await new Promise((r) => setTimeout(r, 500));
   const windows: PhaseWindow[] = [];
+  // The KV path alone: single-key one-phase puts through the transactional store client, as kv.bench.ts runs them.
+  const kv = connectStoreClient({ coordinatorAddrs: c.cluster.coordAddrs, token: c.token });
+  try {
+    const value = Buffer.alloc(256, 7);
+    const putters = Array.from({ length: Number(process.env.FSMETA_PROFILE_PUT_CLIENTS ?? 1) }, (_, i) => i);
+    windows.push(await phase('kv put', putters, async (w, n) => {
+      const t = await kv.begin();
+      t.put(Buffer.from(`n/${w}/${n % 1024}`), value);
+      await t.commit();
+    }));
+  } finally {
+    kv.close();
+  }
   windows.push(await phase('create', clients, (cl, n) => cl.call('Create', { mount: M, parent: createDir, name: `c-${n}`, attrs: file() })));
   windows.push(await phase('lookup', clients, (cl, n) => cl.call('Lookup', { mount: M, parent: listDir, name: `e-${n % DIR_ENTRIES}` })));
   windows.push(await phase('readdirplus', clients, (cl) => cl.call('ReadDirPlus', { mount: M, parent: listDir, limit: DIR_ENTRIES })));

@@ -16,6 +16,7 @@
 // in-memory KV, and the `nokv fsmeta` process of a real cluster (`nokv cluster up` on free ports: three
 // raft-replicated stores, coordinators, meta-roots) on mount `default`. Latencies are avg/p50/p95/p99 with the
 // reference's index rule (sorted[int((n-1)p)]); throughput is over the op phase only. Never fails on timing.
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { SystemClock } from '../src/common/clock.js';
 import { startGateway } from '../src/gateway/gateway.js';
 import { MemoryDuties } from '../src/gateway/memory-duties.js';
@@ -238,7 +239,15 @@ interface SummaryLine {
   conc: number;
   lat: number[];
   errors: number;
+  /** gRPC status name → count, so an error row says what it was. */
+  codes: Map<string, number>;
 }
+
+/** The status name of a failed call (FsClient rejects with grpc-js's ServiceError). */
+const statusName = (err: unknown): string => {
+  const code = (err as { code?: unknown })?.code;
+  return typeof code === 'number' ? (grpcStatus[code] ?? String(code)) : 'error';
+};
 
 /**
  * Every fsmeta RPC at 1 and 8 clients for SUMMARY_MS each: p50, p99, and ops/s as clients / average latency
@@ -257,7 +266,9 @@ async function summary(addr: string, token: string, mount: string): Promise<Summ
       const dir = await mk(cl, base, `c${i}`, 'INODE_TYPE_DIRECTORY');
       const files: string[] = [];
       for (let f = 0; f < 64; f++) files.push(await mk(cl, dir, `f${f}`));
-      return { dir, files, n: 0 };
+      // Where the renamed files are now: a rename's direction follows a successful one, so no rename names
+      // a source that an earlier rename moved away (which is what the 8-client rows once counted as errors).
+      return { dir, files, n: 0, renamed: false, moved: false };
     }));
     type Op = { name: string; run: (cl: FsClient, h: (typeof homes)[number], timed: (fn: () => Promise<unknown>) => Promise<void>) => Promise<void> };
     const ops: Op[] = [
@@ -267,8 +278,14 @@ async function summary(addr: string, token: string, mount: string): Promise<Summ
       { name: 'ReadDir (64)', run: (cl, h, t) => t(() => cl.call('ReadDir', { mount, parent: h.dir, limit: 64 })) },
       { name: 'ReadDirPlus (64)', run: (cl, h, t) => t(() => cl.call('ReadDirPlus', { mount, parent: h.dir, limit: 64 })) },
       { name: 'UpdateInode', run: (cl, h, t) => t(() => cl.call('UpdateInode', { mount, parent: h.dir, name: 'f0', inode: h.files[0], set_size: true, size: h.n++ })) },
-      { name: 'Rename', run: (cl, h, t) => t(() => cl.call('Rename', { mount, from_parent: h.dir, from_name: h.n % 2 ? 'r1' : 'f1', to_parent: h.dir, to_name: h.n++ % 2 ? 'f1' : 'r1' })) },
-      { name: 'RenameSubtree', run: (cl, h, t) => t(() => cl.call('RenameSubtree', { mount, from_parent: h.dir, from_name: h.n % 2 ? 's1' : 'f2', to_parent: h.dir, to_name: h.n++ % 2 ? 'f2' : 's1' })) },
+      { name: 'Rename', run: (cl, h, t) => t(async () => {
+        await cl.call('Rename', { mount, from_parent: h.dir, from_name: h.renamed ? 'r1' : 'f1', to_parent: h.dir, to_name: h.renamed ? 'f1' : 'r1' });
+        h.renamed = !h.renamed;
+      }) },
+      { name: 'RenameSubtree', run: (cl, h, t) => t(async () => {
+        await cl.call('RenameSubtree', { mount, from_parent: h.dir, from_name: h.moved ? 's1' : 'f2', to_parent: h.dir, to_name: h.moved ? 'f2' : 's1' });
+        h.moved = !h.moved;
+      }) },
       { name: 'Link', run: (cl, h, t) => t(() => cl.call('Link', { mount, from_parent: h.dir, from_name: 'f3', to_parent: h.dir, to_name: `l${h.n++}` })) },
       { name: 'Unlink', run: async (cl, h, t) => {
         await mk(cl, h.dir, `u${h.n}`);
@@ -293,7 +310,7 @@ async function summary(addr: string, token: string, mount: string): Promise<Summ
     ];
     for (const op of ops) {
       for (const conc of [1, CLIENTS]) {
-        const line: SummaryLine = { op: op.name, conc, lat: [], errors: 0 };
+        const line: SummaryLine = { op: op.name, conc, lat: [], errors: 0, codes: new Map() };
         const deadline = performance.now() + SUMMARY_MS;
         await Promise.all(clients.slice(0, conc).map(async (cl, i) => {
           const t = async (fn: () => Promise<unknown>) => {
@@ -301,8 +318,9 @@ async function summary(addr: string, token: string, mount: string): Promise<Summ
             try {
               await fn();
               line.lat.push(performance.now() - t0);
-            } catch {
+            } catch (err) {
               line.errors++;
+              line.codes.set(statusName(err), (line.codes.get(statusName(err)) ?? 0) + 1);
             }
           };
           while (performance.now() < deadline) await op.run(cl, homes[i]!, t);
@@ -326,7 +344,8 @@ function printSummary(lines: SummaryLine[]): void {
   };
   for (let i = 0; i + 1 < lines.length; i += 2) {
     const [one, eight] = [lines[i]!, lines[i + 1]!];
-    process.stdout.write(`${one.op.padEnd(34)} ${cell(one)}   ${cell(eight)} ${String(one.errors + eight.errors).padStart(7)}\n`);
+    const codes = [...one.codes, ...eight.codes].map(([c, n]) => `${c} ${n}`).join(', ');
+    process.stdout.write(`${one.op.padEnd(34)} ${cell(one)}   ${cell(eight)} ${String(one.errors + eight.errors).padStart(7)}${codes ? `  (${codes})` : ''}\n`);
   }
 }
 
