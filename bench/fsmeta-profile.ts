@@ -1,5 +1,6 @@
 // The load of the fsmeta CPU profile: a real cluster (all ten processes) whose every Node process runs the CPU
-// profiler (scripts/fsmeta-profile.sh preloads bench/cpu-profile-preload.ts), and three phases of one operation each — Create,
+// profiler (scripts/fsmeta-profile.sh preloads bench/cpu-profile-preload.ts), a phase of single-key one-phase puts
+// through the transactional store client (the KV path alone, FSMETA_PROFILE_PUT_CLIENTS clients, default 1), and three phases of one operation each — Create,
 // Lookup, ReadDirPlus of 512 entries — with CLIENTS gRPC clients for PHASE_MS each. The phases' windows on the
 // monotonic clock (the one V8 stamps profile samples with) go to phases.json beside the profiles, so
 // bench/profile-summary.ts can say where each operation spent its CPU, process by process.
