@@ -3,10 +3,17 @@
 // clients), each on three fresh `nokv store` processes. The baseline is another checkout's build, named by
 // NOKV_BASELINE (its root: bin/nokv.mjs and dist/); without it only this build is measured. Variants run in
 // alternating rounds (A B A B) so a change in machine load hits both; medians and ratios are printed.
-// `--workers` variants of this build are added with NOKV_BENCH_WORKERS=1,2. Never fails on timing.
+// `--workers` variants of this build are added with NOKV_BENCH_WORKERS=1,2; NOKV_BASELINE2 names a second
+// baseline build (e.g. the commit before a change). Never fails on timing.
+//
+// NOKV_BENCH_SINGLE=0,1,2 instead measures one store that is the bottleneck: store 1 leads every region (stores
+// 2 and 3 wait ten times longer before campaigning, so store 1 wins every election, the 64 split children's
+// included) and runs with each listed --workers value while stores 2 and 3 stay at --workers 0; ratios are
+// against the first value.
 //
 //   git worktree add /tmp/nokv-base main && (cd /tmp/nokv-base && npm ci && npm run build)
 //   NOKV_BASELINE=/tmp/nokv-base node dist/bench/store-actors.bench.js
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startStoreCluster, type StoreCluster } from '../test/fixtures/store-cluster.js';
 import { sleep } from '../test/support/env.js';
@@ -21,7 +28,11 @@ interface Variant {
   name: string;
   nokv?: string;
   args: string[];
+  argsOf?: (storeId: number) => string[];
 }
+
+/** Stores other than 1 campaign this much later than the default 10 ticks (see NOKV_BENCH_SINGLE). */
+const FOLLOWER_ELECTION_TICKS = 100;
 
 interface Row {
   txnPerSec: number;
@@ -81,7 +92,7 @@ async function splitInto(c: StoreCluster, regions: number): Promise<void> {
 }
 
 async function measure(v: Variant): Promise<Record<string, Row>> {
-  const c = await startStoreCluster(v.args, v.nokv ? { nokv: v.nokv } : {});
+  const c = await startStoreCluster(v.args, { ...(v.nokv ? { nokv: v.nokv } : {}), ...(v.argsOf ? { argsOf: v.argsOf } : {}) });
   try {
     await Promise.all([c.leaderOf(1), c.leaderOf(2)]);
     await sleep(FLOOR_WAIT_MS);
@@ -94,15 +105,34 @@ async function measure(v: Variant): Promise<Record<string, Row>> {
       const r = String((w * 7 + n) % REGIONS).padStart(2, '0');
       return [`k/${r}/${w}/${n}/a`, `k/${r}/${w}/${n}/b`];
     });
+    if (v.argsOf) {
+      // The row is only meaningful if store 1 led what was loaded.
+      const led = await c.client.callStore<any>(1, 'ListRegions', {}, 5_000);
+      const leading = led.regions.filter((r: any) => r.is_leader).length;
+      process.stdout.write(`  (${v.name}: store 1 leads ${leading} of ${led.regions.length} regions)\n`);
+    }
     return out;
   } finally {
     await c.stop();
   }
 }
 
-const variants: Variant[] = [{ name: 'this build, --workers 0', args: ['--workers', '0'] }];
-if (process.env.NOKV_BASELINE) variants.unshift({ name: 'baseline', nokv: join(process.env.NOKV_BASELINE, 'bin', 'nokv.mjs'), args: [] });
-for (const w of (process.env.NOKV_BENCH_WORKERS ?? '').split(',').filter(Boolean)) variants.push({ name: `this build, --workers ${w}`, args: ['--workers', w] });
+const variants: Variant[] = [];
+const single = (process.env.NOKV_BENCH_SINGLE ?? '').split(',').filter(Boolean);
+if (single.length > 0) {
+  for (const w of single) {
+    variants.push({
+      name: `store 1 at --workers ${w}`,
+      args: [],
+      argsOf: (id) => (id === 1 ? ['--workers', w] : ['--workers', '0', '--election-ticks', String(FOLLOWER_ELECTION_TICKS)]),
+    });
+  }
+} else {
+  variants.push({ name: 'this build, --workers 0', args: ['--workers', '0'] });
+  if (process.env.NOKV_BASELINE2) variants.unshift({ name: 'baseline 2', nokv: join(process.env.NOKV_BASELINE2, 'bin', 'nokv.mjs'), args: [] });
+  if (process.env.NOKV_BASELINE) variants.unshift({ name: 'baseline', nokv: join(process.env.NOKV_BASELINE, 'bin', 'nokv.mjs'), args: [] });
+  for (const w of (process.env.NOKV_BENCH_WORKERS ?? '').split(',').filter(Boolean)) variants.push({ name: `this build, --workers ${w}`, args: ['--workers', w] });
+}
 
 const results = new Map<string, Array<Record<string, Row>>>(variants.map((v) => [v.name, []]));
 for (let round = 0; round < ROUNDS; round++) {
@@ -115,7 +145,7 @@ for (let round = 0; round < ROUNDS; round++) {
 
 const base = variants[0]!.name;
 const rowsOf = Object.keys(results.get(base)![0]!);
-process.stdout.write(`\nstore data plane, 3 store processes on loopback, ${ROW_MS / 1000} s per row, median of ${ROUNDS} rounds; ratios against "${base}"\n`);
+process.stdout.write(`\nstore data plane, 3 store processes on loopback, ${ROW_MS / 1000} s per row, median of ${ROUNDS} rounds; ratios against "${base}"; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
 for (const row of rowsOf) {
   process.stdout.write(`\n${row}\n`);
   const med = (name: string, f: (x: Row) => number) => median(results.get(name)!.map((r) => f(r[row]!)));

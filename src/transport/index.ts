@@ -52,10 +52,11 @@ export {
   type RaftTransportStats,
   type InboundStats,
   type MessageHandler,
+  type FrameHandler,
 } from './raft/transport.js';
 export { DEFAULT_RAFT_TRANSPORT_LIMITS, type RaftTransportLimits } from './raft/limits.js';
 export type { PeerStats, LinkState } from './raft/peer.js';
-export { encodeItems, decodeItems, type RaftItem } from './raft/codec.js';
+export { encodeItems, decodeItems, splitFrames, decodeFrame, type RaftItem, type RaftFrame } from './raft/codec.js';
 export { RAFT_TRANSPORT_PROTO, RAFT_TRANSPORT_SERVICE } from './raft/wire.js';
 export {
   FaultInjector,

@@ -295,7 +295,8 @@ describe('transport: raft transport over loopback', function () {
     const [n1, n2] = nodes;
     for (let g = 0; g < 5; g++) n1.transport.send(2, g, { seq: g });
     n2.transport.send(1, 0, { seq: 0 });
-    await waitFor('batch arrived', () => n2.transport.stats().inbound['1']?.items === 5);
+    // Receive-side faults act on frames (one per group), before anything is decoded.
+    await waitFor('batch arrived', () => n2.transport.stats().inbound['1']?.frames === 5);
     await waitFor('other direction', () => count(n1, 2) === 1);
     expect(count(n2, 1)).to.equal(0);
     expect(faults.stats()['1->2'].dropped).to.equal(5);

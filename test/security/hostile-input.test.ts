@@ -224,6 +224,18 @@ describe('hostile input against a real cluster (no restart, no leader change, no
       const truncated = forged.subarray(0, Math.floor(forged.length / 2));
       const status = await rawRaftStream(t.addr, [batch(t.peer, forged), batch(t.peer, truncated), batch(t.peer, random), Buffer.from([0xff, 0xff, 0x07])], withToken(token));
       expect([grpc.status.OK, grpc.status.INVALID_ARGUMENT], `${t.addr} authenticated garbage`).to.include(status);
+      // Framing that parses but frames that do not decode: a store forwards them to the region's thread
+      // undecoded, and only there do they fail (not msgpack, not an array, an array of non-messages); the frame
+      // of another group in the same batch still arrives.
+      const frame = (group: number, bytes: number[]) => [group, bytes.length, ...bytes];
+      const late = Buffer.from([
+        ...frame(t.group, [0xc1, 0xc1]),
+        ...frame(t.group, [0x07]),
+        ...frame(t.group, [0x92, 0x01, 0xa1, 0x78]),
+        ...frame(t.group, [0x91, 0xdc, 0xff]),
+        ...Array.from(encodeItems([{ group: t.group, msg: vote({ from: 99 }) }])),
+      ]);
+      expect(await rawRaftStream(t.addr, [batch(t.peer, late)], withToken(token)), `${t.addr} frames that fail to decode`).to.equal(grpc.status.OK);
     }
   });
 
@@ -306,6 +318,7 @@ describe('hostile input against a real cluster (no restart, no leader change, no
       const v = (await debugVars(s.metrics_addr))!.nokv_store;
       expect(v.node.multi.inboundDrops.byReason['out-of-range'], `store-${s.store_id} raft drops`).to.be.greaterThan(0);
       expect(v.node.multi.inboundDrops.byReason['unknown-group']).to.be.greaterThan(0);
+      expect(v.node.multi.inboundDrops.byReason.undecodable, `store-${s.store_id}: frames that failed only on the region's thread`).to.be.greaterThan(0);
     }
   });
 });

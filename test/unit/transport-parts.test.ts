@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { DataLossError } from '../../src/common/errors.js';
 import { SeededPrng } from '../../src/common/prng.js';
 import { backoffDelayMs } from '../../src/transport/raft/backoff.js';
-import { decodeItems, encodeBatches, encodeItems } from '../../src/transport/raft/codec.js';
+import { decodeFrame, decodeItems, encodeBatches, encodeItems, splitFrames } from '../../src/transport/raft/codec.js';
 import { resolveLimits } from '../../src/transport/raft/limits.js';
 import { DropOldestQueue } from '../../src/transport/raft/queue.js';
 import { numberToU64, parseAddr, u64ToNumber } from '../../src/transport/index.js';
@@ -73,9 +73,47 @@ describe('transport: batch codec', () => {
     expect(payloads.flatMap((p) => decodeItems(p).map((it) => it.group))).to.deep.equal(items.map((it) => it.group));
   });
 
-  it('rejects payloads that are not arrays of grouped items', () => {
-    expect(() => decodeItems(encodeItems([{ msg: 1 } as never]))).to.throw(DataLossError);
+  it('refuses items without a group, and payloads whose framing or frames are broken', () => {
+    expect(() => encodeItems([{ msg: 1 } as never])).to.throw(DataLossError);
     expect(() => decodeItems(new Uint8Array([0xc1]))).to.throw(DataLossError);
+    const ok = encodeItems([{ group: 300, msg: { type: 'hb' } }]);
+    expect(ok[0], 'a group above 127 takes two varint bytes').to.equal(0xac);
+    expect(() => splitFrames(ok.subarray(0, 1)), 'truncated in the group').to.throw(DataLossError, /truncated/);
+    expect(() => splitFrames(ok.subarray(0, ok.length - 1)), 'length past the end').to.throw(DataLossError, /claims/);
+    expect(() => splitFrames(new Uint8Array(9).fill(0xff)), 'a varint longer than 8 bytes').to.throw(DataLossError, /longer/);
+    expect(() => splitFrames(new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f, 0])), 'a group beyond 2^53').to.throw(DataLossError, /safe integer/);
+    expect(splitFrames(new Uint8Array(0))).to.deep.equal([]);
+    // Framing that parses but bytes that do not decode: only decodeFrame (where the group lives) finds out.
+    const [notArray] = splitFrames(new Uint8Array([5, 1, 0x07]));
+    expect(notArray!.group).to.equal(5);
+    expect(() => decodeFrame(notArray!.bytes)).to.throw(DataLossError, /not an array/);
+    const [garbage] = splitFrames(new Uint8Array([6, 2, 0xc1, 0xc1]));
+    expect(() => decodeFrame(garbage!.bytes)).to.throw(DataLossError, /undecodable/);
+  });
+
+  it('frames a batch per group without decoding: one frame per group, a view into the payload, messages in queue order', () => {
+    const items = [
+      { group: 7, msg: { seq: 1 } },
+      { group: 9, msg: { seq: 2 } },
+      { group: 7, msg: { seq: 3 } },
+    ];
+    const payload = encodeItems(items);
+    const frames = splitFrames(payload);
+    expect(frames.map((f) => f.group)).to.deep.equal([7, 9]);
+    expect(frames[0]!.bytes.buffer, 'no copy').to.equal(payload.buffer);
+    expect(decodeFrame(frames[0]!.bytes)).to.deep.equal([{ seq: 1 }, { seq: 3 }]);
+    expect(decodeFrame(frames[1]!.bytes)).to.deep.equal([{ seq: 2 }]);
+  });
+
+  it('splits one group whose frame is above the byte limit, and keeps an oversized single message whole', () => {
+    const items = Array.from({ length: 30 }, (_, i) => ({ group: 4, msg: { i, pad: new Uint8Array(100) } }));
+    const payloads = encodeBatches(items, 1000);
+    expect(payloads.length).to.be.greaterThan(3);
+    for (const p of payloads) expect(p.length).to.be.at.most(1000);
+    expect(payloads.flatMap((p) => decodeItems(p).map((it) => (it.msg as { i: number }).i))).to.deep.equal(items.map((_, i) => i));
+    const big = encodeBatches([{ group: 1, msg: { pad: new Uint8Array(5000) } }, { group: 2, msg: { small: 1 } }], 1000);
+    expect(big).to.have.length(2);
+    expect(big[0]!.length).to.be.greaterThan(5000);
   });
 });
 

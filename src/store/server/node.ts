@@ -20,7 +20,7 @@ import type { Prng } from '../../common/prng.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
 import type { ChildSpec, ExitReason } from '../../supervisor/types.js';
 import { DB_NAMES, openStorage, type Storage } from '../../storage/index.js';
-import { RaftTransport, type FaultInjector } from '../../transport/index.js';
+import { RaftTransport, type FaultInjector, type RaftFrame } from '../../transport/index.js';
 import type { KeyError } from '../percolator/types.js';
 import type { RegionCommand } from '../region/command.js';
 import { bootstrapRegions, descriptorToJson, descriptorFromJson, type RegionDescriptor } from '../region/descriptor.js';
@@ -131,7 +131,7 @@ export class StoreNode {
     this.transport = new RaftTransport({
       nodeId: opts.storeId,
       peers: this.others,
-      onMessages: opts.faults ? this.inboundFilter(opts.faults) : this.route,
+      onFrames: opts.faults ? this.inboundFilter(opts.faults) : this.route,
       onPeerUnreachable: this.peerUnreachable,
       ...(opts.token ? { token: opts.token } : {}),
       peerName: (id) => `store-${id}`,
@@ -158,8 +158,8 @@ export class StoreNode {
    * still hears its leader never campaigns, a leader that still hears acks keeps committing).
    */
   private inboundFilter(faults: FaultInjector) {
-    return (from: number, items: Array<{ group: number; msg: unknown }>) => {
-      if (!faults.blocks(from, this.opts.storeId)) this.route(from, items);
+    return (from: number, frames: RaftFrame[]) => {
+      if (!faults.blocks(from, this.opts.storeId)) this.route(from, frames);
     };
   }
 
@@ -400,30 +400,25 @@ export class StoreNode {
   }
 
   /**
-   * Transport handler: inbound raft items, grouped per region and handed to its actor in one message; the
-   * actor validates each and checks its sender against the membership before its core sees it.
+   * Transport handler: an inbound batch split per group (transport/raft/codec.ts), nothing decoded here. Each
+   * group's bytes go to its region as one message; the region decodes them on its own thread, validates each
+   * message and checks its sender against the membership before its core sees it (a frame that does not
+   * decode is dropped and counted there). A frame for a worker shard is copied out of the gRPC buffer: a view
+   * would make the structured clone copy the whole buffer behind it. The runtime sends a turn's messages for
+   * one thread in one postMessage.
    */
-  route = (fromNode: number, items: Array<{ group: number; msg: unknown }>): void => {
-    let byRegion: Map<number, unknown[]> | undefined;
-    for (const item of items) {
-      const e = this.regions.get(item.group);
+  route = (fromNode: number, frames: RaftFrame[]): void => {
+    for (const f of frames) {
+      const e = this.regions.get(f.group);
       if (!e) {
-        this.drops.drop(fromNode, 'unknown-group', { group: item.group });
+        this.drops.drop(fromNode, 'unknown-group', { group: f.group });
         continue;
       }
-      byRegion ??= new Map();
-      let list = byRegion.get(item.group);
-      if (!list) byRegion.set(item.group, (list = []));
-      list.push(item.msg);
-    }
-    if (!byRegion) return;
-    for (const [id, msgs] of byRegion) {
-      const e = this.regions.get(id)!;
       if (e.state !== 'running') {
-        this.drops.drop(fromNode, 'region-down', { group: id });
+        this.drops.drop(fromNode, 'region-down', { group: f.group });
         continue;
       }
-      this.tell(e, { t: 'raft', from: fromNode, msgs });
+      this.tell(e, { t: 'raft', from: fromNode, bytes: e.shard === 0 ? f.bytes : new Uint8Array(f.bytes) });
     }
   };
 

@@ -1,16 +1,21 @@
 // Owns one region as an actor: its raft group (RaftCore through the raft host), its state machine, its
 // one-phase-commit guard, and the proposals and reads in flight. Everything that touches them is a message:
-// inbound raft traffic (validated and membership-checked here, before the core sees it), ticks, proposals,
+// inbound raft traffic (a group frame's bytes, decoded, validated and membership-checked here, on the region's
+// own thread, before the core sees it), proposals,
 // reads, and the continuations of work the handler started — a finished persist, an applied proposal, a read
 // barrier that passed — which re-enter as `resume` messages, so no handler waits and the mailbox never blocks.
 // The raft group's Ready loop is driven from here too (externalDrive): one Ready per `drive` message, its
-// persist's completion a `persisted` message. A throw (a broken raft invariant, an injected crash) stops only this actor; its supervisor restarts it and
+// persist's completion a `persisted` message. Ticks are the one exception to "everything is a message": the
+// shard's timer calls tick() on each of its regions between their messages (never inside one: a region
+// awaiting an async handler owes the tick and runs it at the next one), so a shard of 64 regions costs one
+// timer callback per tick instead of 64 mailbox messages; a throw there is rethrown in the mailbox. A throw (a broken raft invariant, an injected crash) stops only this actor; its supervisor restarts it and
 // the new incarnation recovers from the region's log and applied record (see docs/store.md).
 import type { ActorContext, ActorRef, Behaviour, Replier } from '../../actors/index.js';
 import { InvalidArgumentError, NotLeaderError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
 import { RaftInvariantError, type Message } from '../../raft/index.js';
 import { RaftGroup } from '../../raft/host/group.js';
+import { decodeFrame } from '../../transport/raft/codec.js';
 import { admitInbound } from '../../raft/host/inbound.js';
 import { findOwnWrite } from '../percolator/txn.js';
 import type { KeyError } from '../percolator/types.js';
@@ -61,7 +66,8 @@ export interface OnePcRequest {
 }
 
 export type RegionMsg =
-  | { t: 'raft'; from: number; msgs: unknown[] }
+  /** One group frame of an inbound batch, still encoded (transport/raft/codec.ts). */
+  | { t: 'raft'; from: number; bytes: Uint8Array }
   | { t: 'unreachable'; peer: number }
   | { t: 'tick' }
   | { t: 'resume' }
@@ -105,6 +111,12 @@ export class RegionActor implements Behaviour<RegionMsg> {
   /** Requests came through a structured clone (a worker thread): Buffers arrive as Uint8Arrays. */
   private crossThread = false;
   private readonly runs: Array<() => void> = [];
+  /** An async handler is in progress (a Ready finishing with more disk work): ticks wait for it. */
+  private busy = false;
+  private owedTicks = 0;
+  /** A tick that threw outside the mailbox: the next message rethrows it, so the supervisor sees it. */
+  private broken: unknown;
+  private lastView?: RegionView;
 
   constructor(
     private readonly host: RegionHost,
@@ -142,26 +154,29 @@ export class RegionActor implements Behaviour<RegionMsg> {
         if (leaderId === h.storeId) this.resume(() => this.group.isLeader && this.guardOf());
       },
     });
-    h.attach?.(this.regionId, ctx.self);
+    h.attach?.(this.regionId, ctx.self, this);
     this.publish();
   }
 
   receive(msg: RegionMsg, ctx: ActorContext<RegionMsg>): void | Promise<void> {
+    if (this.broken !== undefined) throw this.broken;
     switch (msg.t) {
       case 'drive':
         return this.beginReady();
       case 'persisted': {
         if (msg.error !== undefined) return this.group.failReady(msg.error);
         // Usually synchronous; a membership change or a snapshot in this Ready has more disk work to wait for.
-        return this.group.finishReady() ?? undefined;
+        const more = this.group.finishReady();
+        if (!more) return;
+        this.busy = true;
+        return more.finally(() => {
+          this.busy = false;
+        });
       }
       case 'raft':
-        return this.stepAll(msg.from, msg.msgs);
+        return this.stepAll(msg.from, msg.bytes);
       case 'tick':
-        this.drainRuns();
-        this.group.tick();
-        this.beginReady(); // also covers a wake-up lost to a full mailbox
-        return this.publish();
+        return this.onTick(1);
       case 'resume':
         return this.drainRuns();
       case 'unreachable':
@@ -193,6 +208,37 @@ export class RegionActor implements Behaviour<RegionMsg> {
       }
     }
     await this.group?.close();
+  }
+
+  /**
+   * Called by the shard's timer, outside the mailbox but never inside a handler (JavaScript runs one at a
+   * time); while an async handler is pending the tick is owed instead.
+   */
+  tick(): void {
+    if (this.stopped || this.broken !== undefined) return;
+    if (this.busy) {
+      this.owedTicks++;
+      return;
+    }
+    const n = this.owedTicks + 1;
+    this.owedTicks = 0;
+    try {
+      this.onTick(n);
+    } catch (err) {
+      this.broken = err;
+      try {
+        this.self.tell(RESUME);
+      } catch {
+        // Mailbox full: the next message queued there rethrows it.
+      }
+    }
+  }
+
+  private onTick(n: number): void {
+    this.drainRuns();
+    for (let i = 0; i < n; i++) this.group.tick();
+    this.beginReady(); // also covers a wake-up lost to a full mailbox
+    this.publish();
   }
 
   inspect(): unknown {
@@ -286,8 +332,15 @@ export class RegionActor implements Behaviour<RegionMsg> {
     this.group.transferLeader(to);
   }
 
-  private stepAll(from: number, msgs: unknown[]): void {
+  private stepAll(from: number, bytes: Uint8Array): void {
     const h = this.host;
+    let msgs: unknown[];
+    try {
+      msgs = decodeFrame(bytes);
+    } catch (err) {
+      h.drops.drop(from, 'undecodable', { group: this.regionId, err: (err as Error).message });
+      return;
+    }
     const check = { drops: h.drops, groupId: this.regionId, nodeId: h.storeId, conf: this.group.confState(), isConfiguredPeer: h.isConfiguredPeer };
     for (const raw of msgs) {
       const m: Message | undefined = admitInbound(from, raw, check);
@@ -306,9 +359,10 @@ export class RegionActor implements Behaviour<RegionMsg> {
     this.host.failStore(err);
   }
 
+  /** Publishes the region's view when it changed since the last one (a tick of an idle region sends nothing). */
   private publish(): void {
     const st = this.group.status();
-    this.host.publish(this.regionId, {
+    const view: RegionView = {
       desc: this.sm.desc,
       leaderId: st.leaderId,
       term: st.term,
@@ -318,7 +372,10 @@ export class RegionActor implements Behaviour<RegionMsg> {
       commit: st.commitIndex,
       floorFromTso: !!this.guard?.floorIsFromTso,
       onePcInFlight: this.guard?.inFlight ?? 0,
-    });
+    };
+    if (this.lastView && sameView(this.lastView, view)) return;
+    this.lastView = view;
+    this.host.publish(this.regionId, view);
   }
 
   // ---- admission ---------------------------------------------------------------------------------------
@@ -453,4 +510,18 @@ export class RegionActor implements Behaviour<RegionMsg> {
         }),
     );
   }
+}
+
+/** Every field compared; the descriptor by identity (the state machine replaces it when it changes). */
+function sameView(a: RegionView, b: RegionView): boolean {
+  return (
+    a.desc === b.desc &&
+    a.leaderId === b.leaderId &&
+    a.term === b.term &&
+    a.role === b.role &&
+    a.applied === b.applied &&
+    a.commit === b.commit &&
+    a.floorFromTso === b.floorFromTso &&
+    a.onePcInFlight === b.onePcInFlight
+  );
 }

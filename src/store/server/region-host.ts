@@ -23,6 +23,11 @@ export interface RegionTiming {
   proposeTimeoutMs: number;
 }
 
+/** What a host's timer calls on each region it hosts (RegionActor.tick). */
+export interface Tickable {
+  tick(): void;
+}
+
 export interface RegionHost {
   readonly storeId: number;
   readonly storage: Storage;
@@ -50,8 +55,8 @@ export interface RegionHost {
   openSplitChild(child: RegionDescriptor): void;
   /** A failure every region of the store shares (storage): the data plane restarts. */
   failStore(err: unknown): void;
-  /** A region actor started on this host (it is ticked from now on) / stopped. */
-  attach?(regionId: number, ref: ActorRef<RegionMsg>): void;
+  /** A region actor started on this host: the host's timer calls `actor.tick()` from now on / it stopped. */
+  attach?(regionId: number, ref: ActorRef<RegionMsg>, actor: Tickable): void;
   detach?(regionId: number, ref: ActorRef<RegionMsg>): void;
   /** The cluster TSO, asked once per term a region leads (see ts-guard.ts). */
   leaderFloorTso?: () => Promise<bigint>;

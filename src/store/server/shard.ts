@@ -1,6 +1,9 @@
 // Owns a shard: the regions of one thread and what they share there — the thread's LMDB environment (and so
 // its group commit: fsyncs are per thread), the raft log store, the MVCC families, the inbound drop counter,
-// one tick timer, and the records handed from one region incarnation to the next. A shard is the RegionHost of
+// one tick timer, and the records handed from one region incarnation to the next. The timer ticks every region
+// of the shard in one callback (RegionActor.tick, between the regions' messages) rather than sending each a
+// message; regions publish their views only when they change, and the shard reports them once per turn, plus
+// its drop and apply counters whenever those moved (at least every REPORT_EVERY_MS while anything is hosted). A shard is the RegionHost of
 // its region actors. What leaves the thread goes through ShardLinks: direct calls on the main thread
 // (--workers 0: shard 0 uses the role's own environment), messages to the node's main-thread actor on a worker
 // thread, batched per turn. Shards are registered per thread; a region actor finds its shard by index.
@@ -15,7 +18,10 @@ import { LmdbMvccBackend } from '../mvcc/lmdb.js';
 import { descriptorToJson, type DescriptorJson, type RegionDescriptor } from '../region/descriptor.js';
 import { decodeRegionRecord, regionRecordKey, type ApplyCounters, type ApplyEvent, type RegionRecord } from '../region/state-machine.js';
 import type { RegionMsg, RegionView } from './region-actor.js';
-import type { RegionHost, RegionTiming } from './region-host.js';
+import type { RegionHost, RegionTiming, Tickable } from './region-host.js';
+
+/** A shard whose views did not change still reports its counters this often (overlay draining, drops). */
+export const REPORT_EVERY_MS = 1_000;
 
 /** Plain data a shard is opened from on its thread (spawn args of its region actors). */
 export interface ShardConfig {
@@ -116,11 +122,13 @@ export class Shard implements RegionHost {
   readonly timing: RegionTiming;
   readonly leaderFloorTso?: () => Promise<bigint>;
   private readonly stores: Map<number, string>;
-  private readonly regions = new Map<number, ActorRef<RegionMsg>>();
+  private readonly regions = new Map<number, { ref: ActorRef<RegionMsg>; actor: Tickable }>();
   private readonly views = new Map<number, RegionView>();
   private readonly handedOver = new Map<number, RegionRecord>();
   private pendingViews: Array<[number, RegionView]> = [];
   private reportScheduled = false;
+  private lastReportAt = 0;
+  private lastDropsTotal = 0;
   private timer?: TimerHandle;
   private closed = false;
 
@@ -164,12 +172,19 @@ export class Shard implements RegionHost {
   publish(regionId: number, view: RegionView): void {
     this.views.set(regionId, view);
     this.pendingViews.push([regionId, view]);
+    this.scheduleReport();
+  }
+
+  /** One report per turn: the views published since the last one, and the shard's counters. */
+  private scheduleReport(): void {
     if (this.reportScheduled) return;
     this.reportScheduled = true;
     queueMicrotask(() => {
       this.reportScheduled = false;
       const views = this.pendingViews;
       this.pendingViews = [];
+      this.lastReportAt = this.clock.now();
+      this.lastDropsTotal = this.drops.stats().total;
       if (!this.closed) this.links.report(views, this);
     });
   }
@@ -198,27 +213,21 @@ export class Shard implements RegionHost {
   // ---- regions on this thread --------------------------------------------------------------------------
 
   /** A region actor that started here; the shard ticks it from now on. */
-  attach(regionId: number, ref: ActorRef<RegionMsg>): void {
-    this.regions.set(regionId, ref);
+  attach(regionId: number, ref: ActorRef<RegionMsg>, actor: Tickable): void {
+    this.regions.set(regionId, { ref, actor });
     if (!this.timer && !this.closed) this.startTicking();
   }
 
   detach(regionId: number, ref: ActorRef<RegionMsg>): void {
-    if (this.regions.get(regionId)?.equals(ref)) this.regions.delete(regionId);
+    if (this.regions.get(regionId)?.ref.equals(ref)) this.regions.delete(regionId);
   }
 
   private startTicking(): void {
-    const tick: RegionMsg = { t: 'tick' };
     const loop = () => {
       if (this.closed) return;
-      for (const [id, ref] of this.regions) {
-        try {
-          ref.tell(tick);
-        } catch {
-          // A full mailbox: raft tolerates a lost tick.
-          this.drops.drop(this.storeId, 'region-busy', { group: id });
-        }
-      }
+      // RegionActor.tick never throws: a failure there is rethrown inside that region's own mailbox.
+      for (const { actor } of this.regions.values()) actor.tick();
+      if (this.drops.stats().total !== this.lastDropsTotal || this.clock.now() - this.lastReportAt >= REPORT_EVERY_MS) this.scheduleReport();
       this.timer = this.clock.setTimer(this.config.tickMs, loop);
     };
     this.timer = this.clock.setTimer(this.config.tickMs, loop);

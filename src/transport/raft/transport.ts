@@ -18,12 +18,14 @@ import type { Prng } from '../../common/prng.js';
 import type { FaultInjector, LinkFaultStats } from '../faults.js';
 import { startGrpcServer, type RunningGrpcServer, type ServiceBinding } from '../grpc/server.js';
 import { currentTls, peerCertName, type TlsMaterial } from '../grpc/tls.js';
-import { decodeItems, type RaftItem } from './codec.js';
+import { decodeFrame, encodeItems, splitFrames, type RaftFrame, type RaftItem } from './codec.js';
 import { resolveLimits, type RaftTransportLimits } from './limits.js';
 import { PeerLink, type PeerStats } from './peer.js';
 import { raftTransportServiceDefinition, type RaftBatchOut, type RaftStreamSummary } from './wire.js';
 
 export type MessageHandler = (fromNode: number, items: RaftItem[]) => void;
+/** Receives a batch's group frames still encoded (codec.ts): the host decodes each where its group lives. */
+export type FrameHandler = (fromNode: number, frames: RaftFrame[]) => void;
 
 export interface RaftTransportOptions {
   nodeId: number;
@@ -31,8 +33,17 @@ export interface RaftTransportOptions {
   listenAddr?: string;
   /** Destination node id → `host:port`. */
   peers?: Map<number, string>;
-  /** Called with every received batch (after inbound faults). Must not throw; a throw is logged. */
-  onMessages: MessageHandler;
+  /**
+   * Called with every received batch, decoded here (after inbound faults); a frame that does not decode is
+   * dropped and counted, the rest of the batch is delivered. Must not throw; a throw is logged. Exactly one of
+   * onMessages and onFrames is given.
+   */
+  onMessages?: MessageHandler;
+  /**
+   * Called with every received batch split per group but not decoded (after inbound faults, applied per
+   * frame): a host whose groups live on other threads forwards the bytes and decodes them there.
+   */
+  onFrames?: FrameHandler;
   clock: Clock;
   /** Jitter for reconnect backoff. */
   prng: Prng;
@@ -63,7 +74,11 @@ export interface RaftTransportOptions {
 
 export interface InboundStats {
   batches: number;
+  /** Group frames received (one per group per batch). */
+  frames: number;
+  /** Messages decoded here (onMessages hosts; an onFrames host decodes them itself). */
   items: number;
+  /** Batches whose framing was broken, and (onMessages) frames that did not decode. */
   decodeErrors: number;
 }
 
@@ -103,6 +118,7 @@ export class RaftTransport {
 
   constructor(opts: RaftTransportOptions) {
     if (!Number.isSafeInteger(opts.nodeId) || opts.nodeId <= 0) throw new InvalidArgumentError(`nodeId must be a positive integer, got ${opts.nodeId}`);
+    if (!opts.onMessages === !opts.onFrames) throw new InvalidArgumentError('exactly one of onMessages and onFrames must be given');
     this.nodeId = opts.nodeId;
     this.opts = opts;
     this.limits = resolveLimits(opts.limits);
@@ -307,39 +323,68 @@ export class RaftTransport {
     if (this.closed) return;
     let stats = this.inbound.get(from);
     if (!stats) {
-      stats = { batches: 0, items: 0, decodeErrors: 0 };
+      stats = { batches: 0, frames: 0, items: 0, decodeErrors: 0 };
       this.inbound.set(from, stats);
     }
-    let items: RaftItem[];
+    let frames: RaftFrame[];
     try {
-      items = decodeItems(payload);
+      frames = splitFrames(payload);
     } catch (err) {
       stats.decodeErrors++;
       this.inboundDrops.drop(from, 'undecodable', { err: (err as Error).message });
       return;
     }
     stats.batches++;
-    stats.items += items.length;
+    stats.frames += frames.length;
     const faults = this.opts.faults;
-    if (!faults || (this.opts.faultSide ?? 'send') !== 'receive') return this.deliver(from, items);
+    if (!faults || (this.opts.faultSide ?? 'send') !== 'receive') return this.deliverFrames(from, frames, stats);
 
-    // Items that pass at once are delivered together; delayed or held ones arrive later on their own.
+    // Frames that pass at once are delivered together; delayed or held ones arrive later on their own.
     let collecting = true;
-    const now: RaftItem[] = [];
-    for (const item of items) {
-      faults.route(from, this.nodeId, item, (it) => {
-        if (collecting) now.push(it);
-        else this.deliver(from, [it]);
+    const now: RaftFrame[] = [];
+    for (const frame of frames) {
+      faults.route(from, this.nodeId, frame, (f) => {
+        if (collecting) now.push(f);
+        else this.deliverFrames(from, [f], stats);
       });
     }
     collecting = false;
-    if (now.length > 0) this.deliver(from, now);
+    if (now.length > 0) this.deliverFrames(from, now, stats);
   }
 
+  /** Hands frames to onFrames, or decodes them for onMessages (a frame that does not decode is dropped alone). */
+  private deliverFrames(from: number, frames: RaftFrame[], stats: InboundStats): void {
+    if (this.closed) return;
+    if (this.opts.onFrames) return this.call(() => this.opts.onFrames!(from, frames), from);
+    const items: RaftItem[] = [];
+    for (const f of frames) {
+      let msgs: unknown[];
+      try {
+        msgs = decodeFrame(f.bytes);
+      } catch (err) {
+        stats.decodeErrors++;
+        this.inboundDrops.drop(from, 'undecodable', { group: f.group, err: (err as Error).message });
+        continue;
+      }
+      for (const msg of msgs) items.push({ group: f.group, msg });
+    }
+    stats.items += items.length;
+    if (items.length > 0) this.deliver(from, items);
+  }
+
+  /** Local delivery (a message a node sends itself) in the shape the host takes. */
   private deliver(from: number, items: RaftItem[]): void {
     if (this.closed) return;
+    if (this.opts.onFrames) {
+      const frames = splitFrames(encodeItems(items));
+      return this.call(() => this.opts.onFrames!(from, frames), from);
+    }
+    this.call(() => this.opts.onMessages!(from, items), from);
+  }
+
+  private call(handler: () => void, from: number): void {
     try {
-      this.opts.onMessages(from, items);
+      handler();
     } catch (err) {
       this.opts.logger.error({ err, from }, 'raft message handler threw');
     }

@@ -12,8 +12,10 @@ export interface RaftBatch {
    */
   'from_node'?: (number | string | Long);
   /**
-   * msgpack-encoded array of { group: number, msg: <raft message as plain data> }. The transport does not
-   * interpret msg; the raft host does.
+   * One frame per raft group: varint(group) varint(length) then `length` bytes, a msgpack array of that
+   * group's raft messages (RaftMessage's fields as plain data), in the order they were queued. A receiver splits
+   * the frames without decoding any message and decodes each group's bytes where the group lives (a store's
+   * shard thread); framing that does not parse drops the whole batch, a frame that does not decode only itself.
    */
   'payload'?: (Buffer | Uint8Array | string);
 }
@@ -27,8 +29,10 @@ export interface RaftBatch__Output {
    */
   'from_node': (string);
   /**
-   * msgpack-encoded array of { group: number, msg: <raft message as plain data> }. The transport does not
-   * interpret msg; the raft host does.
+   * One frame per raft group: varint(group) varint(length) then `length` bytes, a msgpack array of that
+   * group's raft messages (RaftMessage's fields as plain data), in the order they were queued. A receiver splits
+   * the frames without decoding any message and decodes each group's bytes where the group lives (a store's
+   * shard thread); framing that does not parse drops the whole batch, a frame that does not decode only itself.
    */
   'payload': (Buffer);
 }
