@@ -1,11 +1,15 @@
 // Cross-thread region messages per second: what the router pays to hand raft traffic to a region on a shard.
-// One-way tells of region-shaped messages (`{t: 'raft', from, msgs: [an append with two 64-byte entries]}`)
-// to an actor on a worker thread, drained by one ask at the end, against raw postMessage of the same object to
-// a bare counting worker. The runtime batches the envelopes of one turn into one postMessage, so it can beat
-// the raw one-message-per-postMessage baseline. Medians of five runs; well under 30 s.
+// One-way tells of region-shaped messages to an actor on a worker thread, drained by one ask at the end,
+// against raw postMessage of the same message to a bare counting worker, in two shapes of the same append (two
+// 64-byte entries): `objects`, the decoded message (`{t: 'raft', from, msgs: [...]}`, what the router sent
+// before batches were framed per group), and `frame`, the group's frame bytes as the router sends them now
+// (`{t: 'raft', from, bytes}`, copied out of the received payload per message, the copy included in the
+// timing). The runtime batches the envelopes of one turn into one postMessage, so it can beat the raw
+// one-message-per-postMessage baseline. Medians of five runs; about a minute.
 import { Worker } from 'node:worker_threads';
 import { ActorSystem } from '../src/actors/index.js';
 import { silentLogger } from '../src/common/log.js';
+import { encodeItems, splitFrames } from '../src/transport/index.js';
 
 const BEHAVIOURS = new URL('../src/actors/testing/behaviours.js', import.meta.url).href;
 const RUNS = 5;
@@ -14,7 +18,14 @@ const N = 50_000;
 const PER_TURN = [1, 64];
 
 const entry = (i: number) => ({ index: i, term: 3, type: 0, data: new Uint8Array(64).fill(i & 0xff) });
-const raftMsg = (i: number) => ({ t: 'raft', from: 2, msgs: [{ type: 'app', from: 2, to: 1, term: 3, logTerm: 3, index: i, commit: i, entries: [entry(i + 1), entry(i + 2)] }] });
+const append = (i: number) => ({ type: 'app', from: 2, to: 1, term: 3, logTerm: 3, index: i, commit: i, entries: [entry(i + 1), entry(i + 2)] });
+/** A received payload of 64 groups' appends; message i takes frame i % 64 out of it, as the router does. */
+const frames = splitFrames(encodeItems(Array.from({ length: 64 }, (_, g) => ({ group: g + 1, msg: append(g) }))));
+const SHAPES: Record<string, (i: number) => unknown> = {
+  objects: (i) => ({ t: 'raft', from: 2, msgs: [append(i)] }),
+  frame: (i) => ({ t: 'raft', from: 2, bytes: new Uint8Array(frames[i % frames.length]!.bytes) }),
+};
+let raftMsg: (i: number) => unknown = SHAPES.objects!;
 
 async function median(fn: () => Promise<number>): Promise<number> {
   await fn();
@@ -72,11 +83,14 @@ async function actors(perTurn: number): Promise<number> {
   }
 }
 
-process.stdout.write(`cross-thread region messages (append with two 64-byte entries), ${N} one-way per run, median of ${RUNS}\n`);
+process.stdout.write(`cross-thread region messages (append with two 64-byte entries; frame: ${frames[0]!.bytes.length} bytes), ${N} one-way per run, median of ${RUNS}, load ${(await import('node:os')).loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
 for (const perTurn of PER_TURN) {
-  const r = await raw(perTurn);
-  const a = await actors(perTurn);
-  process.stdout.write(
-    `  ${String(perTurn).padStart(3)} per turn: raw postMessage ${r.toFixed(0).padStart(8)} msg/s   ActorRef.tell to a worker ${a.toFixed(0).padStart(8)} msg/s   (x${(a / r).toFixed(2)} raw)\n`,
-  );
+  for (const [shape, make] of Object.entries(SHAPES)) {
+    raftMsg = make;
+    const r = await raw(perTurn);
+    const a = await actors(perTurn);
+    process.stdout.write(
+      `  ${String(perTurn).padStart(3)} per turn, ${shape.padEnd(7)}: raw postMessage ${r.toFixed(0).padStart(8)} msg/s   ActorRef.tell to a worker ${a.toFixed(0).padStart(8)} msg/s (${(1e6 / a).toFixed(1)} us/msg)   (x${(a / r).toFixed(2)} raw)\n`,
+    );
+  }
 }

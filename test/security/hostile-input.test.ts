@@ -167,7 +167,10 @@ function poisoned(prng: Prng, from: number, to: number): unknown {
   return m;
 }
 
-describe('hostile input against a real cluster (no restart, no leader change, nothing acknowledged lost)', function () {
+/** Store placement of the plain run: 0 by default; NOKV_HOSTILE_STORE_WORKERS=2 puts the regions on two worker shards. */
+const STORE_WORKERS = Number(process.env.NOKV_HOSTILE_STORE_WORKERS ?? 0);
+
+describe(`hostile input against a real cluster (no restart, no leader change, nothing acknowledged lost; stores at --workers ${STORE_WORKERS})`, function () {
   this.timeout(90_000);
   const seed = Number(process.env.NOKV_HOSTILE_SEED ?? Math.floor(Math.random() * 1_000_000));
   let c: DrillCluster | undefined;
@@ -179,7 +182,7 @@ describe('hostile input against a real cluster (no restart, no leader change, no
   before(async function () {
     this.timeout(150_000);
     console.log(`      hostile seed ${seed} (reproduce with NOKV_HOSTILE_SEED=${seed})`);
-    c = await clusterUp();
+    c = await clusterUp(undefined, STORE_WORKERS > 0 ? { workers: { store: STORE_WORKERS } } : {});
     token = c.token;
     client = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token });
     // Settled: a meta-root leader and a leader for both regions, then a baseline of writes.
