@@ -169,7 +169,16 @@ export class HostCluster<S extends StateMachine> {
   readonly stats: ClusterStats = { crashes: 0, cleanStops: 0, restarts: 0, leaders: 0, maxCommit: 0, applied: 0, snapshotsRestored: 0 };
   private readonly leaderOfTerm = new Map<number, number>();
   /** index -> (term/data of the committed entry, term of the leader that committed it). Empty entries have data ''. */
+  /**
+   * index -> the entry a leader's core counted as committed there. A leader counts its own entries before its
+   * persist completes (parallel append), but that commit cannot leave the node, be applied or acknowledged
+   * until the persist is done (group.ts); if the leader dies first, the entry may be lost and replaced. So a
+   * commit is only tentative until some replica applies the index (or a snapshot covers it): only then is it
+   * held to leader completeness, and only a tentative one may be replaced by another leader's commit.
+   */
   private readonly committed = new Map<number, { key: string; commitTerm: number; empty?: boolean }>();
+  /** Every index up to here was applied (or restored) by some replica: committed for certain. */
+  private visibleMax = 1;
   /** The founders' bootstrap snapshot (index 1) is committed before anything runs. */
   private committedMax = 1;
   /** Snapshot bytes taken at an index (by any replica): a restore at that index must match. */
@@ -378,6 +387,7 @@ export class HostCluster<S extends StateMachine> {
         const c = this.committed.get(e.index);
         if (!c) this.fail(`state machine safety: node ${node.id} applied index ${e.index}, which no leader committed (max ${this.committedMax})`);
         else if (c.key !== bytesKey(e.term, e.data)) this.fail(`state machine safety: node ${node.id} applied a different entry at index ${e.index} than was committed`);
+        if (e.index > this.visibleMax) this.visibleMax = e.index;
         this.stats.applied++;
         return sm.apply(e);
       },
@@ -398,6 +408,7 @@ export class HostCluster<S extends StateMachine> {
         if (prev !== undefined && prev !== Buffer.from(data).toString('base64')) this.fail(`state machine safety: node ${node.id} restored a snapshot at ${index} that differs from the one taken there`);
         this.stats.snapshotsRestored++;
         inc.nextApply = index + 1;
+        if (index > this.visibleMax) this.visibleMax = index;
         sm.restore(data, index, term);
       },
     };
@@ -427,7 +438,7 @@ export class HostCluster<S extends StateMachine> {
           this.stats.leaders++;
           this.o.log(`leader ${n.id} term ${term} (last ${core.lastIndex()}, commit ${core.committed})`);
         }
-        for (let i = Math.max(core.firstIndex(), 2); i <= this.committedMax; i++) {
+        for (let i = Math.max(core.firstIndex(), 2); i <= this.visibleMax; i++) {
           const c = this.committed.get(i)!;
           if (c.commitTerm >= term) continue;
           const e = core.termAt(i) === undefined ? undefined : core.entriesIn(i, i + 1)[0];
@@ -435,16 +446,22 @@ export class HostCluster<S extends StateMachine> {
         }
       }
       const commit = core.committed;
-      if (commit > this.committedMax) {
-        const lo = this.committedMax + 1;
+      if (commit > this.visibleMax) {
+        // Tentative commits above what was applied anywhere are (re)read from this leader; see `committed`.
+        const lo = this.visibleMax + 1;
         if (lo < core.firstIndex()) {
           this.fail(`leader ${n.id} committed ${commit} past entries it no longer holds (from ${lo})`);
-          this.committedMax = commit;
           continue;
         }
-        for (const e of core.entriesIn(lo, commit + 1)) this.committed.set(e.index, { key: bytesKey(e.term, e.data), commitTerm: term, empty: e.data.length === 0 });
-        this.committedMax = commit;
-        this.stats.maxCommit = commit;
+        for (const e of core.entriesIn(lo, commit + 1)) {
+          const key = bytesKey(e.term, e.data);
+          const had = this.committed.get(e.index);
+          if (had && had.key === key) continue;
+          if (had) this.o.log(`tentative commit at ${e.index} (term ${had.commitTerm}) was never applied and is replaced by leader ${n.id}'s (term ${term})`);
+          this.committed.set(e.index, { key, commitTerm: term, empty: e.data.length === 0 });
+        }
+        if (commit > this.committedMax) this.committedMax = commit;
+        this.stats.maxCommit = this.committedMax;
       }
     }
   }

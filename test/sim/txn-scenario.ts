@@ -216,7 +216,10 @@ export async function runTxnScenario(o: TxnSeedOptions): Promise<TxnStats> {
   const read = async (from: number, key: Buffer, startTs: bigint): Promise<Buffer | undefined | null> => {
     for (let attempt = 0; attempt < 2; attempt++) {
       const r = await readKey(from, key, startTs);
-      if (!r.ok) return null;
+      if (!r.ok) {
+        log(`read of ${key.toString()} at ${startTs} failed: ${(r.err as Error).message}`);
+        return null;
+      }
       if ('value' in r.value) return r.value.value;
       const e = r.value.error;
       if (e.kind !== 'locked') return null;
@@ -299,12 +302,16 @@ export async function runTxnScenario(o: TxnSeedOptions): Promise<TxnStats> {
   };
 
   for (const id of cluster.nodes.keys()) driver.spawn(`start store ${id}`, () => cluster.start(id));
-  // The accounts are opened before any fault: a setup transaction retried until it commits.
+  // The accounts are opened before any fault (the network too is clean until the nemesis begins): a setup
+  // transaction retried until it commits.
+  net.faultsOn = false;
   let setupDone = false;
   driver.spawn('setup', async () => {
     while (!setupDone) {
       await new Promise<void>((r) => clock.setTimer(100, r));
-      if ((await transfer(200, ACCOUNTS, true)) === 'ok') setupDone = true;
+      const out = await transfer(200, ACCOUNTS, true);
+      log(`opening the accounts: ${out}`);
+      if (out === 'ok') setupDone = true;
     }
   });
   if (!(await driver.runUntil(10_000, () => setupDone))) throw new SimViolation('liveness: the accounts could not be opened within 10 s without faults');
