@@ -7,7 +7,7 @@
 // covers "no acknowledged write lost" since final reads after healing are part of the history, and all
 // replicas holding the same state at the end.
 import { pack, unpack } from 'msgpackr';
-import { SeededPrng, type Prng } from '../../src/common/prng.js';
+import { SeededPrng } from '../../src/common/prng.js';
 import type { AppliedEntry, StateMachine } from '../../src/raft/host/replicated.js';
 import { SimClock } from '../../src/sim/sim-clock.js';
 import { checkHistory } from '../chaos/lib/linearizability.js';
@@ -280,4 +280,4 @@ export async function runKvScenario(o: KvSeedOptions): Promise<KvStats> {
   };
 }
 
-export type { Prng };
+

@@ -1,7 +1,7 @@
 // Command line of the whole-stack simulator (`npm run sim -- ...`): `--seeds N` runs seeds 1..N (`--from A`
 // starts at A) with progress and a summary, exiting 1 on any failure; `--seed S` replays one seed verbosely.
-// `--bug NAME` injects a known bug (host-sends-before-persist, disk-acks-before-sync, root-fence-not-kept) to
-// see it caught.
+// `--bug NAME` injects a known bug (host-sends-before-persist, disk-acks-before-sync, root-fence-not-kept,
+// region-snapshot-omits-locks) to see it caught; `--only kv|meta|txn` runs one scenario.
 import { runStackSeed, type StackResult } from './stack-sim.js';
 import type { InjectedBug } from './host-cluster.js';
 
