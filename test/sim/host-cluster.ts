@@ -421,6 +421,16 @@ export class HostCluster<S extends StateMachine> {
   }
 
   private observeCommitNow(): void {
+    this.scanCommits();
+    // Whatever a replica applied is committed for certain — empty entries too, which the state machine never
+    // sees (a snapshot, and the compaction after it, may cover nothing else).
+    for (const n of this.nodes.values()) {
+      const applied = n.inc?.group.status().appliedIndex ?? 0;
+      if (applied > this.visibleMax) this.visibleMax = applied;
+    }
+  }
+
+  private scanCommits(): void {
     for (const n of this.nodes.values()) {
       if (!n.inc) continue;
       const core = coreOf(n.inc.group);
@@ -439,7 +449,11 @@ export class HostCluster<S extends StateMachine> {
           this.o.log(`leader ${n.id} term ${term} (last ${core.lastIndex()}, commit ${core.committed})`);
         }
         for (let i = Math.max(core.firstIndex(), 2); i <= this.visibleMax; i++) {
-          const c = this.committed.get(i)!;
+          const c = this.committed.get(i);
+          if (!c) {
+            this.fail(`index ${i} was applied somewhere but no leader's commit of it was seen`);
+            break;
+          }
           if (c.commitTerm >= term) continue;
           const e = core.termAt(i) === undefined ? undefined : core.entriesIn(i, i + 1)[0];
           if (!e || bytesKey(e.term, e.data) !== c.key) this.fail(`leader completeness: leader ${n.id} of term ${term} lacks entry ${i} committed in term ${c.commitTerm}`);
