@@ -6,6 +6,8 @@ import { expect } from 'chai';
 import { runStackSeed } from './stack-sim.js';
 
 const SEEDS = 2;
+/** Virtual milliseconds of faults per seed here (the command line's default is 12 s). */
+const SAFETY_MS = 5_000;
 /** Seeds tried per injected bug before giving up; on seeds 1..25 each bug is caught several times. */
 const BUG_SEEDS = 30;
 
@@ -20,7 +22,7 @@ describe('whole-stack deterministic simulation', function () {
     let eras = 0;
     let txns = 0;
     for (let seed = 1; seed <= SEEDS; seed++) {
-      const r = await runStackSeed({ seed, safetyMs: 8_000 });
+      const r = await runStackSeed({ seed, safetyMs: SAFETY_MS });
       if (!r.ok) failures.push(`seed ${seed}: ${r.error}\n  replay with: npm run sim -- --seed ${seed}`);
       acked += r.kv?.okWrites ?? 0;
       crashes += (r.kv?.crashes ?? 0) + (r.meta?.rootCrashes ?? 0) + (r.meta?.coordCrashes ?? 0);
@@ -44,19 +46,21 @@ describe('whole-stack deterministic simulation', function () {
     expect(b).to.deep.equal(a);
   });
 
+  // The search starts at a seed that catches the bug today (keeping this short) and goes on from there, so a
+  // change to the code that moves the interleavings still finds it within BUG_SEEDS seeds.
   const bugs = [
-    ['host-sends-before-persist', 'kv'],
-    ['disk-acks-before-sync', 'kv'],
-    ['root-fence-not-kept', 'meta'],
+    ['host-sends-before-persist', 'kv', 8],
+    ['disk-acks-before-sync', 'kv', 2],
+    ['root-fence-not-kept', 'meta', 2],
   ] as const;
-  for (const [bug, only] of bugs) {
+  for (const [bug, only, from] of bugs) {
     it(`catches an injected bug: ${bug}`, async () => {
       let caught: string | undefined;
-      for (let seed = 1; seed <= BUG_SEEDS && !caught; seed++) {
-        const r = await runStackSeed({ seed, bug, only });
+      for (let seed = from; seed < from + BUG_SEEDS && !caught; seed++) {
+        const r = await runStackSeed({ seed, bug, only, safetyMs: SAFETY_MS });
         if (!r.ok) caught = `seed ${seed}: ${r.error}`;
       }
-      expect(caught, `no seed in 1..${BUG_SEEDS} caught ${bug}`).to.be.a('string');
+      expect(caught, `no seed in ${from}..${from + BUG_SEEDS - 1} caught ${bug}`).to.be.a('string');
       expect(caught).to.match(/SimViolation/);
     });
   }
