@@ -50,6 +50,18 @@ export interface Topology {
   dashboard_addr: string;
   /** Per role, the worker threads of its processes when --workers is not given (absent: 0). */
   workers?: Partial<Record<WorkersRole, WorkersSetting>>;
+  /** Store split thresholds when the store's flags do not set them (absent: the store's defaults). */
+  split?: SplitSettings;
+}
+
+/** When a store splits a region it leads (docs/store.md, size- and key-triggered split). */
+export interface SplitSettings {
+  /** Split a region holding more user keys than this. */
+  keys?: number;
+  /** Split a region whose estimated size is above this many bytes. */
+  size_bytes?: number;
+  /** How often a store checks the regions it leads. */
+  check_ms?: number;
 }
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -129,6 +141,13 @@ export function validateTopology(t: Topology): Topology {
     claim(`fsmeta[${i}].metrics_addr`, f.metrics_addr);
   }
   claim('dashboard_addr', t.dashboard_addr);
+  if (t.split !== undefined) {
+    if (t.split === null || typeof t.split !== 'object' || Array.isArray(t.split)) fail('split must be an object {keys, size_bytes, check_ms}');
+    for (const [k, v] of Object.entries(t.split)) {
+      if (!['keys', 'size_bytes', 'check_ms'].includes(k)) fail(`split.${k}: unknown field (keys, size_bytes, check_ms)`);
+      if (!Number.isSafeInteger(v) || (v as number) < (k === 'check_ms' ? 100 : 2)) fail(`split.${k} must be an integer of at least ${k === 'check_ms' ? 100 : 2}`);
+    }
+  }
   if (t.workers !== undefined) {
     if (t.workers === null || typeof t.workers !== 'object' || Array.isArray(t.workers)) fail('workers must be an object of role → count or "auto"');
     for (const [role, v] of Object.entries(t.workers)) {
@@ -146,7 +165,7 @@ export function validateTopology(t: Topology): Topology {
 export function resolveTopology(partial: unknown): Topology {
   if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) fail('the file must hold a JSON object');
   const p = partial as Record<string, any>;
-  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr', 'workers']);
+  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr', 'workers', 'split']);
   for (const k of Object.keys(p)) if (!known.has(k)) fail(`unknown field "${k}"`);
   const d = defaultTopology();
   const t: Topology = {
@@ -157,6 +176,7 @@ export function resolveTopology(partial: unknown): Topology {
     lease: { ...d.lease, ...(p.lease ?? {}) },
     dashboard_addr: p.dashboard_addr ?? d.dashboard_addr,
     ...(p.workers !== undefined ? { workers: p.workers } : {}),
+    ...(p.split !== undefined ? { split: p.split } : {}),
   };
   for (const list of ['coordinators', 'stores', 'fsmeta'] as const) if (!Array.isArray(t[list])) fail(`${list} must be an array`);
   if (!Array.isArray(t.meta_root.peers)) fail('meta_root.peers must be an array');

@@ -136,13 +136,15 @@ export class StoreRegistry {
   }
 }
 
-/** The region holding raw `key`, or null in a gap; refused while a range change covering it is pending. */
+/**
+ * The region holding raw `key`, or null in a gap. While a split or merge covering it is open (planned, not yet
+ * committed or cancelled) the answer is the planned descriptor, `state` saying so: the stores either serve it
+ * already, or answer EpochNotMatch with the descriptor still in force, so a client is never left without a
+ * route for the moment a change is open. (The pre-change descriptor would not do: a client that already heard
+ * of the new epoch from a store keeps the newer one and would still have a hole in its routes.)
+ */
 export function routeKey(state: RootState, key: Uint8Array): RegionDescriptor | null {
-  const r = regionByKey(state, hexKey(key));
-  if (r && r.state !== 'running' && r.state !== 'changing_peers') {
-    throw new FailedPreconditionError(`rooted range change still pending for region ${r.region_id}`, { region_id: r.region_id });
-  }
-  return r;
+  return regionByKey(state, hexKey(key));
 }
 
 export function mountsOf(state: RootState, includeRetired: boolean): MountRecord[] {

@@ -18,6 +18,8 @@ import { ControlPlane, type LocalView } from './control/plane.js';
 import { registerFaultRoutes } from './faults-route.js';
 import { coordinatorPort, floorTsoSource } from './control/coordinator-port.js';
 import { StoreNode } from './server/node.js';
+import { UnavailableError } from '../common/errors.js';
+import { AutoSplitter, DEFAULT_SPLIT_BYTES, DEFAULT_SPLIT_CHECK_MS, DEFAULT_SPLIT_KEYS, type SplitterNode } from './split/splitter.js';
 import { storeKvService } from './server/service.js';
 
 export const DEFAULT_STORE_TICK_MS = 50;
@@ -40,6 +42,8 @@ export interface StoreSettings {
   stores: Map<number, string>;
   /** Coordinator client addresses the control plane joins, publishes and heartbeats through. */
   coordinatorAddrs: string[];
+  /** Split thresholds and check period (the splitter runs only with coordinators). */
+  split: { maxKeys: number; maxBytes: number; checkIntervalMs: number };
 }
 
 export const storeFlags: FlagSpecs = {
@@ -56,6 +60,9 @@ export const storeFlags: FlagSpecs = {
   workers: workersFlag,
   ...tlsFlags,
   'coordinator-addr': { type: 'list', help: 'coordinator addresses to join and heartbeat (default: from the topology)' },
+  'split-keys': { type: 'int', help: `split a led region holding more user keys than this (default: topology split.keys, else ${DEFAULT_SPLIT_KEYS})`, min: 2 },
+  'split-size': { type: 'int', help: `split a led region estimated above this many bytes (default: topology split.size_bytes, else ${DEFAULT_SPLIT_BYTES})`, min: 2 },
+  'split-check-ms': { type: 'int', help: `how often led regions are checked for a split (default: topology split.check_ms, else ${DEFAULT_SPLIT_CHECK_MS})`, min: 100 },
 };
 
 export function storeSettings(args: Parsed): StoreSettings {
@@ -83,12 +90,18 @@ export function storeSettings(args: Parsed): StoreSettings {
     workers: workersOf(f.workers, { topology: topo, role: 'store', addr }),
     stores,
     coordinatorAddrs: ((f['coordinator-addr'] as string[] | undefined) ?? topo.coordinators.map((c) => c.addr)).map((a) => addrFlag('coordinator-addr', a)),
+    split: {
+      maxKeys: (f['split-keys'] as number | undefined) ?? topo.split?.keys ?? DEFAULT_SPLIT_KEYS,
+      maxBytes: (f['split-size'] as number | undefined) ?? topo.split?.size_bytes ?? DEFAULT_SPLIT_BYTES,
+      checkIntervalMs: (f['split-check-ms'] as number | undefined) ?? topo.split?.check_ms ?? DEFAULT_SPLIT_CHECK_MS,
+    },
   };
 }
 
 interface Parts {
   node?: StoreNode;
   plane?: ControlPlane;
+  splitter?: AutoSplitter;
   /** Starts of the data plane: every one after the first followed a failure (a region group's, or a start's). */
   dataPlaneStarts: number;
   lastFailure?: string;
@@ -98,12 +111,14 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
   return () => {
     const node = parts.node;
     const control_plane = parts.plane ? { ...parts.plane.stats, coordinators: s.coordinatorAddrs } : null;
+    const splits = parts.splitter ? { ...parts.splitter.stats, max_keys: s.split.maxKeys, max_bytes: s.split.maxBytes, check_ms: s.split.checkIntervalMs } : null;
     const health = { data_plane_restarts: Math.max(0, parts.dataPlaneStarts - 1), last_failure: parts.lastFailure ?? null };
     if (!node) return { store_id: s.storeId, addr: s.addr, starting: true, control_plane, ...health };
     return {
       store_id: s.storeId,
       addr: s.addr,
       control_plane,
+      splits,
       ...health,
       regions: [...node.regions.values()].map((e) => {
         const v = e.view;
@@ -152,14 +167,30 @@ async function diskOf(dir: string): Promise<{ capacity_bytes: number; available_
   return { capacity_bytes: st.blocks * st.bsize, available_bytes: st.bavail * st.bsize };
 }
 
+/** The data plane as the splitter uses it: the regions this store leads, their split check, the split itself. */
+function splitterNode(parts: Parts): SplitterNode {
+  const node = (): StoreNode => {
+    if (!parts.node) throw new UnavailableError('the data plane is restarting');
+    return parts.node;
+  };
+  return {
+    led: () =>
+      [...(parts.node?.regions.values() ?? [])].flatMap((e) => (e.state === 'running' && e.view?.isLeader ? [{ desc: e.view.desc, applied: e.view.applied }] : [])),
+    check: async (desc, limits) =>
+      (await node().read({ regionId: desc.id, epoch: desc.epoch }, [], { kind: 'splitCheck', limits, readTs: 0n, bypassLocks: [] })) as { keys: number; bytes: number; split_key?: Buffer },
+    split: (desc, splitKey, newId) => node().split({ regionId: desc.id, epoch: desc.epoch }, splitKey, newId),
+  };
+}
+
 function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
   return serviceChildSpec({
     id: 'control-plane',
     start: async () => {
+      const port = coordinatorPort({ coordinatorAddrs: s.coordinatorAddrs, ...(s.token ? { token: s.token } : {}) });
       const plane = new ControlPlane({
         storeId: s.storeId,
         clientAddr: s.addr,
-        port: coordinatorPort({ coordinatorAddrs: s.coordinatorAddrs, ...(s.token ? { token: s.token } : {}) }),
+        port,
         local: () => localView(parts.node),
         disk: () => diskOf(s.dataDir),
         clock: ctx.clock,
@@ -167,9 +198,23 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
         logger: ctx.logger.child({ actor: 'control-plane' }),
         execute: (h) => parts.node?.transferLeader(h.region_id, h.to_store_id, h.epoch_version) ?? false,
       });
+      const splitter = new AutoSplitter({
+        ...s.split,
+        node: splitterNode(parts),
+        port: { publish: (ev) => port.publish(ev), allocId: () => port.allocId!() },
+        clock: ctx.clock,
+        logger: ctx.logger.child({ actor: 'splitter' }),
+      });
       parts.plane = plane;
+      parts.splitter = splitter;
       plane.start();
-      return { stop: () => plane.stop() };
+      splitter.start();
+      return {
+        stop: async () => {
+          await splitter.stop();
+          await plane.stop();
+        },
+      };
     },
   });
 }

@@ -8,7 +8,7 @@ import { ManualClock } from '../../src/common/clock.js';
 import { UnavailableError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/log.js';
 import { SeededPrng } from '../../src/common/prng.js';
-import { STORE_DOWN_AFTER_MS, StoreRegistry, type StoreHeartbeat } from '../../src/coordinator/catalog.js';
+import { STORE_DOWN_AFTER_MS, StoreRegistry, routeKey, type StoreHeartbeat } from '../../src/coordinator/catalog.js';
 import { applyEvent, emptyState, events, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
 import { ControlPlane, CONTROL_RETRY_MAX_MS, type ControlPlanePort, type HeartbeatBody, type LocalView, type SchedulingHint } from '../../src/store/control/plane.js';
 import { hintsOf } from '../../src/store/control/coordinator-port.js';
@@ -192,6 +192,32 @@ describe('store control plane: scheduling hints', () => {
       ]),
     ).to.deep.equal([{ kind: 'transfer_leader', region_id: 7, epoch_version: 2, conf_version: 1, to_store_id: 3 }]);
     expect(hintsOf(undefined)).to.deep.equal([]);
+  });
+});
+
+describe('coordinator routing through an open split', () => {
+  it('answers the planned halves while the split is open and once it is committed, the parent again once cancelled', () => {
+    let s = emptyState();
+    let i = 0;
+    const apply = (ev: RootEvent) => (s = applyEvent(s, ev, { term: 1, index: ++i }));
+    for (const d of bootstrapRegions([1, 2, 3])) apply(events.regionBootstrap(regionInputOf(d)));
+    const [, parent] = bootstrapRegions([1, 2, 3]); // region 2 = ["m", "")
+    const next = { version: parent!.epoch.version + 1, confVersion: 1 };
+    const left = { ...parent!, end: Buffer.from('t'), epoch: next };
+    const right = { id: 9, start: Buffer.from('t'), end: Buffer.alloc(0), epoch: next, peers: [...parent!.peers] };
+    const plan = events.splitPlanned(2, { version: parent!.epoch.version, conf_version: 1 }, regionInputOf(left), regionInputOf(right));
+    apply(plan);
+    expect(routeKey(s, Buffer.from('n'))).to.include({ region_id: 2, end_key: Buffer.from('t').toString('hex'), state: 'splitting' });
+    expect(routeKey(s, Buffer.from('x'))).to.include({ region_id: 9, state: 'splitting' });
+    expect(routeKey(s, Buffer.from('a'))!.region_id).to.equal(1);
+    apply(events.splitCommitted(2));
+    expect(routeKey(s, Buffer.from('n'))).to.include({ region_id: 2, end_key: Buffer.from('t').toString('hex') });
+    expect(routeKey(s, Buffer.from('x'))).to.include({ region_id: 9, state: 'running' });
+    const again = { ...left, end: Buffer.from('w'), epoch: { version: next.version + 1, confVersion: 1 } };
+    const right2 = { ...right, id: 10, start: Buffer.from('w'), end: Buffer.from('t'), epoch: again.epoch };
+    apply(events.splitPlanned(2, { version: next.version, conf_version: 1 }, regionInputOf({ ...again, end: Buffer.from('p') }), regionInputOf({ ...right2, start: Buffer.from('p') })));
+    apply(events.splitCancelled(2));
+    expect(routeKey(s, Buffer.from('o'))).to.include({ region_id: 2, end_key: Buffer.from('t').toString('hex'), state: 'running' });
   });
 });
 

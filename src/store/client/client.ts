@@ -245,7 +245,9 @@ export class StoreClient {
       await sleep(RETRY_BACKOFF_MS);
       return true;
     }
-    if (err instanceof UnavailableError || err instanceof TimeoutError) {
+    // Any UNAVAILABLE refusal is retried, typed ones included: a raft proposal dropped while the region's
+    // leadership moves (transfer-in-progress, leader balance) appended nothing.
+    if (err instanceof UnavailableError || err instanceof TimeoutError || (err instanceof NokvError && err.code === 'UNAVAILABLE')) {
       this.stats.unavailable++;
       this.routes.rotate(d);
       await sleep(RETRY_BACKOFF_MS);

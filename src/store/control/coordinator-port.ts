@@ -32,6 +32,7 @@ export function coordinatorPort(o: CoordinatorPortOptions): ControlPlanePort {
     publish: async (ev: RootEvent) => {
       await publisher.publishRootEvent(ev);
     },
+    allocId: async () => Number((await publisher.allocId(1)).first),
     heartbeat: async (hb: HeartbeatBody): Promise<HeartbeatOutcome> => {
       const replies = await Promise.allSettled(each.map((c) => c.storeHeartbeat(hb)));
       const out: HeartbeatOutcome = { accepted: 0, notJoined: false, errors: [] };

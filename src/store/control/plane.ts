@@ -50,6 +50,8 @@ export interface ControlPlanePort {
   publish(ev: RootEvent): Promise<void>;
   /** One heartbeat to every coordinator. */
   heartbeat(hb: HeartbeatBody): Promise<HeartbeatOutcome>;
+  /** One id from the coordinator's allocator (new region ids of splits). */
+  allocId?(): Promise<number>;
   close(): void;
 }
 

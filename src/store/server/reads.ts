@@ -7,12 +7,15 @@ import type { MutationOp } from '../mvcc/types.js';
 import { compareBytes } from '../keys.js';
 import type { FamilyMvccStore } from '../mvcc/families.js';
 import type { RegionDescriptor } from '../region/descriptor.js';
+import { checkSplit, type SplitLimits } from '../split/check.js';
 
 export type ReadOp =
   | { kind: 'get'; key: Buffer; readTs: bigint; bypassLocks: bigint[] }
   | { kind: 'batchGet'; keys: Buffer[]; readTs: bigint; bypassLocks: bigint[] }
   | { kind: 'scan'; start: Buffer; end: Buffer; limit: number; keyOnly: boolean; readTs: bigint; bypassLocks: bigint[] }
-  | { kind: 'scanRefs'; start: Buffer; end: Buffer; limit: number; ref: RefSpec; keys: Buffer[]; readTs: bigint; bypassLocks: bigint[] };
+  | { kind: 'scanRefs'; start: Buffer; end: Buffer; limit: number; ref: RefSpec; keys: Buffer[]; readTs: bigint; bypassLocks: bigint[] }
+  /** The store's split check over the whole region (src/store/split/check.ts); readTs and bypassLocks unused. */
+  | { kind: 'splitCheck'; limits: SplitLimits; readTs: bigint; bypassLocks: bigint[] };
 
 const OPS: MutationOp[] = ['put', 'delete', 'lock'];
 const OP_NAMES = ['PUT', 'DELETE', 'LOCK'];
@@ -81,6 +84,10 @@ export function runRead(op: ReadOp, m: FamilyMvccStore, desc: RegionDescriptor):
         })),
         found: r.found,
       };
+    }
+    case 'splitCheck': {
+      const r = checkSplit(m, desc.start, desc.end, op.limits);
+      return { keys: r.keys, bytes: r.bytes, ...(r.splitKey ? { split_key: r.splitKey } : {}) };
     }
   }
 }
