@@ -1,0 +1,95 @@
+// Benchmark of the self-managing data tier on one real `nokv cluster` (free ports, topology split.keys small):
+// 1. leader balance: time from `cluster up --detach` returning until the two bootstrap regions are led by two
+//    stores, and the time `cluster up` itself took;
+// 2. load during splits vs steady state, in one run: PHASE_MS of one-key transactions inserting new keys (regions
+//    split under the load), then, once splits have settled, PHASE_MS overwriting those keys (no split: key count
+//    and sizes stay), same clients; throughput and p99 of each and their ratio. The phases differ in region
+//    count too (the steady phase runs on the split key space), which the printed region counts show.
+import { loadavg } from 'node:os';
+import { connectStoreClient } from '../src/store/client/connect.js';
+import { clusterDown, clusterUp, debugVars, nokv, type DrillCluster } from '../test/fixtures/coordinator-drills.js';
+import { sleep, waitFor } from '../test/support/env.js';
+
+const SPLIT_KEYS = Number(process.env.ELASTIC_SPLIT_KEYS ?? 16);
+const PHASE_MS = Number(process.env.ELASTIC_PHASE_MS ?? 15_000);
+const CLIENTS = 4;
+
+async function leaders(c: DrillCluster): Promise<number[][]> {
+  return Promise.all(
+    c.topo.stores.map(async (s) => (((await debugVars(s.metrics_addr))?.nokv_store?.regions ?? []) as Array<{ id: number; role: string }>).filter((r) => r.role === 'leader').map((r) => r.id)),
+  );
+}
+
+async function regionCount(c: DrillCluster): Promise<number> {
+  return JSON.parse(await nokv(['config', 'snapshot', '--json', '--config', c.topoFile])).regions.length;
+}
+
+const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))] ?? 0;
+
+async function main(): Promise<void> {
+  const t0 = Date.now();
+  const c = await clusterUp(undefined, { split: { keys: SPLIT_KEYS, check_ms: 500 } });
+  const upMs = Date.now() - t0;
+  const client = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token: c.token });
+  try {
+    const t1 = Date.now();
+    await waitFor('the two regions led by two stores', async () => (await leaders(c)).filter((l) => l.length === 1).length === 2, 60_000, 50);
+    const balanceMs = Date.now() - t1;
+
+    const keys: Buffer[] = [];
+    const phase = async (name: string, next: (w: number, n: number) => Buffer) => {
+      const lat: number[] = [];
+      let errors = 0;
+      const end = Date.now() + PHASE_MS;
+      await Promise.all(
+        Array.from({ length: CLIENTS }, async (_, w) => {
+          for (let n = 0; Date.now() < end; n++) {
+            const k = next(w, n);
+            const s = performance.now();
+            try {
+              const txn = await client.begin();
+              txn.put(k, Buffer.from(`${name}-${n}`));
+              await txn.commit();
+              lat.push(performance.now() - s);
+            } catch {
+              errors++;
+            }
+          }
+        }),
+      );
+      return { name, txns: lat.length, tps: lat.length / (PHASE_MS / 1000), p50: p(lat, 0.5), p99: p(lat, 0.99), errors };
+    };
+    const before = await regionCount(c);
+    const growing = await phase('inserts (splitting)', (w, n) => {
+      const k = Buffer.from(`${String.fromCharCode(97 + ((n * 7 + w * 3) % 26))}/${w}/${n}`);
+      keys.push(k);
+      return k;
+    });
+    const during = await regionCount(c);
+    await sleep(5_000); // splits settle
+    const settled = await regionCount(c);
+    let i = 0;
+    const steady = await phase('overwrites (steady)', () => keys[i++ % keys.length]!);
+    const after = await regionCount(c);
+    const fmt = (r: Awaited<ReturnType<typeof phase>>) =>
+      `| ${r.name} | ${CLIENTS} | ${r.tps.toFixed(0)} | ${r.p50.toFixed(1)} ms | ${r.p99.toFixed(1)} ms | ${r.errors} |`;
+    process.stdout.write(
+      [
+        `elastic bench: split.keys ${SPLIT_KEYS}, ${PHASE_MS} ms per phase, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`,
+        `cluster up --detach took ${upMs} ms; leaders of regions 1 and 2 on two stores ${balanceMs} ms after it returned`,
+        `regions: ${before} before, ${during} after the insert phase, ${settled} settled, ${after} after the steady phase`,
+        '| phase | clients | txn/s | p50 | p99 | errors |',
+        '|---|---|---|---|---|---|',
+        fmt(growing),
+        fmt(steady),
+        `ratio during splits / steady: throughput ${(growing.tps / steady.tps).toFixed(2)}, p99 ${(growing.p99 / steady.p99).toFixed(2)}`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    client.close();
+    await clusterDown(c);
+  }
+}
+
+await main();
