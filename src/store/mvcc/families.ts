@@ -62,6 +62,10 @@ export class FamilyMvccStore implements MvccStore {
     this.families.write.put(versionedKey(key, commitTs), encodeWrite(write));
   }
 
+  deleteWrite(key: Bytes, commitTs: bigint): void {
+    this.families.write.del(versionedKey(key, commitTs));
+  }
+
   getData(key: Bytes, startTs: bigint): Buffer | undefined {
     return this.families.data.get(versionedKey(key, startTs));
   }

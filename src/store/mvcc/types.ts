@@ -37,6 +37,8 @@ export interface MvccStore {
   /** Write records of `key`, newest commit first, starting at commit ts <= maxTs. */
   writes(key: Bytes, maxTs?: bigint): Iterable<VersionedWrite>;
   putWrite(key: Bytes, commitTs: bigint, write: WriteRecord): void;
+  /** Removes one write record (MVCC garbage collection only). */
+  deleteWrite(key: Bytes, commitTs: bigint): void;
   getData(key: Bytes, startTs: bigint): Buffer | undefined;
   putData(key: Bytes, startTs: bigint, value: Bytes): void;
   deleteData(key: Bytes, startTs: bigint): void;
