@@ -4,7 +4,8 @@
 // processes, fsync on), at 1 and 64 concurrent clients, beside a 3-member etcd 3.4 on loopback taking the same
 // puts through its v3 JSON gateway (rows skipped without `etcd`: scripts/install-etcd.sh). Also a two-phase row
 // (one key in each bootstrap region) to show what the second phase costs over one. Medians of RUNS runs of
-// RUN_MS; never fails on timing. Last, one client's put split into its TSO call and its commit call (p50 of each).
+// RUN_MS; never fails on timing. Last, one client's put split into its TSO call and its commit call (p50 of each),
+// and one client's single-key read with a TSO call of its own against a Get at version 0, alternating.
 //
 // Run: npm run bench -- kv   (or node dist/bench/kv.bench.js)
 import { clusterDown, clusterUp } from '../test/fixtures/coordinator-drills.js';
@@ -51,6 +52,7 @@ async function closedLoop(conc: number, ms: number, op: (w: number, n: number) =
 
 const rows: Row[] = [];
 let split: { tso: number; commit: number; n: number } | undefined;
+let reads: { viaClient: number; viaLeader: number; n: number } | undefined;
 const started = Date.now();
 process.stdout.write(`KV puts: ${VALUE_BYTES}-byte values, ${RUNS} runs x ${RUN_MS} ms per row (medians), fsync on\n`);
 
@@ -112,6 +114,20 @@ try {
     commitLat.push(performance.now() - t1);
   }
   split = { tso: median(tsoLat), commit: median(commitLat), n: tsoLat.length };
+  // A single-key read, 1 client, the two ways alternating op by op (so both see the same load): a TSO call
+  // then a Get at that ts, against one Get at version 0 whose ts the region leader takes from the TSO while its
+  // ReadIndex round runs.
+  const viaClient: number[] = [];
+  const viaLeader: number[] = [];
+  const readEnd = performance.now() + 2 * RUN_MS;
+  for (let n = 0; performance.now() < readEnd; n++) {
+    const k = Buffer.from(`n/split/${n % Math.max(1, split.n)}`);
+    const t0 = performance.now();
+    if (n % 2 === 0) await client.get(k);
+    else await client.getLatest(k);
+    (n % 2 === 0 ? viaClient : viaLeader).push(performance.now() - t0);
+  }
+  reads = { viaClient: median(viaClient), viaLeader: median(viaLeader), n: viaClient.length + viaLeader.length };
   const tso = client.coordinator.tsoStats;
   process.stdout.write(`TSO: ${tso.requests} timestamps in ${tso.calls} calls (batched)\n`);
 } finally {
@@ -137,5 +153,11 @@ for (const r of rows) {
 }
 if (split) {
   process.stdout.write(`\none-phase put, 1 client, ${split.n} puts: TSO call (begin) p50 ${split.tso.toFixed(2)} ms + OnePhaseCommit call p50 ${split.commit.toFixed(2)} ms\n`);
+}
+if (reads) {
+  process.stdout.write(
+    `single-key read, 1 client, ${reads.n} reads alternating: TSO + Get p50 ${reads.viaClient.toFixed(2)} ms, Get at version 0 (leader's TSO) p50 ${reads.viaLeader.toFixed(2)} ms ` +
+      `(${(reads.viaClient / reads.viaLeader).toFixed(2)}x)\n`,
+  );
 }
 process.stdout.write(`\n(${((Date.now() - started) / 1000).toFixed(1)} s; node ${process.version}; load average ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n`);

@@ -248,8 +248,9 @@ export class Executor {
   lookup(req: NameReq): Promise<DentryRecord> {
     return this.op('lookup', async () => {
       this.validateNameReq(req);
-      const tx = this.kv.begin(await this.duties.reserveTimestamps(1));
-      return this.getDentry(tx, req.mount, req.parent, req.name);
+      const raw = await this.kv.readLatest(K.dentryKey(req.mount, req.parent, req.name));
+      if (!raw) throw new FsNotFoundError(`${showName(req.name)} not found in ${req.parent}`);
+      return K.decodeDentry(raw);
     });
   }
 
@@ -258,9 +259,8 @@ export class Executor {
     return this.op('get_attr', async () => {
       validateMount(req.mount);
       validateInode(req.inode);
-      const ts = req.snapshotVersion && req.snapshotVersion > 0n ? req.snapshotVersion : await this.duties.reserveTimestamps(1);
-      const tx = this.kv.begin(ts);
-      const raw = await tx.get(K.inodeKey(req.mount, req.inode));
+      const ikey = K.inodeKey(req.mount, req.inode);
+      const raw = req.snapshotVersion && req.snapshotVersion > 0n ? await this.kv.begin(req.snapshotVersion).get(ikey) : await this.kv.readLatest(ikey);
       if (raw) return K.decodeInode(raw);
       const m = await this.duties.getMount(req.mount);
       if (m && m.rootInode === req.inode) return rootInodeRecord(req.inode);

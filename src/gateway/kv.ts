@@ -56,6 +56,12 @@ export interface KvTxn {
 export interface TransactionalKv {
   /** A transaction (or a read-only snapshot, if never committed) at startTs. */
   begin(startTs: bigint): KvTxn;
+  /**
+   * The value of key as of now (it sees every commit acknowledged before the call), for a read of one key that
+   * needs no timestamp of its own. The stores take the timestamp where the key lives, saving the caller's TSO
+   * round trip.
+   */
+  readLatest(key: Buffer): Promise<Buffer | undefined>;
 }
 
 /** Another transaction got in the way (write conflict, lock, commit ts overtaken): retrying may succeed. */

@@ -71,6 +71,11 @@ export class MemoryKv implements TransactionalKv, ApplyEventSource {
     return new MemoryTxn(this, startTs);
   }
 
+  /** A read at a timestamp taken now from the shared counter, as the stores take one where the key lives. */
+  readLatest(key: Buffer): Promise<Buffer | undefined> {
+    return this.begin(this.tso.nextSync()).get(key);
+  }
+
   subscribe(listener: (ev: KvApplyEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);

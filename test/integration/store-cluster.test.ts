@@ -78,6 +78,15 @@ for (const workers of STORE_WORKERS) describe(`store: three processes, two regio
     expect(await c.client.get(b('k'))).to.equal(undefined);
   });
 
+  it('a latest-version read on stores without a TSO falls back to a timestamp of the client', async () => {
+    const t = await c.client.begin();
+    t.put(b('latest-no-tso'), b('v1'));
+    await t.commit();
+    // The stores of this cluster have no coordinator: the leader refuses version 0 (FAILED_PRECONDITION) and
+    // the client reads at its own timestamp instead.
+    expect((await c.client.getLatest(b('latest-no-tso')))?.toString()).to.equal('v1');
+  });
+
   it('surfaces EpochNotMatch, KeyNotInRegion and RegionNotFound for stale routes, and the client heals', async () => {
     const leader = await c.leaderOf(1);
     const t = await c.client.begin();

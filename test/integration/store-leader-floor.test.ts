@@ -59,6 +59,43 @@ for (const workers of STORE_WORKERS) describe(`store: a new region leader takes 
     await server?.close();
   });
 
+  it('a Get at version 0 reads the latest version at a timestamp the region leader takes from the TSO', async () => {
+    const cluster = c!;
+    await Promise.all([cluster.leaderOf(1), cluster.leaderOf(2)]);
+    // A client of its own that counts the timestamps it draws: a latest-version read must draw none.
+    let drawn = 0;
+    const counted = new StoreClient({ stores: new Map(cluster.topo.stores.map((s) => [s.store_id, s.addr])), tso: { next: () => (drawn++, tso.next()) } });
+    try {
+      for (let i = 0; i < 10; i++) {
+        const t = await counted.begin();
+        t.put(b('latest'), b(`v${i}`));
+        await t.commit();
+        const [drawnBefore, callsBefore] = [drawn, tsoCalls];
+        // Written and acknowledged just before, read with no timestamp of the client's: the read must see it.
+        expect((await counted.getLatest(b('latest')))?.toString()).to.equal(`v${i}`);
+        expect(drawn, 'timestamps the client drew for the read').to.equal(drawnBefore);
+        expect(tsoCalls, 'TSO calls the region leader made for the read').to.be.greaterThan(callsBefore);
+      }
+      expect(await counted.getLatest(b('never-written'))).to.equal(undefined);
+      // A live lock at the leader's version: the leader answers the lock, and the client reads again at a
+      // timestamp of its own, bypassing the lock of a transaction that has not committed (the last value).
+      const lockTs = await tso.next();
+      const { res } = await counted.onRegion<any>(b('latest'), 'Prewrite', () => ({
+        mutations: [{ op: 'PUT', key: b('latest'), value: b('uncommitted') }],
+        primary_lock: b('latest'),
+        start_version: lockTs.toString(),
+        lock_ttl: 30_000,
+      }));
+      expect(res.errors ?? []).to.deep.equal([]);
+      const drawnBefore = drawn;
+      expect((await counted.getLatest(b('latest')))?.toString()).to.equal('v9');
+      expect(drawn, 'the client fell back to a timestamp of its own').to.equal(drawnBefore + 1);
+      await counted.onRegion<any>(b('latest'), 'BatchRollback', () => ({ start_version: lockTs.toString(), keys: [b('latest')] }));
+    } finally {
+      counted.close();
+    }
+  });
+
   it('commits in one phase well within the wall-clock margin after the leader of its region is killed', async () => {
     const cluster = c!;
     await Promise.all([cluster.leaderOf(1), cluster.leaderOf(2)]);

@@ -40,7 +40,13 @@ function replaceOnce(text: string, from: string, to: string): string {
 
 /** GetRequest's `version` field with its comment (the key field before it makes the text unique). */
 const GET_KEY = '  // The key (1..400 bytes, inside the region).\n  bytes key = 2;\n';
-const GET_REQUEST_VERSION = `${GET_KEY}  // The read version (required, non-zero).\n  uint64 version = 3;\n`;
+const GET_VERSION_COMMENT = [
+  '  // The read version; 0 reads the latest version: the region leader takes a timestamp from the coordinator\n',
+  '  // TSO after the request arrived (alongside its ReadIndex round), so the read sees every commit acknowledged\n',
+  '  // before it was sent. A store without a TSO answers FAILED_PRECONDITION, and a lock met at that version comes\n',
+  '  // back as the error without the version, so a caller then reads again at a timestamp of its own.\n',
+].join('');
+const GET_REQUEST_VERSION = `${GET_KEY}${GET_VERSION_COMMENT}  uint64 version = 3;\n`;
 
 describe('proto contract (buf lint and breaking check)', function () {
   this.timeout(120_000);

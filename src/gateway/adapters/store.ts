@@ -74,6 +74,9 @@ export class StoreKvAdapter implements TransactionalKv {
   begin(startTs: bigint): KvTxn {
     return new StoreTxn(this.client, startTs);
   }
+  readLatest(key: Buffer): Promise<Buffer | undefined> {
+    return this.client.getLatest(key).catch((e) => Promise.reject(mapConflict(e)));
+  }
 }
 
 export interface StoreEventSourceOptions {

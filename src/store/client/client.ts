@@ -360,6 +360,22 @@ export class StoreClient {
   }
 
   /**
+   * The latest value of key, linearizable, without this client's TSO call: a Get at version 0, for which the
+   * region leader takes the read's timestamp from the TSO while its ReadIndex round runs (RegionActor.read).
+   * When the leader cannot (a lock at that version, which needs the version to be resolved and read past, or a
+   * store with no TSO) the key is read again at a fresh timestamp of this client's, which is just as recent.
+   */
+  async getLatest(key: Buffer): Promise<Buffer | undefined> {
+    try {
+      const { res } = await this.onRegion<any>(key, 'Get', () => ({ key, version: '0', bypass_locks: [] }));
+      if (!res.error) return res.not_found ? undefined : asBuffer(res.value);
+    } catch (err) {
+      if (!(err instanceof FailedPreconditionError)) throw err;
+    }
+    return this.get(key);
+  }
+
+  /**
    * Snapshot read of many keys at one ts with one BatchGet per region (one ReadIndex per region, not one per
    * key); absent keys are missing from the map (keyed by hex). A region's batch stops at the first lock it
    * meets; the lock is settled (or, when its primary was pushed above the read, bypassed) and that region's

@@ -206,7 +206,8 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
   const impl: grpc.UntypedServiceImplementation = {
     Get: h('Get', async (node, req) => {
       const k = key(req.key, 'key');
-      const readTs = ts(req.version, 'version');
+      // 0: the latest version — the region leader takes the read's timestamp from the TSO itself (RegionActor.read).
+      const readTs = ts(req.version, 'version', false);
       return node.read(context(req.context), [k], { kind: 'get', key: k, readTs, bypassLocks: bypass(req.bypass_locks) }, { readTs });
     }),
     BatchGet: h('BatchGet', async (node, req) => {

@@ -17,7 +17,10 @@ export interface GetRequest {
    */
   'key'?: (Buffer | Uint8Array | string);
   /**
-   * The read version (required, non-zero).
+   * The read version; 0 reads the latest version: the region leader takes a timestamp from the coordinator
+   * TSO after the request arrived (alongside its ReadIndex round), so the read sees every commit acknowledged
+   * before it was sent. A store without a TSO answers FAILED_PRECONDITION, and a lock met at that version comes
+   * back as the error without the version, so a caller then reads again at a timestamp of its own.
    */
   'version'?: (number | string | Long);
   /**
@@ -39,7 +42,10 @@ export interface GetRequest__Output {
    */
   'key': (Buffer);
   /**
-   * The read version (required, non-zero).
+   * The read version; 0 reads the latest version: the region leader takes a timestamp from the coordinator
+   * TSO after the request arrived (alongside its ReadIndex round), so the read sees every commit acknowledged
+   * before it was sent. A store without a TSO answers FAILED_PRECONDITION, and a lock met at that version comes
+   * back as the error without the version, so a caller then reads again at a timestamp of its own.
    */
   'version': (string);
   /**
