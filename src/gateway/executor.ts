@@ -292,8 +292,7 @@ export class Executor {
     return this.op('get_quota_usage', async () => {
       validateMount(req.mount);
       validateUint(req.scope, 'scope');
-      const tx = this.kv.begin(await this.duties.reserveTimestamps(1));
-      const raw = await tx.get(K.usageKey(req.mount, req.scope));
+      const raw = await this.kv.readLatest(K.usageKey(req.mount, req.scope));
       return raw ? K.decodeUsage(raw) : { bytes: 0, inodes: 0 };
     });
   }
