@@ -82,8 +82,8 @@ for (const workers of STORE_WORKERS) describe(`store: three processes, two regio
     const t = await c.client.begin();
     t.put(b('latest-no-tso'), b('v1'));
     await t.commit();
-    // The stores of this cluster have no coordinator: the leader refuses version 0 (FAILED_PRECONDITION) and
-    // the client reads at its own timestamp instead.
+    // No coordinator of this cluster's topology runs, so the leader gets no TSO answer: it refuses version 0
+    // (FAILED_PRECONDITION, after at most LATEST_READ_TSO_WAIT_MS) and the client reads at its own timestamp.
     expect((await c.client.getLatest(b('latest-no-tso')))?.toString()).to.equal('v1');
   });
 

@@ -43,7 +43,7 @@ const GET_KEY = '  // The key (1..400 bytes, inside the region).\n  bytes key = 
 const GET_VERSION_COMMENT = [
   '  // The read version; 0 reads the latest version: the region leader takes a timestamp from the coordinator\n',
   '  // TSO after the request arrived (alongside its ReadIndex round), so the read sees every commit acknowledged\n',
-  '  // before it was sent. A store without a TSO answers FAILED_PRECONDITION, and a lock met at that version comes\n',
+  '  // before it was sent. A store with no TSO answer in time says FAILED_PRECONDITION, and a lock met at that version comes\n',
   '  // back as the error without the version, so a caller then reads again at a timestamp of its own.\n',
 ].join('');
 const GET_REQUEST_VERSION = `${GET_KEY}${GET_VERSION_COMMENT}  uint64 version = 3;\n`;

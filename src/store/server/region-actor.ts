@@ -93,6 +93,9 @@ export interface RegionView {
   onePcInFlight: number;
 }
 
+/** Longest a latest-version read waits for the leader's TSO call before telling its caller to send a version. */
+export const LATEST_READ_TSO_WAIT_MS = 1_000;
+
 const RESUME: RegionMsg = { t: 'resume' };
 const DRIVE: RegionMsg = { t: 'drive' };
 
@@ -463,7 +466,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
     if (!fetch) throw new FailedPreconditionError(`store ${this.host.storeId} has no TSO to read the latest version with; send a version`);
     const guard = this.guardOf();
     const sel = at.range ?? { keys: req.keys };
-    Promise.all([fetch(), this.group.readBarrier({ timeoutMs: this.timeoutMs() })])
+    Promise.all([this.latestTs(fetch), this.group.readBarrier({ timeoutMs: this.timeoutMs() })])
       .then(([ts]) => {
         guard.noteRead(ts);
         return guard.waitForWriters(ts, sel).then(() => ts);
@@ -480,6 +483,28 @@ export class RegionActor implements Behaviour<RegionMsg> {
           }),
         (err) => this.resume(() => r.fail(this.mapped(err))),
       );
+  }
+
+  /**
+   * The TSO's answer for a latest-version read, or FAILED_PRECONDITION — the caller then reads at a timestamp
+   * of its own, which is just as good — when the TSO fails or is slower than LATEST_READ_TSO_WAIT_MS (no
+   * coordinator running, a failover under way): a read never waits on the leader's TSO longer than that.
+   */
+  private latestTs(fetch: () => Promise<bigint>): Promise<bigint> {
+    const refuse = (why: string) => new FailedPreconditionError(`store ${this.host.storeId} got no TSO answer for a latest-version read (${why}); send a version`);
+    return new Promise<bigint>((resolve, reject) => {
+      const timer = this.host.clock.setTimer(LATEST_READ_TSO_WAIT_MS, () => reject(refuse(`none within ${LATEST_READ_TSO_WAIT_MS} ms`)));
+      fetch().then(
+        (ts) => {
+          timer.cancel();
+          resolve(ts);
+        },
+        (err: unknown) => {
+          timer.cancel();
+          reject(refuse(err instanceof Error ? err.message : String(err)));
+        },
+      );
+    });
   }
 
   /** Proposes a command built for the current epoch version; answers with what apply produced. */

@@ -19,7 +19,7 @@ export interface GetRequest {
   /**
    * The read version; 0 reads the latest version: the region leader takes a timestamp from the coordinator
    * TSO after the request arrived (alongside its ReadIndex round), so the read sees every commit acknowledged
-   * before it was sent. A store without a TSO answers FAILED_PRECONDITION, and a lock met at that version comes
+   * before it was sent. A store with no TSO answer in time says FAILED_PRECONDITION, and a lock met at that version comes
    * back as the error without the version, so a caller then reads again at a timestamp of its own.
    */
   'version'?: (number | string | Long);
@@ -44,7 +44,7 @@ export interface GetRequest__Output {
   /**
    * The read version; 0 reads the latest version: the region leader takes a timestamp from the coordinator
    * TSO after the request arrived (alongside its ReadIndex round), so the read sees every commit acknowledged
-   * before it was sent. A store without a TSO answers FAILED_PRECONDITION, and a lock met at that version comes
+   * before it was sent. A store with no TSO answer in time says FAILED_PRECONDITION, and a lock met at that version comes
    * back as the error without the version, so a caller then reads again at a timestamp of its own.
    */
   'version': (string);
