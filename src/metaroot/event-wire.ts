@@ -75,8 +75,8 @@ const PEER: Fields = { store_id: 'id', peer_id: 'id' };
 const FRONTIERS: Fields = { alloc_id: 'u64', tso: 'u64', region_lookup: 'u64' };
 const REGION_SCALARS: Fields = { region_id: 'id', start_key: 'key', end_key: 'key', epoch: 'epoch' };
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
+export type Obj = Record<string, unknown>;
+export const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 // ---- to the wire ------------------------------------------------------------------------------------------------
 
@@ -128,13 +128,15 @@ export function eventToMsg(ev: RootEvent): RootedEvent {
 
 // ---- from the wire ----------------------------------------------------------------------------------------------
 
-function idIn(v: unknown, path: string): number {
+/** A uint64/uint32 field as a JS number; InvalidArgumentError naming `path` when it is not a safe integer. */
+export function idIn(v: unknown, path: string): number {
   const n = typeof v === 'number' ? v : Number(v ?? 0);
   if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${path}: ${String(v)} is not a safe integer`, { path });
   return n;
 }
 
-function u64In(v: unknown, path: string): string {
+/** A uint64 field as the state's canonical decimal string; InvalidArgumentError naming `path` otherwise. */
+export function u64In(v: unknown, path: string): string {
   const s = String(v ?? '0');
   if (!/^(0|[1-9][0-9]{0,19})$/.test(s)) throw new InvalidArgumentError(`${path}: ${s} is not an unsigned 64-bit integer`, { path });
   return s;

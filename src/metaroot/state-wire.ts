@@ -9,13 +9,20 @@
 import { InvalidArgumentError, NokvError } from '../common/errors.js';
 import type { RootedState, RootedState__Output } from '../generated/proto/nokv/meta/v1/RootedState.js';
 import type { StateSummary as StateSummaryMsg, StateSummary__Output } from '../generated/proto/nokv/meta/v1/StateSummary.js';
-import { handoverRecordFromMsg, handoverRecordToMsg, legacyRecordFromMsg, legacyRecordToMsg } from './event-wire.js';
+import {
+  handoverRecordFromMsg,
+  handoverRecordToMsg,
+  idIn,
+  isObj,
+  legacyRecordFromMsg,
+  legacyRecordToMsg,
+  u64In,
+  type Obj,
+} from './event-wire.js';
 import { checkStateShape } from './state/codec.js';
 import type { Cursor, RootState, StateSummary } from './state/index.js';
 import { MAP_NAMES, STATE_VERSION, type MapName } from './state/types.js';
 
-type Obj = Record<string, unknown>;
-const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** How one field of a state record travels. */
 type Kind =
@@ -169,18 +176,6 @@ export function stateToMsg(state: RootState): RootedState {
 }
 
 // ---- from the wire ----------------------------------------------------------------------------------------------
-
-function idIn(v: unknown, path: string): number {
-  const n = typeof v === 'number' ? v : Number(v ?? 0);
-  if (!Number.isSafeInteger(n) || n < 0) throw new InvalidArgumentError(`${path}: ${String(v)} is not a safe integer`, { path });
-  return n;
-}
-
-function u64In(v: unknown, path: string): string {
-  const s = String(v ?? '0');
-  if (!/^(0|[1-9][0-9]{0,19})$/.test(s)) throw new InvalidArgumentError(`${path}: ${s} is not an unsigned 64-bit integer`, { path });
-  return s;
-}
 
 function cursorIn(v: unknown, path: string): Cursor {
   const c = isObj(v) ? v : {};
