@@ -1,7 +1,7 @@
 // Public entry of the storage layer: one LMDB environment per process (openStorage), durable multi-group
 // raft logs on it (openRaftLogStore), and small checksummed KV tables (openKvTable).
-export { openStorage, Storage, DB_NAMES, MAX_NAMED_DBS } from './storage.js';
-export type { StorageOptions, StorageStats, BinaryDb } from './storage.js';
+export { openStorage, Storage, DB_NAMES, MAX_NAMED_DBS, LAZY_WRITE_DELAY_MS } from './storage.js';
+export type { StorageOptions, StorageStats, BinaryDb, WriteOp, WriteOptions } from './storage.js';
 export {
   openRaftLogStore,
   RaftLogStore,

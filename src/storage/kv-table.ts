@@ -113,15 +113,10 @@ export class KvTable<V = Uint8Array> {
   write(ops: KvOp<V>[]): Promise<void> {
     // Encode now, so a bad key or value fails this call instead of aborting a shared batch.
     const planned = ops.map((op) => {
-      const k = keyBytes(op.key);
-      return { k, v: op.type === 'put' ? encodeRecord(k, RecordKind.KvValue, this.codec.encode(op.value)) : undefined };
+      const key = keyBytes(op.key);
+      return { db: this.db, key, value: op.type === 'put' ? encodeRecord(key, RecordKind.KvValue, this.codec.encode(op.value)) : null };
     });
-    return this.storage.write(() => {
-      for (const { k, v } of planned) {
-        if (v === undefined) this.db.remove(k);
-        else this.db.put(k, v);
-      }
-    });
+    return this.storage.writeOps(planned);
   }
 
   /** Entries in key order within the bounds (synchronous; reads the latest committed state). */

@@ -58,6 +58,8 @@ export interface LogStoreBackend {
   db(name: string): OrderedTable;
   /** Runs apply in the next write transaction; resolves once it is durable (see Storage.write). */
   write(apply: () => void): Promise<void>;
+  /** The same for puts and removals given as data (see Storage.writeOps); absent: they go through write(). */
+  writeOps?(ops: readonly WriteOp[]): Promise<void>;
 }
 
 /** Entries kept in memory per group after they became durable, so the hot tail is served without decoding. */
@@ -436,6 +438,8 @@ export class RaftLogStore {
 
   /** Submits the planned ops; `prelude` runs first inside the same write transaction. */
   private submit(ops: WriteOp[], prelude?: () => void): Promise<void> {
+    // Without a read inside the transaction the ops go as data: lmdb-js commits them without calling back here.
+    if (!prelude && this.storage.writeOps) return this.storage.writeOps(ops);
     return this.storage.write(() => {
       prelude?.();
       for (const op of ops) {

@@ -1,10 +1,22 @@
 // Owns the process's LMDB environment: opening it with the named databases each role uses, the group-commit
 // write pipeline every durable write in the process goes through, and closing it cleanly.
 //
-// Group commit: write callbacks submitted during one event-loop turn (from any group, table or caller) are
-// run inside ONE LMDB write transaction, scheduled with setImmediate so the whole turn — including its
-// microtasks — lands in the same batch. The batch's promises resolve only after that transaction committed
-// AND `env.flushed` reported it synced to disk, and always in submission order. One fsync covers the batch.
+// Group commit: writes submitted during one event-loop turn (from any group, table or caller) go into ONE
+// LMDB write transaction, scheduled with setImmediate so the whole turn — including its microtasks — lands in
+// the same batch. The batch's promises resolve only after that transaction committed AND `env.flushed`
+// reported it synced to disk, and always in submission order. One fsync covers the batch.
+//
+// Two ways in. writeOps() takes the puts and removals as data: a batch made only of those is handed to
+// lmdb-js as plain asynchronous puts, which its write thread commits on its own — no round trip back to this
+// thread to run a callback inside the transaction (that round trip waits for this event loop, which on a busy
+// store is milliseconds per batch). write() takes a callback, for the rare write that must read inside the
+// transaction; a batch holding one runs as a callback transaction, with every op of the batch inside it.
+//
+// A lazy write (writeOps(ops, { lazy: true })) does not start a batch of its own: it rides along with the next
+// batch something else starts, or is flushed after LAZY_WRITE_DELAY_MS. It is for writes whose loss in a crash
+// is recovered from elsewhere — a region's applied MVCC state, which is replayed from the durable raft log — so
+// they stop costing a transaction and an fsync of their own. Order is kept: a lazy write is in the same FIFO
+// queue as every other write, so it is durable before anything submitted after it.
 import { storageBatchWrites, storageFsyncSeconds } from '../common/metrics.js';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { chmodSync, mkdirSync, readdirSync } from 'node:fs';
@@ -45,8 +57,25 @@ export interface StorageStats {
   maxWritesPerBatch: number;
 }
 
+/** One put (a value) or removal (no value) in a named database, as data. */
+export interface WriteOp {
+  db: { put(key: Buffer, value: Buffer): unknown; remove(key: Buffer): unknown };
+  key: Buffer;
+  value?: Buffer | null;
+}
+
+export interface WriteOptions {
+  /** Wait for another batch (or LAZY_WRITE_DELAY_MS) instead of starting one; see the header. */
+  lazy?: boolean;
+}
+
+/** Longest a lazy write waits for another batch to ride along with before it is flushed on its own. */
+export const LAZY_WRITE_DELAY_MS = 20;
+
 interface PendingWrite {
-  apply: () => void;
+  /** Exactly one of apply and ops. */
+  apply?: () => void;
+  ops?: readonly WriteOp[];
   resolve: () => void;
   reject: (err: unknown) => void;
 }
@@ -83,6 +112,8 @@ export class Storage {
   private readonly dbs = new Map<string, BinaryDb>();
   private pending: PendingWrite[] = [];
   private scheduled = false;
+  /** Flushes lazy writes that found no batch to ride along with. */
+  private lazyTimer: ReturnType<typeof setTimeout> | undefined;
   /** Settles when every batch submitted so far has been resolved or rejected; never rejects. */
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown = undefined;
@@ -116,23 +147,48 @@ export class Storage {
    * longer match the disk; reopen to recover). Validate before submitting.
    */
   write(apply: () => void): Promise<void> {
+    return this.enqueue({ apply }, false);
+  }
+
+  /**
+   * Puts and removes `ops` in order, atomically, in the next group-commit transaction; resolves once that
+   * transaction is on disk. The buffers must not change after the call (lmdb-js reads them when it commits).
+   * Same failure rules as write(). With `lazy`, see the header.
+   */
+  writeOps(ops: readonly WriteOp[], opts: WriteOptions = {}): Promise<void> {
+    return this.enqueue({ ops }, opts.lazy === true);
+  }
+
+  private enqueue(w: Pick<PendingWrite, 'apply' | 'ops'>, lazy: boolean): Promise<void> {
     this.assertOpen();
     if (this.failure !== undefined) {
       return Promise.reject(new UnavailableError(`storage ${this.path} failed earlier: ${String(this.failure)}`));
     }
     this.counters.writes++;
     return new Promise<void>((resolve, reject) => {
-      this.pending.push({ apply, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        setImmediate(() => this.flush());
+      this.pending.push({ ...w, resolve, reject });
+      if (!lazy) this.schedule();
+      else if (!this.scheduled && this.lazyTimer === undefined) {
+        this.lazyTimer = setTimeout(() => {
+          this.lazyTimer = undefined;
+          this.schedule();
+        }, LAZY_WRITE_DELAY_MS);
       }
     });
   }
 
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
   /** Resolves when everything submitted so far is durable (or has failed). */
   async drain(): Promise<void> {
-    while (this.scheduled || this.pending.length > 0) await new Promise<void>((r) => setImmediate(r));
+    while (this.scheduled || this.pending.length > 0) {
+      this.schedule(); // lazy writes too
+      await new Promise<void>((r) => setImmediate(r));
+    }
     await this.chain;
   }
 
@@ -159,6 +215,10 @@ export class Storage {
 
   private flush(): void {
     this.scheduled = false;
+    if (this.lazyTimer !== undefined) {
+      clearTimeout(this.lazyTimer);
+      this.lazyTimer = undefined;
+    }
     const batch = this.pending;
     this.pending = [];
     if (batch.length === 0) return;
@@ -167,19 +227,27 @@ export class Storage {
     storageBatchWrites.observe(batch.length);
     const started = performance.now(); // measurement only: no behaviour depends on it
     // An asynchronous lmdb-js transaction cannot be rolled back (a throw or ABORT still commits what was
-    // written; only transactionSync aborts, and it would block this thread for the fsync). So each callback
+    // written; only transactionSync aborts, and it would block this thread for the fsync). So each write
     // is isolated: one that throws is rejected alone, the rest of the batch commits.
     const failed = new Map<PendingWrite, unknown>();
-    const durable = this.env
-      .transaction(() => {
-        for (const w of batch) {
-          try {
-            w.apply();
-          } catch (err) {
-            failed.set(w, err);
-          }
+    const run = (inTxn: boolean) => {
+      let last: unknown;
+      for (const w of batch) {
+        try {
+          if (w.apply) w.apply();
+          else for (const op of w.ops!) last = op.value ? op.db.put(op.key, op.value) : op.db.remove(op.key);
+        } catch (err) {
+          failed.set(w, err);
         }
-      })
+      }
+      return inTxn ? undefined : last;
+    };
+    // Plain puts issued in this one synchronous turn are one lmdb-js transaction (its event-turn batching);
+    // the promise of the last one settles when that transaction committed.
+    const committed: Promise<unknown> = batch.every((w) => w.ops)
+      ? Promise.resolve(run(false))
+      : this.env.transaction(() => run(true));
+    const durable = committed
       // The commit promise may resolve before the sync when LMDB overlaps syncs with later commits;
       // `flushed` is the documented point at which the commit is on disk.
       .then(() => this.env.flushed)

@@ -6,7 +6,7 @@
 // index travels in the same LMDB transaction as the data, what is on disk is always the state after some
 // applied index: recovery skips entries at or below it and replays the rest.
 import type { Logger } from '../../common/log.js';
-import { DB_NAMES, type BinaryDb, type Storage } from '../../storage/index.js';
+import { DB_NAMES, type BinaryDb, type Storage, type WriteOp, type WriteOptions } from '../../storage/index.js';
 import type { Families, OrderedFamily } from './families.js';
 
 interface OverlayEntry {
@@ -113,22 +113,17 @@ export class LmdbMvccBackend {
   /**
    * Submits everything written since the last commit, plus `extra` raw writes (applied index, descriptor) to
    * the next group commit. Returns at once; durability follows. A failed write stops the store's regions.
+   * `lazy` (a command applied from the raft log): the write need not start a transaction and fsync of its own
+   * — a crash before it is durable loses an applied state that recovery replays from the log (Storage header).
    */
-  commit(extra: Array<{ db: BinaryDb; key: Buffer; value: Buffer | null }>): void {
+  commit(extra: Array<{ db: BinaryDb; key: Buffer; value: Buffer | null }>, opts: WriteOptions = {}): void {
     const ops = this.pending;
     this.pending = [];
     if (ops.length === 0 && extra.length === 0) return;
+    const writes: WriteOp[] = ops.map((op) => ({ db: op.family.db, key: op.key, value: op.value }));
+    for (const e of extra) writes.push(e);
     this.storage
-      .write(() => {
-        for (const op of ops) {
-          if (op.value) op.family.db.put(op.key, op.value);
-          else op.family.db.remove(op.key);
-        }
-        for (const e of extra) {
-          if (e.value) e.db.put(e.key, e.value);
-          else e.db.remove(e.key);
-        }
-      })
+      .writeOps(writes, opts)
       .then(
         () => {
           for (const op of ops) {

@@ -122,7 +122,10 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
     }
     this.applied = entry.index;
     extra.push(this.recordWrite());
-    this.backend.commit(extra);
+    // The applied state rides along with the next raft append instead of costing a transaction and an fsync of
+    // its own: a crash before it is durable loses only state that recovery replays from the durable log (the
+    // applied index travels in the same transaction as the data). A split's records go out at once.
+    this.backend.commit(extra, { lazy: cmd.t !== 'split' });
     if (this.store.recorded.length > 0) this.emit(cmd, entry);
     return result;
   }
