@@ -70,7 +70,7 @@ export interface WriteOptions {
 }
 
 /** Longest a lazy write waits for another batch to ride along with before it is flushed on its own. */
-export const LAZY_WRITE_DELAY_MS = 20;
+export const LAZY_WRITE_DELAY_MS = 100;
 
 interface PendingWrite {
   /** Exactly one of apply and ops. */

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { chmodSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { UnavailableError } from '../../src/common/errors.js';
 import { liveResources } from '../../src/common/resources.js';
-import { openStorage, type Storage } from '../../src/storage/index.js';
+import { LAZY_WRITE_DELAY_MS, openStorage, type Storage } from '../../src/storage/index.js';
 import { makeTempDir } from '../support/env.js';
 
 describe('storage environment and group commit', () => {
@@ -88,5 +88,57 @@ describe('storage environment and group commit', () => {
     }
     expect(later).to.be.instanceOf(UnavailableError);
     expect(db.get(Buffer.from('k2'))).to.equal(undefined);
+  });
+
+  it('commits writes given as data, mixed with a callback write, in submission order and one transaction per turn', async () => {
+    const db = storage!.db('t');
+    const before = storage!.stats().batches;
+    const order: string[] = [];
+    // A turn of data only (plain lmdb-js puts), then a turn mixing data and a callback that reads inside the
+    // transaction what the data write of the same turn put before it.
+    const a = storage!.writeOps([{ db, key: Buffer.from('a'), value: Buffer.from('1') }, { db, key: Buffer.from('b'), value: Buffer.from('1') }]).then(() => order.push('a'));
+    await new Promise<void>((r) => setImmediate(r));
+    let seen: string | undefined;
+    const b = storage!.writeOps([{ db, key: Buffer.from('a'), value: Buffer.from('2') }, { db, key: Buffer.from('b'), value: null }]).then(() => order.push('b'));
+    const c = storage!.write(() => {
+      seen = db.get(Buffer.from('a'))?.toString();
+      db.put(Buffer.from('c'), Buffer.from('3'));
+    }).then(() => order.push('c'));
+    await Promise.all([a, b, c]);
+    expect(order).to.deep.equal(['a', 'b', 'c']);
+    expect(seen).to.equal('2');
+    expect(storage!.stats().batches - before).to.equal(2);
+    expect(db.get(Buffer.from('a'))!.toString()).to.equal('2');
+    expect(db.get(Buffer.from('b'))).to.equal(undefined);
+    expect(db.get(Buffer.from('c'))!.toString()).to.equal('3');
+  });
+
+  it('a lazy write rides along with the next batch, or is flushed on its own after LAZY_WRITE_DELAY_MS', async () => {
+    const db = storage!.db('t');
+    const before = storage!.stats().batches;
+    // Rides along: the lazy write and a later ordinary one share one transaction, the lazy one first.
+    const order: string[] = [];
+    const lazy = storage!.writeOps([{ db, key: Buffer.from('x'), value: Buffer.from('lazy') }], { lazy: true }).then(() => order.push('lazy'));
+    await new Promise<void>((r) => setImmediate(r)); // a later turn: without the lazy flag this would be two batches
+    const eager = storage!.writeOps([{ db, key: Buffer.from('y'), value: Buffer.from('eager') }]).then(() => order.push('eager'));
+    await Promise.all([lazy, eager]);
+    expect(order).to.deep.equal(['lazy', 'eager']);
+    expect(storage!.stats().batches - before).to.equal(1);
+    // Alone: it waits at least the delay (generous upper bound for a loaded machine), then commits by itself.
+    const t0 = performance.now();
+    await storage!.writeOps([{ db, key: Buffer.from('z'), value: Buffer.from('alone') }], { lazy: true });
+    expect(performance.now() - t0).to.be.at.least(LAZY_WRITE_DELAY_MS - 2);
+    expect(storage!.stats().batches - before).to.equal(2);
+    expect(db.get(Buffer.from('z'))!.toString()).to.equal('alone');
+  });
+
+  it('close writes a lazy write that is still waiting, and it is there after a reopen', async () => {
+    const db = storage!.db('t');
+    let done = false;
+    void storage!.writeOps([{ db, key: Buffer.from('k'), value: Buffer.from('v') }], { lazy: true }).then(() => (done = true));
+    await storage!.close();
+    expect(done).to.equal(true);
+    storage = openStorage({ path: `${dir.path}/with.dot` });
+    expect(storage.db('t').get(Buffer.from('k'))!.toString()).to.equal('v');
   });
 });
