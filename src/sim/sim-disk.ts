@@ -12,10 +12,12 @@
 //     writes, which is what a disk that synced each write on its own could leave behind);
 //   - crash after fsync: the batch is durable but the process died before anyone was told (decided at sync).
 // A write callback that throws is rejected alone and the storage refuses later writes, as in production.
+// Writes given as data and lazy writes (Storage.writeOps) behave as in production, on the simulated clock.
 import type { Prng } from '../common/prng.js';
 import type { Clock } from '../common/clock.js';
 import { UnavailableError } from '../common/errors.js';
 import type { LogStoreBackend, OrderedTable } from '../storage/raft-log-store.js';
+import { LAZY_WRITE_DELAY_MS, type WriteOp, type WriteOptions } from '../storage/write-op.js';
 
 /** An ordered in-memory byte table (hex keys sort exactly like the bytes). */
 class SortedTable {
@@ -147,6 +149,8 @@ interface Pending {
 export class SimStorage implements LogStoreBackend {
   private pending: Pending[] = [];
   private scheduled = false;
+  /** A timer is set to flush lazy writes (see Storage.writeOps). */
+  private lazyTimer = false;
   /** Batches committed but not yet synced, each as its writes' op lists, oldest first. */
   private unsynced: Op[][][] = [];
   private lastSyncAt = 0;
@@ -179,21 +183,48 @@ export class SimStorage implements LogStoreBackend {
   }
 
   write(apply: () => void): Promise<void> {
+    return this.enqueue(apply, false);
+  }
+
+  /** Storage.writeOps: the ops as data, and a lazy write that waits for the next batch or LAZY_WRITE_DELAY_MS. */
+  writeOps(ops: readonly WriteOp[], opts: WriteOptions = {}): Promise<void> {
+    return this.enqueue(() => {
+      for (const op of ops) {
+        if (op.value) op.db.put(op.key, op.value);
+        else op.db.remove(op.key);
+      }
+    }, opts.lazy === true);
+  }
+
+  private enqueue(apply: () => void, lazy: boolean): Promise<void> {
     if (this.failure !== undefined) return Promise.reject(new UnavailableError(`storage ${this.path} failed earlier: ${String(this.failure)}`));
     this.disk.stats.writes++;
     return new Promise<void>((resolve, reject) => {
       if (this.dead) return; // a dead process's write never completes
       this.pending.push({ apply, resolve, reject });
-      if (!this.scheduled) {
-        this.scheduled = true;
-        this.opts.clock.setTimer(0, () => this.flush());
+      if (!lazy) this.schedule(0);
+      else if (!this.scheduled && !this.lazyTimer) {
+        this.lazyTimer = true;
+        this.opts.clock.setTimer(LAZY_WRITE_DELAY_MS, () => {
+          this.lazyTimer = false;
+          this.schedule(0);
+        });
       }
     });
   }
 
+  private schedule(delayMs: number): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.opts.clock.setTimer(delayMs, () => this.flush());
+  }
+
   /** A clean stop: everything submitted becomes durable first (the production close drains too). */
   async close(): Promise<void> {
-    while (!this.dead && (this.scheduled || this.unsynced.length > 0)) await new Promise<void>((r) => this.opts.clock.setTimer(1, r));
+    while (!this.dead && (this.scheduled || this.pending.length > 0 || this.unsynced.length > 0)) {
+      if (this.pending.length > 0) this.schedule(0); // lazy writes too
+      await new Promise<void>((r) => this.opts.clock.setTimer(1, r));
+    }
     this.dead = true;
   }
 

@@ -24,6 +24,9 @@ import { join } from 'node:path';
 import { resolve as resolvePath } from 'node:path';
 import { FailedPreconditionError, InvalidArgumentError, UnavailableError } from '../common/errors.js';
 import { trackResource } from '../common/resources.js';
+import { LAZY_WRITE_DELAY_MS, type WriteOp, type WriteOptions } from './write-op.js';
+
+export { LAZY_WRITE_DELAY_MS, type WriteOp, type WriteOptions } from './write-op.js';
 
 /** The named databases of one environment, by purpose. */
 export const DB_NAMES = {
@@ -56,21 +59,6 @@ export interface StorageStats {
   /** Most write callbacks that shared one transaction. */
   maxWritesPerBatch: number;
 }
-
-/** One put (a value) or removal (no value) in a named database, as data. */
-export interface WriteOp {
-  db: { put(key: Buffer, value: Buffer): unknown; remove(key: Buffer): unknown };
-  key: Buffer;
-  value?: Buffer | null;
-}
-
-export interface WriteOptions {
-  /** Wait for another batch (or LAZY_WRITE_DELAY_MS) instead of starting one; see the header. */
-  lazy?: boolean;
-}
-
-/** Longest a lazy write waits for another batch to ride along with before it is flushed on its own. */
-export const LAZY_WRITE_DELAY_MS = 100;
 
 interface PendingWrite {
   /** Exactly one of apply and ops. */
