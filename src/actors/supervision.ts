@@ -18,13 +18,20 @@ export interface ActorChildInstance<M = any> extends ChildInstance {
   readonly ref: ActorRef<M>;
 }
 
+/**
+ * `spawn` may be a function, called at every (re)start: for args that change between incarnations (the ref of
+ * an actor that restarted before this one, a placement decided at start).
+ */
 export function actorChildSpec<M = any, A = unknown>(
   system: ActorSystem,
-  spawn: Omit<SpawnSpec<A, M>, 'onExit'>,
+  spawn: Omit<SpawnSpec<A, M>, 'onExit'> | (() => Omit<SpawnSpec<A, M>, 'onExit'>),
   opts: ActorChildOptions<M> = {},
 ): ChildSpec {
+  const specOf = typeof spawn === 'function' ? spawn : () => spawn;
+  const id = opts.id ?? (typeof spawn === 'function' ? undefined : spawn.name);
+  if (id === undefined) throw new Error('actorChildSpec: a spawn function needs opts.id');
   return {
-    id: opts.id ?? spawn.name,
+    id,
     restart: opts.restart ?? 'permanent',
     shutdown: opts.shutdown ?? 5_000,
     type: 'worker',
@@ -32,7 +39,7 @@ export function actorChildSpec<M = any, A = unknown>(
       let exit: ExitReason | undefined;
       const listeners: ((reason: ExitReason) => void)[] = [];
       const ref = await system.spawn<M, A>({
-        ...spawn,
+        ...specOf(),
         onExit: (reason) => {
           exit = reason;
           for (const l of listeners.splice(0)) l(reason);

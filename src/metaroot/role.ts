@@ -1,13 +1,15 @@
 // Owns the meta-root role process: `nokv meta-root --node-id N [--config FILE] [overrides]`. It resolves the
-// replica's addresses from the topology (flags override), then runs a supervisor tree of three children in
-// start order (rest_for_one): the raft peer actor (LMDB + root raft group + raft transport + the rooted state
-// machine: server/peer-actor.ts), the tail actor fed by the peer's applied commands, and the MetadataRoot gRPC
-// front, which asks both. A failure of the peer restarts it (it recovers from its log) and the two after it;
-// while it is down /debug/vars says `raft_group: failed`. /debug/vars publishes `nokv_meta_root`.
+// replica's addresses from the topology (flags override), then runs a supervisor tree of four children in
+// start order (rest_for_one): the raft transport (main thread: server/raft-port.ts), the raft peer actor (LMDB +
+// root raft group + the rooted state machine: server/peer-actor.ts; on worker thread 1 with `--workers` >= 1,
+// server/peer-handle.ts), the tail actor fed by the peer's applied commands (on the peer's thread), and the
+// MetadataRoot gRPC front (main thread), which asks both. A failure of the peer restarts it (it recovers from
+// its log) and the two after it; while it is down /debug/vars says `raft_group: failed`. /debug/vars publishes
+// `nokv_meta_root`.
 //
 // In a process started with NOKV_FAULTS set, `POST /debug/raft-peer/crash` (loopback only, body
-// `{"down_ms": N}`) fails the peer as a broken disk would and holds its restart for N ms: the drill the
-// supervision tests run.
+// `{"down_ms": N}`) fails the peer as a broken disk would and holds its restart for N ms, and
+// `POST /debug/raft-peer/kill-thread` terminates the peer's worker thread: the drills the supervision tests run.
 import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import { resolve } from 'node:path';
 import type { Command } from '../cli/command.js';
@@ -25,7 +27,9 @@ import {
   DEFAULT_SNAPSHOT_EVERY_ENTRIES,
   DEFAULT_TAIL_RETAIN_ENTRIES,
 } from './limits.js';
-import { RootPeerHandle, type PeerStatus } from './server/peer-actor.js';
+import type { PeerStatus } from './server/peer-actor.js';
+import { RootPeerHandle } from './server/peer-handle.js';
+import { RootRaftPort } from './server/raft-port.js';
 import { TailHubActor } from './server/tail-actor.js';
 import { metadataRootService } from './server/service.js';
 
@@ -108,9 +112,9 @@ export function metaRootSettings(args: Parsed): MetaRootSettings {
 /** How long /debug/vars waits for the raft peer's status before showing the replica as busy. */
 const STATUS_ASK_TIMEOUT_MS = 1_000;
 
-function expvarOf(s: MetaRootSettings, peer: RootPeerHandle, tail: TailHubActor): () => Promise<unknown> {
+function expvarOf(s: MetaRootSettings, peer: RootPeerHandle, tail: TailHubActor, port: RootRaftPort): () => Promise<unknown> {
   return async () => {
-    const health = { raft_group: peer.groupState, raft_restarts: peer.restarts, last_raft_failure: peer.lastFailure ?? null };
+    const health = { raft_group: peer.groupState, raft_thread: peer.thread, raft_restarts: peer.restarts, last_raft_failure: peer.lastFailure ?? null };
     const st = peer.running ? await peer.ask<PeerStatus>({ t: 'status' }, STATUS_ASK_TIMEOUT_MS).catch(() => undefined) : undefined;
     if (!st) return { node_id: s.nodeId, addr: s.addr, starting: true, ...health, raft_group: peer.running ? 'busy' : health.raft_group };
     const state = st.state;
@@ -148,14 +152,23 @@ function expvarOf(s: MetaRootSettings, peer: RootPeerHandle, tail: TailHubActor)
       counts: sum.counts,
       undecodable_entries: st.undecodableEntries,
       tail: await tail.stats(),
-      transport: st.transport,
+      transport: port.stats() ?? null,
       raft: st.raft,
     };
   };
 }
 
-/** Fault drills (NOKV_FAULTS set): fail the raft peer and hold its restart. */
+/** Fault drills (NOKV_FAULTS set): fail the raft peer and hold its restart; terminate its worker thread. */
 function registerPeerDrill(ctx: RoleContext, peer: RootPeerHandle, hold: { until: number }): void {
+  ctx.expvar.route({
+    method: 'POST',
+    path: '/debug/raft-peer/kill-thread',
+    handle: async () => {
+      if (peer.thread === 0) return { status: 409, body: { killed: false, reason: 'the raft peer runs on the main thread (--workers 0)' } };
+      await ctx.actors.killThread(peer.thread);
+      return { status: 200, body: { killed: true, thread: peer.thread } };
+    },
+  });
   ctx.expvar.route({
     method: 'POST',
     path: '/debug/raft-peer/crash',
@@ -175,36 +188,41 @@ function registerPeerDrill(ctx: RoleContext, peer: RootPeerHandle, hold: { until
 
 function children(s: MetaRootSettings, ctx: RoleContext) {
   const log = ctx.logger;
-  let lastLeader = -1;
   const hold = { until: 0 };
-  const peer = new RootPeerHandle(ctx.actors, () => ({
+  const port = new RootRaftPort(ctx.actors, {
     nodeId: s.nodeId,
-    dataDir: s.dataDir,
     raftAddr: s.raftAddr,
     voters: s.voters,
-    clientAddrs: s.clientAddrs,
     ...(s.token ? { token: s.token } : {}),
-    tickMs: s.tickMs,
-    electionTicks: s.electionTicks,
-    heartbeatTicks: s.heartbeatTicks,
-    snapshotEveryEntries: s.snapshotEveryEntries,
-    compactionSlackEntries: s.compactionSlackEntries,
     clock: ctx.clock,
     prng: defaultPrng(),
+    logger: log,
     ...(faultsOf(ctx) ? { faults: faultsOf(ctx)! } : {}),
+    peerOnWorker: ctx.actors.workers > 0,
     onLeaderChange: (leaderId, term) => {
-      if (leaderId === lastLeader) return;
-      lastLeader = leaderId;
       const leaderAddr = leaderId ? (s.clientAddrs.get(leaderId) ?? '') : '';
       log.info({ leader: leaderId, leader_addr: leaderAddr, term, self: leaderId === s.nodeId }, 'meta-root leader changed');
     },
-    beforeOpen: async () => {
-      const wait = hold.until - ctx.clock.now();
-      if (wait > 0) await new Promise<void>((r) => ctx.clock.setTimer(wait, r));
+  });
+  const transport = serviceChildSpec({ id: 'raft-transport', start: () => port.start() });
+  const peer = new RootPeerHandle(ctx.actors, {
+    config: {
+      nodeId: s.nodeId,
+      dataDir: s.dataDir,
+      voters: [...s.voters.keys()],
+      clientAddrs: [...s.clientAddrs],
+      tickMs: s.tickMs,
+      electionTicks: s.electionTicks,
+      heartbeatTicks: s.heartbeatTicks,
+      snapshotEveryEntries: s.snapshotEveryEntries,
+      compactionSlackEntries: s.compactionSlackEntries,
     },
-  }));
+    port,
+    clock: ctx.clock,
+    hold,
+  });
   const tail = new TailHubActor(ctx.actors, s.tailRetainEntries, () => peer.current);
-  ctx.expvar.publish('nokv_meta_root', expvarOf(s, peer, tail));
+  ctx.expvar.publish('nokv_meta_root', expvarOf(s, peer, tail, port));
   if (process.env[FAULTS_ENV] !== undefined) registerPeerDrill(ctx, peer, hold);
   const front = serviceChildSpec({
     id: 'grpc-front',
@@ -220,7 +238,7 @@ function children(s: MetaRootSettings, ctx: RoleContext) {
       };
     },
   });
-  return [peer.childSpec(), tail.childSpec(), front];
+  return [transport, peer.childSpec(), tail.childSpec(), front];
 }
 
 let faults: ReturnType<typeof faultInjectorFromEnv> | null = null;

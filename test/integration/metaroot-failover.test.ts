@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { MetaRootClient } from '../../src/metaroot/client.js';
 import { events, type RootState } from '../../src/metaroot/state/index.js';
-import { MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
+import { METAROOT_WORKERS, MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
 import { waitFor } from '../support/env.js';
 
 async function stateOf(client: MetaRootClient, addr: string): Promise<RootState> {
@@ -19,7 +19,7 @@ async function convergedStates(cluster: MetaRootTestCluster, client: MetaRootCli
   }, 30_000, 100) as Promise<RootState[]>;
 }
 
-describe('meta-root: leader loss and catch-up across three processes', function () {
+for (const workers of METAROOT_WORKERS) describe(`meta-root: leader loss and catch-up across three processes (--workers ${workers})`, function () {
   this.timeout(120_000);
   let cluster: MetaRootTestCluster | undefined;
   let client: MetaRootClient | undefined;
@@ -32,7 +32,7 @@ describe('meta-root: leader loss and catch-up across three processes', function 
   });
 
   it('keeps every acknowledged event after SIGKILL of the leader, elects a new one, and the old leader rejoins', async () => {
-    cluster = await MetaRootTestCluster.start();
+    cluster = await MetaRootTestCluster.start({ extraArgs: ['--workers', String(workers)] });
     client = new MetaRootClient({ endpoints: cluster.endpoints, token: cluster.token, deadlineMs: 15_000 });
     const first = await cluster.leaderId();
     const acked: number[] = [];
@@ -66,7 +66,7 @@ describe('meta-root: leader loss and catch-up across three processes', function 
   });
 
   it('a follower that missed more than the retained log catches up from a snapshot', async () => {
-    cluster = await MetaRootTestCluster.start({ extraArgs: ['--snapshot-every', '20', '--compaction-slack', '5'] });
+    cluster = await MetaRootTestCluster.start({ extraArgs: ['--workers', String(workers), '--snapshot-every', '20', '--compaction-slack', '5'] });
     client = new MetaRootClient({ endpoints: cluster.endpoints, token: cluster.token, deadlineMs: 15_000 });
     const leader = await cluster.leaderId();
     const lagger = cluster.peers.map((p) => p.node_id).find((id) => id !== leader)!;

@@ -1,10 +1,10 @@
 // Owns the raft peer of one meta-root replica as an actor: the only owner of the replica's LMDB environment,
-// its raft transport, its root raft group (the production host, src/raft/host/group.ts, driven by this actor)
-// and the rooted state machine the group applies into. Everything reaches it as a message, in order:
+// its root raft group (the production host, src/raft/host/group.ts, driven by this actor) and the rooted state
+// machine the group applies into. Everything reaches it as a message, in order:
 //
-//   step         raft messages from a peer, already validated by the transport callback (shape, ranges,
-//                addresses: src/raft/validate.ts); the sender is checked against the group's membership here,
-//                where the membership lives, before the core sees them. Drops are counted, never stepped.
+//   raft         one inbound batch's frame of the root group, still encoded (raft-port.ts forwards the bytes):
+//                decoded here, each message validated (src/raft/validate.ts) and its sender checked against
+//                the group's membership before the core sees it. Drops are counted, never stepped.
 //   tick         the raft clock, from a timer of this actor
 //   drive        the group has a Ready: its persist starts and comes back as `persisted` (or `persistFailed`),
 //                so no handler waits on the disk while raft messages, proposals and reads queue behind it
@@ -15,25 +15,24 @@
 //
 // A failure of the group (storage, state machine, persist) or of a handler stops the actor with an error; its
 // supervisor (the role's rest_for_one tree) restarts it, and the new one recovers from the log on disk, then
-// the tail actor and the gRPC front restart after it. Its terminate closes the transport (freeing the raft
-// port) and LMDB, so the restart can open them again.
+// the tail actor and the gRPC front restart after it. Its terminate closes LMDB, so the restart can open it.
 //
-// It runs on the owner thread: the gRPC front and the tail actor it serves live there, and its transport,
-// storage and fault injector are process resources (docs/architecture.md has the placement argument).
-import { actorChildSpec, type ActorContext, type ActorRef, type ActorSystem, type Behaviour, type TraceContext } from '../../actors/index.js';
-import type { Clock, TimerHandle } from '../../common/clock.js';
+// Placement (peer-handle.ts): `--workers 0` runs it on the main thread, `--workers N` on worker thread 1,
+// where it opens the LMDB environment itself. Either way the raft transport stays on the main thread (one
+// grpc-js server per process, raft-port.ts): outbound messages leave through PeerLinks — direct calls on the
+// main thread, batched per turn into one message to the main thread's port actor from a worker.
+import type { ActorContext, ActorRef, Behaviour } from '../../actors/index.js';
+import { SystemClock, type Clock, type TimerHandle } from '../../common/clock.js';
 import { DropLog } from '../../common/drop-log.js';
-import { InvalidArgumentError, NokvError, NotLeaderError, UnavailableError, reviveError } from '../../common/errors.js';
+import { InvalidArgumentError, NokvError, NotLeaderError, reviveError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import type { Prng } from '../../common/prng.js';
+import { defaultPrng, type Prng } from '../../common/prng.js';
 import type { Message } from '../../raft/index.js';
 import { RaftGroup } from '../../raft/host/group.js';
 import { RaftGroupFailedError } from '../../raft/host/errors.js';
-import { MultiRaft } from '../../raft/host/multi.js';
-import { senderIsMember, validateMessage } from '../../raft/validate.js';
+import { admitInbound } from '../../raft/host/inbound.js';
 import { openRaftLogStore, openStorage, type Storage } from '../../storage/index.js';
-import { RaftTransport, type FaultInjector, type RaftTransportStats } from '../../transport/index.js';
-import type { ChildSpec } from '../../supervisor/types.js';
+import { decodeFrame } from '../../transport/raft/codec.js';
 import { ROOT_GROUP_ID } from '../limits.js';
 import {
   encodeCommand,
@@ -51,43 +50,56 @@ import { RootStateMachine } from './state-machine.js';
 
 /** The actor's name in logs, in the supervisor and on /debug/vars. */
 export const RAFT_PEER_ACTOR = 'raft-peer';
-/** Mailbox of the peer actor: raft batches, proposals and reads queue here while a persist is in flight. */
-export const RAFT_PEER_MAILBOX_LIMIT = 65_536;
 /**
- * Raft batches from the transport that may wait in the mailbox; more are dropped (and counted) at the door, so
- * the actor's own messages (persist results, ticks) always find room. Raft recovers from lost messages.
+ * Mailbox of the peer actor: raft batches, proposals and reads queue here while a persist is in flight. A raft
+ * batch that does not fit is dropped (raft recovers from lost messages); the actor's own messages that must
+ * arrive (persist results) are retried until they fit.
  */
-export const MAX_QUEUED_RAFT_BATCHES = 4_096;
+export const RAFT_PEER_MAILBOX_LIMIT = 65_536;
 
-export interface RootPeerOptions {
+/** Plain data a peer is started from: what crosses to its thread as spawn args. */
+export interface RootPeerConfig {
   nodeId: number;
   dataDir: string;
-  /** Where this replica's raft transport listens. */
-  raftAddr: string;
-  /** Every voter of the root group (this node included) → its raft address. */
-  voters: Map<number, string>;
+  /** Every voter of the root group (this node included). */
+  voters: number[];
   /** node id → client address, for the leader hints of every answer. */
-  clientAddrs: Map<number, string>;
-  /** Cluster token the raft streams present and require. */
-  token?: string;
+  clientAddrs: Array<[number, string]>;
   tickMs: number;
   electionTicks: number;
   heartbeatTicks: number;
   snapshotEveryEntries: number;
   compactionSlackEntries: number;
+}
+
+/** An outbound raft message: its destination node, group and the message itself. */
+export interface OutboundRaft {
+  to: number;
+  group: number;
+  msg: Message;
+}
+
+/** How the peer reaches what stays on the main thread (raft-port.ts). */
+export interface PeerLinks {
+  send(items: OutboundRaft[]): void;
+  leaderChanged(leaderId: number, term: number): void;
+}
+
+export interface RootPeerOptions extends RootPeerConfig {
   clock: Clock;
   prng: Prng;
-  faults?: FaultInjector;
-  onLeaderChange?: (leaderId: number, term: number) => void;
-  /** Awaited by init before anything is opened (fault drills hold a restart to observe the replica down). */
-  beforeOpen?: () => Promise<void>;
+  links: PeerLinks;
 }
+
+/** What a peer on a worker thread sends the main thread's port actor (raft-port.ts). */
+export type PortMsg = { t: 'send'; items: OutboundRaft[] } | { t: 'leader'; leaderId: number; term: number };
 
 /** Messages from the tail actor's point of view: what a subscriber hears. */
 export type AppliedNotice = { t: 'applied'; cursor: Cursor; events: RootEvent[] } | { t: 'reset'; at: Cursor };
 
 export type PeerMsg =
-  | { t: 'step'; from: number; msgs: Message[] }
+  /** One group frame of an inbound batch: a msgpack array of raft messages (transport/raft/codec.ts). */
+  | { t: 'raft'; from: number; bytes: Uint8Array }
   | { t: 'unreachable'; node: number }
   | { t: 'tick' }
   | { t: 'drive' }
@@ -123,7 +135,6 @@ export interface PeerStatus {
   voters: number[];
   state: RootState;
   undecodableEntries: number;
-  transport: RaftTransportStats;
   raft: { readies: number; earlySends: number; pendingProposals: number; inboundDrops: ReturnType<DropLog['stats']> };
 }
 
@@ -161,14 +172,13 @@ interface Subscriber {
 
 export class RootPeerActor implements Behaviour<PeerMsg> {
   private storage?: Storage;
-  private transport?: RaftTransport;
   private group?: RaftGroup<CommandOutcome>;
   private readonly sm = new RootStateMachine();
   private readonly subscribers = new Map<number, Subscriber>();
   private drops?: DropLog;
   private tickTimer?: TimerHandle;
   private tickQueued = false;
-  private queuedBatches = 0;
+  private lastLeader = -1;
   private retryTimers = new Set<TimerHandle>();
   private self?: ActorRef<PeerMsg>;
   private log?: Logger;
@@ -180,33 +190,17 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
     const o = this.opts;
     this.self = ctx.self;
     this.log = ctx.log;
-    await o.beforeOpen?.();
     this.drops = new DropLog(o.clock, ctx.log, 'raft message');
     const storage = openStorage({ path: o.dataDir });
     this.storage = storage;
     try {
-      const others = new Map([...o.voters].filter(([id]) => id !== o.nodeId));
-      const transport = new RaftTransport({
-        nodeId: o.nodeId,
-        listenAddr: o.raftAddr,
-        peers: others,
-        onMessages: (from, items) => this.inbound(from, items),
-        onPeerUnreachable: (node) => this.tellSelf({ t: 'unreachable', node }),
-        ...(o.token ? { token: o.token } : {}),
-        peerName: (id) => `meta-root-${id}`,
-        clock: o.clock,
-        prng: o.prng.fork(),
-        logger: ctx.log,
-        ...(o.faults ? { faults: o.faults } : {}),
-      });
-      this.transport = transport;
       this.group = await RaftGroup.open<CommandOutcome>({
         groupId: ROOT_GROUP_ID,
         nodeId: o.nodeId,
-        bootstrapVoters: [...o.voters.keys()].sort((a, b) => a - b),
+        bootstrapVoters: [...o.voters].sort((a, b) => a - b),
         store: openRaftLogStore(storage),
         stateMachine: this.sm,
-        send: MultiRaft.sender(transport, ROOT_GROUP_ID),
+        send: (msgs) => o.links.send(msgs.map((msg) => ({ to: msg.to, group: ROOT_GROUP_ID, msg }))),
         clock: o.clock,
         prng: o.prng.fork(),
         logger: ctx.log,
@@ -215,36 +209,30 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
         snapshotEveryEntries: o.snapshotEveryEntries,
         compactionSlackEntries: o.compactionSlackEntries,
         externalDrive: { wake: () => this.tellSelf({ t: 'drive' }) },
-        ...(o.onLeaderChange ? { onLeaderChange: o.onLeaderChange } : {}),
+        onLeaderChange: (leaderId, term) => {
+          if (leaderId === this.lastLeader) return;
+          this.lastLeader = leaderId;
+          o.links.leaderChanged(leaderId, term);
+        },
         onFailed: (error) => this.tellSelfSurely({ t: 'failed', error }),
       });
       this.sm.listen({
         applied: (cursor, outcome) => this.notify({ t: 'applied', cursor, events: outcome.events }),
         restored: (state) => this.notify({ t: 'reset', at: state.last_applied }),
       });
-      await transport.start();
     } catch (err) {
       await this.close();
       throw err;
     }
     this.scheduleTick();
-    ctx.log.info({ node: o.nodeId, raft: o.raftAddr, data: o.dataDir }, 'meta-root raft peer started');
+    ctx.log.info({ node: o.nodeId, data: o.dataDir }, 'meta-root raft peer started');
   }
 
   receive(msg: PeerMsg, ctx: Ctx): void | Promise<void> {
     const group = this.group!;
     switch (msg.t) {
-      case 'step': {
-        this.queuedBatches--;
-        const conf = group.confState();
-        const isPeer = (id: number) => this.opts.voters.has(id) && id !== this.opts.nodeId;
-        if (!senderIsMember(msg.from, conf, isPeer)) {
-          this.drops!.drop(msg.from, 'not-member', { group: ROOT_GROUP_ID, messages: msg.msgs.length });
-          return;
-        }
-        for (const m of msg.msgs) group.step(m);
-        return;
-      }
+      case 'raft':
+        return this.stepAll(msg.from, msg.bytes);
       case 'unreachable':
         return group.reportUnreachable(msg.node);
       case 'tick':
@@ -290,33 +278,23 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
 
   // ---- raft plumbing ---------------------------------------------------------------------------------------
 
-  /**
-   * Transport callback (outside the mailbox): checks each item against the message rules that need no state
-   * and forwards the good ones as one `step`. Unknown groups, malformed messages and a full queue are dropped
-   * and counted here; the membership check waits for the actor, which owns the membership.
-   */
-  private inbound(from: number, items: Array<{ group: number; msg: unknown }>): void {
-    if (this.stopped) return;
-    const drops = this.drops!;
-    const msgs: Message[] = [];
-    for (const item of items) {
-      if (item.group !== ROOT_GROUP_ID) {
-        drops.drop(from, 'unknown-group', { group: item.group });
-        continue;
-      }
-      const checked = validateMessage(item.msg, { from, to: this.opts.nodeId });
-      if (!checked.ok) {
-        drops.drop(from, checked.reason, { group: item.group, field: checked.field });
-        continue;
-      }
-      msgs.push(checked.value);
-    }
-    if (msgs.length === 0) return;
-    if (this.queuedBatches >= MAX_QUEUED_RAFT_BATCHES || !this.tellSelf({ t: 'step', from, msgs })) {
-      drops.drop(from, 'queue-full', { messages: msgs.length });
+  /** Decodes one inbound frame and steps each message that passes the guard (admitInbound counts the rest). */
+  private stepAll(from: number, bytes: Uint8Array): void {
+    const group = this.group!;
+    let msgs: unknown[];
+    try {
+      msgs = decodeFrame(bytes);
+    } catch (err) {
+      this.drops!.drop(from, 'undecodable', { group: ROOT_GROUP_ID, err: (err as Error).message });
       return;
     }
-    this.queuedBatches++;
+    const o = this.opts;
+    const isConfiguredPeer = (id: number) => id !== o.nodeId && o.voters.includes(id);
+    const check = { drops: this.drops!, groupId: ROOT_GROUP_ID, nodeId: o.nodeId, conf: group.confState(), isConfiguredPeer };
+    for (const raw of msgs) {
+      const m = admitInbound(from, raw, check);
+      if (m) group.step(m);
+    }
   }
 
   /** Starts the next Ready; its persist comes back as a message, so this handler returns at once. */
@@ -378,7 +356,6 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
     for (const t of this.retryTimers) t.cancel();
     this.retryTimers.clear();
     await this.group?.close().catch(() => undefined);
-    await this.transport?.close().catch(() => undefined);
     await this.storage?.close().catch(() => undefined);
   }
 
@@ -390,7 +367,7 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
       node_id: st.nodeId,
       is_leader: st.role === 'leader',
       leader_id: st.leaderId,
-      leader_addr: st.leaderId ? (this.opts.clientAddrs.get(st.leaderId) ?? '') : '',
+      leader_addr: this.clientAddr(st.leaderId),
       raft_term: st.term,
       commit_index: st.commitIndex,
       applied_index: st.appliedIndex,
@@ -398,9 +375,14 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
     };
   }
 
+  private clientAddr(nodeId: number): string {
+    if (!nodeId) return '';
+    return this.opts.clientAddrs.find(([id]) => id === nodeId)?.[1] ?? '';
+  }
+
   private notLeader(): NotLeaderError {
     const leaderId = this.group!.status().leaderId;
-    const leaderAddr = leaderId ? (this.opts.clientAddrs.get(leaderId) ?? '') : '';
+    const leaderAddr = this.clientAddr(leaderId);
     const who = leaderId ? `leader is node ${leaderId} at ${leaderAddr}` : 'no leader known';
     return new NotLeaderError(`not leader: meta-root node ${this.opts.nodeId} is not the leader (${who})`, { leaderId, leaderAddr });
   }
@@ -458,85 +440,47 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
       voters: st.voters,
       state: this.sm.state,
       undecodableEntries: this.sm.undecodableEntries,
-      transport: this.transport!.stats(),
       raft: { ...group.stats(), inboundDrops: this.drops!.stats() },
     };
-  }
-}
-
-/**
- * What the role, the gRPC front and /debug/vars hold: the supervisor child of the peer actor, and asks to the
- * running one. Between a failure and the restart's end there is no peer: asks answer UNAVAILABLE and the
- * replica reports its raft group `failed` (restart pending) instead of serving stale answers.
- */
-export class RootPeerHandle {
-  private ref: ActorRef<PeerMsg> | undefined;
-  private startsCount = 0;
-  private failure: string | undefined;
-
-  constructor(
-    private readonly actors: ActorSystem,
-    /** The options of each (re)start. */
-    private readonly options: () => RootPeerOptions,
-  ) {}
-
-  childSpec(): ChildSpec {
-    return actorChildSpec<PeerMsg>(
-      this.actors,
-      { name: RAFT_PEER_ACTOR, thread: 0, mailboxLimit: RAFT_PEER_MAILBOX_LIMIT, behaviour: () => new RootPeerActor(this.options()) },
-      {
-        onStart: (ref) => {
-          this.ref = ref;
-          this.startsCount++;
-          this.actors.onExit(ref, (reason) => {
-            if (this.ref === ref) this.ref = undefined;
-            if (typeof reason === 'object') this.failure = reason.error.message;
-          });
-        },
-      },
-    );
-  }
-
-  /** `running`, `failed` (stopped after a failure, restart pending) or `starting`: never a silent zombie. */
-  get groupState(): 'running' | 'failed' | 'starting' {
-    if (this.ref) return 'running';
-    return this.failure ? 'failed' : 'starting';
-  }
-
-  /** Completed starts after the first: restarts after a failure. */
-  get restarts(): number {
-    return Math.max(0, this.startsCount - 1);
-  }
-
-  get lastFailure(): string | undefined {
-    return this.failure;
-  }
-
-  get running(): boolean {
-    return this.ref !== undefined;
-  }
-
-  /** The running peer actor (for actors that message it directly). */
-  get current(): ActorRef<PeerMsg> | undefined {
-    return this.ref;
-  }
-
-  /** Asks the running peer; UNAVAILABLE while there is none. */
-  ask<R>(msg: PeerMsg, timeoutMs: number, trace?: TraceContext): Promise<R> {
-    const ref = this.ref;
-    if (!ref) return Promise.reject(new UnavailableError('meta-root raft peer is restarting'));
-    return ref.ask<R>(msg, { timeoutMs, ...(trace ? { trace } : {}) });
-  }
-
-  /** Tells the running peer (fault drills); false when there is none. */
-  tell(msg: PeerMsg): boolean {
-    if (!this.ref) return false;
-    this.ref.tell(msg);
-    return true;
   }
 }
 
 /** Whether an error means the replica's raft peer or tail is not there to answer (stopped, restarting). */
 export function peerUnavailable(err: unknown): boolean {
   return err instanceof NokvError && err.code === 'UNAVAILABLE';
+}
+
+/** Args of a peer spawned on a worker thread: its config and the main thread's port actor. */
+export interface RootPeerArgs {
+  config: RootPeerConfig;
+  port: ActorRef<PortMsg>;
+}
+
+/**
+ * Spawn export for a worker thread: the peer on that thread's system clock and its own PRNG, its outbound raft
+ * messages batched per turn into one `send` to the port actor (a turn's Ready sends to every peer at once).
+ */
+export function rootPeerOnWorker(args: RootPeerArgs): RootPeerActor {
+  return new RootPeerActor({ ...args.config, clock: new SystemClock(), prng: defaultPrng(), links: portLinks(args.port) });
+}
+
+function portLinks(port: ActorRef<PortMsg>): PeerLinks {
+  let out: OutboundRaft[] = [];
+  let scheduled = false;
+  const flush = () => {
+    scheduled = false;
+    const items = out;
+    out = [];
+    port.tell({ t: 'send', items });
+  };
+  return {
+    send(items) {
+      for (const i of items) out.push(i);
+      if (!scheduled) {
+        scheduled = true;
+        queueMicrotask(flush);
+      }
+    },
+    leaderChanged: (leaderId, term) => port.tell({ t: 'leader', leaderId, term }),
+  };
 }

@@ -5,8 +5,10 @@
 // own timeout (a message to self on the injected clock). Also owns the adapter the gRPC front and /debug/vars
 // use (everything through the mailbox), and the actor's child spec for the role's supervisor.
 //
-// It runs on the owner thread with the raft peer that feeds it and the gRPC front it answers, so every
-// applied entry and every read is a same-thread message.
+// It runs on the raft peer's thread (the main thread at `--workers 0`, the peer's worker otherwise), so every
+// applied notice is a same-thread tell: a notice that does not fit the mailbox throws at the peer, which then
+// sends a reset instead of leaving a silent gap (a tell across threads to a full mailbox is dropped unseen).
+// The gRPC front's reads cross to that thread as asks.
 import { actorChildSpec, type ActorContext, type ActorRef, type ActorSystem, type Behaviour, type Replier } from '../../actors/index.js';
 import { ResourceExhaustedError, UnavailableError } from '../../common/errors.js';
 import type { ChildSpec } from '../../supervisor/types.js';
@@ -19,6 +21,7 @@ import { TailHub, type TailHubStats, type TailPage } from './tail-hub.js';
 export const TAIL_ACTOR = 'tail-hub';
 /** How long the tail actor waits for the raft peer to answer its subscription. */
 const SUBSCRIBE_TIMEOUT_MS = 10_000;
+const TAIL_MODULE = new URL('./tail-actor.js', import.meta.url).href;
 
 export type TailMsg =
   | AppliedNotice
@@ -36,13 +39,19 @@ interface Waiter {
 
 type Ctx = ActorContext<TailMsg>;
 
+/** Spawn args (plain data and a ref), so the actor can start on a worker thread. */
+export interface TailActorArgs {
+  capacity: number;
+  peer: ActorRef<PeerMsg>;
+}
+
 export class TailActor implements Behaviour<TailMsg> {
   readonly hub: TailHub;
   private readonly waiters = new Map<number, Waiter>();
   private nextWaiter = 1;
   private self: ActorRef<TailMsg> | undefined;
 
-  constructor(private readonly deps: { capacity: number; peer: ActorRef<PeerMsg> }) {
+  constructor(private readonly deps: TailActorArgs) {
     this.hub = new TailHub(deps.capacity);
   }
 
@@ -128,20 +137,19 @@ export class TailHubActor {
     private readonly peer: () => ActorRef<PeerMsg> | undefined,
   ) {}
 
+  /** Placed on the thread of the peer it subscribes to. */
   childSpec(): ChildSpec {
     return actorChildSpec<TailMsg>(
       this.actors,
-      {
-        name: TAIL_ACTOR,
-        thread: 0,
-        mailboxLimit: TAIL_ACTOR_MAILBOX_LIMIT,
-        behaviour: () => {
-          const peer = this.peer();
-          if (!peer) throw new UnavailableError('tail hub started before the raft peer');
-          return new TailActor({ capacity: this.capacity, peer });
-        },
+      () => {
+        const peer = this.peer();
+        if (!peer) throw new UnavailableError('tail hub started before the raft peer');
+        const args: TailActorArgs = { capacity: this.capacity, peer };
+        const common = { name: TAIL_ACTOR, thread: peer.thread, mailboxLimit: TAIL_ACTOR_MAILBOX_LIMIT };
+        return peer.thread === 0 ? { ...common, behaviour: () => new TailActor(args) } : { ...common, module: TAIL_MODULE, export: 'TailActor', args };
       },
       {
+        id: TAIL_ACTOR,
         onStart: (ref) => {
           this.ref = ref;
           this.actors.onExit(ref, () => {
