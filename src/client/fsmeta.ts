@@ -7,7 +7,9 @@ import { NokvError } from '../common/errors.js';
 import { defaultPrng, type Prng } from '../common/prng.js';
 import { FSMETA_PROTO, FSMETA_SERVICE } from '../gateway/server/wire.js';
 import { createClient, fromGrpcError, loadProto, setToken, unaryCall } from '../transport/index.js';
-import { DEFAULT_RETRY_POLICY, backoffMs, withRetries, type RetryPolicy } from './retry.js';
+import type { Clock } from '../common/clock.js';
+import { RETRY_SYSTEM_CLOCK, backoffMs, sleep } from '../common/retry.js';
+import { DEFAULT_RETRY_POLICY, withRetries, type RetryPolicy } from './retry.js';
 
 export type InodeType = 'file' | 'directory';
 /** A name as sent: bytes, or a string sent as its UTF-8 bytes. */
@@ -91,6 +93,8 @@ export interface FsMetaClientOptions {
   token?: string;
   retry?: Partial<RetryPolicy>;
   prng?: Prng;
+  /** Time for retry budgets and backoff sleeps (default: real time; a simulator or test passes its own). */
+  clock?: Clock;
 }
 
 type Wire = Record<string, any>;
@@ -127,6 +131,7 @@ export class FsMetaClient {
   private readonly clients: grpc.Client[];
   private readonly policy: RetryPolicy;
   private readonly prng: Prng;
+  private readonly clock: Clock;
   private preferred = 0;
 
   constructor(private readonly o: FsMetaClientOptions) {
@@ -135,6 +140,7 @@ export class FsMetaClient {
     this.clients = o.endpoints.map((a) => createClient(ctor, a));
     this.policy = { ...DEFAULT_RETRY_POLICY, ...o.retry };
     this.prng = o.prng ?? defaultPrng();
+    this.clock = o.clock ?? RETRY_SYSTEM_CLOCK;
   }
 
   close(): void {
@@ -236,7 +242,7 @@ export class FsMetaClient {
   async *watch(spec: WatchSpec): AsyncGenerator<WatchEvent> {
     let resume = spec.resumeFrom;
     let failures = 0;
-    let lastProgress = Date.now();
+    let lastProgress = this.clock.now();
     for (;;) {
       if (spec.signal?.aborted) return;
       const stream = this.openWatch(spec, resume);
@@ -246,7 +252,7 @@ export class FsMetaClient {
         for await (const msg of stream as AsyncIterable<Wire>) {
           // Any answer shows the gateway is there (the budget restarts); only an event resets the backoff, so a
           // gateway that accepts and then ends every stream is retried at a growing interval, not in a tight loop.
-          lastProgress = Date.now();
+          lastProgress = this.clock.now();
           if (msg.ready) {
             const c = cursorIn(msg.ready.cursor);
             if (!resume && c.regionId !== 0n) resume = c;
@@ -267,9 +273,9 @@ export class FsMetaClient {
       } catch (err) {
         if (spec.signal?.aborted) return;
         const e = fromGrpcError(err);
-        if (!(e instanceof NokvError) || e.code !== 'UNAVAILABLE' || Date.now() - lastProgress > this.policy.callBudgetMs) throw e;
+        if (!(e instanceof NokvError) || e.code !== 'UNAVAILABLE' || this.clock.now() - lastProgress > this.policy.callBudgetMs) throw e;
         this.preferred = (this.preferred + 1) % this.clients.length;
-        await new Promise((r) => setTimeout(r, backoffMs(this.policy, failures++, this.prng)));
+        await sleep(this.clock, backoffMs(this.policy, failures++, this.prng));
       } finally {
         spec.signal?.removeEventListener('abort', cancel);
         stream.cancel();
@@ -303,6 +309,7 @@ export class FsMetaClient {
       endpoints: this.clients.length,
       policy: this.policy,
       prng: this.prng,
+      clock: this.clock,
       start: this.preferred,
       attempt: ({ endpoint, deadlineMs }) => unaryCall<Wire, Wire>(this.clients[endpoint]!, method, req, { deadlineMs, ...(this.o.token ? { token: this.o.token } : {}) }),
       retryable: (err) => transient(method, err),

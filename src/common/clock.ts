@@ -24,6 +24,20 @@ export class SystemClock implements Clock {
   }
 }
 
+/**
+ * Real time whose timers keep the process alive: a command-line client waiting out a retry backoff has
+ * nothing else pending and must not exit meanwhile.
+ */
+export class KeepAliveClock implements Clock {
+  now(): number {
+    return Date.now();
+  }
+  setTimer(delayMs: number, fn: () => void): TimerHandle {
+    const t = setTimeout(fn, Math.max(0, delayMs));
+    return { cancel: () => clearTimeout(t) };
+  }
+}
+
 interface PendingTimer {
   at: number;
   seq: number;

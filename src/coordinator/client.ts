@@ -1,11 +1,14 @@
 // Owns the coordinator client library: a list of endpoints with a sticky preferred one, failover on "not
 // holder" (straight to the named holder when its address is known) and on UNAVAILABLE or deadline, bounded
-// retries with exponential backoff and jitter, a deadline per attempt, and an era floor: a duty reply from an
-// era older than one this client has already seen is refused as stale (Silence) and retried elsewhere. Tso
+// retries with exponential backoff and jitter (the common retry policy, src/common/retry.ts, on an injectable
+// clock), a deadline per attempt, and an era floor: a duty reply from an era older than one this client has
+// already seen is refused as stale (Silence) and retried elsewhere. Tso
 // requests are batched: one call in flight, the requests that arrive meanwhile share the next (tso-batch.ts).
 import type * as grpc from '@grpc/grpc-js';
 import { NokvError, UnavailableError } from '../common/errors.js';
+import type { Clock } from '../common/clock.js';
 import { defaultPrng, type Prng } from '../common/prng.js';
+import { retrying, type RetryPolicy } from '../common/retry.js';
 import { createClient, unaryCall } from '../transport/index.js';
 import { MAX_BATCH } from './allocator.js';
 import { isNotHolder, StaleEraError } from './errors.js';
@@ -21,6 +24,7 @@ export const DEFAULT_CALL_BUDGET_MS = 10_000;
 /** Backoff after a full round of endpoints failed, doubling to the cap, ±25 % jitter. */
 export const BACKOFF_BASE_MS = 25;
 export const BACKOFF_MAX_MS = 500;
+export const BACKOFF_JITTER = 0.25;
 /** Hard cap on attempts per call, whatever the budget. */
 export const MAX_ATTEMPTS = 200;
 
@@ -30,6 +34,8 @@ export interface CoordinatorClientOptions {
   attemptDeadlineMs?: number;
   callBudgetMs?: number;
   prng?: Prng;
+  /** Time for the call budget and backoff sleeps (default: real time). */
+  clock?: Clock;
 }
 
 export interface TsoReply {
@@ -54,6 +60,7 @@ export class CoordinatorClient {
   /** Highest era seen in any duty reply. */
   private eraFloor = 0;
   private readonly prng: Prng;
+  private readonly policy: RetryPolicy;
   private readonly tsoBatch: TsoBatcher<TsoReply>;
   readonly stats = { attempts: 0, failovers: 0, stale_replies: 0 };
 
@@ -62,6 +69,14 @@ export class CoordinatorClient {
     const ctor = coordinatorProto().clientConstructor(COORDINATOR_SERVICE);
     this.clients = o.endpoints.map((addr) => createClient(ctor, addr));
     this.prng = o.prng ?? defaultPrng();
+    this.policy = {
+      attemptDeadlineMs: o.attemptDeadlineMs ?? DEFAULT_ATTEMPT_DEADLINE_MS,
+      callBudgetMs: o.callBudgetMs ?? DEFAULT_CALL_BUDGET_MS,
+      backoffBaseMs: BACKOFF_BASE_MS,
+      backoffMaxMs: BACKOFF_MAX_MS,
+      jitter: BACKOFF_JITTER,
+      maxAttempts: MAX_ATTEMPTS,
+    };
     this.tsoBatch = new TsoBatcher(async (count) => {
       const r = await this.call('Tso', { count }, true);
       return { timestamp: BigInt(r.timestamp), count: r.count, era: Number(r.era), served_by: r.served_by };
@@ -153,37 +168,32 @@ export class CoordinatorClient {
    * floor; other calls fail over only when an endpoint is unreachable.
    */
   async call(method: string, req: unknown, duty: boolean): Promise<Reply> {
-    const budget = this.o.callBudgetMs ?? DEFAULT_CALL_BUDGET_MS;
-    const started = Date.now();
-    let backoff = BACKOFF_BASE_MS;
-    let lastErr: unknown;
+    const policy = this.policy;
     let triedInRound = 0;
-    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const left = budget - (Date.now() - started);
-      if (left <= 0) break;
-      const i = this.preferred;
-      this.stats.attempts++;
-      try {
-        const deadlineMs = Math.min(this.o.attemptDeadlineMs ?? DEFAULT_ATTEMPT_DEADLINE_MS, left);
+    let i = this.preferred;
+    return retrying({
+      policy,
+      prng: this.prng,
+      ...(this.o.clock ? { clock: this.o.clock } : {}),
+      attempt: async ({ deadlineMs }) => {
+        i = this.preferred;
+        this.stats.attempts++;
         const res = await unaryCall<unknown, Reply>(this.clients[i]!, method, req, { deadlineMs, token: this.o.token });
         if (duty && res.era !== undefined) this.checkEra(Number(res.era), i);
         return res;
-      } catch (err) {
-        lastErr = err;
-        if (!retryable(err, duty)) throw err;
+      },
+      onFailure: (err) => {
+        if (!retryable(err, duty)) return 'stop';
         const hinted = isNotHolder(err) ? this.indexOf((err as NokvError).details.holder_addr) : -1;
         this.preferred = hinted >= 0 && hinted !== i ? hinted : (i + 1) % this.clients.length;
         this.stats.failovers++;
-        if (++triedInRound >= this.clients.length) {
-          triedInRound = 0;
-          const jitter = 0.75 + this.prng.next() * 0.5;
-          await new Promise((r) => setTimeout(r, Math.min(backoff * jitter, Math.max(0, budget - (Date.now() - started)))));
-          backoff = Math.min(BACKOFF_MAX_MS, backoff * 2);
-        }
-      }
-    }
-    if (lastErr instanceof NokvError) throw lastErr;
-    throw new UnavailableError(`${method}: no coordinator answered within ${budget} ms`, { cause: String(lastErr) });
+        if (++triedInRound < this.clients.length) return 'now';
+        triedInRound = 0;
+        return 'backoff';
+      },
+      exhausted: (lastErr) =>
+        lastErr instanceof NokvError ? lastErr : new UnavailableError(`${method}: no coordinator answered within ${policy.callBudgetMs} ms`, { cause: String(lastErr) }),
+    });
   }
 
   private checkEra(era: number, endpoint: number): void {

@@ -12,6 +12,7 @@ import type { Clock, TimerHandle } from '../common/clock.js';
 import { FailedPreconditionError, InvalidArgumentError, NokvError, UnavailableError } from '../common/errors.js';
 import type { Logger } from '../common/log.js';
 import type { Prng } from '../common/prng.js';
+import { Backoff } from '../common/retry.js';
 import type { ActorContext, ActorRef, Behaviour, Replier, TraceContext } from '../actors/index.js';
 import type { ExitReason } from '../supervisor/types.js';
 import {
@@ -131,7 +132,8 @@ export class HolderActor implements Behaviour<HolderMsg> {
   /** An input arrived while busy: evaluate again once the step is done. */
   private dirty = false;
   private timer?: TimerHandle;
-  private backoffMs = RETRY_MIN_MS;
+  /** After a failed campaign or renewal; reset by a granted or renewed tenure. */
+  private readonly backoff = new Backoff({ backoffBaseMs: RETRY_MIN_MS, backoffMaxMs: RETRY_MAX_MS, jitter: 0 });
   private released = false;
   private lastLogged = { holder: '', era: -1 };
   /** The handover record as of this coordinator's last handover command (the view may not show it yet). */
@@ -305,8 +307,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
   }
 
   private retryLater(ctx: Ctx): void {
-    const delay = this.backoffMs;
-    this.backoffMs = Math.min(RETRY_MAX_MS, this.backoffMs * 2);
+    const delay = this.backoff.next();
     this.cancelTimer();
     this.timer = ctx.sendSelfAfter(delay, { t: 'tick' });
   }
@@ -361,7 +362,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
     const era = out.tenure.era;
     const previous = this.core.era;
     this.core.granted(era);
-    this.backoffMs = RETRY_MIN_MS;
+    this.backoff.reset();
     if (era !== previous) {
       this.ids.reset(out.id_fence);
       this.tso.reset(out.tso_fence);
@@ -409,7 +410,7 @@ export class HolderActor implements Behaviour<HolderMsg> {
       return this.endStep(true, ctx);
     }
     this.d.metrics.renewals++;
-    this.backoffMs = RETRY_MIN_MS;
+    this.backoff.reset();
     this.endStep(true, ctx);
   }
 

@@ -7,6 +7,7 @@
 import { actorChildSpec, type ActorContext, type ActorRef, type ActorSystem, type Behaviour, type Replier } from '../actors/index.js';
 import type { Clock, TimerHandle } from '../common/clock.js';
 import { UnavailableError } from '../common/errors.js';
+import { Backoff, sleep } from '../common/retry.js';
 import { applyBatch, noteApplied, type Cursor, type RootState } from '../metaroot/state/index.js';
 import type { ChildSpec } from '../supervisor/types.js';
 import type { RootPort, TailEntry, TailResult } from './root-port.js';
@@ -16,6 +17,10 @@ export const TAIL_POLL_MS = 1_000;
 /** After a failed poll or snapshot, wait this long (doubling) before the next try, up to the max. */
 export const TAIL_RETRY_MIN_MS = 50;
 export const TAIL_RETRY_MAX_MS = 1_000;
+/** Between failed polls or reloads, no jitter (one view per coordinator); reset by a poll that reached the root. */
+const TAIL_RETRY_POLICY = { backoffBaseMs: TAIL_RETRY_MIN_MS, backoffMaxMs: TAIL_RETRY_MAX_MS, jitter: 0 };
+/** A poll or load result that met a full mailbox is offered again after this long. */
+const FULL_MAILBOX_RETRY_MS = 5;
 /** How long a write waits for the view to include what it wrote. */
 export const CATCH_UP_TIMEOUT_MS = 3_000;
 /** The actor's name in logs, in the supervisor and on /debug/vars. */
@@ -70,18 +75,18 @@ export class RootViewActor implements Behaviour<ViewMsg> {
   private readonly waiters = new Map<number, { index: number; replier: Replier; timer: TimerHandle }>();
   private readonly reloads = new Map<number, { replier?: Replier; fromTail: boolean }>();
   private nextSeq = 1;
-  private backoff = TAIL_RETRY_MIN_MS;
   private stopped = false;
   /** Unix ms of the last poll that reached the root (lag is measured from it). */
   private lastContactMs = 0;
   private lastError = '';
   private reloadCount = 0;
 
+  private readonly backoff = new Backoff(TAIL_RETRY_POLICY);
+
   constructor(private readonly d: { root: RootPort }) {}
 
   /** Loads the first snapshot, retrying with backoff until it succeeds: spawn resolves once the view is loaded. */
   async init(ctx: Ctx): Promise<void> {
-    let backoff = TAIL_RETRY_MIN_MS;
     for (;;) {
       try {
         const { state } = await this.d.root.snapshot({});
@@ -91,11 +96,11 @@ export class RootViewActor implements Behaviour<ViewMsg> {
         const msg = errMessage(err);
         if (msg !== this.lastError) ctx.log.warn({ err: msg }, 'rooted snapshot unavailable; retrying');
         this.lastError = msg;
-        await sleep(ctx.clock, backoff);
-        backoff = Math.min(TAIL_RETRY_MAX_MS, backoff * 2);
+        await sleep(ctx.clock, this.backoff.next());
       }
     }
     this.lastError = '';
+    this.backoff.reset();
     ctx.log.info({ index: this.cursor.index, era: this.current!.tenure.era, holder_id: this.current!.tenure.holder_id }, 'rooted view loaded');
     ctx.self.tell({ t: 'poll' });
   }
@@ -184,10 +189,10 @@ export class RootViewActor implements Behaviour<ViewMsg> {
   /** One long-poll as a job: its answer comes back as `polled`. */
   private poll(ctx: Ctx): void {
     if (this.stopped) return;
-    const self = ctx.self;
+    const { self, clock } = ctx;
     this.d.root.waitTail({ after: this.cursor, timeoutMs: TAIL_POLL_MS }).then(
-      (value) => tellQuietly(self, { t: 'polled', result: { ok: true, value } }),
-      (error: unknown) => tellQuietly(self, { t: 'polled', result: { ok: false, error } }),
+      (value) => tellQuietly(clock, self, { t: 'polled', result: { ok: true, value } }),
+      (error: unknown) => tellQuietly(clock, self, { t: 'polled', result: { ok: false, error } }),
     );
   }
 
@@ -196,13 +201,12 @@ export class RootViewActor implements Behaviour<ViewMsg> {
       const msg = errMessage(result.error);
       if (msg !== this.lastError) ctx.log.warn({ err: msg }, 'rooted tail unavailable; retrying');
       this.lastError = msg;
-      ctx.sendSelfAfter(this.backoff, { t: 'poll' });
-      this.backoff = Math.min(TAIL_RETRY_MAX_MS, this.backoff * 2);
+      ctx.sendSelfAfter(this.backoff.next(), { t: 'poll' });
       return;
     }
     this.lastContactMs = ctx.clock.now();
     this.lastError = '';
-    this.backoff = TAIL_RETRY_MIN_MS;
+    this.backoff.reset();
     if (result.value.snapshot_required) return this.reload(false, true, ctx);
     this.applyTail(result.value.entries, ctx);
     this.poll(ctx);
@@ -212,10 +216,10 @@ export class RootViewActor implements Behaviour<ViewMsg> {
   private reload(linearizable: boolean, fromTail: boolean, ctx: Ctx, replier?: Replier): void {
     const seq = this.nextSeq++;
     this.reloads.set(seq, { ...(replier ? { replier } : {}), fromTail });
-    const self = ctx.self;
+    const { self, clock } = ctx;
     this.d.root.snapshot({ linearizable }).then(
-      ({ state }) => tellQuietly(self, { t: 'loaded', seq, result: { ok: true, value: state } }),
-      (error: unknown) => tellQuietly(self, { t: 'loaded', seq, result: { ok: false, error } }),
+      ({ state }) => tellQuietly(clock, self, { t: 'loaded', seq, result: { ok: true, value: state } }),
+      (error: unknown) => tellQuietly(clock, self, { t: 'loaded', seq, result: { ok: false, error } }),
     );
   }
 
@@ -231,8 +235,7 @@ export class RootViewActor implements Behaviour<ViewMsg> {
     if (!r.fromTail) return;
     if (result.ok) return this.poll(ctx);
     // The tail needs a snapshot and none came: retry the poll (which asks for the snapshot again) later.
-    ctx.sendSelfAfter(this.backoff, { t: 'poll' });
-    this.backoff = Math.min(TAIL_RETRY_MAX_MS, this.backoff * 2);
+    ctx.sendSelfAfter(this.backoff.next(), { t: 'poll' });
   }
 
   private loaded(state: RootState, ctx: Ctx): void {
@@ -338,16 +341,12 @@ function errMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function sleep(clock: Clock, ms: number): Promise<void> {
-  return new Promise((resolve) => clock.setTimer(ms, () => resolve()));
-}
-
 /** A job's result to an actor that may have stopped meanwhile: then it is simply dropped. */
-function tellQuietly<M>(ref: ActorRef<M>, msg: M): void {
+function tellQuietly<M>(clock: Clock, ref: ActorRef<M>, msg: M): void {
   try {
     ref.tell(msg);
   } catch {
     // Full mailbox: a lost poll result is retried by nothing, so try again shortly.
-    setTimeout(() => tellQuietly(ref, msg), 5).unref();
+    clock.setTimer(FULL_MAILBOX_RETRY_MS, () => tellQuietly(clock, ref, msg));
   }
 }

@@ -12,7 +12,9 @@
 import type * as grpc from '@grpc/grpc-js';
 import { NokvError, NotLeaderError, TimeoutError, UnavailableError, reviveError, type ErrorCode } from '../common/errors.js';
 import { silentLogger, type Logger } from '../common/log.js';
+import type { Clock } from '../common/clock.js';
 import { defaultPrng, type Prng } from '../common/prng.js';
+import { retrying, type RetryPolicy } from '../common/retry.js';
 import { createClient, unaryCall } from '../transport/index.js';
 import {
   DEFAULT_ATTEMPT_TIMEOUT_MS,
@@ -20,6 +22,7 @@ import {
   DEFAULT_MAX_ATTEMPTS,
   CLIENT_BACKOFF_BASE_MS,
   CLIENT_BACKOFF_MAX_MS,
+  CLIENT_BACKOFF_JITTER,
   WAIT_TAIL_CALL_SLACK_MS,
 } from './limits.js';
 import type {
@@ -85,6 +88,8 @@ export interface MetaRootClientOptions {
   logger?: Logger;
   /** Backoff jitter. */
   prng?: Prng;
+  /** Time for the call deadline and backoff sleeps (default: real time). */
+  clock?: Clock;
 }
 
 export interface StatusReply {
@@ -227,59 +232,62 @@ export class MetaRootClient {
     return addr;
   }
 
-  private backoffMs(failures: number): number {
-    const base = Math.min(CLIENT_BACKOFF_MAX_MS, CLIENT_BACKOFF_BASE_MS * 2 ** Math.max(0, failures - 1));
-    return Math.round(base * (0.5 + this.prng.next()));
-  }
-
   private async call<T>(method: string, req: unknown, opts: CallOptions, write: boolean): Promise<T> {
     if (this.closed) throw new UnavailableError('meta-root client is closed');
     const deadlineMs = opts.deadlineMs ?? this.opts.deadlineMs ?? DEFAULT_CLIENT_DEADLINE_MS;
     const attemptMs = opts.attemptTimeoutMs ?? this.opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     const maxAttempts = opts.endpoint ? 1 : (this.opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
-    const deadline = Date.now() + deadlineMs;
+    const policy: RetryPolicy = {
+      attemptDeadlineMs: attemptMs,
+      callBudgetMs: deadlineMs,
+      backoffBaseMs: CLIENT_BACKOFF_BASE_MS,
+      backoffMaxMs: CLIENT_BACKOFF_MAX_MS,
+      jitter: CLIENT_BACKOFF_JITTER,
+      maxAttempts,
+    };
     let hint: string | undefined;
-    let failures = 0;
+    let addr = '';
     // Endpoints that did not answer during this call: a stale leader hint naming one of them (followers keep
     // naming a dead leader until they elect a new one) is a reason to back off, not to retry at once.
     const unreachable = new Set<string>();
-    let lastErr: unknown;
-    for (let attempt = 0; attempt < maxAttempts; attempt++) {
-      const left = deadline - Date.now();
-      if (left <= 0) break;
-      const addr = opts.endpoint ?? this.pick(hint);
-      hint = undefined;
-      try {
+    return retrying<T>({
+      policy,
+      prng: this.prng,
+      ...(this.opts.clock ? { clock: this.opts.clock } : {}),
+      attempt: async ({ deadlineMs: left }) => {
+        addr = opts.endpoint ?? this.pick(hint);
+        hint = undefined;
         const res = await unaryCall<unknown, T>(this.client(addr), method, req, {
-          deadlineMs: Math.max(1, Math.min(left, attemptMs)),
+          deadlineMs: Math.max(1, left),
           ...(this.opts.token ? { token: this.opts.token } : {}),
         });
         if (write || this.preferred === undefined) this.preferred = addr;
         return res;
-      } catch (err) {
-        lastErr = err;
+      },
+      onFailure: (err) => {
         if (this.preferred === addr) this.preferred = undefined;
         if (err instanceof NotLeaderError) {
           const leaderAddr = typeof err.details.leaderAddr === 'string' ? err.details.leaderAddr : '';
           if (leaderAddr && leaderAddr !== addr && !unreachable.has(leaderAddr)) {
             hint = leaderAddr;
             this.log.debug({ method, from: addr, leader: leaderAddr }, 'meta-root: following the leader');
-            continue;
+            return 'now';
           }
-        } else if (err instanceof UnavailableError || err instanceof TimeoutError) {
-          unreachable.add(addr);
-        } else {
-          throw err;
+          return 'backoff';
         }
-        failures++;
-        const wait = Math.min(this.backoffMs(failures), Math.max(0, deadline - Date.now()));
-        this.log.debug({ method, addr, err: (err as Error).message, wait }, 'meta-root: attempt failed; retrying');
-        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
-      }
-    }
-    const why = lastErr instanceof Error ? lastErr.message : String(lastErr ?? 'deadline passed');
-    if (lastErr instanceof TimeoutError) throw new TimeoutError(`meta-root ${method}: no answer within ${deadlineMs} ms (${why})`);
-    throw new UnavailableError(`meta-root ${method}: no ${write ? 'leader' : 'replica'} answered (${why})`, { endpoints: this.endpoints });
+        if (err instanceof UnavailableError || err instanceof TimeoutError) {
+          unreachable.add(addr);
+          return 'backoff';
+        }
+        return 'stop';
+      },
+      onBackoff: (wait, err) => this.log.debug({ method, addr, err: (err as Error).message, wait }, 'meta-root: attempt failed; retrying'),
+      exhausted: (lastErr) => {
+        const why = lastErr instanceof Error ? lastErr.message : String(lastErr ?? 'deadline passed');
+        if (lastErr instanceof TimeoutError) return new TimeoutError(`meta-root ${method}: no answer within ${deadlineMs} ms (${why})`);
+        return new UnavailableError(`meta-root ${method}: no ${write ? 'leader' : 'replica'} answered (${why})`, { endpoints: this.endpoints });
+      },
+    });
   }
 }
 

@@ -54,5 +54,6 @@ export const DEFAULT_MAX_ATTEMPTS = 40;
 /** Client: backoff between attempts that got no leader hint, doubled per attempt up to the cap, ±50 % jitter. */
 export const CLIENT_BACKOFF_BASE_MS = 25;
 export const CLIENT_BACKOFF_MAX_MS = 400;
+export const CLIENT_BACKOFF_JITTER = 0.5;
 /** Client: extra time a WaitTail call's deadline allows beyond the wait it asks for. */
 export const WAIT_TAIL_CALL_SLACK_MS = 1_000;

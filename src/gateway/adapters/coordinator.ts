@@ -4,6 +4,7 @@
 import type { Clock } from '../../common/clock.js';
 import type { CoordinatorClient } from '../../coordinator/client.js';
 import type { CoordinatorDuties, FsRootEvent, MountInfo, QuotaFence } from '../kv.js';
+import { sleep } from '../../common/retry.js';
 import { SubtreeHandoffs } from './subtree-handoff.js';
 
 /** How long a mount or fence answer is reused (misses too, for fences). */
@@ -36,7 +37,7 @@ export class CoordinatorDutiesAdapter implements CoordinatorDuties {
     clock: Clock,
     authorityHolder = 'fsmeta',
   ) {
-    this.handoffs = new SubtreeHandoffs(client, authorityHolder);
+    this.handoffs = new SubtreeHandoffs(client, authorityHolder, (ms) => sleep(clock, ms));
     this.mounts = new TtlCache(clock);
     this.fences = new TtlCache(clock);
   }

@@ -4,6 +4,7 @@
 // frontier. Meta-root validates both (holder, era strictly above, frontier never back), so this module only
 // has to name the right era; a refusal from a stale view is retried after re-reading.
 import { FailedPreconditionError, NokvError } from '../../common/errors.js';
+import { RETRY_SYSTEM_CLOCK, sleep as sleepOn } from '../../common/retry.js';
 import type { CoordinatorClient } from '../../coordinator/client.js';
 
 /** Attempts to open a handoff when a lagging view or an earlier writer made meta-root refuse it. */
@@ -40,7 +41,8 @@ export class SubtreeHandoffs {
   constructor(
     private readonly client: Port,
     private readonly holder: string,
-    private readonly sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+    /** Waits between attempts (the gateway passes its injected clock). */
+    private readonly sleep: (ms: number) => Promise<void> = (ms) => sleepOn(RETRY_SYSTEM_CLOCK, ms),
   ) {}
 
   /** Opens a handoff of `mount/rootInode` to the next era; holds the subtree until `complete`. */

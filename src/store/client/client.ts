@@ -5,6 +5,7 @@
 // commit secondaries), with the primary kept alive by TxnHeartBeat while a long commit runs (keepalive.ts).
 import * as grpc from '@grpc/grpc-js';
 import { SystemClock, type Clock } from '../../common/clock.js';
+import { RETRY_SYSTEM_CLOCK, retrying, sleep, type RetryPolicy, type Verdict } from '../../common/retry.js';
 import { NokvError, NotLeaderError, TimeoutError, UnavailableError, FailedPreconditionError } from '../../common/errors.js';
 import { createClient, loadProto, unaryCall } from '../../transport/index.js';
 import { compareBytes, inRange } from '../keys.js';
@@ -100,7 +101,7 @@ export interface StoreClientOptions {
   lockTtlMs?: number;
   /** Keep a long two-phase commit's primary alive with TxnHeartBeat (default true; see keepalive.ts). */
   txnHeartbeat?: boolean;
-  /** Schedules the heartbeats (default: the system clock). */
+  /** Schedules the heartbeats, retry pauses and lock waits (default: the system clock). */
   clock?: Clock;
 }
 
@@ -121,7 +122,15 @@ type Method = 'Get' | 'BatchGet' | 'Scan' | 'ScanRefs' | 'Prewrite' | 'Commit' |
 /** A bytes field as a Buffer without copying (both decoders give Buffers already). */
 const asBuffer = (b: Uint8Array): Buffer => (Buffer.isBuffer(b) ? b : Buffer.from(b));
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** One region-addressed call: a fixed pause after an attempt that found no leader or no reachable store. */
+const REGION_RETRY_POLICY: RetryPolicy = {
+  attemptDeadlineMs: ATTEMPT_DEADLINE_MS,
+  callBudgetMs: Infinity,
+  backoffBaseMs: RETRY_BACKOFF_MS,
+  backoffMaxMs: RETRY_BACKOFF_MS,
+  jitter: 0,
+  maxAttempts: MAX_REGION_ATTEMPTS,
+};
 
 export function wireToDescriptor(w: any): RegionDescriptor {
   return {
@@ -148,6 +157,8 @@ export class StoreClient {
   readonly stats: ClientStats = { attempts: 0, regionErrors: 0, notLeader: 0, unavailable: 0, lockResolves: 0, onePc: 0, twoPc: 0, txnHeartbeats: 0 };
   private readonly clients = new Map<number, grpc.Client>();
   readonly clock: Clock;
+  /** Retry pauses and lock waits: the injected clock, else real time with timers that keep the process alive. */
+  readonly retryClock: Clock;
   private readonly ctor: grpc.ServiceClientConstructor;
   private closed = false;
 
@@ -155,6 +166,7 @@ export class StoreClient {
     // Read responses decode through wire.ts (views of the received bytes); the rest through proto-loader.
     this.ctor = grpc.makeGenericClientConstructor(fastReadDefinition(loadProto(STORE_KV_PROTO).service(STORE_KV_SERVICE)), STORE_KV_SERVICE);
     this.clock = opts.clock ?? new SystemClock();
+    this.retryClock = opts.clock ?? RETRY_SYSTEM_CLOCK;
   }
 
   close(): void {
@@ -221,39 +233,37 @@ export class StoreClient {
     return d;
   }
 
-  /** Reacts to a failed attempt; returns false if the error is not one a retry can fix. */
-  private async absorb(err: unknown, d: RegionDescriptor): Promise<boolean> {
+  /** Reacts to a failed attempt: whether to retry at once (new routing), after a pause, or not at all. */
+  private absorb(err: unknown, d: RegionDescriptor): Verdict {
     if (err instanceof NotLeaderError) {
       this.stats.notLeader++;
       const leader = Number(err.details.leaderId ?? 0);
-      if (leader && d.peers.includes(leader) && leader !== this.routes.leaderOf(d)) this.routes.setLeader(d.id, leader);
-      else {
-        this.routes.rotate(d);
-        await sleep(RETRY_BACKOFF_MS);
+      if (leader && d.peers.includes(leader) && leader !== this.routes.leaderOf(d)) {
+        this.routes.setLeader(d.id, leader);
+        return 'now';
       }
-      return true;
+      this.routes.rotate(d);
+      return 'backoff';
     }
     if (err instanceof EpochNotMatchError) {
       this.stats.regionErrors++;
       this.routes.drop(d.id);
       for (const j of (err.details.regions ?? []) as DescriptorJson[]) this.routes.insert(descriptorFromJson(j));
-      return true;
+      return 'now';
     }
     if (err instanceof KeyNotInRegionError || err instanceof RegionNotFoundError) {
       this.stats.regionErrors++;
       this.routes.drop(d.id);
-      await sleep(RETRY_BACKOFF_MS);
-      return true;
+      return 'backoff';
     }
     // Any UNAVAILABLE refusal is retried, typed ones included: a raft proposal dropped while the region's
     // leadership moves (transfer-in-progress, leader balance) appended nothing.
     if (err instanceof UnavailableError || err instanceof TimeoutError || (err instanceof NokvError && err.code === 'UNAVAILABLE')) {
       this.stats.unavailable++;
       this.routes.rotate(d);
-      await sleep(RETRY_BACKOFF_MS);
-      return true;
+      return 'backoff';
     }
-    return false;
+    return 'stop';
   }
 
   /**
@@ -261,28 +271,26 @@ export class StoreClient {
    * descriptor too, so it can trim what it sends (keys of other regions are the caller's business).
    */
   async onRegion<T>(key: Buffer, method: Method, build: (d: RegionDescriptor) => Record<string, unknown>): Promise<{ res: T; region: RegionDescriptor }> {
-    let last: unknown;
-    for (let attempt = 0; attempt < MAX_REGION_ATTEMPTS; attempt++) {
-      const d = await this.route(key).catch((err) => {
-        last = err;
-        return undefined;
-      });
-      if (!d) {
-        await sleep(RETRY_BACKOFF_MS);
-        continue;
-      }
-      const storeId = this.routes.leaderOf(d);
-      await this.ensureStore(storeId);
-      const req = { ...build(d), context: { region_id: d.id, epoch: { version: d.epoch.version, conf_version: d.epoch.confVersion }, store_id: storeId } };
-      this.stats.attempts++;
-      try {
+    let d: RegionDescriptor | undefined;
+    let sent = false;
+    return retrying({
+      policy: REGION_RETRY_POLICY,
+      clock: this.retryClock,
+      attempt: async () => {
+        d = undefined;
+        sent = false;
+        d = await this.route(key);
+        const storeId = this.routes.leaderOf(d);
+        await this.ensureStore(storeId);
+        const req = { ...build(d), context: { region_id: d.id, epoch: { version: d.epoch.version, conf_version: d.epoch.confVersion }, store_id: storeId } };
+        this.stats.attempts++;
+        sent = true;
         return { res: await this.callStore<T>(storeId, method, req), region: d };
-      } catch (err) {
-        last = err;
-        if (!(await this.absorb(err, d))) throw err;
-      }
-    }
-    throw new UnavailableError(`${method} failed after ${MAX_REGION_ATTEMPTS} attempts: ${(last as Error)?.message ?? last}`);
+      },
+      // No route yet: wait and look again. A request that could not even be built is the caller's error.
+      onFailure: (err) => (!d ? 'backoff' : sent ? this.absorb(err, d) : 'stop'),
+      exhausted: (last) => new UnavailableError(`${method} failed after ${MAX_REGION_ATTEMPTS} attempts: ${(last as Error)?.message ?? last}`),
+    });
   }
 
   /** Groups keys by cached region (sorted by key). */
@@ -402,7 +410,7 @@ export class StoreClient {
       });
       const outcomes = await Promise.all(locks.map((l) => this.resolveLock(l, readTs)));
       outcomes.forEach((o, i) => o === 'bypass' && bypass.push(BigInt(locks[i].lock_version)));
-      if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS);
+      if (outcomes.includes('wait')) await sleep(this.retryClock, LOCK_WAIT_MS);
       pending = again;
     }
     return out;
@@ -482,7 +490,7 @@ export class StoreClient {
     if (!e.locked) throw new TxnConflictError(describeKeyError(e));
     const outcome = await this.resolveLock(e.locked, readTs);
     if (outcome === 'bypass') bypass.push(BigInt(e.locked.lock_version));
-    else if (outcome === 'wait') await sleep(LOCK_WAIT_MS);
+    else if (outcome === 'wait') await sleep(this.retryClock, LOCK_WAIT_MS);
   }
 
   /**
@@ -595,7 +603,7 @@ export class Txn {
       if (err?.committed) return BigInt(err.committed);
       if (err && errors.every((e) => e.locked) && round < MAX_LOCK_RESOLVE_ROUNDS) {
         const outcomes = await Promise.all(errors.map((e) => this.client.resolveLock(e.locked, 0n)));
-        if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS);
+        if (outcomes.includes('wait')) await sleep(this.client.retryClock, LOCK_WAIT_MS);
         continue;
       }
       if (err) throw new TxnConflictError(describeKeyError(err), { startTs: this.startTs.toString() });
@@ -650,7 +658,7 @@ export class Txn {
       if (locked.length === 0) return undefined;
       // Settle other transactions' locks (expired or decided ones go away), then prewrite those groups again.
       const outcomes = await Promise.all(locked.map((l) => this.client.resolveLock(l, 0n)));
-      if (outcomes.includes('wait')) await sleep(LOCK_WAIT_MS * 5);
+      if (outcomes.includes('wait')) await sleep(this.client.retryClock, LOCK_WAIT_MS * 5);
       pending = again;
     }
   }

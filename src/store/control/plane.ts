@@ -6,6 +6,7 @@
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import type { Prng } from '../../common/prng.js';
+import { Backoff } from '../../common/retry.js';
 import { events, type RootEvent } from '../../metaroot/state/index.js';
 import type { LeaderClaim, StoreHeartbeat } from '../../coordinator/catalog.js';
 import type { RegionDescriptor } from '../region/descriptor.js';
@@ -114,11 +115,14 @@ export class ControlPlane {
   private readonly settled = new Map<number, string>();
   private timer?: TimerHandle;
   private inFlight?: Promise<void>;
-  private failures = 0;
+  /** After a step that failed; reset by one that worked. */
+  private readonly backoff: Backoff;
   private stopped = false;
   private retired = false;
 
-  constructor(private readonly o: ControlPlaneOptions) {}
+  constructor(private readonly o: ControlPlaneOptions) {
+    this.backoff = new Backoff({ backoffBaseMs: CONTROL_RETRY_BASE_MS, backoffMaxMs: CONTROL_RETRY_MAX_MS, jitter: 0.25 }, o.prng);
+  }
 
   start(): void {
     this.schedule(0);
@@ -138,16 +142,11 @@ export class ControlPlane {
     this.timer = this.o.clock.setTimer(delayMs, () => {
       this.inFlight = this.step()
         .then((ok) => {
-          this.failures = ok ? 0 : this.failures + 1;
-          this.schedule(ok ? this.o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS : this.backoffMs());
+          if (ok) this.backoff.reset();
+          this.schedule(ok ? this.o.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS : this.backoff.next());
         })
         .finally(() => (this.inFlight = undefined));
     });
-  }
-
-  private backoffMs(): number {
-    const base = Math.min(CONTROL_RETRY_MAX_MS, CONTROL_RETRY_BASE_MS * 2 ** Math.min(this.failures, 16));
-    return Math.round(base * (0.75 + this.o.prng.next() * 0.5));
   }
 
   private fail(what: string, err: unknown): void {
