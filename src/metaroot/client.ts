@@ -237,14 +237,7 @@ export class MetaRootClient {
     const deadlineMs = opts.deadlineMs ?? this.opts.deadlineMs ?? DEFAULT_CLIENT_DEADLINE_MS;
     const attemptMs = opts.attemptTimeoutMs ?? this.opts.attemptTimeoutMs ?? DEFAULT_ATTEMPT_TIMEOUT_MS;
     const maxAttempts = opts.endpoint ? 1 : (this.opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS);
-    const policy: RetryPolicy = {
-      attemptDeadlineMs: attemptMs,
-      callBudgetMs: deadlineMs,
-      backoffBaseMs: CLIENT_BACKOFF_BASE_MS,
-      backoffMaxMs: CLIENT_BACKOFF_MAX_MS,
-      jitter: CLIENT_BACKOFF_JITTER,
-      maxAttempts,
-    };
+    const policy = rootCallPolicy(deadlineMs, attemptMs, maxAttempts);
     let hint: string | undefined;
     let addr = '';
     // Endpoints that did not answer during this call: a stale leader hint naming one of them (followers keep
@@ -289,6 +282,18 @@ export class MetaRootClient {
       },
     });
   }
+}
+
+/** The retry policy of one meta-root call (the whole-stack simulator's root port runs the same). */
+export function rootCallPolicy(deadlineMs: number, attemptMs: number, maxAttempts = DEFAULT_MAX_ATTEMPTS): RetryPolicy {
+  return {
+    attemptDeadlineMs: attemptMs,
+    callBudgetMs: deadlineMs,
+    backoffBaseMs: CLIENT_BACKOFF_BASE_MS,
+    backoffMaxMs: CLIENT_BACKOFF_MAX_MS,
+    jitter: CLIENT_BACKOFF_JITTER,
+    maxAttempts,
+  };
 }
 
 /** A refused write's outcome, from the error the server sent; undefined when `err` is not a refusal. */

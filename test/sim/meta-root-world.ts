@@ -7,9 +7,13 @@
 // (delay, loss, partitions), runs there as the peer actor's write/read/tail handlers do (refuse early against
 // the applied state, else propose and answer with the applied outcome; a linearizable read after a read
 // barrier; a long-poll on the tail), and the answer travels back the same way. A NotLeader answer is followed
-// to its hint; a lost request or answer is an attempt timeout, and the call is retried elsewhere until its
-// deadline, when it fails UNAVAILABLE — exactly the indeterminate outcome a real client sees.
+// to its hint; a lost request or answer is an attempt timeout, and the call is retried elsewhere by the
+// production retry loop with the meta-root client's policy until its deadline, when it fails UNAVAILABLE —
+// exactly the indeterminate outcome a real client sees.
+import { createHash } from 'node:crypto';
 import { NokvError, NotLeaderError, UnavailableError } from '../../src/common/errors.js';
+import { retrying } from '../../src/common/retry.js';
+import { rootCallPolicy } from '../../src/metaroot/client.js';
 import type { Prng } from '../../src/common/prng.js';
 import type { ProcessClock, SimClock } from '../../src/sim/sim-clock.js';
 import { RootStateMachine } from '../../src/metaroot/server/state-machine.js';
@@ -77,6 +81,24 @@ function refusalOutcome(state: RootState, error: NokvError): CommandOutcome {
   };
 }
 
+/** Counts and fingerprints the attempts of every root call, so a replay can show the same retry schedule. */
+export class RetryRecorder {
+  attempts = 0;
+  backoffs = 0;
+  private readonly hash = createHash('sha256');
+  attempt(at: number): void {
+    this.attempts++;
+    this.hash.update(`${at};`);
+  }
+  backoff(): void {
+    this.backoffs++;
+  }
+  /** sha256 of every attempt's virtual time, in order (call once, at the end). */
+  digest(): string {
+    return this.hash.digest('hex').slice(0, 16);
+  }
+}
+
 /** One coordinator incarnation's client of the simulated meta-root. */
 export class SimRootPort implements RootPort {
   private hint?: number;
@@ -91,6 +113,7 @@ export class SimRootPort implements RootPort {
     private readonly clock: ProcessClock,
     private readonly prng: Prng,
     private readonly timing: PortTiming,
+    private readonly recorder?: RetryRecorder,
   ) {}
 
   snapshot(opts: { linearizable?: boolean } = {}): Promise<{ state: RootState; cursor: Cursor }> {
@@ -176,34 +199,40 @@ export class SimRootPort implements RootPort {
   }
 
   /**
-   * One client call: attempts against replicas until one answers or the deadline passes. `leaderOnly` calls
-   * follow NotLeader hints; others go to any replica.
+   * One client call through the production retry loop and the meta-root client's policy (attempt deadline,
+   * call budget, attempt cap, jittered backoff) on this process's clock: a NotLeader hint naming a replica
+   * that answered in this call is followed at once, any other failure backs off. `leaderOnly` calls follow
+   * hints; others go to any replica.
    */
-  private async call<T>(leaderOnly: boolean, handler: (node: SimNode<MetaSm>) => Promise<T>, attemptMs = this.timing.attemptTimeoutMs): Promise<T> {
-    const deadline = this.clock.now() + Math.max(this.timing.deadlineMs, attemptMs);
+  private call<T>(leaderOnly: boolean, handler: (node: SimNode<MetaSm>) => Promise<T>, attemptMs = this.timing.attemptTimeoutMs): Promise<T> {
     const ids = [...this.cluster.nodes.keys()];
-    let lastErr: unknown = new UnavailableError('no meta-root replica answered');
-    for (let attempt = 0; ; attempt++) {
-      if (this.closed) return new Promise<T>(() => undefined);
-      const left = deadline - this.clock.now();
-      if (left <= 0) throw new UnavailableError(`meta-root call failed: ${(lastErr as Error).message}`);
-      const target = leaderOnly && this.hint ? this.hint : ids[this.rr++ % ids.length]!;
-      try {
-        return await this.attempt(target, handler, Math.min(left, attemptMs));
-      } catch (err) {
-        lastErr = err;
+    const unreachable = new Set<number>();
+    let target = 0;
+    return retrying<T>({
+      policy: rootCallPolicy(Math.max(this.timing.deadlineMs, attemptMs), attemptMs),
+      prng: this.prng,
+      clock: this.clock,
+      attempt: ({ deadlineMs }) => {
+        if (this.closed) return new Promise<T>(() => undefined);
+        target = leaderOnly && this.hint ? this.hint : ids[this.rr++ % ids.length]!;
+        this.recorder?.attempt(this.clock.now());
+        return this.attempt(target, handler, deadlineMs);
+      },
+      onFailure: (err) => {
         if (err instanceof NotLeaderError) {
           const hint = Number((err.details as { leaderId?: number }).leaderId ?? 0);
           this.hint = hint && hint !== target ? hint : undefined;
-        } else if (err instanceof NokvError && err.code !== 'UNAVAILABLE' && err.code !== 'DEADLINE_EXCEEDED' && !(err.name === 'TimeoutError')) {
-          throw err;
-        } else {
-          this.hint = undefined;
+          return this.hint !== undefined && !unreachable.has(this.hint) ? 'now' : 'backoff';
         }
-        // Back off a little (on this process's clock) before the next replica.
-        await new Promise<void>((r) => this.clock.setTimer(5 + this.prng.next() * 20 * Math.min(attempt + 1, 5), r));
-      }
-    }
+        // In process a handler can throw a plain Error where the gRPC front would answer UNAVAILABLE.
+        if (err instanceof NokvError && err.code !== 'UNAVAILABLE' && err.code !== 'DEADLINE_EXCEEDED' && err.name !== 'TimeoutError') return 'stop';
+        this.hint = undefined;
+        unreachable.add(target);
+        return 'backoff';
+      },
+      onBackoff: () => this.recorder?.backoff(),
+      exhausted: (lastErr) => new UnavailableError(`meta-root call failed: ${(lastErr as Error | undefined)?.message ?? 'no attempt'}`),
+    });
   }
 
   /** One request/response exchange with replica `to` over the simulated network. */

@@ -22,7 +22,7 @@ import { RootViewHandle } from '../../src/coordinator/root-view.js';
 import { ROOT_GROUP_ID } from '../../src/metaroot/limits.js';
 import { decodeCommand, encodeSnapshot } from '../../src/metaroot/state/index.js';
 import { HostCluster, SimViolation, type InjectedBug } from './host-cluster.js';
-import { makeMetaReplica, SimRootPort, type MetaSm } from './meta-root-world.js';
+import { makeMetaReplica, RetryRecorder, SimRootPort, type MetaSm } from './meta-root-world.js';
 import { Nemesis, describeFaults, type NemesisConfig } from './nemesis.js';
 import { SimDriver } from './sim-driver.js';
 import { SimNetwork } from './sim-network.js';
@@ -45,6 +45,11 @@ export interface MetaStats {
   handovers: number;
   rootCrashes: number;
   leaders: number;
+  /** Attempts and backoffs of the coordinators' root calls (the production retry loop on process clocks). */
+  rootAttempts: number;
+  rootBackoffs: number;
+  /** Fingerprint of every root-call attempt's virtual time, in order: equal runs retried on the same schedule. */
+  retrySchedule: string;
 }
 
 /** Virtual time starts at a realistic Unix time: tenures and TSO values carry wall-clock milliseconds. */
@@ -104,7 +109,8 @@ export async function runMetaScenario(o: MetaSeedOptions): Promise<MetaStats> {
   const handoverP = root.next() * 0.02;
   const timing = leaseTiming(3_000, 1_000);
   const ownerDriven = root.chance(0.75);
-  const stats: MetaStats = { events: 0, eras: 0, tsoServed: 0, idsServed: 0, coordCrashes: 0, coordStops: 0, handovers: 0, rootCrashes: 0, leaders: 0 };
+  const stats: MetaStats = { events: 0, eras: 0, tsoServed: 0, idsServed: 0, coordCrashes: 0, coordStops: 0, handovers: 0, rootCrashes: 0, leaders: 0, rootAttempts: 0, rootBackoffs: 0, retrySchedule: '' };
+  const retries = new RetryRecorder();
 
   // ---- era checker: on every replica, in log order ------------------------------------------------------
   const eraHolder = new Map<number, string>();
@@ -165,8 +171,8 @@ export async function runMetaScenario(o: MetaSeedOptions): Promise<MetaStats> {
     c.restartAt = undefined;
     const clock = new ProcessClock(world, c.rate, c.offsetMs);
     const actors = await ActorSystem.start({ role: 'coordinator', node: c.id, workers: 0, clock, logger: silentLogger(), idPrefix: c.id });
-    const leasePort = new SimRootPort(c.netId, cluster, net, world, clock, coordPrng.fork(), { deadlineMs: timing.renewBeforeMs, attemptTimeoutMs: Math.max(100, Math.floor(timing.renewBeforeMs / 2)) });
-    const viewPort = new SimRootPort(c.netId, cluster, net, world, clock, coordPrng.fork(), { deadlineMs: VIEW_DEADLINE_MS, attemptTimeoutMs: 1_000 });
+    const leasePort = new SimRootPort(c.netId, cluster, net, world, clock, coordPrng.fork(), { deadlineMs: timing.renewBeforeMs, attemptTimeoutMs: Math.max(100, Math.floor(timing.renewBeforeMs / 2)) }, retries);
+    const viewPort = new SimRootPort(c.netId, cluster, net, world, clock, coordPrng.fork(), { deadlineMs: VIEW_DEADLINE_MS, attemptTimeoutMs: 1_000 }, retries);
     const view = new RootViewHandle(actors, viewPort);
     await view.childSpec().start();
     const holder: LeaseHolder = new LeaseHolder({
@@ -314,6 +320,9 @@ export async function runMetaScenario(o: MetaSeedOptions): Promise<MetaStats> {
   stats.idsServed = served.filter((s) => s.duty === 'id').length;
   stats.rootCrashes = cluster.stats.crashes;
   stats.leaders = cluster.stats.leaders;
+  stats.rootAttempts = retries.attempts;
+  stats.rootBackoffs = retries.backoffs;
+  stats.retrySchedule = retries.digest();
   return stats;
 }
 

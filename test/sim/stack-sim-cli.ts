@@ -34,7 +34,7 @@ async function main(): Promise<number> {
   for (let seed = from; seed < from + count; seed++) {
     const r = await runStackSeed({ seed, bug, safetyMs, only });
     for (const [k, v] of Object.entries(r.kv ?? {})) totals[`kv.${k}`] = (totals[`kv.${k}`] ?? 0) + v;
-    for (const [k, v] of Object.entries(r.meta ?? {})) totals[`meta.${k}`] = (totals[`meta.${k}`] ?? 0) + v;
+    for (const [k, v] of Object.entries(r.meta ?? {})) if (typeof v === 'number') totals[`meta.${k}`] = (totals[`meta.${k}`] ?? 0) + v;
     for (const [k, v] of Object.entries(r.txn ?? {})) totals[`txn.${k}`] = (totals[`txn.${k}`] ?? 0) + v;
     if (!r.ok) {
       failures.push(r);

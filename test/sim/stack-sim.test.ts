@@ -46,6 +46,19 @@ describe('whole-stack deterministic simulation', function () {
     expect(b).to.deep.equal(a);
   });
 
+  it("replays the coordinators' retry schedule from one seed: the same attempt times, and another seed differs", async () => {
+    const a = await runStackSeed({ seed: 3, only: 'meta', safetyMs: 2_000 });
+    const b = await runStackSeed({ seed: 3, only: 'meta', safetyMs: 2_000 });
+    const c = await runStackSeed({ seed: 4, only: 'meta', safetyMs: 2_000 });
+    expect(a.ok, a.error).to.equal(true);
+    // The production retry loop really ran on the process clocks: attempts, and backoffs under the faults.
+    expect(a.meta!.rootAttempts).to.be.greaterThan(20);
+    expect(a.meta!.rootBackoffs).to.be.greaterThan(0);
+    expect(b.meta!.retrySchedule).to.equal(a.meta!.retrySchedule);
+    expect([b.meta!.rootAttempts, b.meta!.rootBackoffs]).to.deep.equal([a.meta!.rootAttempts, a.meta!.rootBackoffs]);
+    expect(c.meta!.retrySchedule).to.not.equal(a.meta!.retrySchedule);
+  });
+
   // The search starts at a seed that catches the bug today (keeping this short) and goes on from there, so a
   // change to the code that moves the interleavings still finds it within BUG_SEEDS seeds.
   const bugs = [
