@@ -28,7 +28,20 @@ export interface WorkerControl {
   inspect(): CellStats[];
   connect(thread: number, port: MessagePort): void;
   disconnect(thread: number): void;
+  /**
+   * A 'driven' worker clock only: moves it to atMs, firing the timers due by then; answers when its next timer
+   * falls due (null: none), so the owner knows when to drive it again. Refused on a system clock.
+   */
+  advanceClock(atMs: number): ControlResult<number | null>;
 }
+
+/**
+ * The time a worker thread's actors (sendSelfAfter, ask timeouts) run on. A Clock object cannot cross threads,
+ * so the worker is told which one to build: 'system' (production) or 'driven' — virtual time from startMs
+ * that moves only when the owner calls ActorSystem.advanceWorkerClocks, for a simulator that keeps worker
+ * timers in step with its own clock.
+ */
+export type WorkerClockSpec = { kind: 'system' } | { kind: 'driven'; startMs: number };
 
 /** What a worker is started with (workerData). */
 export interface WorkerBoot {
@@ -41,6 +54,7 @@ export interface WorkerBoot {
   codec: CodecName;
   idPrefix: string;
   port: MessagePort;
+  clock: WorkerClockSpec;
 }
 
 type NodeSide = Pick<Worker, 'postMessage' | 'on' | 'off'> | Pick<MessagePort, 'postMessage' | 'on' | 'off'>;

@@ -14,7 +14,7 @@ import type { ExitReason } from '../supervisor/types.js';
 import { instantiate, loadBehaviour, type Behaviour, type BehaviourSource } from './behaviour.js';
 import type { CellStats } from './cell.js';
 import { createCodec, type CodecName } from './codec.js';
-import { nodeEndpoint, type ControlResult, type WorkerBoot, type WorkerControl } from './control.js';
+import { nodeEndpoint, type ControlResult, type WorkerBoot, type WorkerClockSpec, type WorkerControl } from './control.js';
 import {
   CONTROL_CALL_TIMEOUT_MS,
   DEFAULT_MAILBOX_LIMIT,
@@ -36,8 +36,13 @@ export interface ActorSystemOptions {
   node?: string;
   /** Worker threads (0 = every actor on the calling thread, as the deterministic simulators use). */
   workers?: number;
-  /** Time for owner-thread actors (asks, sendSelfAfter). Worker threads always use the system clock. */
+  /** Time for owner-thread actors (asks, sendSelfAfter). */
   clock?: Clock;
+  /**
+   * Time for worker-thread actors (default: the system clock). 'driven': virtual time from startMs that moves
+   * only through advanceWorkerClocks (a simulator keeps it in step with its own clock).
+   */
+  workerClock?: WorkerClockSpec;
   /** Root logger of the owner thread; defaults to createLogger({role, node, destination: logDestination}). */
   logger?: Logger;
   logLevel?: string;
@@ -126,6 +131,8 @@ export class ActorSystem {
   private readonly idPrefix: string;
   private readonly defaultMailboxLimit: number;
   private readonly realClock = new SystemClock();
+  /** Where driven worker clocks stand: a worker (re)started later starts there. */
+  private workerTimeMs: number | undefined;
   private readonly slots: WorkerSlot[] = [];
   private readonly entries = new Map<number, ActorEntry>();
   private readonly recentExits = new Map<number, ExitReason>();
@@ -267,6 +274,25 @@ export class ActorSystem {
       out.push({ thread: slot.index, alive: actors !== undefined, actors: withRestarts(actors ?? []) });
     }
     return out;
+  }
+
+  /**
+   * Moves every live worker's driven clock to atMs (never back), firing the timers due by then on each thread;
+   * resolves to the earliest time a worker timer is next due (undefined: none), so a simulator can schedule
+   * the next call on its own clock. Refused unless the system was started with workerClock 'driven'.
+   */
+  async advanceWorkerClocks(atMs: number): Promise<number | undefined> {
+    if (this.opts.workerClock?.kind !== 'driven') throw new InvalidArgumentError('worker threads run on the system clock');
+    if (!Number.isFinite(atMs)) throw new InvalidArgumentError(`not a time: ${atMs}`);
+    this.workerTimeMs = Math.max(this.workerTimeMs ?? this.opts.workerClock.startMs, atMs);
+    let next: number | undefined;
+    for (const slot of this.slots) {
+      if (slot.state !== 'live') continue;
+      const res: ControlResult<number | null> = await this.call(slot, (c) => c.advanceClock(this.workerTimeMs!) as unknown as Promise<ControlResult<number | null>>);
+      if ('error' in res) throw reviveError(res.error);
+      if (res.ok !== null && (next === undefined || res.ok < next)) next = res.ok;
+    }
+    return next;
   }
 
   /**
@@ -415,6 +441,7 @@ export class ActorSystem {
       codec: this.codecName,
       idPrefix: this.idPrefix,
       port: port2,
+      clock: this.opts.workerClock?.kind === 'driven' ? { kind: 'driven', startMs: this.workerTimeMs ?? this.opts.workerClock.startMs } : { kind: 'system' },
     };
     const worker = new Worker(WORKER_ENTRY, { workerData: boot, transferList: [port2], stdout: forward });
     slot.worker = worker;

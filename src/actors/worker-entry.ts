@@ -1,10 +1,11 @@
 // Entry point of an actor worker thread (run from the built dist/ tree). Hosts a ThreadRuntime, links to the
 // owner over the port in workerData, reports every actor exit to the owner, and exposes WorkerControl over
-// parentPort with comlink. Time here is always the system clock: a ManualClock cannot cross threads.
+// parentPort with comlink. Its clock is the one the owner chose at start (control.ts, WorkerClockSpec): the
+// system clock in production, or virtual time the owner drives.
 import { parentPort, workerData } from 'node:worker_threads';
 import * as Comlink from 'comlink';
-import { SystemClock } from '../common/clock.js';
-import { serializeError } from '../common/errors.js';
+import { ManualClock, SystemClock } from '../common/clock.js';
+import { InvalidArgumentError, serializeError } from '../common/errors.js';
 import { createLogger } from '../common/log.js';
 import type { ExitReason } from '../supervisor/types.js';
 import { loadBehaviour } from './behaviour.js';
@@ -23,9 +24,12 @@ const logger = createLogger({
   destination: boot.forwardLogs ? process.stdout : undefined,
 });
 
+// Without a spec (an owner older than this entry) the thread keeps the system clock.
+const driven = boot.clock?.kind === 'driven' ? new ManualClock(boot.clock.startMs) : undefined;
+
 const runtime = new ThreadRuntime({
   thread: boot.thread,
-  clock: new SystemClock(),
+  clock: driven ?? new SystemClock(),
   logger,
   codec: createCodec(boot.codec),
   idPrefix: boot.idPrefix,
@@ -70,6 +74,14 @@ const control: WorkerControl = {
   inspect: () => runtime.stats(),
   connect: (thread, port) => runtime.connect(thread, port),
   disconnect: (thread) => runtime.disconnect(thread),
+
+  advanceClock(atMs) {
+    if (!driven) return { error: serializeError(new InvalidArgumentError('this worker runs on the system clock')) };
+    if (!Number.isFinite(atMs)) return { error: serializeError(new InvalidArgumentError(`not a time: ${atMs}`)) };
+    driven.advanceTo(atMs);
+    runtime.flush();
+    return { ok: driven.nextAt() ?? null };
+  },
 };
 
 Comlink.expose(control, nodeEndpoint(parentPort));

@@ -68,6 +68,18 @@ export class ManualClock implements Clock {
     return { cancel: () => { timer.cancelled = true; } };
   }
 
+  /** When the earliest waiting timer falls due (undefined: none waits). */
+  nextAt(): number | undefined {
+    let at: number | undefined;
+    for (const t of this.timers) if (!t.cancelled && (at === undefined || t.at < at)) at = t.at;
+    return at;
+  }
+
+  /** Moves time to `atMs` (never backwards), firing every timer due by then, in order. */
+  advanceTo(atMs: number): void {
+    this.advance(atMs - this.current);
+  }
+
   /** Number of timers still waiting to fire. */
   pending(): number {
     return this.timers.filter((t) => !t.cancelled).length;

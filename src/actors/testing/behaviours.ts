@@ -115,3 +115,13 @@ export const Recorder = (): Behaviour => {
     inspect: () => ({ seen: seen.length }),
   };
 };
+
+export type AlarmMsg = { t: 'arm'; ms: number; to: ActorRef } | { t: 'ring'; to: ActorRef; armedAt: number };
+
+/** Arms a timer with sendSelfAfter and, when it rings, tells `to` when (on its own clock) it was armed and rang. */
+export const Alarm = (): Behaviour<AlarmMsg> => ({
+  receive(msg, ctx) {
+    if (msg.t === 'arm') ctx.sendSelfAfter(msg.ms, { t: 'ring', to: msg.to, armedAt: ctx.clock.now() });
+    else msg.to.tell({ armedAt: msg.armedAt, rangAt: ctx.clock.now() });
+  },
+});
