@@ -1,7 +1,7 @@
 // The load of the fsmeta CPU profile: a real cluster (all ten processes) whose every Node process runs the CPU
 // profiler (scripts/fsmeta-profile.sh preloads bench/cpu-profile-preload.ts), a phase of single-key one-phase puts
-// through the transactional store client (the KV path alone, FSMETA_PROFILE_PUT_CLIENTS clients, default 1), and three phases of one operation each — Create,
-// Lookup, ReadDirPlus of 512 entries — with CLIENTS gRPC clients for PHASE_MS each. The phases' windows on the
+// through the transactional store client (the KV path alone, FSMETA_PROFILE_PUT_CLIENTS clients, default 1), and phases of one operation each — Create,
+// Lookup, GetAttr, ReadDirPlus of 512 entries — with CLIENTS gRPC clients for PHASE_MS each, then ReadDirPlus with one client. The phases' windows on the
 // monotonic clock (the one V8 stamps profile samples with) go to phases.json beside the profiles, so
 // bench/profile-summary.ts can say where each operation spent its CPU, process by process.
 import { execFileSync } from 'node:child_process';
@@ -98,7 +98,10 @@ try {
   }
   windows.push(await phase('create', clients, (cl, n) => cl.call('Create', { mount: M, parent: createDir, name: `c-${n}`, attrs: file() })));
   windows.push(await phase('lookup', clients, (cl, n) => cl.call('Lookup', { mount: M, parent: listDir, name: `e-${n % DIR_ENTRIES}` })));
+  const listed = (await c.fs.call('Lookup', { mount: M, parent: listDir, name: 'e-0' })).dentry.inode as string;
+  windows.push(await phase('getattr', clients, (cl) => cl.call('GetAttr', { mount: M, inode: listed })));
   windows.push(await phase('readdirplus', clients, (cl) => cl.call('ReadDirPlus', { mount: M, parent: listDir, limit: DIR_ENTRIES })));
+  windows.push(await phase('readdirplus 1 client', clients.slice(0, 1), (cl) => cl.call('ReadDirPlus', { mount: M, parent: listDir, limit: DIR_ENTRIES })));
   const leader = Number((await c.coord.getRegionByKey(mountPrefix(M))).region.leader_store_id);
   writeFileSync(join(out, 'phases.json'), JSON.stringify({ phases: windows, roles, region1Leader: `store-${leader}` }, null, 2));
   for (const w of windows) process.stdout.write(`${w.name}: ${w.ops} ops in ${((w.endUs - w.startUs) / 1e6).toFixed(1)} s\n`);

@@ -94,3 +94,32 @@ for (const ph of meta.phases) {
   }
   process.stdout.write(`${'all processes'.padEnd(30)} ${(total / ph.ops).toFixed(0).padStart(7)}\n`);
 }
+
+// PROFILE_TOP=N: the N functions with the most self time per op, for each phase and process that spent at least a
+// tenth of the phase's busiest process (the call-level detail the layer table sums up).
+const TOP = Number(process.env.PROFILE_TOP ?? 0);
+if (TOP > 0) {
+  for (const ph of meta.phases) {
+    const perProc = profiles.map(({ pid, p }) => {
+      const byFn = new Map<string, number>();
+      const label = new Map(p.nodes.map((n) => [n.id, `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(node_modules|dist)\//, '')}`]));
+      let t = p.startTime;
+      let busy = 0;
+      for (let i = 0; i < p.samples.length; i++) {
+        t += p.timeDeltas[i]!;
+        const dt = p.timeDeltas[i + 1] ?? 0;
+        if (t < ph.startUs || t >= ph.endUs) continue;
+        const l = label.get(p.samples[i]!)!;
+        if (l.startsWith('(idle)')) continue;
+        busy += dt;
+        byFn.set(l, (byFn.get(l) ?? 0) + dt);
+      }
+      return { name: nameOf(pid), busy, byFn };
+    });
+    const max = Math.max(...perProc.map((r) => r.busy));
+    for (const r of perProc.filter((r) => r.busy >= max / 10).sort((a, b) => b.busy - a.busy)) {
+      process.stdout.write(`\n${ph.name} — ${r.name}: top functions, self µs per op\n`);
+      for (const [fn, us] of [...r.byFn].sort((a, b) => b[1] - a[1]).slice(0, TOP)) process.stdout.write(`  ${(us / ph.ops).toFixed(0).padStart(8)}  ${fn}\n`);
+    }
+  }
+}

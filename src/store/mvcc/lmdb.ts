@@ -9,6 +9,11 @@ import type { Logger } from '../../common/log.js';
 import { DB_NAMES, type BinaryDb, type Storage, type WriteOp, type WriteOptions } from '../../storage/index.js';
 import type { Families, OrderedFamily } from './families.js';
 
+/** A buffer lmdb-js handed out (its own copy) as a Buffer, without copying it again. */
+function asOwnBuffer(b: Uint8Array): Buffer {
+  return Buffer.isBuffer(b) ? b : Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+}
+
 interface OverlayEntry {
   key: Buffer;
   value: Buffer | null;
@@ -31,10 +36,12 @@ class LmdbFamily implements OrderedFamily {
   ) {}
 
   get(key: Buffer): Buffer | undefined {
-    const o = this.overlay.get(key.toString('hex'));
+    // The overlay is empty whenever every write is durable (most reads): skip hexing the key then.
+    const o = this.overlay.size > 0 ? this.overlay.get(key.toString('hex')) : undefined;
     if (o) return o.value ?? undefined;
+    // lmdb-js returns a binary value as a buffer of its own (a copy out of the map), so it is not copied again.
     const v = this.db.get(key);
-    return v ? Buffer.from(v) : undefined;
+    return v ? asOwnBuffer(v) : undefined;
   }
 
   put(key: Buffer, value: Buffer): void {
@@ -53,14 +60,20 @@ class LmdbFamily implements OrderedFamily {
   }
 
   *range(start: Buffer, end?: Buffer): Iterable<[Buffer, Buffer]> {
+    const opts = end === undefined ? { start } : { start, end };
+    // Keys and values of a binary range come out of lmdb-js as buffers of their own (copies out of the map), so
+    // they are yielded as they are. With nothing in the overlay there is nothing to merge.
+    if (this.overlay.size === 0) {
+      for (const { key, value } of this.db.getRange(opts)) yield [asOwnBuffer(key), asOwnBuffer(value)];
+      return;
+    }
     // Merge the durable range with the overlay's entries in range (the overlay wins on equal keys).
     const over = [...this.overlay.values()]
       .filter((o) => Buffer.compare(o.key, start) >= 0 && (end === undefined || Buffer.compare(o.key, end) < 0))
       .sort((a, b) => Buffer.compare(a.key, b.key));
     let i = 0;
-    const opts = end === undefined ? { start } : { start, end };
     for (const { key, value } of this.db.getRange(opts)) {
-      const k = Buffer.from(key);
+      const k = asOwnBuffer(key);
       while (i < over.length && Buffer.compare(over[i]!.key, k) < 0) {
         const o = over[i++]!;
         if (o.value) yield [o.key, o.value];
@@ -70,7 +83,7 @@ class LmdbFamily implements OrderedFamily {
         if (o.value) yield [o.key, o.value];
         continue;
       }
-      yield [k, Buffer.from(value)];
+      yield [k, asOwnBuffer(value)];
     }
     for (; i < over.length; i++) {
       const o = over[i]!;
