@@ -4,8 +4,9 @@
 // Nothing here looks at the actor's state. Between a crash and the restart there is no actor, and the adapter
 // answers as a standby with no knowledge of the tenure.
 //
-// The actor runs on the owner thread: it shares the meta-root clients with the gRPC front, and its work is a
-// few root calls per lease period plus one message per duty call.
+// Placement: `--workers 0` runs the actor on the main thread with the role's objects; `--workers N` on worker
+// thread 1, spawned from holder-worker.ts with plain data and refs, its root calls and handover TakeOver going
+// through a main-thread port actor started (and stopped) with each incarnation.
 import type { ActorRef, ActorSystem, TraceContext } from '../actors/index.js';
 import { actorChildSpec } from '../actors/index.js';
 import type { Clock } from '../common/clock.js';
@@ -13,6 +14,7 @@ import { FailedPreconditionError, InvalidArgumentError } from '../common/errors.
 import type { Prng } from '../common/prng.js';
 import type { ChildInstance, ChildSpec } from '../supervisor/types.js';
 import type { LeaseTiming } from './lease.js';
+import { LEASE_PORT_ACTOR, leasePortBehaviour, type HolderWorkerArgs, type LeasePortMsg } from './holder-worker.js';
 import { HolderActor, RELEASE_TIMEOUT_MS, newHolderMetrics, type Allocation, type Duty, type HolderMetrics, type HolderMsg, type HolderStatus } from './holder-actor.js';
 import type { RootPort } from './root-port.js';
 import type { RootViewHandle } from './root-view.js';
@@ -32,6 +34,9 @@ export {
 
 /** The actor's name in logs (`actor` binding) and in the supervisor. */
 export const LEASE_HOLDER_ACTOR = 'lease-holder';
+/** The worker thread the holder runs on when the role has worker threads. */
+export const HOLDER_WORKER_THREAD = 1;
+const HOLDER_WORKER_MODULE = new URL('./holder-worker.js', import.meta.url).href;
 /** A duty call waits this long for the actor (a window refill is one root commit, bounded by the root client). */
 export const DUTY_ASK_TIMEOUT_MS = 5_000;
 /** A read of the lease (serving, status) is answered from the actor's memory; this bounds a stuck mailbox. */
@@ -50,11 +55,13 @@ export interface HolderOptions {
   root: RootPort;
   /** The rooted view actor the holder subscribes to. */
   view: Pick<RootViewHandle, 'current'>;
-  /** The process's actor system; the holder actor runs on its owner thread and its clock. */
+  /** The process's actor system: the holder runs on its owner thread, or on worker 1 when it has workers. */
   actors: ActorSystem;
   prng: Prng;
   /** Address of a coordinator id, for not-holder hints; undefined when unknown. */
   addrOf?: (id: string) => string | undefined;
+  /** Coordinator id → address (a holder on a worker gets this instead of addrOf). */
+  peers?: Map<string, string>;
   /** Asks coordinator `to` to take over sealed era `legacyEra` (planned handover). */
   takeOverPeer?: (to: string, legacyEra: number, trace?: TraceContext) => Promise<{ era: number; stage: string }>;
 }
@@ -78,19 +85,49 @@ export class LeaseHolder {
    * standby takes over at once), then stops it; a crash loses the era and the restart comes back as a standby.
    */
   childSpec(): ChildSpec {
-    const inner = actorChildSpec<HolderMsg>(
-      this.o.actors,
-      { name: LEASE_HOLDER_ACTOR, thread: 0, behaviour: () => this.newIncarnation() },
-      { onStart: (ref) => this.attach(ref) },
-    );
+    const actors = this.o.actors;
+    let port: ActorRef<LeasePortMsg> | undefined;
+    const inner = actorChildSpec<HolderMsg>(actors, () => this.spawnSpec(port), { id: LEASE_HOLDER_ACTOR, onStart: (ref) => this.attach(ref) });
     return {
       ...inner,
       shutdown: RELEASE_TIMEOUT_MS + this.o.timing.renewBeforeMs + 2_000,
       start: async () => {
-        const instance = await inner.start();
+        port = actors.workers > 0 ? await actors.spawn<LeasePortMsg>({ name: LEASE_PORT_ACTOR, thread: 0, behaviour: this.portBehaviour() }) : undefined;
+        const myPort = port;
+        const stopPort = () => (myPort ? actors.stop(myPort) : Promise.resolve());
+        let instance: ChildInstance;
+        try {
+          instance = await inner.start();
+        } catch (err) {
+          await stopPort();
+          throw err;
+        }
+        // The port serves this incarnation only: it goes when the holder does, however it ends.
+        instance.onExit(() => void stopPort());
         return { ...instance, onExit: (l) => instance.onExit(l), stop: () => this.releaseThen(instance) };
       },
     };
+  }
+
+  /** Where the next incarnation runs: here with the role's objects, or on worker 1 through `port`. */
+  private spawnSpec(port: ActorRef<LeasePortMsg> | undefined) {
+    if (!port) return { name: LEASE_HOLDER_ACTOR, thread: 0, behaviour: () => this.newIncarnation() };
+    const view = this.o.view.current;
+    if (!view) throw new FailedPreconditionError('lease holder started before the rooted view');
+    const args: HolderWorkerArgs = {
+      selfId: this.o.selfId,
+      timing: this.o.timing,
+      view,
+      port,
+      peers: [...(this.o.peers ?? [])],
+      handover: this.o.takeOverPeer !== undefined,
+    };
+    this.incarnation++;
+    return { name: LEASE_HOLDER_ACTOR, thread: HOLDER_WORKER_THREAD, module: HOLDER_WORKER_MODULE, export: 'holderOnWorker', args };
+  }
+
+  private portBehaviour() {
+    return leasePortBehaviour({ root: this.o.root, metrics: this.metrics, ...(this.o.takeOverPeer ? { takeOverPeer: this.o.takeOverPeer } : {}) });
   }
 
   /** Runs the holder without a supervisor (tests, tools); stop() releases and ends it. */

@@ -136,6 +136,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
     actors: ctx.actors,
     prng: defaultPrng(),
     addrOf: (id) => s.peers.get(id),
+    peers: s.peers,
     takeOverPeer: async (to, legacyEra, trace) => {
       const addr = s.peers.get(to);
       if (!addr) throw new InvalidArgumentError(`unknown coordinator ${to}`);

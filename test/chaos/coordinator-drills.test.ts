@@ -15,15 +15,21 @@ import {
 } from '../fixtures/coordinator-drills.js';
 import { sleep, waitFor } from '../support/env.js';
 
-// Run twice: plaintext, and with mutual TLS between every process and for the clients (`cluster up --tls`).
-for (const tls of [false, true]) describe(`coordinator failure drills (real processes${tls ? ', mutual TLS' : ''})`, function () {
+// Run twice: plaintext with the meta-root raft peers and the coordinators' lease holders on worker threads
+// (topology workers 1), and with mutual TLS between every process and for the clients (`cluster up --tls`) with
+// every actor on the main thread (workers 0), so both placements go through every drill.
+const RUNS: Array<{ tls: boolean; workers?: { meta_root: number; coordinator: number } }> = [
+  { tls: false, workers: { meta_root: 1, coordinator: 1 } },
+  { tls: true },
+];
+for (const { tls, workers } of RUNS) describe(`coordinator failure drills (real processes${tls ? ', mutual TLS' : ''}, --workers ${workers ? 1 : 0})`, function () {
   this.timeout(60_000);
   let cluster: DrillCluster | undefined;
   let load: DutyLoad | undefined;
 
   before(async function () {
     this.timeout(150_000);
-    cluster = await clusterUp(undefined, { tls });
+    cluster = await clusterUp(undefined, { tls, ...(workers ? { workers } : {}) });
     await waitForHolder(cluster, 0);
     load = new DutyLoad(cluster.coordAddrs, cluster.token);
     await load.firstSuccessAfter(0, 1);
@@ -39,6 +45,18 @@ for (const tls of [false, true]) describe(`coordinator failure drills (real proc
     // Every drill keeps the history clean; report the first problem right where it appeared.
     expect(load!.violations()).to.deep.equal([]);
   });
+
+  if (workers) {
+    it('runs each lease holder and meta-root raft peer on worker thread 1', async () => {
+      const c = cluster!;
+      const placed = async (addr: string, name: string) => {
+        const doc = (await (await fetch(`http://${addr}/debug/vars`)).json()) as { nokv_actors: { threads: Array<{ thread: number; actors: Array<{ name: string }> }> } };
+        return doc.nokv_actors.threads.filter((t) => t.actors.some((a) => a.name === name)).map((t) => t.thread);
+      };
+      for (const co of c.topo.coordinators) expect(await placed(co.metrics_addr, 'lease-holder'), co.id).to.deep.equal([1]);
+      for (const p of c.topo.meta_root.peers) expect(await placed(p.metrics_addr, 'raft-peer'), `meta-root-${p.node_id}`).to.deep.equal([1]);
+    });
+  }
 
   it('stopping the active coordinator moves the lease to a standby with a greater era', async () => {
     const c = cluster!;
