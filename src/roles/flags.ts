@@ -76,8 +76,17 @@ function processesOn(topo: Topology, host: string, role: WorkersRole): { all: nu
 }
 
 /**
+ * The most worker threads `auto` gives a process of each role: as many as the role can place work on. A store
+ * places a shard of regions on each; a meta-root runs its one raft peer (and tail hub) on thread 1 and a
+ * coordinator its lease holder, so a second thread would host nothing; the fsmeta gateway places nothing on
+ * worker threads yet. An explicit count is taken as given.
+ */
+export const AUTO_WORKERS_CAP: Record<WorkersRole, number> = { store: limits.MAX_WORKER_THREADS, meta_root: 1, coordinator: 1, fsmeta: 0 };
+
+/**
  * The --workers value: the flag (a count or `auto`), else the topology's `workers.<role>`, else 0. `auto`
- * counts the topology's processes on this process's host (`addr`) against os.availableParallelism().
+ * counts the topology's processes on this process's host (`addr`) against os.availableParallelism(), capped
+ * by what the role can use (AUTO_WORKERS_CAP).
  */
 export function workersOf(value: unknown, where?: { topology: Topology; role: WorkersRole; addr: string; cores?: number }): number {
   const setting = value ?? where?.topology.workers?.[where.role];
@@ -85,7 +94,7 @@ export function workersOf(value: unknown, where?: { topology: Topology; role: Wo
   if (setting === 'auto') {
     if (!where) return DEFAULT_ROLE_WORKERS;
     const n = processesOn(where.topology, hostOf(where.addr), where.role);
-    return autoWorkers(where.cores ?? availableParallelism(), Math.max(1, n.all), Math.max(1, n.role));
+    return Math.min(AUTO_WORKERS_CAP[where.role], autoWorkers(where.cores ?? availableParallelism(), Math.max(1, n.all), Math.max(1, n.role)));
   }
   const n = typeof setting === 'number' ? setting : /^\d+$/.test(String(setting)) ? Number(setting) : NaN;
   if (!Number.isInteger(n) || n < 0 || n > limits.MAX_WORKER_THREADS) {

@@ -21,6 +21,17 @@ describe('roles: worker threads per process (--workers N|auto, topology workers.
     expect(workersOf('auto', { ...where, addr: '10.0.0.9:20170', cores: 4 })).to.equal(3);
   });
 
+  it('caps auto at what the role can place on worker threads', () => {
+    const topo = defaultTopology();
+    const lone = (role: 'meta_root' | 'coordinator' | 'store' | 'fsmeta') => workersOf('auto', { topology: topo, role, addr: '10.0.0.9:1', cores: 16 });
+    expect(lone('store'), 'a store: one shard per spare core').to.equal(15);
+    expect(lone('meta_root'), 'a meta-root: its raft peer on thread 1').to.equal(1);
+    expect(lone('coordinator'), 'a coordinator: its lease holder on thread 1').to.equal(1);
+    expect(lone('fsmeta'), 'the gateway places nothing on workers').to.equal(0);
+    expect(workersOf('auto', { topology: topo, role: 'meta_root', addr: topo.meta_root.peers[0]!.addr, cores: 2 }), '333 on two cores').to.equal(0);
+    expect(workersOf('3', { topology: topo, role: 'fsmeta', addr: topo.fsmeta[0]!.addr }), 'an explicit count is taken as given').to.equal(3);
+  });
+
   it('takes the flag over the topology, the topology over the default of 0', () => {
     const topo = resolveTopology({ workers: { store: 2, coordinator: 'auto' } });
     expect(workersOf(undefined, { topology: topo, role: 'store', addr: topo.stores[0]!.addr })).to.equal(2);
