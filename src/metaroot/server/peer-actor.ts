@@ -22,7 +22,7 @@
 // grpc-js server per process, raft-port.ts): outbound messages leave through PeerLinks — direct calls on the
 // main thread, batched per turn into one message to the main thread's port actor from a worker.
 import type { ActorContext, ActorRef, Behaviour } from '../../actors/index.js';
-import { SystemClock, type Clock, type TimerHandle } from '../../common/clock.js';
+import type { Clock, TimerHandle } from '../../common/clock.js';
 import { DropLog } from '../../common/drop-log.js';
 import { InvalidArgumentError, NokvError, NotLeaderError, reviveError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
@@ -86,7 +86,8 @@ export interface PeerLinks {
 }
 
 export interface RootPeerOptions extends RootPeerConfig {
-  clock: Clock;
+  /** Default: the clock of the thread the actor runs on (ctx.clock; a worker's is the one its owner chose). */
+  clock?: Clock;
   prng: Prng;
   links: PeerLinks;
 }
@@ -179,6 +180,7 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
   private tickTimer?: TimerHandle;
   private tickQueued = false;
   private lastLeader = -1;
+  private clock?: Clock;
   private retryTimers = new Set<TimerHandle>();
   private self?: ActorRef<PeerMsg>;
   private log?: Logger;
@@ -190,7 +192,8 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
     const o = this.opts;
     this.self = ctx.self;
     this.log = ctx.log;
-    this.drops = new DropLog(o.clock, ctx.log, 'raft message');
+    this.clock = o.clock ?? ctx.clock;
+    this.drops = new DropLog(this.clock, ctx.log, 'raft message');
     const storage = openStorage({ path: o.dataDir });
     this.storage = storage;
     try {
@@ -201,7 +204,7 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
         store: openRaftLogStore(storage),
         stateMachine: this.sm,
         send: (msgs) => o.links.send(msgs.map((msg) => ({ to: msg.to, group: ROOT_GROUP_ID, msg }))),
-        clock: o.clock,
+        clock: this.clock,
         prng: o.prng.fork(),
         logger: ctx.log,
         electionTimeoutTicks: o.electionTicks,
@@ -308,7 +311,7 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
   }
 
   private scheduleTick(): void {
-    this.tickTimer = this.opts.clock.setTimer(this.opts.tickMs, () => {
+    this.tickTimer = this.clock!.setTimer(this.opts.tickMs, () => {
       if (this.stopped) return;
       if (!this.tickQueued) this.tickQueued = this.tellSelf({ t: 'tick' });
       this.scheduleTick();
@@ -329,7 +332,7 @@ export class RootPeerActor implements Behaviour<PeerMsg> {
   /** A message to self that must arrive (a persist result): retried until the mailbox takes it. */
   private tellSelfSurely(msg: PeerMsg): void {
     if (this.tellSelf(msg) || this.stopped) return;
-    const timer = this.opts.clock.setTimer(1, () => {
+    const timer = this.clock!.setTimer(1, () => {
       this.retryTimers.delete(timer);
       this.tellSelfSurely(msg);
     });
@@ -457,11 +460,11 @@ export interface RootPeerArgs {
 }
 
 /**
- * Spawn export for a worker thread: the peer on that thread's system clock and its own PRNG, its outbound raft
+ * Spawn export for a worker thread: the peer on that thread's clock and its own PRNG, its outbound raft
  * messages batched per turn into one `send` to the port actor (a turn's Ready sends to every peer at once).
  */
 export function rootPeerOnWorker(args: RootPeerArgs): RootPeerActor {
-  return new RootPeerActor({ ...args.config, clock: new SystemClock(), prng: defaultPrng(), links: portLinks(args.port) });
+  return new RootPeerActor({ ...args.config, prng: defaultPrng(), links: portLinks(args.port) });
 }
 
 function portLinks(port: ActorRef<PortMsg>): PeerLinks {
