@@ -180,6 +180,18 @@ try {
     ];
     process.stdout.write(`| ${row.name} | ${row.conc} | ${cells.join(' | ')} |\n`);
   }
+  // The load of a shared machine drifts between rounds: the ratio within each round (the two sides ran back to
+  // back) says more than the ratio of medians.
+  process.stdout.write('\nper round, p50 of each side (baselines, then current) and the ratio baseline / current:\n');
+  for (const row of ROWS) {
+    const key = `${row.name} x${row.conc}`;
+    const per = Array.from({ length: ROUNDS }, (_, r) => {
+      const vals = sides.map((s) => s.rounds.get(key)?.[r]?.p50 ?? NaN);
+      return `${vals.map((v) => v.toFixed(1)).join(' / ')} (${sides.slice(0, -1).map((_, i) => `${(vals[i]! / vals[vals.length - 1]!).toFixed(2)}×`).join(', ')})`;
+    });
+    const ratios = sides.slice(0, -1).map((s) => median(Array.from({ length: ROUNDS }, (_, r) => (s.rounds.get(key)?.[r]?.p50 ?? NaN) / (cur.rounds.get(key)?.[r]?.p50 ?? NaN))));
+    process.stdout.write(`${key}: ${per.join('; ')}; median ratio ${ratios.map((x) => `${x.toFixed(2)}×`).join(', ')}\n`);
+  }
 } finally {
   for (const b of baselines) b.remove();
 }
