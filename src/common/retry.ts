@@ -26,6 +26,9 @@ export interface RetryPolicy {
 
 export const DEFAULT_JITTER = 0.25;
 
+/** The backoff part of a policy, for code that only sleeps between its own retries. */
+export type BackoffPolicy = Pick<RetryPolicy, 'backoffBaseMs' | 'backoffMaxMs' | 'jitter'>;
+
 /** Stands in for a Prng where a policy has no jitter (backoffMs never draws then). */
 const NO_JITTER = {} as Prng;
 
@@ -40,23 +43,20 @@ function jitterSource(policy: Pick<RetryPolicy, 'jitter'>, prng: Prng | undefine
  * The jittered sleep before backoff number `n` (0-based) of one call: min(max, base * 2^n) scaled by
  * 1 ± jitter. Draws from `prng` only when there is jitter, so a policy without it leaves the sequence alone.
  */
-export function backoffMs(policy: RetryPolicy, n: number, prng: Prng): number {
+export function backoffMs(policy: BackoffPolicy, n: number, prng?: Prng): number {
   const base = Math.min(policy.backoffMaxMs, policy.backoffBaseMs * 2 ** Math.min(Math.max(0, n), 30));
   const jitter = policy.jitter ?? DEFAULT_JITTER;
-  return jitter > 0 ? base * (1 - jitter + prng.next() * 2 * jitter) : base;
+  return jitter > 0 ? base * (1 - jitter + jitterSource(policy, prng).next() * 2 * jitter) : base;
 }
 
 /** A growing delay for code that schedules its own retries (actors, control loops): next(), then reset(). */
 export class Backoff {
   private n = 0;
-  private readonly policy: RetryPolicy;
   /** `prng` may be left out only by a policy without jitter. */
   constructor(
-    policy: Pick<RetryPolicy, 'backoffBaseMs' | 'backoffMaxMs' | 'jitter'>,
+    private readonly policy: BackoffPolicy,
     private readonly prng: Prng = jitterSource(policy, undefined),
-  ) {
-    this.policy = { ...policy, attemptDeadlineMs: Infinity, callBudgetMs: Infinity };
-  }
+  ) {}
   /** The delay before the next retry; each call grows the one after it. */
   next(): number {
     return backoffMs(this.policy, this.n++, this.prng);

@@ -8,6 +8,7 @@
 //
 // UpdateInode rewrites the dentry unchanged so that a watch on the parent sees the entry updated.
 import type { Clock } from '../common/clock.js';
+import { backoffMs, sleep } from '../common/retry.js';
 import { dirKeys, deleteDirRecords, requireDir, requireDirIn, requireEmptyDir } from './dirs.js';
 import { FsExistsError, FsInvalidError, FsNotFoundError, FsPreconditionError, MountRetiredError, TxnAbortedError } from './errors.js';
 import * as K from './keys.js';
@@ -399,8 +400,8 @@ export class Executor {
   }
 
   private backoff(attempt: number): Promise<void> {
-    if (this.backoffBaseMs <= 0) return Promise.resolve();
-    return new Promise((resolve) => this.clock.setTimer(this.backoffBaseMs << attempt, resolve));
+    // base << attempt: the common policy doubling from 2 * base, uncapped (attempts are few), no jitter.
+    return sleep(this.clock, backoffMs({ backoffBaseMs: this.backoffBaseMs * 2, backoffMaxMs: Infinity, jitter: 0 }, attempt - 1));
   }
 
   private async admit(mount: string): Promise<MountInfo> {

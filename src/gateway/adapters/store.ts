@@ -6,6 +6,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Clock, TimerHandle } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
+import { Backoff } from '../../common/retry.js';
 import { StoreClient, Txn, TxnConflictError } from '../../store/client/client.js';
 import { STORE_KV_PROTO, STORE_KV_SERVICE } from '../../store/server/service.js';
 import { createClient, loadProto, setToken } from '../../transport/index.js';
@@ -108,14 +109,14 @@ export class StoreEventSource implements ApplyEventSource {
     let stopped = false;
     let call: grpc.ClientReadableStream<any> | undefined;
     let timer: TimerHandle | undefined;
-    let backoff = WATCH_RECONNECT_MIN_MS;
+    const backoff = new Backoff({ backoffBaseMs: WATCH_RECONNECT_MIN_MS, backoffMaxMs: WATCH_RECONNECT_MAX_MS, jitter: 0 });
     const connect = () => {
       if (stopped) return;
       const md = new grpcjs.Metadata();
       if (this.o.token) setToken(md, this.o.token);
       call = (client as any).WatchApplied({ region_id: 0 }, md) as grpc.ClientReadableStream<any>;
       call.on('data', (w: any) => {
-        backoff = WATCH_RECONNECT_MIN_MS;
+        backoff.reset();
         const ev = toEvent(w);
         if (ev) for (const l of this.listeners) l(ev);
       });
@@ -123,8 +124,7 @@ export class StoreEventSource implements ApplyEventSource {
         call?.removeAllListeners();
         call = undefined;
         if (stopped) return;
-        timer = this.o.clock.setTimer(backoff, connect);
-        backoff = Math.min(backoff * 2, WATCH_RECONNECT_MAX_MS);
+        timer = this.o.clock.setTimer(backoff.next(), connect);
       };
       call.on('error', (err) => {
         this.o.logger?.debug({ err, storeId }, 'apply stream ended; reconnecting');

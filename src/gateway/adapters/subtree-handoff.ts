@@ -4,13 +4,14 @@
 // frontier. Meta-root validates both (holder, era strictly above, frontier never back), so this module only
 // has to name the right era; a refusal from a stale view is retried after re-reading.
 import { FailedPreconditionError, NokvError } from '../../common/errors.js';
-import { RETRY_SYSTEM_CLOCK, sleep as sleepOn } from '../../common/retry.js';
+import { RETRY_SYSTEM_CLOCK, backoffMs, sleep as sleepOn } from '../../common/retry.js';
 import type { CoordinatorClient } from '../../coordinator/client.js';
 
 /** Attempts to open a handoff when a lagging view or an earlier writer made meta-root refuse it. */
 export const HANDOFF_ATTEMPTS = 4;
 /** First wait before re-reading the authority after a refusal; doubles per attempt. */
 export const HANDOFF_RETRY_BASE_MS = 25;
+const HANDOFF_BACKOFF = { backoffBaseMs: HANDOFF_RETRY_BASE_MS, backoffMaxMs: Infinity, jitter: 0 };
 
 type Port = Pick<CoordinatorClient, 'getSubtreeAuthority' | 'publishRootEvent'>;
 
@@ -57,7 +58,7 @@ export class SubtreeHandoffs {
           return;
         } catch (err) {
           if (attempt >= HANDOFF_ATTEMPTS || !isRefusal(err)) throw err;
-          await this.sleep(HANDOFF_RETRY_BASE_MS << (attempt - 1));
+          await this.sleep(backoffMs(HANDOFF_BACKOFF, attempt - 1));
         }
       }
     } catch (err) {
