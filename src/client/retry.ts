@@ -34,20 +34,28 @@ export async function withRetries<T>(opts: {
 }): Promise<T> {
   let endpoint = opts.start;
   let failedInRound = 0;
+  // The last attempt of a spent budget gets only the time that is left, so it often ends in DEADLINE_EXCEEDED
+  // even when every endpoint was refusing connections: the error reported is the last one an attempt with a
+  // full deadline (or a failure other than its deadline) produced, so "nothing answers" stays UNAVAILABLE.
+  let telling: unknown;
   const res = await retrying({
     policy: opts.policy,
     prng: opts.prng,
     ...(opts.clock ? { clock: opts.clock } : {}),
     attempt: ({ deadlineMs }) => opts.attempt({ endpoint, deadlineMs }),
-    onFailure: (err) => {
+    onFailure: (err, info) => {
+      const cutShort = err instanceof NokvError && err.code === 'DEADLINE_EXCEEDED' && info.deadlineMs < opts.policy.attemptDeadlineMs;
+      if (!cutShort || telling === undefined) telling = err;
       if (!opts.retryable(err)) return 'stop';
       endpoint = (endpoint + 1) % opts.endpoints;
       if (++failedInRound < opts.endpoints) return 'now';
       failedInRound = 0;
       return 'backoff';
     },
-    exhausted: (lastErr) =>
-      lastErr instanceof NokvError ? lastErr : new UnavailableError(`${opts.what}: no endpoint answered within ${opts.policy.callBudgetMs} ms`, { cause: String(lastErr) }),
+    exhausted: (last) => {
+      const lastErr = telling ?? last;
+      return lastErr instanceof NokvError ? lastErr : new UnavailableError(`${opts.what}: no endpoint answered within ${opts.policy.callBudgetMs} ms`, { cause: String(lastErr) });
+    },
   });
   opts.onSuccess?.(endpoint);
   return res;

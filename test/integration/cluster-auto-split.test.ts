@@ -58,20 +58,26 @@ describe('cluster: regions split by size and keys on their own (real processes)'
     const loadMs = Date.now() - t0;
 
     // Splits settle: at least 16 rooted regions, all running, none left pending, and no store still over the threshold.
+    let why = '';
     const snap = await waitFor('16 or more rooted regions, all running, none over the threshold', async () => {
       const s = await rooted(c);
+      why = `${s.regions.length} rooted regions, states ${JSON.stringify(s.regions.map((r: any) => r.state).filter((st: string) => st !== 'running'))} not running, ${(s.pending_range_changes ?? []).length} pending range changes`;
       if (s.regions.length < 16 || s.regions.some((r: any) => r.state !== 'running') || (s.pending_range_changes ?? []).length > 0) return null;
       for (const st of c.topo.stores) {
         const vars = (await debugVars(st.metrics_addr))?.nokv_store;
         const sp = vars?.splits;
+        why = `store-${st.store_id}: ${sp ? `unfinished splits ${JSON.stringify(sp.unfinished)}` : 'no split stats'}`;
         if (!sp || sp.unfinished.length > 0) return null;
         // Every region the store leads has been checked since its last write, and none is over the threshold.
         const sizes = sp.sizes as Record<string, { keys: number }>;
         const led = ((vars.regions ?? []) as Array<{ id: number; role: string }>).filter((r) => r.role === 'leader');
+        why = `store-${st.store_id}: leads ${JSON.stringify(led.map((r) => r.id))}, sizes ${JSON.stringify(sizes)}`;
         if (led.some((r) => !sizes[String(r.id)]) || Object.values(sizes).some((z) => z.keys > SPLIT_KEYS)) return null;
       }
       return s;
-    }, SPLIT_WITHIN_MS, 500);
+    }, SPLIT_WITHIN_MS, 500).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${why}`);
+    });
     const settledMs = Date.now() - t0;
 
     // The rooted regions tile the key space in order, and each split moved epochs on.
@@ -97,11 +103,14 @@ describe('cluster: regions split by size and keys on their own (real processes)'
     let last: unknown;
     const leaders = await waitFor('leaders within one of even', async () => {
       const per: number[] = [];
+      const ids: Array<Array<{ id: number; term?: number }>> = [];
       for (const st of c.topo.stores) {
-        const rs = ((await debugVars(st.metrics_addr))?.nokv_store?.regions ?? []) as Array<{ role: string }>;
-        per.push(rs.filter((r) => r.role === 'leader').length);
+        const rs = ((await debugVars(st.metrics_addr))?.nokv_store?.regions ?? []) as Array<{ id: number; role: string; term?: number }>;
+        const led = rs.filter((r) => r.role === 'leader');
+        per.push(led.length);
+        ids.push(led.map((r) => ({ id: r.id, ...(r.term !== undefined ? { term: r.term } : {}) })));
       }
-      last = per;
+      last = { per, ids };
       return per.reduce((a, n) => a + n, 0) === regions.length && Math.max(...per) - Math.min(...per) <= 1 ? per : null;
     }, BALANCE_WITHIN_MS, 500).catch(async (err) => {
       const sched = [];

@@ -1,12 +1,12 @@
 // The public clients' retry loop on an injected clock: its budget and backoff run on virtual time, so a
 // simulator (or a test) decides when a sleeping retry wakes, and the same seed gives the same attempts.
 import { expect } from 'chai';
-import { UnavailableError } from '../../src/common/errors.js';
+import { TimeoutError, UnavailableError } from '../../src/common/errors.js';
 import { SeededPrng } from '../../src/common/prng.js';
 import { SimClock } from '../../src/sim/sim-clock.js';
 import { withRetries } from '../../src/client/retry.js';
 
-async function runOnClock(seed: number): Promise<{ attempts: number[]; endedAt: number; error: string }> {
+async function runOnClock(seed: number, fail: (deadlineMs: number) => Error = () => new UnavailableError('down')): Promise<{ attempts: number[]; endedAt: number; error: string }> {
   const clock = new SimClock(1_000);
   const attempts: number[] = [];
   let error = '';
@@ -18,9 +18,9 @@ async function runOnClock(seed: number): Promise<{ attempts: number[]; endedAt: 
     prng: new SeededPrng(seed),
     start: 0,
     clock,
-    attempt: async () => {
+    attempt: async ({ deadlineMs }) => {
       attempts.push(clock.now());
-      throw new UnavailableError('down');
+      throw fail(deadlineMs);
     },
     retryable: () => true,
   }).catch((err: Error) => {
@@ -47,5 +47,13 @@ describe('client retry loop on an injected clock', () => {
     expect(a.endedAt - 1_000).to.be.within(900, 1_000);
     expect(Date.now() - started).to.be.lessThan(900); // no real sleeping
     expect(await runOnClock(3)).to.deep.equal(a);
+  });
+
+  it('reports why nothing answered, not the deadline of a last attempt cut short by the budget', async () => {
+    // Full-length attempts are refused; with seed 1 the last round gets only the 89 ms left of the budget and times out.
+    const a = await runOnClock(1, (deadlineMs) => (deadlineMs < 100 ? new TimeoutError('cut short') : new UnavailableError('refused')));
+    expect(a.error).to.equal('refused');
+    const b = await runOnClock(1, () => new TimeoutError('slow'));
+    expect(b.error).to.equal('slow');
   });
 });
