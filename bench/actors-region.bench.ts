@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { ActorSystem } from '../src/actors/index.js';
 import { silentLogger } from '../src/common/log.js';
 import { encodeItems, splitFrames } from '../src/transport/index.js';
+import { medianOfRuns } from './stats.js';
 
 const BEHAVIOURS = new URL('../src/actors/testing/behaviours.js', import.meta.url).href;
 const RUNS = 5;
@@ -26,14 +27,6 @@ const SHAPES: Record<string, (i: number) => unknown> = {
   frame: (i) => ({ t: 'raft', from: 2, bytes: new Uint8Array(frames[i % frames.length]!.bytes) }),
 };
 let raftMsg: (i: number) => unknown = SHAPES.objects!;
-
-async function median(fn: () => Promise<number>): Promise<number> {
-  await fn();
-  const xs: number[] = [];
-  for (let i = 0; i < RUNS; i++) xs.push(await fn());
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)]!;
-}
 
 const COUNT_WORKER = `
 const { parentPort } = require('node:worker_threads');
@@ -58,7 +51,7 @@ async function raw(perTurn: number): Promise<number> {
       });
       return N / ((performance.now() - t0) / 1000);
     };
-    return await median(runOnce);
+    return await medianOfRuns(RUNS, runOnce);
   } finally {
     await w.terminate();
   }
@@ -77,7 +70,7 @@ async function actors(perTurn: number): Promise<number> {
       await counter.ask({ type: 'get' }, { timeoutMs: 60_000 });
       return N / ((performance.now() - t0) / 1000);
     };
-    return await median(runOnce);
+    return await medianOfRuns(RUNS, runOnce);
   } finally {
     await system.shutdown();
   }

@@ -8,6 +8,7 @@ import { ActorSystem, type ActorRef } from '../src/actors/index.js';
 import { createCodec, type CodecName } from '../src/actors/codec.js';
 import type { Batch, Envelope } from '../src/actors/protocol.js';
 import type { Router } from '../src/actors/ref.js';
+import { medianOfRuns } from './stats.js';
 
 const BEHAVIOURS = new URL('../src/actors/testing/behaviours.js', import.meta.url).href;
 const RUNS = 5;
@@ -19,14 +20,6 @@ interface Row {
 }
 
 const rows: Row[] = [];
-
-async function median(fn: () => Promise<number>): Promise<number> {
-  await fn(); // warm-up
-  const xs: number[] = [];
-  for (let i = 0; i < RUNS; i++) xs.push(await fn());
-  xs.sort((a, b) => a - b);
-  return xs[Math.floor(xs.length / 2)];
-}
 
 /** Runs `ops` operations and returns operations per second. */
 async function rate(ops: number, body: () => Promise<void>): Promise<number> {
@@ -89,9 +82,9 @@ async function rawBaseline(): Promise<{ seq: number; piped: Map<number, number> 
       }),
     );
   try {
-    const seq = await median(() => roundTrips(2000, 1));
+    const seq = await medianOfRuns(RUNS, () => roundTrips(2000, 1));
     const piped = new Map<number, number>();
-    for (const w of [64, 256]) piped.set(w, await median(() => roundTrips(20_000, w)));
+    for (const w of [64, 256]) piped.set(w, await medianOfRuns(RUNS, () => roundTrips(20_000, w)));
     return { seq, piped };
   } finally {
     await worker.terminate();
@@ -127,8 +120,8 @@ async function main(): Promise<void> {
   const started = Date.now();
 
   for (const size of [1, 16, 256]) {
-    const clone = await median(async () => codecRate('clone', size));
-    const msgpack = await median(async () => codecRate('msgpack', size));
+    const clone = await medianOfRuns(RUNS, async () => codecRate('clone', size));
+    const msgpack = await medianOfRuns(RUNS, async () => codecRate('msgpack', size));
     rows.push({ name: `codec clone, batch of ${size} (envelopes/s)`, opsPerSec: clone });
     rows.push({ name: `codec msgpack, batch of ${size} (envelopes/s)`, opsPerSec: msgpack, baseline: `${(msgpack / clone).toFixed(2)}x clone` });
   }
@@ -140,8 +133,8 @@ async function main(): Promise<void> {
   const local = await ActorSystem.start({ role: 'bench', workers: 0, logger: silentLogger() });
   try {
     const ponger = await local.spawn({ name: 'ponger', module: BEHAVIOURS, export: 'Ponger' });
-    rows.push({ name: 'actor ask, same thread, sequential', opsPerSec: await median(() => sequentialAsks(ponger, 20_000)) });
-    rows.push({ name: 'actor ask, same thread, 256 in flight', opsPerSec: await median(() => pipelinedAsks(ponger, 50_000, 256)) });
+    rows.push({ name: 'actor ask, same thread, sequential', opsPerSec: await medianOfRuns(RUNS, () => sequentialAsks(ponger, 20_000)) });
+    rows.push({ name: 'actor ask, same thread, 256 in flight', opsPerSec: await medianOfRuns(RUNS, () => pipelinedAsks(ponger, 50_000, 256)) });
   } finally {
     await local.shutdown();
   }
@@ -159,10 +152,10 @@ async function main(): Promise<void> {
     const system = await ActorSystem.start({ role: 'bench', workers: 1, codec, logger: silentLogger(), logLevel: 'silent' });
     try {
       const ponger = await system.spawn({ name: 'ponger', module: BEHAVIOURS, export: 'Ponger', thread: 1 });
-      const seq = await median(() => sequentialAsks(ponger, 2000));
+      const seq = await medianOfRuns(RUNS, () => sequentialAsks(ponger, 2000));
       rows.push({ name: `actor ask, cross-thread (${codec}), sequential`, opsPerSec: seq, baseline: `${(seq / raw.seq).toFixed(2)}x raw` });
       for (const w of [64, 256]) {
-        const v = await median(() => pipelinedAsks(ponger, 20_000, w));
+        const v = await medianOfRuns(RUNS, () => pipelinedAsks(ponger, 20_000, w));
         rows.push({ name: `actor ask, cross-thread (${codec}), ${w} in flight`, opsPerSec: v, baseline: `${(v / raw.piped.get(w)!).toFixed(2)}x raw` });
       }
     } finally {

@@ -15,13 +15,11 @@ import { LeaseHolder } from '../src/coordinator/holder.js';
 import { leaseTiming } from '../src/coordinator/lease.js';
 import { startViewParts } from '../test/fixtures/coordinator-view.js';
 import { FakeRoot } from '../test/fixtures/coordinator-fake-root.js';
+import { median, percentile } from './stats.js';
 
 const ROUNDS = Number(process.env.NOKV_BENCH_ROUNDS ?? 5);
 const CALLS = Number(process.env.NOKV_BENCH_CALLS ?? 5_000);
 const CONCURRENCY = 32;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * p))]!;
 
 interface Sample {
   p50Us: number;
@@ -53,7 +51,7 @@ async function sample(workers: number): Promise<Sample> {
       for (let i = 0; i < CALLS / CONCURRENCY; i++) await holder.allocate('tso', 1);
     }));
     const parRate = CALLS / ((performance.now() - t1) / 1000);
-    return { p50Us: median(lat), p99Us: pct(lat, 0.99), seqRate, parRate };
+    return { p50Us: median(lat), p99Us: percentile(lat, 0.99), seqRate, parRate };
   } finally {
     await holder.stop();
     const stopped = parts.stop();

@@ -10,9 +10,9 @@ import { LeaseHolder } from '../src/coordinator/holder.js';
 import { leaseTiming } from '../src/coordinator/lease.js';
 import { startViewParts } from '../test/fixtures/coordinator-view.js';
 import { FakeRoot } from '../test/fixtures/coordinator-fake-root.js';
+import { median } from './stats.js';
 
 const RUNS = 5;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function allocatorRate(policy: typeof idPolicy, n: number): number {
   const a = new WindowAllocator(policy);

@@ -15,12 +15,11 @@ import {
 } from '../test/fixtures/coordinator-drills.js';
 import { CoordinatorClient } from '../src/coordinator/client.js';
 import { sleep, waitFor } from '../test/support/env.js';
+import { median } from './stats.js';
 
 const RUNS = Number(process.env.DRILL_RUNS ?? 5);
 const THROUGHPUT_MS = 2_000;
 const IN_FLIGHT = 32;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function rejoin(c: DrillCluster, name: string): Promise<void> {
   await clusterCmd(c, 'start', name);

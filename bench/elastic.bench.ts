@@ -9,6 +9,7 @@ import { loadavg } from 'node:os';
 import { connectStoreClient } from '../src/store/client/connect.js';
 import { clusterDown, clusterUp, debugVars, nokv, type DrillCluster } from '../test/fixtures/coordinator-drills.js';
 import { sleep, waitFor } from '../test/support/env.js';
+import { percentile } from './stats.js';
 
 const SPLIT_KEYS = Number(process.env.ELASTIC_SPLIT_KEYS ?? 16);
 const PHASE_MS = Number(process.env.ELASTIC_PHASE_MS ?? 15_000);
@@ -23,8 +24,6 @@ async function leaders(c: DrillCluster): Promise<number[][]> {
 async function regionCount(c: DrillCluster): Promise<number> {
   return JSON.parse(await nokv(['config', 'snapshot', '--json', '--config', c.topoFile])).regions.length;
 }
-
-const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(xs.length * q))] ?? 0;
 
 async function main(): Promise<void> {
   const t0 = Date.now();
@@ -57,7 +56,7 @@ async function main(): Promise<void> {
           }
         }),
       );
-      return { name, txns: lat.length, tps: lat.length / (PHASE_MS / 1000), p50: p(lat, 0.5), p99: p(lat, 0.99), errors };
+      return { name, txns: lat.length, tps: lat.length / (PHASE_MS / 1000), p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), errors };
     };
     const before = await regionCount(c);
     const growing = await phase('inserts (splitting)', (w, n) => {

@@ -5,6 +5,7 @@ import http from 'node:http';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { freePorts, makeTempDir, waitFor } from '../test/support/env.js';
+import { percentileOfSorted, sortedCopy } from './stats.js';
 
 export interface Sample {
   opsPerSec: number;
@@ -13,11 +14,9 @@ export interface Sample {
   errors: number;
 }
 
-const pct = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? NaN;
-
 export function sample(ops: number, errors: number, latMs: number[], ms: number): Sample {
-  const s = latMs.sort((a, b) => a - b);
-  return { opsPerSec: (ops * 1000) / ms, p50Ms: pct(s, 50), p99Ms: pct(s, 99), errors };
+  const s = sortedCopy(latMs);
+  return { opsPerSec: (ops * 1000) / ms, p50Ms: percentileOfSorted(s, 0.5), p99Ms: percentileOfSorted(s, 0.99), errors };
 }
 
 export const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });

@@ -10,6 +10,7 @@ import { join, resolve } from 'node:path';
 import { freePorts, waitFor } from '../test/support/env.js';
 import type { FsmetaCluster } from '../test/fixtures/fsmeta-cluster.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
+import { mean, percentile } from './stats.js';
 
 const REPO = resolve(new URL('../..', import.meta.url).pathname);
 
@@ -64,7 +65,6 @@ async function startBaselineGateway(b: Baseline, c: FsmetaCluster): Promise<{ ad
 }
 
 const attrs = (type: string) => ({ type, mode: 0o644, size: 0, created_unix_ns: '1', updated_unix_ns: '1' });
-const pct = (s: number[], p: number) => s[Math.floor((s.length - 1) * p)] ?? 0;
 
 interface Side {
   name: string;
@@ -143,10 +143,10 @@ export async function runAb(c: FsmetaCluster, b: Baseline, opts: { clients: numb
       '|---|---|---|---|---|---|---|---|---|---|',
     ];
     for (const op of ops) {
-      const [bl, cu] = sides.map((s) => [...(s.lat.get(key(op)) ?? [])].sort((x, y) => x - y)) as [number[], number[]];
-      const avg = (s: number[]) => s.reduce((x, y) => x + y, 0) / Math.max(1, s.length);
+      const [bl, cu] = sides.map((s) => s.lat.get(key(op)) ?? []) as [number[], number[]];
+      const [p50b, p50c, avgb, avgc] = [percentile(bl, 0.5), percentile(cu, 0.5), mean(bl), mean(cu)];
       lines.push(
-        `| ${op.name} | ${op.conc} | ${pct(bl, 0.5).toFixed(2)} | ${pct(cu, 0.5).toFixed(2)} | ${(pct(bl, 0.5) / pct(cu, 0.5)).toFixed(2)}× | ${avg(bl).toFixed(2)} | ${avg(cu).toFixed(2)} | ${(avg(bl) / avg(cu)).toFixed(2)}× | ${bl.length} / ${cu.length} | ${sides[0]!.errors.get(key(op)) ?? 0} / ${sides[1]!.errors.get(key(op)) ?? 0} |`,
+        `| ${op.name} | ${op.conc} | ${p50b.toFixed(2)} | ${p50c.toFixed(2)} | ${(p50b / p50c).toFixed(2)}× | ${avgb.toFixed(2)} | ${avgc.toFixed(2)} | ${(avgb / avgc).toFixed(2)}× | ${bl.length} / ${cu.length} | ${sides[0]!.errors.get(key(op)) ?? 0} / ${sides[1]!.errors.get(key(op)) ?? 0} |`,
       );
     }
     return lines.join('\n');

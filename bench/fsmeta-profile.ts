@@ -11,6 +11,7 @@ import { fsmetaClusterUp } from '../test/fixtures/fsmeta-cluster.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
 import { mountPrefix } from '../src/gateway/keys.js';
 import { connectStoreClient } from '../src/store/client/connect.js';
+import { percentileOfSorted } from './stats.js';
 
 const CLIENTS = Number(process.env.FSMETA_PROFILE_CLIENTS ?? 8);
 const PHASE_MS = Number(process.env.FSMETA_PROFILE_PHASE_MS ?? 15_000);
@@ -63,7 +64,7 @@ async function phase<C>(name: string, clients: C[], op: (c: C, n: number) => Pro
     }
   }));
   lat.sort((a, b) => a - b);
-  const at = (p: number) => lat[Math.floor((lat.length - 1) * p)]!.toFixed(1);
+  const at = (p: number) => percentileOfSorted(lat, p).toFixed(1);
   process.stdout.write(`${name}: ${n} ops (${errors} errors), p50 ${at(0.5)} ms, p99 ${at(0.99)} ms, max ${at(1)} ms\n`);
   return { name, startUs, endUs: nowUs(), ops: n };
 }

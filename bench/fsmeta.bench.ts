@@ -14,8 +14,9 @@
 // hot RPCs: the baseline's gateway and this tree's on one cluster, in alternating rounds (fsmeta-ab.ts).
 // Two modes, both by default (FSMETA_BENCH_MODE=memory|stores picks one): the gateway in this process on the
 // in-memory KV, and the `nokv fsmeta` process of a real cluster (`nokv cluster up` on free ports: three
-// raft-replicated stores, coordinators, meta-roots) on mount `default`. Latencies are avg/p50/p95/p99 with the
-// reference's index rule (sorted[int((n-1)p)]); throughput is over the op phase only. Never fails on timing.
+// raft-replicated stores, coordinators, meta-roots) on mount `default`. Latencies are avg/p50/p95/p99 by the
+// index rule of bench/stats.ts (sorted[min(n-1, floor(n*p))], at most one rank above the reference's
+// sorted[int((n-1)p)]); throughput is over the op phase only. Never fails on timing.
 import { status as grpcStatus } from '@grpc/grpc-js';
 import { SystemClock } from '../src/common/clock.js';
 import { startGateway } from '../src/gateway/gateway.js';
@@ -24,6 +25,7 @@ import { MemoryKv } from '../src/gateway/memory-kv.js';
 import { fsmetaClusterUp } from '../test/fixtures/fsmeta-cluster.js';
 import { buildBaseline, runAb } from './fsmeta-ab.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
+import { mean, median, percentile, summarize } from './stats.js';
 
 const CLIENTS = 8;
 const STORM_DIRS = 16;
@@ -73,7 +75,6 @@ interface Row {
 }
 
 let rows: Row[] = [];
-const pct = (s: number[], p: number) => s[Math.floor((s.length - 1) * p)] ?? 0;
 
 async function timed(row: Row, fn: () => Promise<unknown>): Promise<void> {
   const t0 = performance.now();
@@ -156,23 +157,19 @@ async function hotspotFanin({ clients, mount: MOUNT, mode }: Target): Promise<vo
   }
 }
 
-const sorted = (r: Row) => [...r.lat].sort((a, b) => a - b);
-const avgOf = (r: Row) => r.lat.reduce((a, b) => a + b, 0) / Math.max(1, r.lat.length);
-
 function print(): void {
   const f = (n: number) => n.toFixed(2).padStart(9);
   process.stdout.write(`${'workload/op'.padEnd(38)} ${'driver'.padEnd(10)} ${'count'.padStart(6)} ${'err'.padStart(4)} ${'ops/s'.padStart(9)} ${'avg ms'.padStart(9)} ${'p50'.padStart(9)} ${'p95'.padStart(9)} ${'p99'.padStart(9)}   upstream avg / p50 -> upstream/ours\n`);
   for (const r of rows) {
-    const s = sorted(r);
-    const avg = avgOf(r);
-    const thr = s.length / (r.phaseMs / 1000);
+    const s = summarize(r.lat);
+    const thr = s.count / (r.phaseMs / 1000);
     const up = UPSTREAM[`${r.workload}/${r.op} ${r.driver}`];
-    const vs = up ? `   ${up.avg.toFixed(2)} / ${up.p50.toFixed(2)} ms -> ${(up.avg / avg).toFixed(2)}x` : '';
-    process.stdout.write(`${`${r.workload}/${r.op}`.padEnd(38)} ${r.driver.padEnd(10)} ${String(s.length).padStart(6)} ${String(r.errors).padStart(4)} ${f(thr)} ${f(avg)} ${f(pct(s, 0.5))} ${f(pct(s, 0.95))} ${f(pct(s, 0.99))}${vs}\n`);
+    const vs = up ? `   ${up.avg.toFixed(2)} / ${up.p50.toFixed(2)} ms -> ${(up.avg / s.avg).toFixed(2)}x` : '';
+    process.stdout.write(`${`${r.workload}/${r.op}`.padEnd(38)} ${r.driver.padEnd(10)} ${String(s.count).padStart(6)} ${String(r.errors).padStart(4)} ${f(thr)} ${f(s.avg)} ${f(s.p50)} ${f(s.p95)} ${f(s.p99)}${vs}\n`);
   }
   const nat = rows.find((r) => r.driver === 'native' && r.op === 'readdirplus')!;
   const gen = rows.find((r) => r.driver === 'generic-kv')!;
-  const stat = (r: Row, p?: number) => (p === undefined ? avgOf(r) : pct(sorted(r), p));
+  const stat = (r: Row, p?: number) => (p === undefined ? mean(r.lat) : percentile(r.lat, p));
   process.stdout.write(
     `\nReadDirPlus of ${HOT_FILES} entries, generic-kv / native: avg ${(stat(gen) / stat(nat)).toFixed(1)}x, p50 ${(stat(gen, 0.5) / stat(nat, 0.5)).toFixed(1)}x, ` +
       `p95 ${(stat(gen, 0.95) / stat(nat, 0.95)).toFixed(1)}x, p99 ${(stat(gen, 0.99) / stat(nat, 0.99)).toFixed(1)}x (upstream 42.5x avg)\n`,
@@ -338,9 +335,8 @@ function printSummary(lines: SummaryLine[]): void {
   process.stdout.write(`\nEvery fsmeta RPC (clients in directories of their own; ops/s = clients / avg latency)\n`);
   process.stdout.write(`${'op'.padEnd(34)} ${'1 client: p50'.padStart(14)} ${'p99'.padStart(8)} ${'ops/s'.padStart(8)}   ${'8 clients: p50'.padStart(14)} ${'p99'.padStart(8)} ${'ops/s'.padStart(8)} ${'errors'.padStart(7)}\n`);
   const cell = (l: SummaryLine) => {
-    const s = [...l.lat].sort((a, b) => a - b);
-    const avg = s.reduce((a, b) => a + b, 0) / Math.max(1, s.length);
-    return `${pct(s, 0.5).toFixed(2).padStart(14)} ${pct(s, 0.99).toFixed(2).padStart(8)} ${((l.conc * 1000) / avg).toFixed(0).padStart(8)}`;
+    const s = summarize(l.lat);
+    return `${s.p50.toFixed(2).padStart(14)} ${s.p99.toFixed(2).padStart(8)} ${((l.conc * 1000) / s.avg).toFixed(0).padStart(8)}`;
   };
   for (let i = 0; i + 1 < lines.length; i += 2) {
     const [one, eight] = [lines[i]!, lines[i + 1]!];
@@ -353,17 +349,15 @@ function printSummary(lines: SummaryLine[]): void {
 function printTargets(lines: SummaryLine[]): void {
   const byName = (w: string, op: string) => rows.find((r) => r.workload === w && r.op === op)!;
   const line = (op: string, conc: number) => lines.find((l) => l.op === op && l.conc === conc)!;
-  const p50 = (lat: number[]) => pct([...lat].sort((a, b) => a - b), 0.5);
-  const avg = (lat: number[]) => lat.reduce((a, b) => a + b, 0) / Math.max(1, lat.length);
   const storm = byName('one-dir-storm', `create, ${STORM_CLIENTS} clients`);
   const targets: Array<[string, string, string]> = [
-    ['create p50, 8 clients (checkpoint-storm)', `${p50(byName('checkpoint-storm', 'create_checkpoint').lat).toFixed(2)} ms`, '<= 10 ms (upstream p50 242.78 ms)'],
+    ['create p50, 8 clients (checkpoint-storm)', `${median(byName('checkpoint-storm', 'create_checkpoint').lat).toFixed(2)} ms`, '<= 10 ms (upstream p50 242.78 ms)'],
     [`creates/s, ${STORM_CLIENTS} clients into one directory`, `${(storm.lat.length / (storm.phaseMs / 1000)).toFixed(0)}/s, ${storm.errors} errors`, '>= 1,000/s'],
-    ['ReadDirPlus 512 avg, 8 clients', `${avg(byName('hotspot-fanin', 'readdirplus').lat).toFixed(2)} ms`, '<= 12 ms (upstream 12.02 ms)'],
-    ['ReadDirPlus 512 p50, 1 client', `${p50(byName('hotspot-fanin', 'readdirplus, 1 client').lat).toFixed(2)} ms`, '<= 5 ms'],
-    ['Lookup p50, 1 client', `${p50(line('Lookup', 1).lat).toFixed(2)} ms`, '<= 2 ms'],
-    ['GetAttr p50, 1 client', `${p50(line('GetAttr', 1).lat).toFixed(2)} ms`, '<= 2 ms'],
-    ['watch notify p50', `${p50(byName('watch-notify', 'create_to_event').lat).toFixed(2)} ms`, '<= 5 ms (upstream p50 178.08 ms)'],
+    ['ReadDirPlus 512 avg, 8 clients', `${mean(byName('hotspot-fanin', 'readdirplus').lat).toFixed(2)} ms`, '<= 12 ms (upstream 12.02 ms)'],
+    ['ReadDirPlus 512 p50, 1 client', `${median(byName('hotspot-fanin', 'readdirplus, 1 client').lat).toFixed(2)} ms`, '<= 5 ms'],
+    ['Lookup p50, 1 client', `${median(line('Lookup', 1).lat).toFixed(2)} ms`, '<= 2 ms'],
+    ['GetAttr p50, 1 client', `${median(line('GetAttr', 1).lat).toFixed(2)} ms`, '<= 2 ms'],
+    ['watch notify p50', `${median(byName('watch-notify', 'create_to_event').lat).toFixed(2)} ms`, '<= 5 ms (upstream p50 178.08 ms)'],
   ];
   process.stdout.write(`\nTargets\n`);
   for (const [what, got, goal] of targets) process.stdout.write(`${what.padEnd(44)} ${got.padStart(22)}   target ${goal}\n`);

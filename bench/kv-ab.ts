@@ -19,6 +19,7 @@ import { topologyOnPorts, type Topology } from '../src/config/topology.js';
 import { connectStoreClient } from '../src/store/client/connect.js';
 import { freePorts, makeTempDir } from '../test/support/env.js';
 import { buildBaseline, type Baseline } from './fsmeta-ab.js';
+import { median, percentileOfSorted } from './stats.js';
 
 const REFS = (process.env.KV_AB_BASELINE ?? 'main').split(',').filter((r) => r.length > 0);
 const ROUNDS = Number(process.env.KV_AB_ROUNDS ?? 3);
@@ -44,9 +45,6 @@ const ROWS: Row[] = [
   { name: 'one-phase put', conc: 64, twoRegions: false },
   { name: 'two-phase put (2 regions)', conc: 1, twoRegions: true },
 ];
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
-const pct = (sorted: number[], p: number) => sorted[Math.floor((sorted.length - 1) * p)] ?? NaN;
 
 function run(bin: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -139,7 +137,7 @@ async function measureSide(side: Side): Promise<void> {
       const key = `${row.name} x${row.conc}`;
       const list = side.rounds.get(key) ?? [];
       side.rounds.set(key, list);
-      list.push({ p50: pct(r.lat, 0.5), ops: (r.lat.length / r.ms) * 1000, txnsPerPut: txns / Math.max(1, r.lat.length), errors: r.errors });
+      list.push({ p50: percentileOfSorted(r.lat, 0.5), ops: (r.lat.length / r.ms) * 1000, txnsPerPut: txns / Math.max(1, r.lat.length), errors: r.errors });
     }
   } finally {
     client.close();

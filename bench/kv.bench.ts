@@ -13,6 +13,7 @@ import { connectStoreClient } from '../src/store/client/connect.js';
 import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { agent, etcdAvailable, etcdLeaderPort, httpLoad, sample, startEtcd, stopEtcd, type Sample } from './etcd.js';
+import { median } from './stats.js';
 
 const RUNS = Number(process.env.NOKV_BENCH_RUNS ?? 3);
 const RUN_MS = Number(process.env.NOKV_BENCH_RUN_MS ?? 2000);
@@ -27,8 +28,6 @@ interface Row {
   onePc?: number;
   twoPc?: number;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function closedLoop(conc: number, ms: number, op: (w: number, n: number) => Promise<void>): Promise<Sample> {
   const lat: number[] = [];

@@ -12,6 +12,7 @@ import { loadavg } from 'node:os';
 import { MetaRootClient } from '../src/metaroot/client.js';
 import { events, type RootEvent } from '../src/metaroot/state/index.js';
 import { MetaRootTestCluster } from '../test/fixtures/metaroot-cluster.js';
+import { median, percentile } from './stats.js';
 
 const RUN_MS = Number(process.env.NOKV_BENCH_RUN_MS ?? 2000);
 const ROUNDS = Number(process.env.NOKV_BENCH_ROUNDS ?? 3);
@@ -25,15 +26,6 @@ interface Row {
 }
 
 type Op = (client: MetaRootClient, clientIndex: number) => Promise<boolean>;
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
-};
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
-};
 
 async function measure(cluster: MetaRootTestCluster, clients: number, op: Op): Promise<Row> {
   const cs = Array.from({ length: clients }, () => new MetaRootClient({ endpoints: cluster.endpoints, token: cluster.token, deadlineMs: 10_000 }));
@@ -60,7 +52,7 @@ async function measure(cluster: MetaRootTestCluster, clients: number, op: Op): P
     for (const c of cs) c.close();
   }
   const secs = (Date.now() - measureFrom) / 1000;
-  return { opsPerSec: ops / secs, p50Ms: median(lat), p99Ms: pct(lat, 0.99), refused };
+  return { opsPerSec: ops / secs, p50Ms: median(lat), p99Ms: percentile(lat, 0.99), refused };
 }
 
 /** Quota-fence updates with a rising era per subject, so the rooted state stays the same size all run. */

@@ -13,6 +13,7 @@ import { MetaRootClient } from '../src/metaroot/client.js';
 import { events, type RootEvent } from '../src/metaroot/state/index.js';
 import { MetaRootTestCluster } from '../test/fixtures/metaroot-cluster.js';
 import { sleep, waitFor } from '../test/support/env.js';
+import { median, percentile } from './stats.js';
 
 const RUN_MS = Number(process.env.NOKV_BENCH_RUN_MS ?? 2000);
 const WARMUP_MS = 300;
@@ -28,15 +29,6 @@ interface Row {
   p99Ms: number;
   refused: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor((s.length - 1) / 2)]!;
-};
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.min(s.length - 1, Math.floor(s.length * p))]!;
-};
 
 async function measure(cluster: MetaRootTestCluster, name: string, clients: number, batch: number, eraBase: { n: number }): Promise<Row> {
   const cs = Array.from({ length: clients }, () => new MetaRootClient({ endpoints: cluster.endpoints, token: cluster.token, deadlineMs: 10_000 }));
@@ -68,7 +60,7 @@ async function measure(cluster: MetaRootTestCluster, name: string, clients: numb
     for (const c of cs) c.close();
   }
   const secs = (Date.now() - t0) / 1000;
-  return { name, appendsPerSec: appends / secs, eventsPerSec: (appends * batch) / secs, p50Ms: median(lat), p99Ms: pct(lat, 0.99), refused };
+  return { name, appendsPerSec: appends / secs, eventsPerSec: (appends * batch) / secs, p50Ms: median(lat), p99Ms: percentile(lat, 0.99), refused };
 }
 
 async function failoverMs(cluster: MetaRootTestCluster, client: MetaRootClient, era: { n: number }): Promise<number> {

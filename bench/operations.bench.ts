@@ -7,11 +7,10 @@ import { busyPorts } from '../src/cluster/preflight.js';
 import { nokvBin } from '../src/cluster/layout.js';
 import { topologyOnPorts } from '../src/config/topology.js';
 import { freePorts } from '../test/support/env.js';
+import { median } from './stats.js';
 
 const PREFLIGHT_ROUNDS = 20;
 const CLI_ROUNDS = 8;
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function timeIt(rounds: number, fn: () => Promise<unknown>): Promise<number> {
   const ms: number[] = [];

@@ -14,6 +14,7 @@ import { Packr } from 'msgpackr';
 import protobuf from 'protobufjs';
 import { EntryType } from '../src/raft/types.js';
 import { decodeFrame, decodeItems, encodeItems, protoRoot, splitFrames, type RaftItem } from '../src/transport/index.js';
+import { median } from './stats.js';
 
 const RUNS = Number(process.env.NOKV_BENCH_RUNS ?? 7);
 const RUN_MS = 300;
@@ -45,7 +46,6 @@ function rate(fn: () => void): number {
   return n / ((performance.now() - t0) / 1000);
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 const us = (perSec: number) => (1e6 / perSec).toFixed(1);
 
 // The payload before group frames (same msgpackr options as the transport's).

@@ -3,6 +3,7 @@
 // Baseline: one proposal per Ready. Prints medians of a few runs and their ratio to the baseline.
 import { SeededPrng } from '../src/common/prng.js';
 import { EntryType, MemoryLog, RaftCore, type Message } from '../src/raft/index.js';
+import { medianOfRuns } from './stats.js';
 
 const PROPOSALS = 20000;
 const RUNS = 5;
@@ -65,17 +66,9 @@ function runOnce(batch: number): number {
   return PROPOSALS / secs;
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
 const rows: { batch: number; perSec: number }[] = [];
 for (const batch of BATCHES) {
-  runOnce(batch); // warm-up
-  const samples: number[] = [];
-  for (let r = 0; r < RUNS; r++) samples.push(runOnce(batch));
-  rows.push({ batch, perSec: median(samples) });
+  rows.push({ batch, perSec: await medianOfRuns(RUNS, () => runOnce(batch)) });
 }
 const base = rows[0].perSec;
 console.log(`raft core: ${PROPOSALS} proposals of ${PAYLOAD_BYTES} B through 3 in-memory nodes, median of ${RUNS}`);

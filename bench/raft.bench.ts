@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { freePorts, makeTempDir, sleep, waitFor } from '../test/support/env.js';
 import { callNode, startNode, stopNode, type NodeProc } from '../test/fixtures/raft-procs.js';
 import { agent, etcdAvailable, etcdLeaderPort, httpLoad, sample, startEtcd, stopEtcd, type Sample } from './etcd.js';
+import { median } from './stats.js';
 
 const RUNS = Number(process.env.NOKV_BENCH_RUNS ?? 3);
 const RUN_MS = Number(process.env.NOKV_BENCH_RUN_MS ?? 2000);
@@ -26,8 +27,6 @@ interface Row {
   samples: Sample[];
   etcdBaseline?: string;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 // ---- the HTTP client and etcd cluster shared with the KV benchmark: bench/etcd.ts ----------------------
 

@@ -10,6 +10,7 @@ import { openRaftLogStore, openStorage, type RaftLogStore, type Storage } from '
 import { crc32 } from '../src/common/crc32.js';
 import { RecordKind, checkRecord, decodeEntryPayload, encodeEntry, logKey, recordPayload } from '../src/storage/codec.js';
 import { makeTempDir } from '../test/support/env.js';
+import { median, percentile } from './stats.js';
 
 const RUNS = 5;
 const RUN_MS = 700;
@@ -23,15 +24,6 @@ interface RunResult {
   latenciesMs: number[];
   fsyncsPerAppend: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((s.length * p) / 100))]!;
-};
 
 const payload = Buffer.alloc(DATA_BYTES, 7);
 function entry(index: number): Entry {
@@ -176,7 +168,7 @@ async function main(): Promise<void> {
       const lat = row.runs.flatMap((r) => r.latenciesMs);
       console.log(
         `${row.name.padEnd(40)} ${aps.toFixed(0).padStart(10)} ${(aps / base).toFixed(2).padStart(7)}x ` +
-          `${pct(lat, 50).toFixed(3).padStart(8)} ${pct(lat, 99).toFixed(3).padStart(8)} ${median(row.runs.map((r) => r.fsyncsPerAppend)).toFixed(3).padStart(13)}`,
+          `${percentile(lat, 0.5).toFixed(3).padStart(8)} ${percentile(lat, 0.99).toFixed(3).padStart(8)} ${median(row.runs.map((r) => r.fsyncsPerAppend)).toFixed(3).padStart(13)}`,
       );
     }
     console.log('');

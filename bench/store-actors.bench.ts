@@ -17,6 +17,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startStoreCluster, type StoreCluster } from '../test/fixtures/store-cluster.js';
 import { sleep } from '../test/support/env.js';
+import { median, percentile } from './stats.js';
 
 const ROW_MS = Number(process.env.NOKV_BENCH_ROW_MS ?? 3_000);
 const ROUNDS = Number(process.env.NOKV_BENCH_ROUNDS ?? 2);
@@ -44,12 +45,6 @@ interface Row {
   errors: number;
 }
 
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
-const median = (xs: number[]) => pct(xs, 50);
-
 async function load(c: StoreCluster, clients: number, keysOf: (w: number, n: number) => [string, string]): Promise<Row> {
   const lat: number[] = [];
   const before = { ...c.client.stats };
@@ -75,7 +70,7 @@ async function load(c: StoreCluster, clients: number, keysOf: (w: number, n: num
     }),
   );
   const secs = (Date.now() - started) / 1000;
-  return { txnPerSec: lat.length / secs, p50: pct(lat, 50), p99: pct(lat, 99), onePc: c.client.stats.onePc - before.onePc, twoPc: c.client.stats.twoPc - before.twoPc, errors };
+  return { txnPerSec: lat.length / secs, p50: percentile(lat, 0.5), p99: percentile(lat, 0.99), onePc: c.client.stats.onePc - before.onePc, twoPc: c.client.stats.twoPc - before.twoPc, errors };
 }
 
 /** Splits region 1 at k/63, k/62, ... k/01 (always region 1, so no routing is needed), then waits for leaders. */

@@ -6,16 +6,12 @@
 // so that is the wall-clock fallback). Prints throughput, p50, p99 and how many commits took one and two
 // phases per row; never fails on timing.
 import { startStoreCluster } from '../test/fixtures/store-cluster.js';
+import { percentile } from './stats.js';
 
 const RUN_MS = 5_000;
 const CONCURRENCY = [1, 8];
 /** Longest wait for leaders and a live one-phase path before giving up. */
 const WARMUP_BUDGET_MS = 30_000;
-
-const pct = (xs: number[], p: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-};
 
 const cluster = await startStoreCluster();
 try {
@@ -56,7 +52,7 @@ try {
       };
       await Promise.all(Array.from({ length: conc }, (_, w) => worker(w)));
       const secs = (Date.now() - started) / 1000;
-      rows.push(`${mode.padEnd(4)} clients=${String(conc).padEnd(3)} ${(lat.length / secs).toFixed(0).padStart(6)} txn/s   p50 ${pct(lat, 50).toFixed(1).padStart(6)} ms   p99 ${pct(lat, 99).toFixed(1).padStart(6)} ms   (${lat.length} txns: ${cluster.client.stats.onePc - before.onePc} 1PC, ${cluster.client.stats.twoPc - before.twoPc} 2PC)`);
+      rows.push(`${mode.padEnd(4)} clients=${String(conc).padEnd(3)} ${(lat.length / secs).toFixed(0).padStart(6)} txn/s   p50 ${percentile(lat, 0.5).toFixed(1).padStart(6)} ms   p99 ${percentile(lat, 0.99).toFixed(1).padStart(6)} ms   (${lat.length} txns: ${cluster.client.stats.onePc - before.onePc} 1PC, ${cluster.client.stats.twoPc - before.twoPc} 2PC)`);
     }
   }
   process.stdout.write(`store transactions, 3 store processes on loopback, ${RUN_MS / 1000} s per row\n${rows.join('\n')}\n`);

@@ -6,6 +6,7 @@ import { SystemClock } from '../src/common/clock.js';
 import { Supervisor } from '../src/supervisor/supervisor.js';
 import { processChildSpec } from '../src/supervisor/process-child.js';
 import type { ChildInstance, ChildSpec, ExitReason, Strategy } from '../src/supervisor/types.js';
+import { median } from './stats.js';
 
 const IN_THREAD_ROUNDS = 2000;
 const PROCESS_ROUNDS = 8;
@@ -104,11 +105,6 @@ async function supervisedRestartMs(): Promise<number[]> {
   }
   await sup.stop();
   return samples;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s[Math.floor(s.length / 2)];
 }
 
 function row(name: string, samples: number[], baseline?: number): string {

@@ -6,12 +6,11 @@ import { CoordinatorClient } from '../src/coordinator/client.js';
 import { connectStoreClient } from '../src/store/client/connect.js';
 import { clusterDown, clusterUp, waitForHolder } from '../test/fixtures/coordinator-drills.js';
 import { waitFor } from '../test/support/env.js';
+import { percentile } from './stats.js';
 
 const TSO_CALLS = Number(process.env.TLS_BENCH_TSO ?? 2_000);
 const TXNS = Number(process.env.TLS_BENCH_TXNS ?? 400);
 const WARMUP = 100;
-
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))]!;
 
 interface Result {
   tso: number[];
@@ -60,7 +59,7 @@ const plain = await measure(false);
 const tls = await measure(true);
 const ms = (x: number) => x.toFixed(2).padStart(7);
 const row = (what: string, a: number[], b: number[]) =>
-  `${what.padEnd(34)} plain p50 ${ms(pct(a, 50))} ms  p99 ${ms(pct(a, 99))} ms   TLS p50 ${ms(pct(b, 50))} ms  p99 ${ms(pct(b, 99))} ms   TLS/plain p50 ${(pct(b, 50) / pct(a, 50)).toFixed(2)}x`;
+  `${what.padEnd(34)} plain p50 ${ms(percentile(a, 0.5))} ms  p99 ${ms(percentile(a, 0.99))} ms   TLS p50 ${ms(percentile(b, 0.5))} ms  p99 ${ms(percentile(b, 0.99))} ms   TLS/plain p50 ${(percentile(b, 0.5) / percentile(a, 0.5)).toFixed(2)}x`;
 process.stdout.write(`${row(`coordinator Tso (${TSO_CALLS} calls)`, plain.tso, tls.tso)}\n`);
 process.stdout.write(`${row(`store 1PC txn (${TXNS} txns)`, plain.onePc, tls.onePc)}\n`);
 process.stdout.write(`one-phase commits: plain ${plain.onePcCount}/${TXNS + WARMUP}, TLS ${tls.onePcCount}/${TXNS + WARMUP} (each txn = Tso + commit)\n`);

@@ -12,6 +12,7 @@ import { silentLogger } from '../src/common/log.js';
 import { SeededPrng } from '../src/common/prng.js';
 import { trackResource } from '../src/common/resources.js';
 import { RaftTransport, type RaftTransportLimits } from '../src/transport/index.js';
+import { median } from './stats.js';
 
 const PER_TURN = 100;
 const RUNS = 5;
@@ -76,8 +77,6 @@ async function runOnce(child: ChildProcess, port: number, total: number, limits:
     await sender.close();
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 async function main(): Promise<void> {
   const child = fork(receiverPath, ['2'], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });

@@ -17,6 +17,7 @@ import { loadavg } from 'node:os';
 import { EntryType } from '../src/raft/types.js';
 import { openRaftLogStore, openStorage, DB_NAMES, type Storage, type WriteOp } from '../src/storage/index.js';
 import { makeTempDir, sleep } from '../test/support/env.js';
+import { percentileOfSorted, sortedCopy } from './stats.js';
 
 const ROUNDS = Number(process.env.WP_ROUNDS ?? 4);
 const ROUND_MS = Number(process.env.WP_ROUND_MS ?? 1500);
@@ -26,8 +27,6 @@ const VALUE = Buffer.alloc(256, 7);
 
 type Way = 'callback' | 'data' | 'data+lazy';
 const WAYS: Way[] = ['callback', 'data', 'data+lazy'];
-
-const pct = (s: number[], p: number) => s[Math.floor((s.length - 1) * p)] ?? NaN;
 
 async function round(storage: Storage, way: Way, groupId: number, ms: number, lat: number[]): Promise<{ puts: number; txns: number; cpuUs: number }> {
   const cpu0 = process.cpuUsage();
@@ -96,9 +95,9 @@ try {
   console.log(`| way | puts | append p50 ms | append p90 ms | LMDB transactions per put | process CPU per put ms${BUSY ? ' (incl. the busy loop)' : ''} |`);
   console.log('|---|---|---|---|---|---|');
   for (const way of WAYS) {
-    const s = [...lat.get(way)!].sort((a, b) => a - b);
+    const s = sortedCopy(lat.get(way)!);
     const t = totals.get(way)!;
-    console.log(`| ${way} | ${t.puts} | ${pct(s, 0.5).toFixed(2)} | ${pct(s, 0.9).toFixed(2)} | ${(t.txns / Math.max(1, t.puts)).toFixed(2)} | ${(t.cpuUs / 1000 / Math.max(1, t.puts)).toFixed(3)} |`);
+    console.log(`| ${way} | ${t.puts} | ${percentileOfSorted(s, 0.5).toFixed(2)} | ${percentileOfSorted(s, 0.9).toFixed(2)} | ${(t.txns / Math.max(1, t.puts)).toFixed(2)} | ${(t.cpuUs / 1000 / Math.max(1, t.puts)).toFixed(3)} |`);
   }
   console.log(`(load average before ${load0.map((l) => l.toFixed(1)).join(' ')}, after ${loadavg().map((l) => l.toFixed(1)).join(' ')})`);
 } finally {
