@@ -1,40 +1,15 @@
 // Before/after of the fsmeta gateway in ONE run, on ONE cluster: the gateway of a baseline commit (git archive
-// of FSMETA_BENCH_BASELINE, built in a temp dir) runs as a second `nokv fsmeta` process beside the cluster's
-// own gateway (this tree), against the same stores and coordinators. Each op runs in alternating rounds on the
+// of FSMETA_BENCH_BASELINE, built in a temp dir by baseline.ts) runs as a second `nokv fsmeta` process beside
+// the cluster's own gateway (this tree), against the same stores and coordinators. Each op runs in alternating rounds on the
 // two gateways (baseline, current, baseline, current, ...), so both see the same machine load; the table gives
 // p50 and average of each and the ratio baseline / current (above 1 = the current code is faster).
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { freePorts, waitFor } from '../test/support/env.js';
 import type { FsmetaCluster } from '../test/fixtures/fsmeta-cluster.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
+import type { Baseline } from './baseline.js';
 import { mean, percentile } from './stats.js';
-
-const REPO = resolve(new URL('../..', import.meta.url).pathname);
-
-export interface Baseline {
-  ref: string;
-  dir: string;
-  remove(): void;
-}
-
-/** Extracts `ref` of this repository into a temp dir and builds it there (node_modules shared). */
-export function buildBaseline(ref: string): Baseline {
-  const dir = mkdtempSync(join(tmpdir(), 'nokv-fsmeta-baseline-'));
-  const remove = () => rmSync(dir, { recursive: true, force: true });
-  try {
-    const commit = execFileSync('git', ['-C', REPO, 'rev-parse', '--short', ref], { encoding: 'utf8' }).trim();
-    execFileSync('sh', ['-c', `git -C "${REPO}" archive "${commit}" | tar -x -C "${dir}"`]);
-    symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
-    execFileSync(process.execPath, [join(REPO, 'node_modules/typescript/bin/tsc'), '-p', join(dir, 'tsconfig.json')], { stdio: 'inherit' });
-    return { ref: commit, dir, remove };
-  } catch (err) {
-    remove();
-    throw err;
-  }
-}
 
 /** The baseline's gateway as a second fsmeta process of the cluster, on free ports. */
 async function startBaselineGateway(b: Baseline, c: FsmetaCluster): Promise<{ addr: string; stop(): Promise<void> }> {
@@ -42,7 +17,7 @@ async function startBaselineGateway(b: Baseline, c: FsmetaCluster): Promise<{ ad
   const addr = `127.0.0.1:${port}`;
   const child: ChildProcess = spawn(
     process.execPath,
-    [join(b.dir, 'bin/nokv.mjs'), 'fsmeta', '--config', c.cluster.topoFile, '--index', '1', '--addr', addr, '--metrics-addr', `127.0.0.1:${metrics}`, '--token-file', c.cluster.tokenFile],
+    [b.nokvBin, 'fsmeta', '--config', c.cluster.topoFile, '--index', '1', '--addr', addr, '--metrics-addr', `127.0.0.1:${metrics}`, '--token-file', c.cluster.tokenFile],
     { stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const exited = new Promise<void>((r) => child.once('exit', () => r()));

@@ -23,7 +23,8 @@ import { startGateway } from '../src/gateway/gateway.js';
 import { MemoryDuties } from '../src/gateway/memory-duties.js';
 import { MemoryKv } from '../src/gateway/memory-kv.js';
 import { fsmetaClusterUp } from '../test/fixtures/fsmeta-cluster.js';
-import { buildBaseline, runAb } from './fsmeta-ab.js';
+import { buildBaseline } from './baseline.js';
+import { runAb } from './fsmeta-ab.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
 import { mean, median, percentile, summarize } from './stats.js';
 
@@ -411,7 +412,7 @@ async function runStores(): Promise<void> {
 /** Only the before/after table: FSMETA_BENCH_MODE=ab FSMETA_BENCH_BASELINE=<git ref> (fsmeta-ab.ts). */
 async function runAbOnly(ref: string): Promise<void> {
   process.stdout.write(`building the baseline ${ref} in a temp dir...\n`);
-  const b = buildBaseline(ref);
+  const b = await buildBaseline(ref);
   try {
     process.stdout.write('starting a cluster on free ports (3 meta-roots, 3 coordinators, 3 stores, fsmeta)...\n');
     const c = await fsmetaClusterUp();

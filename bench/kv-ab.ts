@@ -18,7 +18,7 @@ import { nokvBin } from '../src/cluster/layout.js';
 import { topologyOnPorts, type Topology } from '../src/config/topology.js';
 import { connectStoreClient } from '../src/store/client/connect.js';
 import { freePorts, makeTempDir } from '../test/support/env.js';
-import { buildBaseline, type Baseline } from './fsmeta-ab.js';
+import { buildBaseline, type Baseline } from './baseline.js';
 import { median, percentileOfSorted } from './stats.js';
 
 const REFS = (process.env.KV_AB_BASELINE ?? 'main').split(',').filter((r) => r.length > 0);
@@ -149,9 +149,9 @@ const started = Date.now();
 const load0 = loadavg();
 const baselines: Baseline[] = [];
 try {
-  for (const ref of REFS) baselines.push(buildBaseline(ref));
+  for (const ref of REFS) baselines.push(await buildBaseline(ref));
   const sides: Side[] = [
-    ...baselines.map((b) => ({ name: b.ref, bin: join(b.dir, 'bin/nokv.mjs'), rounds: new Map() })),
+    ...baselines.map((b) => ({ name: b.ref, bin: b.nokvBin, rounds: new Map() })),
     { name: 'current', bin: nokvBin(), rounds: new Map() },
   ];
   for (let round = 0; round < ROUNDS; round++) {

@@ -1,22 +1,23 @@
 // Store data plane with regions as actors against a baseline build, in one run: transactions on the two
 // bootstrap regions (one-phase and two-phase, 8 clients) and one-phase commits spread over 64 regions (16
-// clients), each on three fresh `nokv store` processes. The baseline is another checkout's build, named by
-// NOKV_BASELINE (its root: bin/nokv.mjs and dist/); without it only this build is measured. Variants run in
-// alternating rounds (A B A B) so a change in machine load hits both; medians and ratios are printed.
-// `--workers` variants of this build are added with NOKV_BENCH_WORKERS=1,2; NOKV_BASELINE2 names a second
-// baseline build (e.g. the commit before a change). Never fails on timing.
+// clients), each on three fresh `nokv store` processes. The baseline is a git ref of this repository built in a
+// temp dir (NOKV_BASELINE_REF, bench/baseline.ts) or another checkout's build (NOKV_BASELINE, its root:
+// bin/nokv.mjs and dist/); without either only this build is measured. Variants run in alternating rounds
+// (A B A B) so a change in machine load hits both; medians and ratios are printed. `--workers` variants of this
+// build are added with NOKV_BENCH_WORKERS=1,2; NOKV_BASELINE2_REF or NOKV_BASELINE2 names a second baseline
+// (e.g. the commit before a change). Never fails on timing.
 //
 // NOKV_BENCH_SINGLE=0,1,2 instead measures one store that is the bottleneck: store 1 leads every region (stores
 // 2 and 3 wait ten times longer before campaigning, so store 1 wins every election, the 64 split children's
 // included) and runs with each listed --workers value while stores 2 and 3 stay at --workers 0; ratios are
 // against the first value.
 //
-//   git worktree add /tmp/nokv-base main && (cd /tmp/nokv-base && npm ci && npm run build)
-//   NOKV_BASELINE=/tmp/nokv-base node dist/bench/store-actors.bench.js
+//   NOKV_BASELINE_REF=main node dist/bench/store-actors.bench.js
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startStoreCluster, type StoreCluster } from '../test/fixtures/store-cluster.js';
 import { sleep } from '../test/support/env.js';
+import { buildBaseline, type Baseline } from './baseline.js';
 import { median, percentile } from './stats.js';
 
 const ROW_MS = Number(process.env.NOKV_BENCH_ROW_MS ?? 3_000);
@@ -122,48 +123,75 @@ async function measure(v: Variant): Promise<Record<string, Row>> {
   }
 }
 
-const variants: Variant[] = [];
-const single = (process.env.NOKV_BENCH_SINGLE ?? '').split(',').filter(Boolean);
-if (single.length > 0) {
-  for (const w of single) {
-    variants.push({
-      name: `store 1 at --workers ${w}`,
-      args: [],
-      argsOf: (id) => (id === 1 ? ['--workers', w] : ['--workers', '0', '--election-ticks', String(FOLLOWER_ELECTION_TICKS)]),
-    });
-  }
-} else {
-  variants.push({ name: 'this build, --workers 0', args: ['--workers', '0'] });
-  if (process.env.NOKV_BASELINE2) variants.unshift({ name: 'baseline 2', nokv: join(process.env.NOKV_BASELINE2, 'bin', 'nokv.mjs'), args: [] });
-  if (process.env.NOKV_BASELINE) variants.unshift({ name: 'baseline', nokv: join(process.env.NOKV_BASELINE, 'bin', 'nokv.mjs'), args: [] });
-  for (const w of (process.env.NOKV_BENCH_WORKERS ?? '').split(',').filter(Boolean)) variants.push({ name: `this build, --workers ${w}`, args: ['--workers', w] });
+/** Baselines built from a ref here; removed when the bench ends, however it ends. */
+const built: Baseline[] = [];
+
+/** The `nokv` launcher of the baseline that `<name>` (a checkout's root) or `<name>_REF` (a git ref) names. */
+async function baselineBin(name: string): Promise<string | undefined> {
+  const dir = process.env[name];
+  const ref = process.env[`${name}_REF`];
+  if (dir && ref) throw new Error(`set ${name} or ${name}_REF, not both`);
+  if (dir) return join(dir, 'bin', 'nokv.mjs');
+  if (!ref) return undefined;
+  process.stdout.write(`building ${ref} in a temp dir for ${name}_REF...\n`);
+  const b = await buildBaseline(ref);
+  built.push(b);
+  process.stdout.write(`${name}_REF ${ref} is ${b.ref}\n`);
+  return b.nokvBin;
 }
 
-const results = new Map<string, Array<Record<string, Row>>>(variants.map((v) => [v.name, []]));
-for (let round = 0; round < ROUNDS; round++) {
-  for (const v of variants) {
-    const r = await measure(v);
-    results.get(v.name)!.push(r);
-    process.stdout.write(`round ${round + 1} ${v.name}: ${Object.entries(r).map(([k, x]) => `${k} ${x.txnPerSec.toFixed(0)} txn/s p50 ${x.p50.toFixed(1)} ms`).join('; ')}\n`);
+async function main(): Promise<void> {
+  const variants: Variant[] = [];
+  const single = (process.env.NOKV_BENCH_SINGLE ?? '').split(',').filter(Boolean);
+  if (single.length > 0) {
+    for (const w of single) {
+      variants.push({
+        name: `store 1 at --workers ${w}`,
+        args: [],
+        argsOf: (id) => (id === 1 ? ['--workers', w] : ['--workers', '0', '--election-ticks', String(FOLLOWER_ELECTION_TICKS)]),
+      });
+    }
+  } else {
+    variants.push({ name: 'this build, --workers 0', args: ['--workers', '0'] });
+    const nokv2 = await baselineBin('NOKV_BASELINE2');
+    if (nokv2) variants.unshift({ name: 'baseline 2', nokv: nokv2, args: [] });
+    const nokv1 = await baselineBin('NOKV_BASELINE');
+    if (nokv1) variants.unshift({ name: 'baseline', nokv: nokv1, args: [] });
+    for (const w of (process.env.NOKV_BENCH_WORKERS ?? '').split(',').filter(Boolean)) variants.push({ name: `this build, --workers ${w}`, args: ['--workers', w] });
+  }
+
+  const results = new Map<string, Array<Record<string, Row>>>(variants.map((v) => [v.name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    for (const v of variants) {
+      const r = await measure(v);
+      results.get(v.name)!.push(r);
+      process.stdout.write(`round ${round + 1} ${v.name}: ${Object.entries(r).map(([k, x]) => `${k} ${x.txnPerSec.toFixed(0)} txn/s p50 ${x.p50.toFixed(1)} ms`).join('; ')}\n`);
+    }
+  }
+
+  const base = variants[0]!.name;
+  const rowsOf = Object.keys(results.get(base)![0]!);
+  process.stdout.write(`\nstore data plane, 3 store processes on loopback, ${ROW_MS / 1000} s per row, median of ${ROUNDS} rounds; ratios against "${base}"; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+  for (const row of rowsOf) {
+    process.stdout.write(`\n${row}\n`);
+    const med = (name: string, f: (x: Row) => number) => median(results.get(name)!.map((r) => f(r[row]!)));
+    const b = { tps: med(base, (x) => x.txnPerSec), p50: med(base, (x) => x.p50) };
+    for (const v of variants) {
+      const tps = med(v.name, (x) => x.txnPerSec);
+      const p50 = med(v.name, (x) => x.p50);
+      const p99 = med(v.name, (x) => x.p99);
+      const one = results.get(v.name)!.reduce((n, r) => n + r[row]!.onePc, 0);
+      const two = results.get(v.name)!.reduce((n, r) => n + r[row]!.twoPc, 0);
+      const errs = results.get(v.name)!.reduce((n, r) => n + r[row]!.errors, 0);
+      process.stdout.write(
+        `  ${v.name.padEnd(26)} ${tps.toFixed(0).padStart(6)} txn/s (x${(tps / b.tps).toFixed(2)})   p50 ${p50.toFixed(1).padStart(6)} ms (x${(p50 / b.p50).toFixed(2)})   p99 ${p99.toFixed(1).padStart(6)} ms   1PC/2PC ${one}/${two}   errors ${errs}\n`,
+      );
+    }
   }
 }
 
-const base = variants[0]!.name;
-const rowsOf = Object.keys(results.get(base)![0]!);
-process.stdout.write(`\nstore data plane, 3 store processes on loopback, ${ROW_MS / 1000} s per row, median of ${ROUNDS} rounds; ratios against "${base}"; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
-for (const row of rowsOf) {
-  process.stdout.write(`\n${row}\n`);
-  const med = (name: string, f: (x: Row) => number) => median(results.get(name)!.map((r) => f(r[row]!)));
-  const b = { tps: med(base, (x) => x.txnPerSec), p50: med(base, (x) => x.p50) };
-  for (const v of variants) {
-    const tps = med(v.name, (x) => x.txnPerSec);
-    const p50 = med(v.name, (x) => x.p50);
-    const p99 = med(v.name, (x) => x.p99);
-    const one = results.get(v.name)!.reduce((n, r) => n + r[row]!.onePc, 0);
-    const two = results.get(v.name)!.reduce((n, r) => n + r[row]!.twoPc, 0);
-    const errs = results.get(v.name)!.reduce((n, r) => n + r[row]!.errors, 0);
-    process.stdout.write(
-      `  ${v.name.padEnd(26)} ${tps.toFixed(0).padStart(6)} txn/s (x${(tps / b.tps).toFixed(2)})   p50 ${p50.toFixed(1).padStart(6)} ms (x${(p50 / b.p50).toFixed(2)})   p99 ${p99.toFixed(1).padStart(6)} ms   1PC/2PC ${one}/${two}   errors ${errs}\n`,
-    );
-  }
+try {
+  await main();
+} finally {
+  for (const b of built) b.remove();
 }
