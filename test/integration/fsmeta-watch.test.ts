@@ -4,7 +4,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { waitFor } from '../support/env.js';
-import { dir, file, startTestGateway, type FsClient, type TestGateway } from '../fixtures/fsmeta-gateway.js';
+import type { ThreadInspection } from '../../src/actors/index.js';
+import { FsMetaClient } from '../../src/client/fsmeta.js';
+import { dir, file, FSMETA_WORKERS, startTestGateway, type FsClient, type TestGateway } from '../fixtures/fsmeta-gateway.js';
 
 const M = 'w';
 const ROOT = '1';
@@ -35,7 +37,12 @@ function open(c: FsClient, subscribe: object): Watcher {
   };
 }
 
-describe('fsmeta WatchSubtree', function () {
+/** Restarts of the session-thread keeper on worker thread 1 (undefined while it is not running). */
+function keeperRestarts(threads: ThreadInspection[]): number | undefined {
+  return threads.find((th) => th.thread === 1)?.actors.find((a) => a.name === 'fsmeta-session-thread')?.restarts;
+}
+
+for (const workers of FSMETA_WORKERS) describe(`fsmeta WatchSubtree (--workers ${workers})`, function () {
   this.timeout(20_000);
   let t: TestGateway;
   let c: FsClient;
@@ -47,9 +54,11 @@ describe('fsmeta WatchSubtree', function () {
   };
   const create = async (parent: string, name: string, attrs: object = file()) => (await c.call('Create', { mount: M, parent, name, attrs })).inode.inode as string;
   const summary = (w: Watcher) => w.events.map((e) => `${e.kind.replace('WATCH_EVENT_KIND_', '')} ${e.parent}/${e.name}`);
+  /** The session actors, wherever they run (with their thread), oldest first. */
+  const sessions = async () => (await t.gw.actors.inspect()).flatMap((th) => th.actors.filter((a) => a.name === 'fsmeta-watch-session').map((a) => ({ ...a, thread: th.thread }))).sort((x, y) => x.id - y.id);
 
   before(async () => {
-    t = await startTestGateway();
+    t = await startTestGateway({ workers });
     c = t.client;
     t.duties.registerMount(M, 1);
   });
@@ -149,7 +158,6 @@ describe('fsmeta WatchSubtree', function () {
   });
 
   it('each stream is a session actor that owns its subscription and window, and goes away with the stream', async () => {
-    const sessions = async () => (await t.gw.actors.inspect())[0]!.actors.filter((a) => a.name === 'fsmeta-watch-session');
     const d = await create(ROOT, 'sessions', dir());
     const a = watch({ mount: M, root_inode: d, back_pressure_window: 3 });
     const b = watch({ mount: M, root_inode: d });
@@ -157,6 +165,7 @@ describe('fsmeta WatchSubtree', function () {
     await create(d, 's1');
     await waitFor('events', () => a.events.length === 1 && b.events.length === 1);
     const live = await sessions();
+    expect(live.map((s) => s.thread)).to.deep.equal(workers === 0 ? [0, 0] : [1, 1]);
     expect(live.map((s) => s.state)).to.deep.equal([
       { state: 'live', outstanding: 1, window: 3 },
       { state: 'live', outstanding: 1, window: 256 },
@@ -173,7 +182,6 @@ describe('fsmeta WatchSubtree', function () {
   });
 
   it('streams cancelled while subscribing leave no subscription and no session behind', async () => {
-    const sessions = async () => (await t.gw.actors.inspect())[0]!.actors.filter((a) => a.name === 'fsmeta-watch-session');
     const base = t.gw.router.stats.subscriptions;
     // The router takes its time to open each subscription (as when its queue is busy classifying events), so
     // the cancellations land between the subscribe and the router's `opened`.
@@ -197,8 +205,67 @@ describe('fsmeta WatchSubtree', function () {
     expect(t.gw.service.streams.open).to.equal(0);
   });
 
+  it('a session actor that dies ends only its own stream, with UNAVAILABLE; other streams and unary RPCs go on', async () => {
+    const d = await create(ROOT, 'crash', dir());
+    const a = watch({ mount: M, root_inode: d });
+    await waitFor('a ready', () => a.ready.length === 1);
+    const b = watch({ mount: M, root_inode: d });
+    await waitFor('b ready', () => b.ready.length === 1);
+    const [sa] = await sessions();
+    const subs = t.gw.router.stats.subscriptions;
+    await t.gw.actors.kill({ thread: sa!.thread, id: sa!.id, name: sa!.name });
+    expect(await a.status).to.equal('UNAVAILABLE');
+    await create(d, 'after');
+    await waitFor('b still gets events', () => b.events.length === 1);
+    expect(a.events).to.have.length(0);
+    expect(t.gw.router.stats.subscriptions).to.equal(subs - 1);
+    expect((await sessions()).map((s) => s.id)).to.not.include(sa!.id);
+    const ports = async () => (await t.gw.actors.inspect()).flatMap((th) => th.actors.filter((x) => x.name === 'fsmeta-watch-port'));
+    await waitFor('only b keeps a port actor', async () => (await ports()).length === (workers === 0 ? 0 : 1));
+  });
+
+  if (workers > 0) {
+    it('a killed session thread ends its streams with UNAVAILABLE; clients resume on the same gateway, nothing lost or repeated', async () => {
+      const d = Number(await create(ROOT, 'thread-kill', dir()));
+      const client = new FsMetaClient({ endpoints: [t.gw.addr], retry: { backoffBaseMs: 20, backoffMaxMs: 100 } });
+      const stop = new AbortController();
+      const seen: string[][] = [[], []];
+      let readies = 0;
+      const loops = seen.map(async (names) => {
+        for await (const ev of client.watch({ mount: M, rootInode: d, signal: stop.signal, onReady: () => readies++ })) names.push(ev.name.toString());
+      });
+      const created: string[] = [];
+      try {
+        await waitFor('both watches ready', () => readies === 2);
+        let writing = true;
+        const writer = (async () => {
+          for (let i = 0; writing; i++) {
+            await create(String(d), `f${i}`);
+            created.push(`f${i}`);
+          }
+        })();
+        await waitFor('events flow', () => seen[0]!.length >= 5 && seen[1]!.length >= 5);
+        const restartsBefore = keeperRestarts(await t.gw.actors.inspect()) ?? 0;
+        await t.gw.actors.killThread(1);
+        await waitFor('both watches resumed', () => readies >= 4, 10_000);
+        const n = created.length;
+        await waitFor('events flow again', () => seen.every((x) => x.length >= n + 5), 10_000);
+        writing = false;
+        await writer;
+        await waitFor('every create seen', () => seen.every((x) => x.length === created.length), 10_000);
+        for (const names of seen) expect(names).to.deep.equal(created);
+        await waitFor('the session thread\'s keeper restarted', async () => keeperRestarts(await t.gw.actors.inspect()) === restartsBefore + 1);
+        expect(t.gw.service.streams.closedWithError).to.be.greaterThanOrEqual(2);
+      } finally {
+        stop.abort();
+        await Promise.allSettled(loops);
+        client.close();
+      }
+    });
+  }
+
   it('a gateway stop ends every stream through its session actor', async () => {
-    const other = await startTestGateway();
+    const other = await startTestGateway({ workers });
     try {
       other.duties.registerMount(M, 1);
       const w = open(other.client, { mount: M, root_inode: ROOT });

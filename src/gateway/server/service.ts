@@ -1,43 +1,50 @@
 // Owns the gRPC front of the gateway, `nokv.fsmeta.v1.FSMetadata`: unary RPCs map wire messages onto the
 // executor and typed errors onto statuses (the hot responses encoded by pb.ts); WatchSubtree spawns one
-// session actor per client stream (session.ts) on the gateway's actor system and keeps only its ref.
+// session actor per client stream (session.ts) on the gateway's actor system — on the main thread at
+// `--workers 0`, else on a worker thread behind a main-thread port actor that owns the call (stream-link.ts) —
+// and keeps only its ref.
 import * as grpc from '@grpc/grpc-js';
-import type { ActorRef, ActorSystem } from '../../actors/index.js';
+import { actorTrace, type ActorRef, type ActorSystem, type TraceContext } from '../../actors/index.js';
+import type { ExitReason } from '../../supervisor/types.js';
 import type { Logger } from '../../common/log.js';
 import { NokvError } from '../../common/errors.js';
-import { loadProto, toGrpcError, type ServiceBinding } from '../../transport/index.js';
+import { loadProto, traceOf, type ServiceBinding } from '../../transport/index.js';
 import { UnauthenticatedError } from '../../transport/grpc/errors.js';
-import { WatchCursorExpiredError } from '../errors.js';
 import type { Executor } from '../executor.js';
 import type { CoordinatorDuties } from '../kv.js';
 import type { WatchRouter } from '../watch/router.js';
 import * as P from './pb.js';
-import { SESSION_MAILBOX_LIMIT, WatchSession, type SessionMsg, type StreamStats } from './session.js';
+import { SESSION_MAILBOX_LIMIT, WATCH_SESSION_ACTOR, WatchSession, type PortMsg, type SessionMsg, type WorkerSessionArgs } from './session.js';
+import { fsmetaStatus, wireStatus } from './status.js';
+import { StreamLink, streamPortBehaviour, type StreamStats } from './stream-link.js';
 import * as W from './wire.js';
 
 export interface FsmetaServiceOptions {
   executor: Executor;
   router: WatchRouter;
   duties: CoordinatorDuties;
-  /** Where the session actors run (on its owner thread). */
+  /** Where the session actors run: its owner thread without workers, else its worker threads. */
   actors: ActorSystem;
   logger?: Logger;
 }
 
-export type { StreamStats } from './session.js';
+export type { StreamStats } from './stream-link.js';
+export { fsmetaStatus } from './status.js';
+
+/** The stream's main-thread port actor, with a session on a worker thread. */
+export const WATCH_PORT_ACTOR = 'fsmeta-watch-port';
+const SESSION_MODULE = new URL('./session.js', import.meta.url).href;
+
+/** A session that exits without having ended its stream itself (crash, kill, its thread gone) lost it. */
+function lostBy(reason: ExitReason): boolean {
+  return reason !== 'normal' && reason !== 'shutdown';
+}
 
 export interface FsmetaService {
   binding: ServiceBinding;
   streams: StreamStats;
   /** Ends every watch stream (shutdown): each session actor is told to end, and awaited. */
   endStreams(): Promise<void>;
-}
-
-/** The status an fsmeta error travels as; an expired watch cursor is OUT_OF_RANGE. */
-export function fsmetaStatus(err: unknown): grpc.StatusObject & Error {
-  const e = toGrpcError(err);
-  if (err instanceof WatchCursorExpiredError) e.code = grpc.status.OUT_OF_RANGE;
-  return e;
 }
 
 type Handler = (req: any) => Promise<unknown>;
@@ -89,6 +96,54 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
   const streams: StreamStats = { open: 0, opened: 0, closedWithError: 0 };
   const live = new Set<ActorRef<SessionMsg>>();
   const exited = new Set<() => void>();
+  const actors = o.actors;
+  const gone = (ref: ActorRef<SessionMsg> | undefined) => {
+    if (ref) live.delete(ref);
+    for (const f of exited) f();
+  };
+  /**
+   * One session actor per stream: on the main thread, its links the stream's link itself; or, with worker
+   * threads, on a worker (round-robin) with a port actor on the main thread between it and the link.
+   */
+  const spawnSession = async (link: StreamLink, trace: TraceContext | undefined): Promise<void> => {
+    let ref: ActorRef<SessionMsg> | undefined;
+    if (actors.workers === 0) {
+      ref = await actors.spawn<SessionMsg>({
+        name: WATCH_SESSION_ACTOR,
+        behaviour: new WatchSession(link, trace),
+        thread: 0,
+        mailboxLimit: SESSION_MAILBOX_LIMIT,
+        onExit: (reason) => {
+          link.sessionExited(lostBy(reason));
+          gone(ref);
+        },
+      });
+    } else {
+      const port = await actors.spawn<PortMsg>({ name: WATCH_PORT_ACTOR, behaviour: streamPortBehaviour(link), thread: 0, mailboxLimit: SESSION_MAILBOX_LIMIT });
+      const args: WorkerSessionArgs = { port, ...(trace ? { trace } : {}) };
+      try {
+        ref = await actors.spawn<SessionMsg>({
+          name: WATCH_SESSION_ACTOR,
+          module: SESSION_MODULE,
+          export: 'watchSessionOnWorker',
+          args,
+          mailboxLimit: SESSION_MAILBOX_LIMIT,
+          onExit: (reason) => {
+            port.tell({ t: 'exited', lost: lostBy(reason) });
+            gone(ref);
+          },
+        });
+      } catch (err) {
+        await actors.stop(port);
+        throw err;
+      }
+      // A port that goes first (it only fails on a bug) takes its session with it.
+      const session = ref;
+      actors.onExit(port, () => void actors.stop(session));
+    }
+    live.add(ref);
+    link.attach(ref);
+  };
   const impl: grpc.UntypedServiceImplementation = {
     // The hot responses go out through pb.ts (see HOT_ENCODERS): their handlers answer with records.
     Create: unary(async (r) => x.create(W.createIn(r))),
@@ -120,25 +175,9 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
     CloseWriteSession: unary(async (r) => (await x.closeWriteSession({ mount: r.mount ?? '', session: r.session ?? '' }), {})),
     ExpireWriteSessions: unary(async (r) => ({ expired: String((await x.expireWriteSessions({ mount: r.mount ?? '', limit: Number(r.limit ?? 0) })).expired) })),
     WatchSubtree: (call: grpc.ServerDuplexStream<any, any>) => {
-      let ref: ActorRef<SessionMsg> | undefined;
-      o.actors
-        .spawn<SessionMsg>({
-          name: 'fsmeta-watch-session',
-          behaviour: new WatchSession(call, { router: o.router, duties: o.duties, stats: streams, status: fsmetaStatus }),
-          thread: 0,
-          mailboxLimit: SESSION_MAILBOX_LIMIT,
-          onExit: () => {
-            if (ref) live.delete(ref);
-            for (const f of exited) f();
-          },
-        })
-        .then(
-          (r) => {
-            ref = r;
-            live.add(r);
-          },
-          (err) => call.emit('error', fsmetaStatus(err)),
-        );
+      const trace = actorTrace(traceOf(call), 'grpc:WatchSubtree');
+      const link = new StreamLink(call, { router: o.router, duties: o.duties, stats: streams }, trace);
+      spawnSession(link, trace).catch((err: unknown) => link.finish(wireStatus(err)));
     },
   };
   return {

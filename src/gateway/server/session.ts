@@ -1,140 +1,116 @@
-// Owns the fsmeta session actor: one actor per WatchSubtree stream, on the gateway's actor system (the owner
-// thread: the gRPC call it serves cannot cross threads). It owns everything the stream has — its protocol state,
-// its router subscription (and with it the back-pressure window of unacknowledged events), acks that arrive
-// before the subscription is live — and everything reaches it as a message: client messages and the end of
-// the call from the gRPC stream, `opened` / `event` / `overflow` from the watch router, the result of its own
-// async subscription set-up (a message to self, so the mailbox never waits on the coordinator), and `end` when
-// the gateway stops. Nothing outside reads or changes its state; the service only keeps its ref.
+// Owns the fsmeta session actor: one actor per WatchSubtree stream. It owns the stream's protocol state (subscribe
+// first, then acks), its subscription's spec, back-pressure window and resume position, the acks that arrive
+// before the subscription is live, and the decision of how the stream ends. Everything reaches it as a message:
+// the client's messages and the end of the call, `opened` / `event` / `fail` of its router subscription, the
+// result of its own async set-up (a message to self, so the mailbox never waits on the coordinator), and `end`
+// when the gateway stops. Nothing outside reads or changes its state; the service keeps only its ref.
+//
+// Placement (`--workers`): at 0 it runs on the main thread and its links (SessionLinks) are direct calls on the
+// stream's main-thread link (stream-link.ts); at N it runs on a worker thread, spawned from
+// `watchSessionOnWorker` with plain data, and the same links are messages to the stream's port actor on the main
+// thread, which owns the gRPC call (grpc-js calls cannot move between threads) and the router subscription
+// handle. The session's code is the same either way.
 //
 // Writer sessions (OpenWriteSession and friends) are leases stored in the KV and changed by transactions from
 // any gateway, not state of a connection, so they stay with the executor.
-import type * as grpc from '@grpc/grpc-js';
-import { actorTrace, type ActorContext, type ActorRef, type Behaviour, type TraceContext } from '../../actors/index.js';
-import { traceOf } from '../../transport/index.js';
-import type { ExitReason } from '../../supervisor/types.js';
+import type { ActorContext, ActorRef, Behaviour, TraceContext } from '../../actors/index.js';
 import { FsInvalidError, FsNotFoundError, MountRetiredError } from '../errors.js';
-import type { CoordinatorDuties, KvCursor } from '../kv.js';
-import { DEFAULT_WATCH_WINDOW, MAX_WATCH_WINDOW, type Subscription, type WatchItem, type WatchRouter, type WatchSpec } from '../watch/router.js';
+import type { KvCursor, MountInfo } from '../kv.js';
+import { DEFAULT_WATCH_WINDOW, MAX_WATCH_WINDOW, releaseAcked, type WatchSpec } from '../watch/router.js';
+import { wireStatus, type WireStatus } from './status.js';
 import * as W from './wire.js';
 
 export type SessionMsg =
   | { t: 'client'; msg: any }
   | { t: 'spec'; spec: WatchSpec }
-  | { t: 'opened'; sub: Subscription; resume: KvCursor }
-  | { t: 'event'; item: WatchItem }
-  | { t: 'fail'; err: unknown }
+  | { t: 'opened' }
+  /** One router delivery, already in its wire form (its cursor is `out.event.cursor`). */
+  | { t: 'event'; out: any }
+  | { t: 'fail'; status: WireStatus }
   | { t: 'end' };
 
-export interface StreamStats {
-  open: number;
-  opened: number;
-  closedWithError: number;
+/** What a session asks of the main thread: its router subscription, the coordinator, and its gRPC call. */
+export interface SessionLinks {
+  /** Subscribe; the outcome comes back as `opened` (then events) or `fail`. */
+  subscribe(spec: WatchSpec): void;
+  ack(cursor: KvCursor): void;
+  getMount(mount: string): Promise<MountInfo | undefined>;
+  /** One message to the client. */
+  write(msg: unknown): void;
+  /** Ends the call: cleanly, or with this status; the subscription goes with it. */
+  finish(status?: WireStatus): void;
 }
 
-export interface SessionDeps {
-  router: WatchRouter;
-  duties: CoordinatorDuties;
-  stats: StreamStats;
-  /** The status an error travels as (service.ts). */
-  status(err: unknown): grpc.StatusObject & Error;
-}
+/** What a worker session sends its stream's port actor (stream-link.ts): SessionLinks as messages. */
+export type PortMsg =
+  | { t: 'subscribe'; spec: WatchSpec }
+  | { t: 'ack'; cursor: KvCursor }
+  /** Ask → MountInfo or null. */
+  | { t: 'mount'; mount: string }
+  | { t: 'write'; msg: unknown }
+  | { t: 'finish'; status?: WireStatus }
+  /** From the main thread's exit listener: the session is gone; end the call if it is still open. */
+  | { t: 'exited'; lost: boolean };
 
 /**
  * Mailbox room of a session: the router never has more than the window (at most MAX_WATCH_WINDOW) events
  * unacknowledged for one subscription, and the client's own messages come on top.
  */
 export const SESSION_MAILBOX_LIMIT = MAX_WATCH_WINDOW + 4_096;
+/** The actor's name (logs, /debug/vars). */
+export const WATCH_SESSION_ACTOR = 'fsmeta-watch-session';
+/** A worker session's mount lookup waits this long for the port (the coordinator client has its own deadline). */
+const MOUNT_ASK_TIMEOUT_MS = 30_000;
 
 export class WatchSession implements Behaviour<SessionMsg> {
   private state: 'new' | 'subscribing' | 'live' | 'closed' = 'new';
-  private sub: Subscription | undefined;
+  private spec: WatchSpec | undefined;
+  /** Cursors delivered and not yet acknowledged: the window as the session sees it. */
+  private readonly pending: KvCursor[] = [];
   private readonly earlyAcks: KvCursor[] = [];
-  /** Subscribe sent and neither `opened` nor its failure back yet. */
-  private setupPending = false;
   private self!: ActorRef<SessionMsg>;
-  /** The stream's trace: every message of this session, from the call or the router, continues it. */
-  private readonly trace: TraceContext | undefined;
 
+  /** `trace`: the stream's, so the session's own messages continue it. */
   constructor(
-    private readonly call: grpc.ServerDuplexStream<any, any>,
-    private readonly deps: SessionDeps,
-  ) {
-    this.trace = actorTrace(traceOf(call), 'grpc:WatchSubtree');
-  }
+    private readonly links: SessionLinks,
+    private readonly trace: TraceContext | undefined,
+  ) {}
 
   init(ctx: ActorContext<SessionMsg>): void {
     this.self = ctx.self;
-    this.deps.stats.open++;
-    this.deps.stats.opened++;
-    // The call is paused until a 'data' listener is attached, so no client message is lost before this.
-    this.call.on('data', (msg) => this.send({ t: 'client', msg }));
-    this.call.on('end', () => this.send({ t: 'end' }));
-    this.call.on('cancelled', () => this.send({ t: 'end' }));
-    this.call.on('error', () => this.send({ t: 'end' }));
-    if (this.call.cancelled) this.send({ t: 'end' });
-  }
-
-  /** Into this actor's mailbox; a session too far behind to take a message is closed with that error. */
-  private send(m: SessionMsg): void {
-    try {
-      this.self.tell(m, this.trace ? { trace: this.trace } : undefined);
-    } catch (err) {
-      // Only a full mailbox refuses a tell on this thread: end the call, and let the actor wind down.
-      if (this.state !== 'closed') this.call.emit('error', this.deps.status(err));
-    }
   }
 
   receive(m: SessionMsg, ctx: ActorContext<SessionMsg>): void {
-    if (this.state === 'closed') {
-      // Closed while its set-up was under way: the actor stayed to take the outcome, so that a subscription
-      // the router opens meanwhile is closed here instead of lingering in the router.
-      if (m.t === 'opened') m.sub.close();
-      if (this.setupPending && (m.t === 'opened' || m.t === 'fail' || m.t === 'spec')) {
-        this.setupPending = false;
-        ctx.stop();
-      }
-      return;
-    }
+    if (this.state === 'closed') return;
     switch (m.t) {
       case 'client':
         return this.onClient(m.msg, ctx);
       case 'spec':
-        this.subscribe(m.spec);
+        this.spec = m.spec;
+        this.links.subscribe(m.spec);
         return;
       case 'opened':
-        this.setupPending = false;
-        this.sub = m.sub;
         this.state = 'live';
-        for (const c of this.earlyAcks.splice(0)) m.sub.ack(c);
-        this.call.write({ ready: { cursor: W.cursorOut(m.resume) } });
+        for (const c of this.earlyAcks.splice(0)) this.ack(c);
+        this.links.write({ ready: { cursor: W.cursorOut(this.spec!.resume) } });
         return;
       case 'event':
-        if (this.state === 'live') this.call.write(W.eventOut(m.item));
+        if (this.state !== 'live') return;
+        // The router enforces the window at the source (a cross-thread mailbox never overflows); this mirror
+        // is what inspect() reports.
+        this.pending.push(W.cursorIn(m.out.event.cursor));
+        this.links.write(m.out);
         return;
       case 'fail':
-        // A failed set-up (mount lookup, router refusal) or the router closing a live subscription.
-        this.setupPending = false;
-        return this.fail(m.err, ctx);
+        // A failed subscription (router refusal, expired cursor) or the router closing a live one (overflow).
+        return this.close(ctx, m.status);
       case 'end':
-        return this.end(ctx);
-    }
-  }
-
-  terminate(reason: ExitReason): void {
-    // Stopped from outside (actor system shutdown) or crashed: the subscription and the call go with the actor.
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.release();
-    if (typeof reason === 'object' && 'error' in reason) {
-      this.deps.stats.closedWithError++;
-      this.call.emit('error', this.deps.status(reason.error));
-    } else {
-      this.call.end();
+        return this.close(ctx);
     }
   }
 
   inspect(): unknown {
-    return { state: this.state, outstanding: this.sub?.outstanding ?? 0, window: this.sub?.spec.window ?? 0 };
+    return { state: this.state, outstanding: this.pending.length, window: this.spec?.window ?? 0 };
   }
 
   private onClient(msg: any, ctx: ActorContext<SessionMsg>): void {
@@ -142,32 +118,33 @@ export class WatchSession implements Behaviour<SessionMsg> {
       if (this.state === 'new') {
         if (msg.body !== 'subscribe') throw new FsInvalidError('the first watch message must be subscribe');
         this.state = 'subscribing';
-        this.setupPending = true;
         // Async set-up comes back as a message to self; the mailbox keeps taking acks meanwhile.
         this.specOf(msg.subscribe).then(
-          (spec) => this.send({ t: 'spec', spec }),
-          (err) => this.send({ t: 'fail', err }),
+          (spec) => this.toSelf({ t: 'spec', spec }),
+          (err) => this.toSelf({ t: 'fail', status: wireStatus(err) }),
         );
         return;
       }
       if (msg.body !== 'ack') throw new FsInvalidError('after subscribe, a watch stream accepts only acks');
       const cursor = W.cursorIn(msg.ack.cursor);
-      if (this.sub) this.sub.ack(cursor);
+      if (this.state === 'live') this.ack(cursor);
       else this.earlyAcks.push(cursor);
     } catch (err) {
-      this.fail(err, ctx);
+      this.close(ctx, wireStatus(err));
     }
   }
 
-  private subscribe(spec: WatchSpec): void {
-    // The router calls the sink in its own order (opened, replay, live); each call becomes a message here.
-    this.deps.router
-      .subscribe(spec, {
-        opened: (sub) => this.send({ t: 'opened', sub, resume: spec.resume }),
-        deliver: (item) => this.send({ t: 'event', item }),
-        close: (err) => this.send({ t: 'fail', err }),
-      })
-      .catch((err) => this.send({ t: 'fail', err }));
+  private ack(cursor: KvCursor): void {
+    releaseAcked(this.pending, cursor);
+    this.links.ack(cursor);
+  }
+
+  private toSelf(m: SessionMsg): void {
+    try {
+      this.self.tell(m, this.trace ? { trace: this.trace } : undefined);
+    } catch {
+      // Stopped meanwhile (the stream ended): nothing waits for the outcome.
+    }
   }
 
   private async specOf(m: any): Promise<WatchSpec> {
@@ -183,37 +160,40 @@ export class WatchSession implements Behaviour<SessionMsg> {
       return { ...base, keyPrefix: prefix };
     }
     if (!mount || !root) throw new FsInvalidError('a watch needs mount and root_inode, or key_prefix');
-    const info = await this.deps.duties.getMount(mount);
+    const info = await this.links.getMount(mount);
     if (!info) throw new FsNotFoundError('fsmeta: mount is not registered', { mount });
     if (info.retired) throw new MountRetiredError(`fsmeta: mount ${mount} is retired`, { mount });
     return { ...base, mount, rootInode: root };
   }
 
-  private fail(err: unknown, ctx: ActorContext<SessionMsg>): void {
-    if (this.state === 'closed') return;
+  /** Ends the stream (with status: as an error) and stops; the link releases the subscription. */
+  private close(ctx: ActorContext<SessionMsg>, status?: WireStatus): void {
     this.state = 'closed';
-    this.deps.stats.closedWithError++;
-    this.release();
-    // grpc-js turns an 'error' on a server stream into the final status (destroy() would drop it).
-    this.call.emit('error', this.deps.status(err));
-    this.stopUnlessSetupPending(ctx);
+    this.links.finish(status);
+    ctx.stop();
   }
+}
 
-  /** The client went away, or the gateway is stopping. */
-  private end(ctx: ActorContext<SessionMsg>): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.release();
-    this.call.end();
-    this.stopUnlessSetupPending(ctx);
-  }
+/** Spawn args of a session on a worker thread: its stream's port actor and the stream's trace. */
+export interface WorkerSessionArgs {
+  port: ActorRef<PortMsg>;
+  trace?: TraceContext;
+}
 
-  private stopUnlessSetupPending(ctx: ActorContext<SessionMsg>): void {
-    if (!this.setupPending) ctx.stop();
-  }
+/** Spawn export for a worker thread: the session, its links messages to the stream's port on the main thread. */
+export function watchSessionOnWorker(args: WorkerSessionArgs): WatchSession {
+  return new WatchSession(portLinks(args.port, args.trace), args.trace);
+}
 
-  private release(): void {
-    this.deps.stats.open--;
-    this.sub?.close();
-  }
+function portLinks(port: ActorRef<PortMsg>, trace: TraceContext | undefined): SessionLinks {
+  const opts = trace ? { trace } : undefined;
+  // A tell to another thread never throws (a full mailbox drops it, counted): the port's mailbox has the
+  // session's room, and the session never has more than its window of events in flight.
+  return {
+    subscribe: (spec) => port.tell({ t: 'subscribe', spec }, opts),
+    ack: (cursor) => port.tell({ t: 'ack', cursor }, opts),
+    getMount: async (mount) => (await port.ask<MountInfo | null>({ t: 'mount', mount }, { timeoutMs: MOUNT_ASK_TIMEOUT_MS, ...opts })) ?? undefined,
+    write: (msg) => port.tell({ t: 'write', msg }, opts),
+    finish: (status) => port.tell({ t: 'finish', ...(status ? { status } : {}) }, opts),
+  };
 }

@@ -63,6 +63,14 @@ export interface WatchStats {
 
 const cmpCursor = (a: KvCursor, b: KvCursor) => (a.term !== b.term ? a.term - b.term : a.index - b.index);
 
+/** Removes from pending the delivered cursors an ack of `cursor` releases: same region, at or below it. */
+export function releaseAcked(pending: KvCursor[], cursor: KvCursor): void {
+  for (let i = pending.length - 1; i >= 0; i--) {
+    const p = pending[i]!;
+    if (p.regionId === cursor.regionId && cmpCursor(p, cursor) <= 0) pending.splice(i, 1);
+  }
+}
+
 export class Subscription {
   private readonly pending: KvCursor[] = [];
   closed = false;
@@ -76,10 +84,7 @@ export class Subscription {
 
   /** Releases delivered events of the same region at or below cursor. */
   ack(cursor: KvCursor): void {
-    for (let i = this.pending.length - 1; i >= 0; i--) {
-      const p = this.pending[i]!;
-      if (p.regionId === cursor.regionId && cmpCursor(p, cursor) <= 0) this.pending.splice(i, 1);
-    }
+    releaseAcked(this.pending, cursor);
   }
 
   get outstanding(): number {

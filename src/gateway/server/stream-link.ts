@@ -1,0 +1,148 @@
+// Owns what of a WatchSubtree stream stays on the main thread whatever the session's placement: the gRPC call
+// (grpc-js calls cannot move between threads) and the handle of the stream's router subscription (the watch
+// router and its history live on the main thread: see docs/architecture.md). A StreamLink does what the session
+// asks (SessionLinks) on these, and forwards to the session what they produce: the client's messages and the
+// end of the call, `opened` / `event` / `fail` of the subscription. With the session on the main thread
+// (`--workers 0`) the session calls the link directly; with the session on a worker, the stream's port actor
+// (streamPortBehaviour) turns the session's messages into the same calls.
+//
+// The link also settles the stream when the session goes without ending it (a crash, a kill, the death of its
+// worker thread): the call ends with UNAVAILABLE, so the client resumes from its last cursor, and the
+// subscription is closed, including one the router opens after that.
+import type * as grpc from '@grpc/grpc-js';
+import type { ActorContext, ActorRef, Behaviour, TraceContext } from '../../actors/index.js';
+import type { CoordinatorDuties, KvCursor, MountInfo } from '../kv.js';
+import type { Subscription, WatchRouter, WatchSpec } from '../watch/router.js';
+import type { PortMsg, SessionLinks, SessionMsg } from './session.js';
+import { sessionLostStatus, statusOfWire, wireStatus, type WireStatus } from './status.js';
+import * as W from './wire.js';
+
+export interface StreamStats {
+  open: number;
+  opened: number;
+  closedWithError: number;
+}
+
+export interface StreamLinkDeps {
+  router: WatchRouter;
+  duties: CoordinatorDuties;
+  stats: StreamStats;
+}
+
+export class StreamLink implements SessionLinks {
+  private session: ActorRef<SessionMsg> | undefined;
+  private sub: Subscription | undefined;
+  private finished = false;
+
+  constructor(
+    private readonly call: grpc.ServerDuplexStream<any, any>,
+    private readonly deps: StreamLinkDeps,
+    /** The stream's trace: every message to the session continues it. */
+    private readonly trace: TraceContext | undefined,
+  ) {
+    deps.stats.open++;
+    deps.stats.opened++;
+  }
+
+  /** Starts forwarding the call to the session. The call is paused until now, so no client message is lost. */
+  attach(session: ActorRef<SessionMsg>): void {
+    this.session = session;
+    this.call.on('data', (msg) => this.toSession({ t: 'client', msg }));
+    this.call.on('end', () => this.toSession({ t: 'end' }));
+    this.call.on('cancelled', () => this.toSession({ t: 'end' }));
+    this.call.on('error', () => this.toSession({ t: 'end' }));
+    if (this.call.cancelled) this.toSession({ t: 'end' });
+  }
+
+  subscribe(spec: WatchSpec): void {
+    if (this.finished) return;
+    // A prefix from a worker session arrives as a plain Uint8Array.
+    const s: WatchSpec = spec.keyPrefix ? { ...spec, keyPrefix: Buffer.from(spec.keyPrefix) } : spec;
+    // The router calls the sink in its own order (opened, replay, live); each call becomes a session message.
+    this.deps.router
+      .subscribe(s, {
+        opened: (sub) => {
+          if (this.finished) return sub.close();
+          this.sub = sub;
+          this.toSession({ t: 'opened' });
+        },
+        deliver: (item) => this.toSession({ t: 'event', out: W.eventOut(item) }),
+        close: (err) => this.toSession({ t: 'fail', status: wireStatus(err) }),
+      })
+      .catch((err) => this.toSession({ t: 'fail', status: wireStatus(err) }));
+  }
+
+  ack(cursor: KvCursor): void {
+    this.sub?.ack(cursor);
+  }
+
+  getMount(mount: string): Promise<MountInfo | undefined> {
+    return this.deps.duties.getMount(mount);
+  }
+
+  write(msg: unknown): void {
+    if (!this.finished) this.call.write(msg);
+  }
+
+  finish(status?: WireStatus): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.deps.stats.open--;
+    this.sub?.close();
+    if (status) {
+      this.deps.stats.closedWithError++;
+      // grpc-js turns an 'error' on a server stream into the final status (destroy() would drop it).
+      this.call.emit('error', statusOfWire(status));
+    } else {
+      this.call.end();
+    }
+  }
+
+  /** The session is gone; `lost`: without ending the stream itself (crash, kill, thread death). */
+  sessionExited(lost: boolean): void {
+    this.session = undefined;
+    this.finish(lost ? sessionLostStatus() : undefined);
+  }
+
+  private toSession(m: SessionMsg): void {
+    const session = this.session;
+    if (!session || this.finished) return;
+    try {
+      session.tell(m, this.trace ? { trace: this.trace } : undefined);
+    } catch (err) {
+      // Only a full mailbox on this thread refuses a tell: a session that far behind ends with that error.
+      this.finish(wireStatus(err));
+    }
+  }
+}
+
+/** The stream's port actor (main thread, one per stream whose session runs on a worker): SessionLinks as messages. */
+export function streamPortBehaviour(link: StreamLink): Behaviour<PortMsg> {
+  return {
+    receive(m: PortMsg, ctx: ActorContext<PortMsg>) {
+      switch (m.t) {
+        case 'subscribe':
+          return link.subscribe(m.spec);
+        case 'ack':
+          return link.ack(m.cursor);
+        case 'mount': {
+          const r = ctx.deferReply();
+          link.getMount(m.mount).then((info) => r.reply(info ?? null), (err: unknown) => r.fail(err));
+          return;
+        }
+        case 'write':
+          return link.write(m.msg);
+        case 'finish':
+          return link.finish(m.status);
+        case 'exited':
+          link.sessionExited(m.lost);
+          ctx.stop();
+          return;
+      }
+    },
+    terminate() {
+      // Stopped or crashed before its session: the stream cannot go on without the call's owner.
+      link.sessionExited(true);
+    },
+  };
+}
