@@ -25,6 +25,8 @@ export interface GatewayOptions {
   actors?: ActorSystem;
   /** Worker threads of the gateway's own actor system (without `actors`); 0 = sessions on this thread. */
   workers?: number;
+  /** Called if the supervisor of the session threads gives up (threads dying faster than it allows). */
+  onFailure?: (err: unknown) => void;
   executor?: Partial<Pick<ExecutorOptions, 'maxTxnAttempts' | 'txnBackoffBaseMs' | 'idBatch'>>;
 }
 
@@ -44,9 +46,13 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
   const actors = o.actors ?? ownActors!;
   const threads = actors.workers > 0 ? sessionThreadsSupervisor(actors, o.clock, o.logger) : undefined;
   const router = new WatchRouter(o.kv, o.source);
+  let stopping = false;
   let server;
   try {
     await threads?.start();
+    threads?.onExit((reason) => {
+      if (!stopping) o.onFailure?.(new Error(`fsmeta session threads supervisor exited: ${JSON.stringify(reason)}`));
+    });
     router.start();
     const service = fsmetaService({ executor, router, duties: o.duties, actors, ...(o.logger ? { logger: o.logger } : {}) });
     server = { service, srv: await startGrpcServer({ addr: o.addr, services: [service.binding], reflectionPackages: [loadProto(FSMETA_PROTO).packageDefinition], ...(o.token ? { token: o.token } : {}) }) };
@@ -64,6 +70,7 @@ export async function startGateway(o: GatewayOptions): Promise<RunningGateway> {
     service,
     actors,
     stop: async () => {
+      stopping = true;
       await service.endStreams();
       router.stop();
       await srv.close();

@@ -4,8 +4,15 @@
 // apply-event streams of every store) and the coordinators (TSO, AllocID, mounts, quota fences, rooted events).
 // `--dev-memory-kv` runs it instead on a process-local in-memory KV with mount `default` (root inode 1): for
 // development only, data is lost on exit and nothing is shared with other gateways.
+//
+// `--workers N` (N >= 1) runs the watch session actors on N worker threads (round-robin), the gRPC calls, the
+// watch router and the executor staying on the main thread (docs/architecture.md). In a process started with
+// NOKV_FAULTS set, `POST /debug/fsmeta/kill-session-thread` (loopback only, body `{"thread": N}`, default 1)
+// terminates a session thread: the drill the supervision tests run.
 import { addrFlag, tokenFileFlag, topologyFlag, workersFlag, workersOf, tlsFlags, useTlsFlags } from '../roles/flags.js';
 import type { Command } from '../cli/command.js';
+import { InvalidArgumentError } from '../common/errors.js';
+import { FAULTS_ENV } from '../transport/index.js';
 import { UsageError, type FlagSpecs, type Parsed } from '../cli/flags.js';
 import { CoordinatorClient } from '../coordinator/client.js';
 import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
@@ -104,19 +111,35 @@ function memoryPorts(): Ports {
   return { ports: { kv, source: kv, duties }, close: () => undefined };
 }
 
+/** Fault drill (NOKV_FAULTS set): terminate a worker thread the watch sessions run on. */
+function registerSessionThreadDrill(ctx: RoleContext): void {
+  ctx.expvar.route({
+    method: 'POST',
+    path: '/debug/fsmeta/kill-session-thread',
+    handle: async (body) => {
+      if (ctx.actors.workers === 0) return { status: 409, body: { killed: false, reason: 'watch sessions run on the main thread (--workers 0)' } };
+      const thread = body.trim() === '' ? 1 : Number((JSON.parse(body) as { thread?: unknown }).thread ?? 1);
+      if (!Number.isInteger(thread) || thread < 1 || thread > ctx.actors.workers) throw new InvalidArgumentError(`thread must be an integer in [1, ${ctx.actors.workers}]`);
+      await ctx.actors.killThread(thread);
+      return { status: 200, body: { killed: true, thread } };
+    },
+  });
+}
+
 function children(s: FsmetaSettings, ctx: RoleContext) {
   const parts: { gw?: RunningGateway } = {};
   ctx.expvar.publish('nokv_fsmeta_executor', () => ({ addr: s.addr, backend: s.devMemoryKv ? 'dev-memory-kv' : 'stores', ...(parts.gw?.executor.stats ?? { starting: true }) }));
   ctx.expvar.publish('nokv_fsmeta_watch', () => parts.gw?.router.stats ?? { starting: true });
-  ctx.expvar.publish('nokv_fsmeta_sessions', () => ({ watch_streams: parts.gw?.service.streams ?? { starting: true } }));
+  ctx.expvar.publish('nokv_fsmeta_sessions', () => ({ session_threads: ctx.actors.workers, watch_streams: parts.gw?.service.streams ?? { starting: true } }));
+  if (process.env[FAULTS_ENV] !== undefined) registerSessionThreadDrill(ctx);
   return [
     serviceChildSpec({
       id: 'gateway',
-      start: async () => {
+      start: async (fail) => {
         if (s.devMemoryKv) ctx.logger.warn('running on --dev-memory-kv: metadata lives in this process only and is lost on exit');
         const p = s.devMemoryKv ? memoryPorts() : clusterPorts(s, ctx);
         try {
-          parts.gw = await startGateway({ ...p.ports, clock: ctx.clock, actors: ctx.actors, addr: s.addr, ...(s.token ? { token: s.token } : {}), logger: ctx.logger.child({ actor: 'grpc-front' }) });
+          parts.gw = await startGateway({ ...p.ports, clock: ctx.clock, actors: ctx.actors, onFailure: fail, addr: s.addr, ...(s.token ? { token: s.token } : {}), logger: ctx.logger.child({ actor: 'grpc-front' }) });
         } catch (err) {
           p.close();
           throw err;

@@ -78,10 +78,12 @@ function processesOn(topo: Topology, host: string, role: WorkersRole): { all: nu
 /**
  * The most worker threads `auto` gives a process of each role: as many as the role can place work on. A store
  * places a shard of regions on each; a meta-root runs its one raft peer (and tail hub) on thread 1 and a
- * coordinator its lease holder, so a second thread would host nothing; the fsmeta gateway places nothing on
- * worker threads yet. An explicit count is taken as given.
+ * coordinator its lease holder, so a second thread would host nothing; the fsmeta gateway places its watch
+ * session actors there, but its calls, router and executor stay on the main thread, so one thread takes all the
+ * sessions' work and more would add threads, not capacity. On a 2-core machine running the 333 topology `auto`
+ * gives every role 0. An explicit count is taken as given.
  */
-export const AUTO_WORKERS_CAP: Record<WorkersRole, number> = { store: limits.MAX_WORKER_THREADS, meta_root: 1, coordinator: 1, fsmeta: 0 };
+export const AUTO_WORKERS_CAP: Record<WorkersRole, number> = { store: limits.MAX_WORKER_THREADS, meta_root: 1, coordinator: 1, fsmeta: 1 };
 
 /**
  * The --workers value: the flag (a count or `auto`), else the topology's `workers.<role>`, else 0. `auto`

@@ -1,12 +1,13 @@
 // The fsmeta gRPC API on loopback (in-memory KV behind the real server): every RPC's happy path, and each error
-// case of the contract, including the stricter namespace rules, with its exact gRPC status.
+// case of the contract, including the stricter namespace rules, with its exact gRPC status; with the gateway's
+// watch sessions on the main thread and on a worker thread (NOKV_FSMETA_WORKERS): unary RPCs never touch them.
 import { expect } from 'chai';
-import { dir, file, FsClient, startTestGateway, type TestGateway } from '../fixtures/fsmeta-gateway.js';
+import { dir, file, FsClient, FSMETA_WORKERS, startTestGateway, type TestGateway } from '../fixtures/fsmeta-gateway.js';
 
 const M = 'vol';
 const ROOT = '1';
 
-describe('fsmeta gRPC API', function () {
+for (const workers of FSMETA_WORKERS) describe(`fsmeta gRPC API (--workers ${workers})`, function () {
   this.timeout(20_000);
   let t: TestGateway;
   let c: FsClient;
@@ -14,7 +15,7 @@ describe('fsmeta gRPC API', function () {
   const create = async (parent: string, name: string, attrs: object = file()) => (await c.call('Create', { mount: M, parent, name, attrs })).inode.inode as string;
 
   before(async () => {
-    t = await startTestGateway({ token: 'secret' });
+    t = await startTestGateway({ token: 'secret', workers });
     c = t.client;
     t.duties.registerMount(M, 1);
     t.duties.registerMount('old', 1);

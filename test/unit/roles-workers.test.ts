@@ -27,7 +27,8 @@ describe('roles: worker threads per process (--workers N|auto, topology workers.
     expect(lone('store'), 'a store: one shard per spare core').to.equal(15);
     expect(lone('meta_root'), 'a meta-root: its raft peer on thread 1').to.equal(1);
     expect(lone('coordinator'), 'a coordinator: its lease holder on thread 1').to.equal(1);
-    expect(lone('fsmeta'), 'the gateway places nothing on workers').to.equal(0);
+    expect(lone('fsmeta'), 'the gateway: its watch sessions on thread 1').to.equal(1);
+    expect(workersOf('auto', { topology: topo, role: 'fsmeta', addr: topo.fsmeta[0]!.addr, cores: 2 }), 'the gateway of 333 on two cores').to.equal(0);
     expect(workersOf('auto', { topology: topo, role: 'meta_root', addr: topo.meta_root.peers[0]!.addr, cores: 2 }), '333 on two cores').to.equal(0);
     expect(workersOf('3', { topology: topo, role: 'fsmeta', addr: topo.fsmeta[0]!.addr }), 'an explicit count is taken as given').to.equal(3);
   });

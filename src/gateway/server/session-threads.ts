@@ -8,6 +8,9 @@ import { actorChildSpec, type ActorSystem, type Behaviour } from '../../actors/i
 import type { Clock } from '../../common/clock.js';
 import type { Logger } from '../../common/log.js';
 import { Supervisor } from '../../supervisor/supervisor.js';
+// Loaded with the keeper, so a thread (re)started by its supervisor has the session code ready for the next
+// stream instead of loading it while that stream's client waits (half a second on a busy machine).
+import './session.js';
 
 export const SESSION_THREAD_ACTOR = 'fsmeta-session-thread';
 const MODULE = new URL('./session-threads.js', import.meta.url).href;

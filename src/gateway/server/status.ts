@@ -3,7 +3,7 @@
 // (code, message and the typed-error trailer) and is rebuilt there.
 import * as grpc from '@grpc/grpc-js';
 import { UnavailableError } from '../../common/errors.js';
-import { ERROR_TRAILER_KEY, toGrpcError } from '../../transport/index.js';
+import { ERROR_TRAILER_KEY, toGrpcError } from '../../transport/grpc/errors.js';
 import { WatchCursorExpiredError } from '../errors.js';
 
 /** The status an fsmeta error travels as; an expired watch cursor is OUT_OF_RANGE. */
