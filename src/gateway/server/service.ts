@@ -97,7 +97,9 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
   const live = new Set<ActorRef<SessionMsg>>();
   const exited = new Set<() => void>();
   const actors = o.actors;
-  const gone = (ref: ActorRef<SessionMsg> | undefined) => {
+  /** Sessions that exited before their spawn resolved (their thread died at once): never added to `live`. */
+  const gone = (ref: ActorRef<SessionMsg> | undefined, early: { exited: boolean }) => {
+    early.exited = true;
     if (ref) live.delete(ref);
     for (const f of exited) f();
   };
@@ -107,6 +109,7 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
    */
   const spawnSession = async (link: StreamLink, trace: TraceContext | undefined): Promise<void> => {
     let ref: ActorRef<SessionMsg> | undefined;
+    const early = { exited: false };
     if (actors.workers === 0) {
       ref = await actors.spawn<SessionMsg>({
         name: WATCH_SESSION_ACTOR,
@@ -115,7 +118,7 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
         mailboxLimit: SESSION_MAILBOX_LIMIT,
         onExit: (reason) => {
           link.sessionExited(lostBy(reason));
-          gone(ref);
+          gone(ref, early);
         },
       });
     } else {
@@ -129,8 +132,12 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
           args,
           mailboxLimit: SESSION_MAILBOX_LIMIT,
           onExit: (reason) => {
-            port.tell({ t: 'exited', lost: lostBy(reason) });
-            gone(ref);
+            try {
+              port.tell({ t: 'exited', lost: lostBy(reason) });
+            } catch {
+              // The port went first and settled the stream already.
+            }
+            gone(ref, early);
           },
         });
       } catch (err) {
@@ -141,6 +148,7 @@ export function fsmetaService(o: FsmetaServiceOptions): FsmetaService {
       const session = ref;
       actors.onExit(port, () => void actors.stop(session));
     }
+    if (early.exited) return;
     live.add(ref);
     link.attach(ref);
   };
