@@ -24,8 +24,11 @@ export type SessionMsg =
   | { t: 'client'; msg: any }
   | { t: 'spec'; spec: WatchSpec }
   | { t: 'opened' }
-  /** One router delivery, already in its wire form (its cursor is `out.event.cursor`). */
-  | { t: 'event'; out: any }
+  /**
+   * One router delivery: its cursor (wire form) and the sequence number under which the link holds the event's
+   * message. The message itself stays with the call: the session answers writeEvent(seq) to send it.
+   */
+  | { t: 'event'; seq: number; cursor: any }
   | { t: 'fail'; status: WireStatus }
   | { t: 'end' };
 
@@ -37,6 +40,8 @@ export interface SessionLinks {
   getMount(mount: string): Promise<MountInfo | undefined>;
   /** One message to the client. */
   write(msg: unknown): void;
+  /** Sends the client the event the link holds under `seq`. */
+  writeEvent(seq: number): void;
   /** Ends the call: cleanly, or with this status; the subscription goes with it. */
   finish(status?: WireStatus): void;
 }
@@ -48,6 +53,7 @@ export type PortMsg =
   /** Ask → MountInfo or null. */
   | { t: 'mount'; mount: string }
   | { t: 'write'; msg: unknown }
+  | { t: 'write-event'; seq: number }
   | { t: 'finish'; status?: WireStatus }
   /** From the main thread's exit listener: the session is gone; end the call if it is still open. */
   | { t: 'exited'; lost: boolean };
@@ -98,8 +104,8 @@ export class WatchSession implements Behaviour<SessionMsg> {
         if (this.state !== 'live') return;
         // The router enforces the window at the source (a cross-thread mailbox never overflows); this mirror
         // is what inspect() reports.
-        this.pending.push(W.cursorIn(m.out.event.cursor));
-        this.links.write(m.out);
+        this.pending.push(W.cursorIn(m.cursor));
+        this.links.writeEvent(m.seq);
         return;
       case 'fail':
         // A failed subscription (router refusal, expired cursor) or the router closing a live one (overflow).
@@ -194,6 +200,7 @@ function portLinks(port: ActorRef<PortMsg>, trace: TraceContext | undefined): Se
     ack: (cursor) => port.tell({ t: 'ack', cursor }, opts),
     getMount: async (mount) => (await port.ask<MountInfo | null>({ t: 'mount', mount }, { timeoutMs: MOUNT_ASK_TIMEOUT_MS, ...opts })) ?? undefined,
     write: (msg) => port.tell({ t: 'write', msg }, opts),
+    writeEvent: (seq) => port.tell({ t: 'write-event', seq }, opts),
     finish: (status) => port.tell({ t: 'finish', ...(status ? { status } : {}) }, opts),
   };
 }

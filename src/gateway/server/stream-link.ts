@@ -33,6 +33,12 @@ export class StreamLink implements SessionLinks {
   private session: ActorRef<SessionMsg> | undefined;
   private sub: Subscription | undefined;
   private finished = false;
+  /**
+   * Delivered events' messages, by sequence number, until the session has them written: only the cursor
+   * crosses to a worker session and only the number comes back, so an event's bytes never cross threads.
+   */
+  private readonly held = new Map<number, unknown>();
+  private seq = 0;
 
   constructor(
     private readonly call: grpc.ServerDuplexStream<any, any>,
@@ -66,7 +72,12 @@ export class StreamLink implements SessionLinks {
           this.sub = sub;
           this.toSession({ t: 'opened' });
         },
-        deliver: (item) => this.toSession({ t: 'event', out: W.eventOut(item) }),
+        deliver: (item) => {
+          const out = W.eventOut(item);
+          const seq = ++this.seq;
+          this.held.set(seq, out);
+          this.toSession({ t: 'event', seq, cursor: out.event.cursor });
+        },
         close: (err) => this.toSession({ t: 'fail', status: wireStatus(err) }),
       })
       .catch((err) => this.toSession({ t: 'fail', status: wireStatus(err) }));
@@ -84,9 +95,16 @@ export class StreamLink implements SessionLinks {
     if (!this.finished) this.call.write(msg);
   }
 
+  writeEvent(seq: number): void {
+    const out = this.held.get(seq);
+    this.held.delete(seq);
+    if (out !== undefined && !this.finished) this.call.write(out);
+  }
+
   finish(status?: WireStatus): void {
     if (this.finished) return;
     this.finished = true;
+    this.held.clear();
     this.deps.stats.open--;
     this.sub?.close();
     if (status) {
@@ -132,6 +150,8 @@ export function streamPortBehaviour(link: StreamLink): Behaviour<PortMsg> {
         }
         case 'write':
           return link.write(m.msg);
+        case 'write-event':
+          return link.writeEvent(m.seq);
         case 'finish':
           return link.finish(m.status);
         case 'exited':
