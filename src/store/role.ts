@@ -143,11 +143,21 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
         };
       }),
       region_health: node.health(),
-      percolator: { ...node.counters },
+      ...countersOf(node.counters),
       node: node.stats(),
       transport: node.transport.stats(),
     };
   };
+}
+
+/**
+ * The shards' counters split for /debug/vars: applied Percolator commands per type, and the region leaders'
+ * reads and the ReadIndex rounds they shared (read_index_reads / read_index_rounds = reads per round).
+ */
+function countersOf(all: Record<string, number>): { percolator: Record<string, number>; reads: { requests: number; read_index_rounds: number } } {
+  const percolator: Record<string, number> = {};
+  for (const [k, n] of Object.entries(all)) if (!k.startsWith('read_index_')) percolator[k] = n;
+  return { percolator, reads: { requests: all.read_index_reads ?? 0, read_index_rounds: all.read_index_rounds ?? 0 } };
 }
 
 /** The data plane as the control plane reports it: descriptors and the regions this store leads. */

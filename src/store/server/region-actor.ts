@@ -24,6 +24,7 @@ import { checkRequest, descriptorToJson, type RegionDescriptor, type RegionEpoch
 
 import { EpochNotMatchError } from '../region/errors.js';
 import { RegionStateMachine, type ApplyResult } from '../region/state-machine.js';
+import { ReadRounds } from './read-rounds.js';
 import { asBuffers, runRead, type ReadOp } from './reads.js';
 import type { RegionHost } from './region-host.js';
 import { shardFor, type ShardConfig } from './shard.js';
@@ -110,6 +111,8 @@ export class RegionActor implements Behaviour<RegionMsg> {
   private self!: ActorRef<RegionMsg>;
   private log!: Logger;
   private guard?: TsGuard;
+  /** Concurrent reads share ReadIndex rounds (read-rounds.ts). */
+  private rounds!: ReadRounds;
   private stopped = false;
   /** Requests came through a structured clone (a worker thread): Buffers arrive as Uint8Arrays. */
   private crossThread = false;
@@ -153,8 +156,20 @@ export class RegionActor implements Behaviour<RegionMsg> {
       externalDrive: { wake: () => this.wake() },
       onFailed: (err) => this.resume(() => this.groupFailed(err)),
       // Ask for the new term's one-phase-commit floor as soon as leadership is won, not at the first request.
+      // Reads waiting for a round are told NotLeader when leadership moves away, at once: the deposed leader's
+      // round would only time out, and the caller's retry finds the new leader.
       onLeaderChange: (leaderId) => {
         if (leaderId === h.storeId) this.resume(() => this.group.isLeader && this.guardOf());
+        else this.rounds?.failAll(this.notLeader());
+      },
+    });
+    this.rounds = new ReadRounds({
+      start: () => this.group.readBarrier({ timeoutMs: this.timeoutMs() }),
+      // A follow-up round starts inside this mailbox, like everything else that touches the group.
+      schedule: (fn) => this.resume(fn),
+      onRound: (members) => {
+        h.counters.read_index_rounds = (h.counters.read_index_rounds ?? 0) + 1;
+        h.counters.read_index_reads = (h.counters.read_index_reads ?? 0) + members;
       },
     });
     h.attach?.(this.regionId, ctx.self, this);
@@ -428,15 +443,18 @@ export class RegionActor implements Behaviour<RegionMsg> {
 
   // ---- requests ----------------------------------------------------------------------------------------
 
-  /** ReadIndex, wait for apply (and for one-phase commits the read must see), then read here, in the mailbox. */
+  /**
+   * ReadIndex (a round shared with the region's other concurrent reads, read-rounds.ts), wait for apply (and for
+   * one-phase commits the read must see), then read here, in the mailbox.
+   */
   private read(req: ReadRequest, r: Replier, ctx: ActorContext<RegionMsg>): void {
     ctx.log.debug({ region: this.regionId, keys: req.keys.length }, 'region read');
     this.admit(req.ctx, req.keys);
     if (req.at?.readTs === 0n) return this.readLatest(req, req.at, r);
     const guard = req.at ? this.guardOf() : undefined;
     guard?.noteRead(req.at!.readTs);
-    this.group
-      .readBarrier({ timeoutMs: this.timeoutMs() })
+    this.rounds
+      .join()
       .then(() => guard?.waitForWriters(req.at!.readTs, req.at!.range ?? { keys: req.keys }))
       .then(
         () =>
@@ -466,7 +484,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
     if (!fetch) throw new FailedPreconditionError(`store ${this.host.storeId} has no TSO to read the latest version with; send a version`);
     const guard = this.guardOf();
     const sel = at.range ?? { keys: req.keys };
-    Promise.all([this.latestTs(fetch), this.group.readBarrier({ timeoutMs: this.timeoutMs() })])
+    Promise.all([this.latestTs(fetch), this.rounds.join()])
       .then(([ts]) => {
         guard.noteRead(ts);
         return guard.waitForWriters(ts, sel).then(() => ts);
