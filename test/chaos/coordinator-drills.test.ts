@@ -14,13 +14,15 @@ import {
   type DrillCluster,
 } from '../fixtures/coordinator-drills.js';
 import { sleep, waitFor } from '../support/env.js';
+import { LONG_PROFILE } from '../support/profile.js';
 
-// Run twice: plaintext with the meta-root raft peers and the coordinators' lease holders on worker threads
-// (topology workers 1), and with mutual TLS between every process and for the clients (`cluster up --tls`) with
-// every actor on the main thread (workers 0), so both placements go through every drill.
+// Plaintext with the meta-root raft peers and the coordinators' lease holders on worker threads (topology
+// workers 1); under `npm run test:long` also with mutual TLS between every process and for the clients
+// (`cluster up --tls`) with every actor on the main thread (workers 0), so both placements go through every
+// drill. (`npm test` covers TLS clusters in the hostile-input suite.)
 const RUNS: Array<{ tls: boolean; workers?: { meta_root: number; coordinator: number } }> = [
   { tls: false, workers: { meta_root: 1, coordinator: 1 } },
-  { tls: true },
+  ...(LONG_PROFILE ? [{ tls: true }] : []),
 ];
 for (const { tls, workers } of RUNS) describe(`coordinator failure drills (real processes${tls ? ', mutual TLS' : ''}, --workers ${workers ? 1 : 0})`, function () {
   this.timeout(60_000);

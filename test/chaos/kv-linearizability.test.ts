@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { writeFileSync } from 'node:fs';
 import { SeededPrng } from '../../src/common/prng.js';
 import { startChaosStoreCluster, type ChaosStoreCluster } from '../fixtures/chaos-store-cluster.js';
-import { STORE_WORKERS } from '../fixtures/store-cluster.js';
+import { storePlacements } from '../fixtures/store-cluster.js';
 import { sleep, waitFor } from '../support/env.js';
 import { HistoryRecorder, describeOp, type Operation, type RegisterValue } from './lib/history.js';
 import { KvWorkload, OP_BUDGET_MS } from './lib/kv-workload.js';
@@ -42,7 +42,7 @@ function lastAcknowledgedWrite(ops: Operation[]): Operation | undefined {
   return overtaken ? undefined : acked;
 }
 
-for (const workers of STORE_WORKERS) describe(`KV chaos: linearizable registers through leader kills, pauses, partitions and lossy links (--workers ${workers})`, function () {
+for (const workers of storePlacements([2])) describe(`KV chaos: linearizable registers through leader kills, pauses, partitions and lossy links (--workers ${workers})`, function () {
   this.timeout(CHAOS_SECONDS * 1_000 + 90_000);
   let cluster: ChaosStoreCluster | undefined;
 

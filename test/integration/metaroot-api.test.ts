@@ -14,12 +14,12 @@ import { MAX_APPEND_EVENTS } from '../../src/metaroot/limits.js';
 import { events, regionInput, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
 import { eventToMsg } from '../../src/metaroot/event-wire.js';
 import { UnauthenticatedError, createClient, unaryCall } from '../../src/transport/index.js';
-import { METAROOT_WORKERS, MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
+import { metaRootPlacements, MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
 
 const run = promisify(execFile);
 const NOKV_BIN = fileURLToPath(new URL('../../../bin/nokv.mjs', import.meta.url));
 
-for (const workers of METAROOT_WORKERS) describe(`meta-root: the MetadataRoot API on a running cluster (--workers ${workers})`, function () {
+for (const workers of metaRootPlacements([0])) describe(`meta-root: the MetadataRoot API on a running cluster (--workers ${workers})`, function () {
   this.timeout(60_000);
   let cluster: MetaRootTestCluster;
   let client: MetaRootClient;

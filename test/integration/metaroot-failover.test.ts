@@ -4,7 +4,7 @@
 import { expect } from 'chai';
 import { MetaRootClient } from '../../src/metaroot/client.js';
 import { events, type RootState } from '../../src/metaroot/state/index.js';
-import { METAROOT_WORKERS, MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
+import { metaRootPlacements, MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
 import { waitFor } from '../support/env.js';
 
 async function stateOf(client: MetaRootClient, addr: string): Promise<RootState> {
@@ -19,7 +19,7 @@ async function convergedStates(cluster: MetaRootTestCluster, client: MetaRootCli
   }, 30_000, 100) as Promise<RootState[]>;
 }
 
-for (const workers of METAROOT_WORKERS) describe(`meta-root: leader loss and catch-up across three processes (--workers ${workers})`, function () {
+for (const workers of metaRootPlacements([1])) describe(`meta-root: leader loss and catch-up across three processes (--workers ${workers})`, function () {
   this.timeout(120_000);
   let cluster: MetaRootTestCluster | undefined;
   let client: MetaRootClient | undefined;

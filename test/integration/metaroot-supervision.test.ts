@@ -9,7 +9,7 @@ import { expect } from 'chai';
 import { summarise } from '../../src/cluster/observe.js';
 import { MetaRootClient } from '../../src/metaroot/client.js';
 import { events, type RootState } from '../../src/metaroot/state/index.js';
-import { METAROOT_WORKERS, MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
+import { metaRootPlacements, MetaRootTestCluster } from '../fixtures/metaroot-cluster.js';
 import { sleep, waitFor } from '../support/env.js';
 
 const DOWN_MS = 3_000;
@@ -33,7 +33,7 @@ function actorNamed(doc: any, name: string): any {
     .find((a: { name: string }) => a.name === name);
 }
 
-for (const workers of METAROOT_WORKERS) describe(`meta-root: the raft peer actor is restarted by its supervisor and recovers from its log (--workers ${workers})`, function () {
+for (const workers of metaRootPlacements([1])) describe(`meta-root: the raft peer actor is restarted by its supervisor and recovers from its log (--workers ${workers})`, function () {
   this.timeout(120_000);
   let cluster: MetaRootTestCluster | undefined;
   let client: MetaRootClient | undefined;

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { EpochNotMatchError, KeyNotInRegionError, RegionNotFoundError } from '../../src/store/region/errors.js';
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import { TxnConflictError } from '../../src/store/client/client.js';
-import { startStoreCluster, STORE_WORKERS, type StoreCluster } from '../fixtures/store-cluster.js';
+import { startStoreCluster, storePlacements, type StoreCluster } from '../fixtures/store-cluster.js';
 import { sleep } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -26,7 +26,7 @@ async function transfer(c: StoreCluster, from: string, to: string, amount: numbe
   }
 }
 
-for (const workers of STORE_WORKERS) describe(`store: three processes, two regions, Percolator transactions (--workers ${workers})`, function () {
+for (const workers of storePlacements([0])) describe(`store: three processes, two regions, Percolator transactions (--workers ${workers})`, function () {
   this.timeout(90_000);
   let c: StoreCluster;
 

@@ -10,7 +10,7 @@ import { COORDINATOR_SERVICE, coordinatorProto } from '../../src/coordinator/ser
 import { StoreClient } from '../../src/store/client/client.js';
 import { LocalTso } from '../../src/store/client/tso.js';
 import { LEADER_TS_MARGIN_MS } from '../../src/store/server/ts-guard.js';
-import { startStoreCluster, STORE_WORKERS, type StoreCluster } from '../fixtures/store-cluster.js';
+import { startStoreCluster, storePlacements, type StoreCluster } from '../fixtures/store-cluster.js';
 import { waitFor } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -32,7 +32,7 @@ async function untilOnePhase(client: StoreClient, tag: string, budgetMs: number)
   throw new Error(`no one-phase commit within ${budgetMs} ms`);
 }
 
-for (const workers of STORE_WORKERS) describe(`store: a new region leader takes its one-phase floor from the TSO (--workers ${workers})`, function () {
+for (const workers of storePlacements([0])) describe(`store: a new region leader takes its one-phase floor from the TSO (--workers ${workers})`, function () {
   this.timeout(90_000);
   const tso = new LocalTso();
   let tsoCalls = 0;

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { REGION_CRASH_PATH, SHARD_KILL_PATH } from '../../src/store/faults-route.js';
 import { startChaosStoreCluster, type ChaosStoreCluster } from '../fixtures/chaos-store-cluster.js';
-import { STORE_WORKERS } from '../fixtures/store-cluster.js';
+import { storePlacements } from '../fixtures/store-cluster.js';
 import { sleep, waitFor } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -26,7 +26,7 @@ async function put(c: ChaosStoreCluster, key: string, value: string): Promise<vo
   await t.commit();
 }
 
-for (const workers of STORE_WORKERS) describe(`store: one region actor crashes, only it restarts (--workers ${workers})`, function () {
+for (const workers of storePlacements([2])) describe(`store: one region actor crashes, only it restarts (--workers ${workers})`, function () {
   this.timeout(120_000);
   let c: ChaosStoreCluster;
 

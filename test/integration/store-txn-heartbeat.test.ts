@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { StoreClient, TxnConflictError } from '../../src/store/client/client.js';
 import { LocalTso, type TimestampSource } from '../../src/store/client/tso.js';
-import { startStoreCluster, STORE_WORKERS, type StoreCluster } from '../fixtures/store-cluster.js';
+import { startStoreCluster, storePlacements, type StoreCluster } from '../fixtures/store-cluster.js';
 import { sleep } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
@@ -28,7 +28,7 @@ class StallableTso implements TimestampSource {
   }
 }
 
-for (const workers of STORE_WORKERS) describe(`store: long two-phase commits keep their primary alive with TxnHeartBeat (--workers ${workers})`, function () {
+for (const workers of storePlacements([2])) describe(`store: long two-phase commits keep their primary alive with TxnHeartBeat (--workers ${workers})`, function () {
   this.timeout(90_000);
   let c: StoreCluster | undefined;
   const clients: StoreClient[] = [];

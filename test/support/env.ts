@@ -1,5 +1,5 @@
 // Test helpers for things that must not leak: temp dirs and loopback ports.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, rmdirSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import net from 'node:net';
@@ -21,6 +21,62 @@ const SPAN = TEST_PORT_LAST - TEST_PORT_FIRST + 1;
 let cursor = Math.floor(Math.random() * SPAN);
 const handedOut = new Set<number>();
 
+// Test files running in parallel processes (mocha --parallel) each hand out ports: a claim file per port, named
+// by the port and holding the claimer's pid, keeps two processes from handing out the same one between a probe
+// and the cluster's bind. A claim whose pid is gone is stale and taken over; a process removes its claims (and
+// the directory, once empty) when it exits.
+const CLAIMS = join(tmpdir(), 'nokv-test-ports');
+const claimed = new Set<number>();
+let releaseHooked = false;
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+function releaseClaims(): void {
+  for (const port of claimed) {
+    try {
+      unlinkSync(join(CLAIMS, String(port)));
+    } catch {
+      // already gone
+    }
+  }
+  claimed.clear();
+  try {
+    rmdirSync(CLAIMS);
+  } catch {
+    // another process still holds claims
+  }
+}
+
+function claim(port: number): boolean {
+  if (!releaseHooked) {
+    process.once('exit', releaseClaims);
+    releaseHooked = true;
+  }
+  mkdirSync(CLAIMS, { recursive: true });
+  const file = join(CLAIMS, String(port));
+  try {
+    writeFileSync(file, String(process.pid), { flag: 'wx' });
+  } catch {
+    let holder = NaN;
+    try {
+      holder = Number(readFileSync(file, 'utf8'));
+    } catch {
+      // released between the two calls: take it
+    }
+    if (holder !== process.pid && Number.isInteger(holder) && holder > 0 && alive(holder)) return false;
+    writeFileSync(file, String(process.pid));
+  }
+  claimed.add(port);
+  return true;
+}
+
 async function canListen(port: number): Promise<boolean> {
   const server = net.createServer();
   const ok = await new Promise<boolean>((resolve) => {
@@ -32,8 +88,8 @@ async function canListen(port: number): Promise<boolean> {
 }
 
 /**
- * Free loopback ports for a test cluster, outside the ephemeral range: each is probed with a bind, and none is
- * handed out twice by this process (until the whole span has been used once).
+ * Free loopback ports for a test cluster, outside the ephemeral range: each is claimed for this process and probed
+ * with a bind, and none is handed out twice by this process (until the whole span has been used once).
  */
 export async function freePorts(count: number): Promise<number[]> {
   const ports: number[] = [];
@@ -41,7 +97,8 @@ export async function freePorts(count: number): Promise<number[]> {
     if (tried >= SPAN) throw new Error(`no ${count} free loopback ports in ${TEST_PORT_FIRST}-${TEST_PORT_LAST}`);
     const port = TEST_PORT_FIRST + (cursor++ % SPAN);
     if (handedOut.size >= SPAN - count) handedOut.clear();
-    if (handedOut.has(port) || !(await canListen(port))) continue;
+    if (handedOut.has(port) || !claim(port)) continue;
+    if (!(await canListen(port))) continue;
     handedOut.add(port);
     ports.push(port);
   }
