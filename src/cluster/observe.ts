@@ -64,7 +64,7 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
     const pendingTransfers = Array.isArray(c.scheduler?.pending_transfers) ? c.scheduler.pending_transfers.length : 0;
     s.coordinator = { id: String(c.coordinator_id), active: Boolean(c.lease.held_by_self), holder: String(c.lease.holder_id ?? ''), era: Number(c.lease.era), pendingTransfers };
     // The active coordinator schedules: it names the leader transfers it has in flight.
-    s.state = `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}${c.lease.held_by_self ? ` transfers=${pendingTransfers}` : ''}`;
+    s.state = `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}${c.lease.held_by_self ? ` transfers=${pendingTransfers}${gcOf(c.gc)}` : ''}`;
   }
   const st = vars.nokv_store;
   if (Array.isArray(st?.regions)) {
@@ -73,7 +73,7 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
     // A region whose actor is not running (restarting, or down for good) is named, never silently counted.
     const down = st.regions.filter((r: Vars) => r.state !== undefined && r.state !== 'running').map((r: Vars) => `${r.id}:${r.state}`);
     const regionRestarts = st.regions.reduce((n: number, r: Vars) => n + (typeof r.restarts === 'number' ? r.restarts : 0), 0);
-    s.state = `regions=${regions.length} leading=[${regions.filter((r: { role: string }) => r.role === 'leader').map((r: { id: number }) => r.id).join(',')}]${down.length > 0 ? ` DOWN=[${down.join(',')}]` : ''}${regionRestarts > 0 ? ` region-restarts=${regionRestarts}` : ''}${raftRestarts(st.data_plane_restarts)}`;
+    s.state = `regions=${regions.length} leading=[${regions.filter((r: { role: string }) => r.role === 'leader').map((r: { id: number }) => r.id).join(',')}]${down.length > 0 ? ` DOWN=[${down.join(',')}]` : ''}${regionRestarts > 0 ? ` region-restarts=${regionRestarts}` : ''}${raftRestarts(st.data_plane_restarts)}${gcRemoved(st.percolator)}`;
   }
   const f = vars.nokv_fsmeta_executor;
   if (f?.backend) {
@@ -82,6 +82,23 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
     s.state = `backend=${f.backend} ops=${ops} commits=${f.commits} conflicts=${f.conflicts} watches=${vars.nokv_fsmeta_watch?.subscriptions ?? 0}`;
   }
   return s;
+}
+
+/** The active coordinator's MVCC GC safe point: what holds it (lifetime, snapshot, lock) and how far behind its TSO time it is. */
+function gcOf(gc: Vars | undefined | null): string {
+  if (!gc) return '';
+  if (Array.isArray(gc.waiting_for) && gc.waiting_for.length > 0) return ` gc=waiting-for-stores:${gc.waiting_for.join(',')}`;
+  const sp = BigInt(gc.safe_point ?? '0');
+  if (sp === 0n) return ' gc=none';
+  // TSO timestamps are physical_ms << 18 | logical: the safe point's wall time, against when it was advanced.
+  const behindMs = Number(gc.advanced_ms ?? 0) - Number(sp >> 18n);
+  return ` gc=${gc.held_by}:${(behindMs / 1000).toFixed(1)}s`;
+}
+
+/** Versions a store's MVCC GC passes removed so far (every replica it hosts). */
+function gcRemoved(p: Vars | undefined): string {
+  const n = Number(p?.gc_writes_removed ?? 0);
+  return n > 0 ? ` gc-removed=${n}` : '';
 }
 
 /** In-process restarts of a role's raft part (the RESTARTS column counts process restarts). */

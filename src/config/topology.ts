@@ -52,6 +52,16 @@ export interface Topology {
   workers?: Partial<Record<WorkersRole, WorkersSetting>>;
   /** Store split thresholds when the store's flags do not set them (absent: the store's defaults). */
   split?: SplitSettings;
+  /** MVCC GC when the roles' flags do not set it (absent: the defaults; docs/store.md, MVCC garbage collection). */
+  gc?: GcSettings;
+}
+
+/** How long old versions stay readable (the coordinator's safe point) and how often a store collects. */
+export interface GcSettings {
+  /** The safe point stays this far behind now: reads and transactions older than this may be refused. */
+  life_time_ms?: number;
+  /** How often a store proposes a GC pass on the regions it leads whose safe point moved. */
+  check_ms?: number;
 }
 
 /** When a store splits a region it leads (docs/store.md, size- and key-triggered split). */
@@ -148,6 +158,13 @@ export function validateTopology(t: Topology): Topology {
       if (!Number.isSafeInteger(v) || (v as number) < (k === 'check_ms' ? 100 : 2)) fail(`split.${k} must be an integer of at least ${k === 'check_ms' ? 100 : 2}`);
     }
   }
+  if (t.gc !== undefined) {
+    if (t.gc === null || typeof t.gc !== 'object' || Array.isArray(t.gc)) fail('gc must be an object {life_time_ms, check_ms}');
+    for (const [k, v] of Object.entries(t.gc)) {
+      if (!['life_time_ms', 'check_ms'].includes(k)) fail(`gc.${k}: unknown field (life_time_ms, check_ms)`);
+      if (!Number.isSafeInteger(v) || (v as number) < 100) fail(`gc.${k} must be an integer of at least 100`);
+    }
+  }
   if (t.workers !== undefined) {
     if (t.workers === null || typeof t.workers !== 'object' || Array.isArray(t.workers)) fail('workers must be an object of role → count or "auto"');
     for (const [role, v] of Object.entries(t.workers)) {
@@ -165,7 +182,7 @@ export function validateTopology(t: Topology): Topology {
 export function resolveTopology(partial: unknown): Topology {
   if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) fail('the file must hold a JSON object');
   const p = partial as Record<string, any>;
-  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr', 'workers', 'split']);
+  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr', 'workers', 'split', 'gc']);
   for (const k of Object.keys(p)) if (!known.has(k)) fail(`unknown field "${k}"`);
   const d = defaultTopology();
   const t: Topology = {
@@ -177,6 +194,7 @@ export function resolveTopology(partial: unknown): Topology {
     dashboard_addr: p.dashboard_addr ?? d.dashboard_addr,
     ...(p.workers !== undefined ? { workers: p.workers } : {}),
     ...(p.split !== undefined ? { split: p.split } : {}),
+    ...(p.gc !== undefined ? { gc: p.gc } : {}),
   };
   for (const list of ['coordinators', 'stores', 'fsmeta'] as const) if (!Array.isArray(t[list])) fail(`${list} must be an array`);
   if (!Array.isArray(t.meta_root.peers)) fail('meta_root.peers must be an array');

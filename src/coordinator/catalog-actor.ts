@@ -8,6 +8,7 @@ import type { RegionDescriptor, RootState } from '../metaroot/state/index.js';
 import type { ChildSpec } from '../supervisor/types.js';
 import { FailedPreconditionError } from './errors.js';
 import { StoreRegistry, routeKey, type RegionLeader, type StoreHeartbeat, type StoreInfo } from './catalog.js';
+import { GcSafePointTracker, type GcSafePointView } from './gc-safe-point.js';
 import { LeaderBalancer, SCHEDULE_LIVE_WITHIN_MS, type TransferLeaderOp } from './scheduler.js';
 import { VIEW_ASK_TIMEOUT_MS, type RootedNotice, type ViewMsg } from './root-view.js';
 
@@ -38,13 +39,22 @@ export type CatalogMsg =
    */
   | { t: 'schedule'; storeId: number; nowMs: number }
   /** Ask → the balancer's view (leaders per store, transfers in flight). */
-  | { t: 'scheduler' };
+  | { t: 'scheduler' }
+  /**
+   * Ask → the MVCC GC safe point to publish (decimal; '0' while some joined store has not reported): from
+   * `nowTs` (a TSO timestamp), the lifetime, the rooted open snapshot epochs and the stores' oldest locks.
+   * Sent only by the active coordinator's front.
+   */
+  | { t: 'gcSafePoint'; nowTs: bigint; lifetimeMs: number; nowMs: number }
+  /** Ask → GcSafePointView. */
+  | { t: 'gcView' };
 
 type Ctx = ActorContext<CatalogMsg>;
 
 export class CatalogActor implements Behaviour<CatalogMsg> {
   private readonly registry = new StoreRegistry();
   private readonly balancer = new LeaderBalancer();
+  private readonly gc = new GcSafePointTracker();
   private state: RootState | null = null;
   private self: ActorRef<CatalogMsg> | undefined;
 
@@ -98,6 +108,21 @@ export class CatalogActor implements Behaviour<CatalogMsg> {
       }
       case 'scheduler':
         return ctx.reply(this.balancer.view());
+      case 'gcSafePoint': {
+        const s = this.rooted();
+        const sp = this.gc.next(
+          {
+            nowTs: msg.nowTs,
+            lifetimeMs: msg.lifetimeMs,
+            snapshotReadVersions: Object.values(s.snapshot_epochs).map((e) => BigInt(e.read_version)),
+            stores: this.registry.locks(s),
+          },
+          msg.nowMs,
+        );
+        return ctx.reply((sp ?? 0n).toString());
+      }
+      case 'gcView':
+        return ctx.reply({ ...this.gc.view, waiting_for: [...this.gc.view.waiting_for] } satisfies GcSafePointView);
     }
   }
 
@@ -173,5 +198,14 @@ export class CatalogHandle {
 
   scheduler(): Promise<ReturnType<LeaderBalancer['view']>> {
     return this.ask({ t: 'scheduler' });
+  }
+
+  /** The MVCC GC safe point to publish now (0n: none yet); see CatalogMsg gcSafePoint. */
+  async gcSafePoint(nowTs: bigint, lifetimeMs: number, nowMs: number): Promise<bigint> {
+    return BigInt(await this.ask<string>({ t: 'gcSafePoint', nowTs, lifetimeMs, nowMs }));
+  }
+
+  gcView(): Promise<GcSafePointView> {
+    return this.ask({ t: 'gcView' });
   }
 }

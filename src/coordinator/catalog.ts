@@ -2,6 +2,7 @@
 // the rooted view, plus the runtime store registry that heartbeats fill (not rooted: rebuilt by the next
 // heartbeats after a restart or failover).
 import { FailedPreconditionError, NotFoundError } from './errors.js';
+import type { StoreLocks } from './gc-safe-point.js';
 import {
   hexKey,
   listMounts,
@@ -38,6 +39,8 @@ export interface StoreHeartbeat {
   leader_region_ids: number[];
   /** When empty, `leader_region_ids` count as claims at term 0 (heartbeats of older stores). */
   leader_claims?: LeaderClaim[];
+  /** The oldest start ts of the locks the store holds; 0n or absent: none. */
+  oldest_lock_ts?: bigint;
 }
 
 /** The leader a region is routed to: the freshest claim, with the claimant's client address. */
@@ -99,6 +102,15 @@ export class StoreRegistry {
   /** Region id → its freshest leader claim (the scheduler's input). */
   claims(): ReadonlyMap<number, { store_id: number; term: number }> {
     return this.leaders;
+  }
+
+  /** Every joined, not retired store: whether it reported to this coordinator, and its oldest lock (GC input). */
+  locks(state: RootState): StoreLocks[] {
+    return listStores(state, { includeRetired: false }).map((rec) => {
+      const hb = this.beats.get(rec.store_id)?.hb;
+      const oldest = hb?.oldest_lock_ts ?? 0n;
+      return { store_id: rec.store_id, reported: hb !== undefined, ...(oldest > 0n ? { oldestLockTs: oldest } : {}) };
+    });
   }
 
   /** Joined, not retired stores whose last heartbeat is at most `withinMs` old. */

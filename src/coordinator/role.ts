@@ -22,6 +22,7 @@ import { leaseTiming, type LeaseTiming } from './lease.js';
 import { LEASE_RESTART_INTENSITY, LEASE_RESTART_PERIOD_MS, LeaseHolder } from './holder.js';
 import { RootViewHandle } from './root-view.js';
 import { CatalogHandle } from './catalog-actor.js';
+import { DEFAULT_GC_LIFETIME_MS } from './gc-safe-point.js';
 import { COORDINATOR_SERVICE, coordinatorHandlers, coordinatorProto } from './service.js';
 
 /** A peer coordinator gets this long to take over a sealed era during a planned handover. */
@@ -38,6 +39,8 @@ export interface CoordinatorSettings {
   peers: Map<string, string>;
   /** Worker threads of the process's actor system (--workers). */
   workers: number;
+  /** How far the MVCC GC safe point stays behind now (gc-safe-point.ts). */
+  gcLifetimeMs: number;
 }
 
 export const coordinatorRoleFlags: FlagSpecs = {
@@ -49,6 +52,7 @@ export const coordinatorRoleFlags: FlagSpecs = {
   'token-file': { type: 'string', help: 'file holding the cluster token for meta-root mutations and handover' },
   'lease-ttl': { type: 'duration', help: 'tenure length (default: topology lease.ttl_ms)', min: 200 },
   'lease-renew-before': { type: 'duration', help: 'renew this long before expiry (default: topology lease.renew_before_ms)', min: 1 },
+  'gc-life-time': { type: 'duration', help: `how long old MVCC versions stay readable (default: topology gc.life_time_ms, else ${DEFAULT_GC_LIFETIME_MS / 60_000} min)`, min: 100 },
   workers: workersFlag,
   ...tlsFlags,
 };
@@ -78,13 +82,14 @@ export function coordinatorSettings(args: Parsed): CoordinatorSettings {
     timing: leaseTiming(ttl, renewBefore),
     peers,
     workers: workersOf(f.workers, { topology: topo, role: 'coordinator', addr }),
+    gcLifetimeMs: (f['gc-life-time'] as number | undefined) ?? topo.gc?.life_time_ms ?? DEFAULT_GC_LIFETIME_MS,
   };
 }
 
 function expvarOf(s: CoordinatorSettings, view: RootViewHandle, holder: LeaseHolder, catalog: CatalogHandle, ctx: RoleContext): () => Promise<unknown> {
   return async () => {
     const now = ctx.clock.now();
-    const [st, root, scheduler] = await Promise.all([holder.status(), view.stats().catch(() => null), catalog.scheduler().catch(() => null)]);
+    const [st, root, scheduler, gc] = await Promise.all([holder.status(), view.stats().catch(() => null), catalog.scheduler().catch(() => null), catalog.gcView().catch(() => null)]);
     const t = st.tenure;
     return {
       coordinator_id: s.id,
@@ -111,6 +116,8 @@ function expvarOf(s: CoordinatorSettings, view: RootViewHandle, holder: LeaseHol
       eunomia: holder.metrics,
       // Leader balance as this coordinator last planned it (only the active one plans; a standby's stays empty).
       scheduler,
+      // The MVCC GC safe point this coordinator last published (only the active one computes one).
+      gc: gc ? { ...gc, life_time_ms: s.gcLifetimeMs } : null,
     };
   };
 }
@@ -176,7 +183,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
           services: [
             {
               service: coordinatorProto().service(COORDINATOR_SERVICE),
-              impl: coordinatorHandlers({ selfId: s.id, holder, view, root: rootClient, catalog, clock: ctx.clock, logger: log }),
+              impl: coordinatorHandlers({ selfId: s.id, holder, view, root: rootClient, catalog, clock: ctx.clock, logger: log, gcLifetimeMs: s.gcLifetimeMs }),
             },
           ],
           ...(s.token ? { token: s.token } : {}),

@@ -26,6 +26,7 @@ import { actorTrace, type TraceContext } from '../actors/index.js';
 import { MAX_BATCH } from './allocator.js';
 import { mountsOf, quotasOf, type LeaderClaim, type RegionLeader } from './catalog.js';
 import type { CatalogHandle } from './catalog-actor.js';
+import { DEFAULT_GC_LIFETIME_MS } from './gc-safe-point.js';
 import type { LeaseHolder } from './holder.js';
 import type { RootPort } from './root-port.js';
 import type { RootViewHandle } from './root-view.js';
@@ -43,12 +44,17 @@ export interface ServiceDeps {
   holder: LeaseHolder;
   view: Pick<RootViewHandle, 'get' | 'waitFor'>;
   root: RootPort;
-  catalog: Pick<CatalogHandle, 'heartbeat' | 'route' | 'store' | 'stores' | 'schedule'>;
+  catalog: Pick<CatalogHandle, 'heartbeat' | 'route' | 'store' | 'stores' | 'schedule' | 'gcSafePoint'>;
   clock: Clock;
   logger: Logger;
+  /** How far the MVCC GC safe point stays behind now (default DEFAULT_GC_LIFETIME_MS). */
+  gcLifetimeMs?: number;
 }
 
 type Req = Record<string, any>;
+
+/** A GC safe point computed this recently is reused for the next heartbeat replies. */
+export const GC_SAFE_POINT_REUSE_MS = 500;
 
 /** Most leader claims one heartbeat may carry (bounds the registry against a misbehaving caller). */
 export const MAX_LEADER_CLAIMS = 100_000;
@@ -102,6 +108,25 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
     return { out, after };
   };
   const h = <T>(fn: (req: Req, call: grpc.ServerUnaryCall<Req, T>) => Promise<T> | T) => unaryHandler<Req, T>(fn, { logger: d.logger });
+  /**
+   * The MVCC GC safe point for a heartbeat reply (active coordinator only): computed from a fresh TSO timestamp
+   * at most every GC_SAFE_POINT_REUSE_MS (three stores beat each second); 0n when it cannot be computed now,
+   * which a store ignores (it keeps the highest point it was told).
+   */
+  let gcCache = { atMs: -Infinity, sp: 0n };
+  const safePointNow = async (): Promise<bigint> => {
+    const nowMs = d.clock.now();
+    if (nowMs - gcCache.atMs < GC_SAFE_POINT_REUSE_MS) return gcCache.sp;
+    try {
+      const { first } = await d.holder.allocate('tso', 1);
+      const sp = await d.catalog.gcSafePoint(first, d.gcLifetimeMs ?? DEFAULT_GC_LIFETIME_MS, nowMs);
+      gcCache = { atMs: nowMs, sp };
+      return sp;
+    } catch (err) {
+      d.logger.debug({ err }, 'no GC safe point for this heartbeat');
+      return 0n;
+    }
+  };
   /** The trace a call hands to the holder actor; logged here so the request can be followed into the actor. */
   const traced = (rpc: string, call: grpc.ServerUnaryCall<Req, unknown>): TraceContext | undefined => {
     const trace = actorTrace(traceOf(call), `grpc:${rpc}`);
@@ -155,6 +180,7 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
           available_bytes: u64ToNumber(req.available_bytes ?? 0),
           leader_region_ids: ids,
           leader_claims: claims,
+          oldest_lock_ts: BigInt(req.oldest_lock_ts ?? 0),
         },
         d.clock.now(),
       );
@@ -168,7 +194,8 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
         conf_version: op.conf_version,
         transfer_leader: { to_store_id: op.to_store },
       }));
-      return { accepted: true, holder_id: t.holder_id, era: t.era, hints };
+      const gcSafePoint = st.serving ? await safePointNow() : 0n;
+      return { accepted: true, holder_id: t.holder_id, era: t.era, hints, gc_safe_point: gcSafePoint.toString() };
     }),
     GetStore: h(async (req) => {
       const info = await d.catalog.store(u64ToNumber(req.store_id), d.clock.now());

@@ -21,6 +21,7 @@ import { StoreNode } from './server/node.js';
 import { UnavailableError } from '../common/errors.js';
 import { AutoSplitter, DEFAULT_SPLIT_BYTES, DEFAULT_SPLIT_CHECK_MS, DEFAULT_SPLIT_KEYS, type SplitterNode } from './split/splitter.js';
 import { storeKvService } from './server/service.js';
+import { DEFAULT_GC_CHECK_MS, GcDriver, type GcNode } from './gc/driver.js';
 
 export const DEFAULT_STORE_TICK_MS = 50;
 export const DEFAULT_STORE_ELECTION_TICKS = 10;
@@ -44,6 +45,8 @@ export interface StoreSettings {
   coordinatorAddrs: string[];
   /** Split thresholds and check period (the splitter runs only with coordinators). */
   split: { maxKeys: number; maxBytes: number; checkIntervalMs: number };
+  /** How often led regions are collected below the coordinator's safe point (the driver runs only with coordinators). */
+  gc: { checkIntervalMs: number };
 }
 
 export const storeFlags: FlagSpecs = {
@@ -63,6 +66,7 @@ export const storeFlags: FlagSpecs = {
   'split-keys': { type: 'int', help: `split a led region holding more user keys than this (default: topology split.keys, else ${DEFAULT_SPLIT_KEYS})`, min: 2 },
   'split-size': { type: 'int', help: `split a led region estimated above this many bytes (default: topology split.size_bytes, else ${DEFAULT_SPLIT_BYTES})`, min: 2 },
   'split-check-ms': { type: 'int', help: `how often led regions are checked for a split (default: topology split.check_ms, else ${DEFAULT_SPLIT_CHECK_MS})`, min: 100 },
+  'gc-check-ms': { type: 'int', help: `how often led regions are collected below the GC safe point (default: topology gc.check_ms, else ${DEFAULT_GC_CHECK_MS})`, min: 100 },
 };
 
 export function storeSettings(args: Parsed): StoreSettings {
@@ -95,6 +99,7 @@ export function storeSettings(args: Parsed): StoreSettings {
       maxBytes: (f['split-size'] as number | undefined) ?? topo.split?.size_bytes ?? DEFAULT_SPLIT_BYTES,
       checkIntervalMs: (f['split-check-ms'] as number | undefined) ?? topo.split?.check_ms ?? DEFAULT_SPLIT_CHECK_MS,
     },
+    gc: { checkIntervalMs: (f['gc-check-ms'] as number | undefined) ?? topo.gc?.check_ms ?? DEFAULT_GC_CHECK_MS },
   };
 }
 
@@ -102,6 +107,7 @@ interface Parts {
   node?: StoreNode;
   plane?: ControlPlane;
   splitter?: AutoSplitter;
+  gc?: GcDriver;
   /** Starts of the data plane: every one after the first followed a failure (a region group's, or a start's). */
   dataPlaneStarts: number;
   lastFailure?: string;
@@ -112,6 +118,7 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
     const node = parts.node;
     const control_plane = parts.plane ? { ...parts.plane.stats, coordinators: s.coordinatorAddrs } : null;
     const splits = parts.splitter ? { ...parts.splitter.stats, max_keys: s.split.maxKeys, max_bytes: s.split.maxBytes, check_ms: s.split.checkIntervalMs } : null;
+    const gc = parts.gc ? { ...parts.gc.stats, check_ms: s.gc.checkIntervalMs } : null;
     const health = { data_plane_restarts: Math.max(0, parts.dataPlaneStarts - 1), last_failure: parts.lastFailure ?? null };
     if (!node) return { store_id: s.storeId, addr: s.addr, starting: true, control_plane, ...health };
     return {
@@ -119,6 +126,7 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
       addr: s.addr,
       control_plane,
       splits,
+      gc,
       ...health,
       regions: [...node.regions.values()].map((e) => {
         const v = e.view;
@@ -134,6 +142,7 @@ function expvarOf(s: StoreSettings, parts: Parts): () => unknown {
                 term: v.term,
                 applied: v.applied,
                 commit: v.commit,
+                gc_safe_point: v.gcSafePoint,
               }
             : {}),
           // The region actor's own state: running, starting (being restarted) or down (exited, not back).
@@ -169,6 +178,23 @@ function localView(node: StoreNode | undefined): LocalView | undefined {
     leaders: views
       .filter((v) => v.isLeader)
       .map((v) => ({ region_id: v.desc.id, term: v.term, epoch_version: v.desc.epoch.version, conf_version: v.desc.epoch.confVersion })),
+    ...optional('oldestLockTs', node.oldestLockTs()),
+  };
+}
+
+function optional<K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> {
+  return v === undefined ? {} : ({ [k]: v } as Record<K, V>);
+}
+
+/** The data plane as the GC driver uses it: the regions this store leads, and the GC command. */
+function gcNode(parts: Parts): GcNode {
+  return {
+    led: () =>
+      [...(parts.node?.regions.values() ?? [])].flatMap((e) => (e.state === 'running' && e.view?.isLeader ? [{ desc: e.view.desc, gcSafePoint: BigInt(e.view.gcSafePoint) }] : [])),
+    gc: async (desc, safePoint) => {
+      if (!parts.node) throw new UnavailableError('the data plane is restarting');
+      return (await parts.node.propose({ regionId: desc.id, epoch: desc.epoch }, [], { t: 'gc', v: 0, safePoint })) as { writesRemoved: number; dataRemoved: number };
+    },
   };
 }
 
@@ -207,7 +233,9 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
         prng: defaultPrng(),
         logger: ctx.logger.child({ actor: 'control-plane' }),
         execute: (h) => parts.node?.transferLeader(h.region_id, h.to_store_id, h.epoch_version) ?? false,
+        onSafePoint: (sp) => gc.offer(sp),
       });
+      const gc = new GcDriver({ checkIntervalMs: s.gc.checkIntervalMs, node: gcNode(parts), clock: ctx.clock, logger: ctx.logger.child({ actor: 'gc' }) });
       const splitter = new AutoSplitter({
         ...s.split,
         node: splitterNode(parts),
@@ -217,10 +245,13 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
       });
       parts.plane = plane;
       parts.splitter = splitter;
+      parts.gc = gc;
       plane.start();
       splitter.start();
+      gc.start();
       return {
         stop: async () => {
+          await gc.stop();
           await splitter.stop();
           await plane.stop();
         },

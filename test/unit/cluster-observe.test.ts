@@ -32,6 +32,15 @@ describe('cluster observe: one human line per role-state change', () => {
     expect(before.pendingTransfers).to.equal(0);
   });
 
+  it('the active coordinator names what holds the GC safe point and how far behind it is; a store its removed versions', () => {
+    const gc = (g: Record<string, unknown>) =>
+      summarise({ name: 'coordinator-1', role: 'coordinator' }, { nokv_coordinator: { coordinator_id: 'coord-1', lease: { held_by_self: true, holder_id: 'coord-1', era: 1 }, gc: g } }).state;
+    expect(gc({ safe_point: (90_000n << 18n).toString(), advanced_ms: 100_000, held_by: 'snapshot', waiting_for: [] })).to.equal('ACTIVE holder=coord-1 era=1 transfers=0 gc=snapshot:10.0s');
+    expect(gc({ safe_point: '0', advanced_ms: 0, held_by: '', waiting_for: [2, 3] })).to.equal('ACTIVE holder=coord-1 era=1 transfers=0 gc=waiting-for-stores:2,3');
+    const st = summarise({ name: 'store-1', role: 'store' }, { nokv_store: { store_id: 1, regions: [{ id: 1, role: 'leader', term: 2 }], percolator: { gc_writes_removed: 28 } } });
+    expect(st.state).to.equal('regions=1 leading=[1] gc-removed=28');
+  });
+
   it('names the new raft leader with its term, the new holder with its era, handover phases and processes going down', () => {
     const after = view(1, [meta(1, false, 3, 'coord-2', 2, 'confirmed'), meta(2, true, 3, 'coord-2', 2, 'confirmed'), coord(1, false, false, '', 0), coord(2, true, true, 'coord-2', 2), store(1, [[1, 'follower', 3]]), store(2, [[1, 'leader', 3]])]);
     expect(stateChanges(before, after)).to.deep.equal([

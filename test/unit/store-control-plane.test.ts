@@ -183,6 +183,38 @@ describe('store control plane: scheduling hints', () => {
     await p.stop();
   });
 
+  it('reports its oldest lock, and hands the GC driver only safe points above the highest one so far', async () => {
+    const root = new FakeRootedPort();
+    const sps: bigint[] = [];
+    const base = root.port();
+    const port: ControlPlanePort = {
+      ...base,
+      heartbeat: async (hb) => ({ ...(await base.heartbeat(hb)), ...(sps.length > 0 ? { gcSafePoint: sps.shift()! } : {}) }),
+    };
+    const told: bigint[] = [];
+    let oldest: bigint | undefined = 500n;
+    const p = new ControlPlane({
+      storeId: 1,
+      clientAddr: '127.0.0.1:20001',
+      port,
+      local: () => ({ ...view(bootstrapRegions([1, 2, 3]), [1]), ...(oldest !== undefined ? { oldestLockTs: oldest } : {}) }),
+      clock: new ManualClock(0),
+      prng: new SeededPrng(1),
+      logger: silentLogger(),
+      onSafePoint: (sp) => told.push(sp),
+    });
+    // 300 from the active coordinator, then 200 from a successor that computed a lower one, then 0 (none), then 400.
+    sps.push(300n, 200n, 0n, 400n);
+    for (let i = 0; i < 4; i++) {
+      expect(await p.step()).to.equal(true);
+      if (i === 1) oldest = undefined;
+    }
+    expect(told).to.deep.equal([300n, 400n]);
+    expect(p.stats).to.include({ gc_safe_point: '400', oldest_lock_ts: '0' });
+    expect(root.beats.map((b) => b.oldest_lock_ts)).to.deep.equal([500n, 500n, 0n, 0n]);
+    await p.stop();
+  });
+
   it('reads hints off the wire reply: transfer_leader with a target and region, anything else skipped', () => {
     expect(
       hintsOf([

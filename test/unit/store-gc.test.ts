@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import { SeededPrng } from '../../src/common/prng.js';
 import { memoryMvccStore } from '../../src/store/mvcc/families.js';
 import { get } from '../../src/store/percolator/read.js';
-import { collectGarbage, safePoint } from '../../src/store/gc/collect.js';
+import { collectGarbage } from '../../src/store/gc/collect.js';
+import { safePoint } from '../../src/coordinator/gc-safe-point.js';
 
 const B = (s: string) => Buffer.from(s);
 const ts = (ms: number) => BigInt(ms) << 18n;

@@ -34,12 +34,15 @@ export function coordinatorPort(o: CoordinatorPortOptions): ControlPlanePort {
     },
     allocId: async () => Number((await publisher.allocId(1)).first),
     heartbeat: async (hb: HeartbeatBody): Promise<HeartbeatOutcome> => {
-      const replies = await Promise.allSettled(each.map((c) => c.storeHeartbeat(hb)));
+      const body = { ...hb, oldest_lock_ts: (hb.oldest_lock_ts ?? 0n).toString() };
+      const replies = await Promise.allSettled(each.map((c) => c.storeHeartbeat(body)));
       const out: HeartbeatOutcome = { accepted: 0, notJoined: false, errors: [] };
       replies.forEach((r, i) => {
         if (r.status === 'fulfilled') {
           out.accepted++;
           const era = Number(r.value.era ?? 0);
+          const sp = BigInt(r.value.gc_safe_point ?? 0);
+          if (sp > (out.gcSafePoint ?? 0n)) out.gcSafePoint = sp;
           const hints = hintsOf(r.value.hints);
           if (hints.length > 0 && era >= (out.hintEra ?? 0)) {
             // Only the active coordinator sends hints; should two claim to, the higher era wins.

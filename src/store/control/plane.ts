@@ -40,6 +40,8 @@ export interface HeartbeatOutcome {
   /** Hints of the reply with the highest era that carried any (only the active coordinator sends them). */
   hints?: SchedulingHint[];
   hintEra?: number;
+  /** The highest MVCC GC safe point a reply carried (only the active coordinator sends one); 0n: none. */
+  gcSafePoint?: bigint;
   /** Some coordinator refused because its rooted view has no record of this store. */
   notJoined: boolean;
   errors: string[];
@@ -60,6 +62,8 @@ export interface ControlPlanePort {
 export interface LocalView {
   descriptors: RegionDescriptor[];
   leaders: LeaderClaim[];
+  /** The oldest start ts of any lock on this store (undefined: none), reported for the GC safe point. */
+  oldestLockTs?: bigint;
 }
 
 export interface ControlPlaneOptions {
@@ -74,6 +78,8 @@ export interface ControlPlaneOptions {
   heartbeatIntervalMs?: number;
   /** Carries out one scheduling hint on the data plane; false when it did not apply (not leader, epoch moved). */
   execute?: (hint: SchedulingHint) => boolean;
+  /** Told every MVCC GC safe point above the highest one so far (the GC driver's trigger). */
+  onSafePoint?: (sp: bigint) => void;
 }
 
 /** Published on /debug/vars as `nokv_store.control_plane`. */
@@ -93,6 +99,9 @@ export interface ControlPlaneStats {
   hints_executed: number;
   /** Hints from an era below one this store already heard hints from. */
   hints_stale_era: number;
+  /** The highest MVCC GC safe point a coordinator published to this store (decimal), and the oldest lock reported. */
+  gc_safe_point: string;
+  oldest_lock_ts: string;
 }
 
 export class ControlPlane {
@@ -108,7 +117,10 @@ export class ControlPlane {
     hints_received: 0,
     hints_executed: 0,
     hints_stale_era: 0,
+    gc_safe_point: '0',
+    oldest_lock_ts: '0',
   };
+  private gcSafePoint = 0n;
   /** Highest era whose hints this store has acted on: an older era's hints are ignored (it was deposed). */
   private hintEra = 0;
   /** Region id → descriptorKey settled in rooted truth (published, or superseded by a newer rooted one). */
@@ -267,7 +279,19 @@ export class ControlPlane {
       ...disk,
       leader_region_ids: local.leaders.map((c) => c.region_id),
       leader_claims: local.leaders,
+      oldest_lock_ts: local.oldestLockTs ?? 0n,
     });
+    this.stats.oldest_lock_ts = (local.oldestLockTs ?? 0n).toString();
+    if (out.gcSafePoint !== undefined && out.gcSafePoint > this.gcSafePoint) {
+      // Only ever upwards: a new coordinator may compute a lower point than its predecessor published.
+      this.gcSafePoint = out.gcSafePoint;
+      this.stats.gc_safe_point = out.gcSafePoint.toString();
+      try {
+        this.o.onSafePoint?.(out.gcSafePoint);
+      } catch (err) {
+        this.fail('gc safe point', err);
+      }
+    }
     if (out.notJoined) {
       // A coordinator's view has no record of this store (a rooted state rebuilt without it): join again.
       this.stats.joined = false;

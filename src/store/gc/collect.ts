@@ -1,9 +1,5 @@
-// Owns MVCC garbage collection's two pure rules: which safe point is safe, and what a pass below it removes.
-//
-// Safe point: the lowest of (a) now minus the GC lifetime (in TSO units), (b) every open SnapshotSubtree epoch's
-// read version (a reader at R needs each key's newest version at or below R, which a pass below R keeps), and
-// (c) one below every live transaction's start ts (its reads at S need the same; and its own rollback marker,
-// written at S, must survive so a late prewrite of it can never succeed).
+// Owns what an MVCC garbage collection pass removes below a safe point (the safe point rule itself is the
+// coordinator's: src/coordinator/gc-safe-point.ts; a region applies a pass as a raft command, state-machine.ts).
 //
 // A pass over [start, end) below safe point `sp`, key by key: write records above sp are all kept; of those at
 // or below sp, the newest put is kept with its data and everything older goes; a newest delete at or below sp
@@ -11,27 +7,6 @@
 // below sp go (no transaction that could need them is live). A key with a lock at or below sp is skipped
 // whole: its transaction is still being resolved. Pure over an MvccStore; nothing here reads a clock.
 import type { MvccStore } from '../mvcc/types.js';
-
-/** TSO timestamps are physical_ms << 18 | logical. */
-const LOGICAL_BITS = 18n;
-
-export interface SafePointInput {
-  /** A current TSO timestamp. */
-  nowTs: bigint;
-  /** How long old versions stay readable, in ms. */
-  lifetimeMs: number;
-  /** Read versions of open SnapshotSubtree epochs. */
-  snapshotReadVersions: bigint[];
-  /** Start ts of transactions that may still read or write (locks seen, transactions in flight). */
-  liveStartTs: bigint[];
-}
-
-export function safePoint(i: SafePointInput): bigint {
-  let sp = i.nowTs - (BigInt(Math.max(0, Math.floor(i.lifetimeMs))) << LOGICAL_BITS);
-  for (const r of i.snapshotReadVersions) if (r < sp) sp = r;
-  for (const s of i.liveStartTs) if (s - 1n < sp) sp = s - 1n;
-  return sp < 0n ? 0n : sp;
-}
 
 export interface GcStats {
   keys: number;

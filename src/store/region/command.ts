@@ -1,4 +1,4 @@
-// Owns the raft entry format of a region: one Percolator command (or a split) per entry, msgpack-encoded,
+// Owns the raft entry format of a region: one Percolator command (or a split, or an MVCC GC pass) per entry, msgpack-encoded,
 // carrying the epoch version it was admitted at and, where a decision depends on time, the proposing
 // leader's clock (`nowMs`), so apply on every replica is a pure function of state and entry.
 import { Packr } from 'msgpackr';
@@ -20,13 +20,15 @@ export type RegionCommand =
   | { t: 'check'; v: number; req: CheckTxnStatusRequest }
   | { t: 'heartbeat'; v: number; req: HeartBeatRequest }
   | { t: 'one_pc'; v: number; req: OnePhaseCommitRequest }
-  | { t: 'split'; v: number; splitKey: Buffer; newId: number };
+  | { t: 'split'; v: number; splitKey: Buffer; newId: number }
+  /** MVCC GC of the whole region below `safePoint` (src/store/gc/collect.ts); a point at or below the region's is a no-op. */
+  | { t: 'gc'; v: number; safePoint: bigint };
 
 export type CommandType = RegionCommand['t'];
 
 const packr = new Packr({ useRecords: false, int64AsType: 'bigint' });
 /** Request fields that are versions: restored to bigint whatever width msgpack chose. */
-const TS_FIELDS = new Set(['startTs', 'commitTs', 'minCommitTs', 'lockTs', 'callerStartTs']);
+const TS_FIELDS = new Set(['startTs', 'commitTs', 'minCommitTs', 'lockTs', 'callerStartTs', 'safePoint']);
 
 export function encodeCommand(c: RegionCommand): Buffer {
   return packr.pack(c);

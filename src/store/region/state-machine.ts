@@ -1,7 +1,11 @@
 // Owns one region's replicated state: the raft StateMachine that applies Percolator commands (and splits) to
 // the store's MVCC families within the region's range, persists the applied index and descriptor with the
 // data, snapshots and restores the range, and reports what each entry changed (apply events). Apply reads no
-// clock and no randomness: every time value is in the command.
+// clock and no randomness: every time value is in the command. Also owns the region's MVCC GC safe point: a
+// `gc` entry runs the pure pass (src/store/gc/collect.ts) over the region on every replica and raises the point,
+// which is persisted with the applied index, carried by snapshots and inherited by split children; prewrites and
+// one-phase commits of a transaction that started at or below it are refused (their conflict checks would not
+// see the versions the pass removed), and reads below it are refused by the region actor.
 import { Packr } from 'msgpackr';
 import type { Logger } from '../../common/log.js';
 import type { AppliedEntry, StateMachine } from '../../raft/host/replicated.js';
@@ -10,6 +14,7 @@ import { compareBytes } from '../keys.js';
 import { encodedRange, FamilyMvccStore, type Families, type OrderedFamily } from '../mvcc/families.js';
 import type { LmdbMvccBackend } from '../mvcc/lmdb.js';
 import type { WriteRecord } from '../mvcc/types.js';
+import { collectGarbage } from '../gc/collect.js';
 import { batchRollback, checkTxnStatus, commit, onePhaseCommit, prewrite, resolveLock, txnHeartBeat } from '../percolator/txn.js';
 import type { KeyRange } from '../percolator/types.js';
 import { decodeCommand, type CommandType, type RegionCommand } from './command.js';
@@ -37,7 +42,7 @@ export type ApplyResult =
   | { kind: 'skipped' };
 
 export interface RegionHooks {
-  onSplit(parent: RegionDescriptor, child: RegionDescriptor): void;
+  onSplit(parent: RegionDescriptor, child: RegionDescriptor, gcSafePoint: bigint): void;
   onApplied(ev: ApplyEvent): void;
 }
 
@@ -59,6 +64,8 @@ export const REGION_RECORD_PREFIX = Buffer.from('rgn/', 'latin1');
 export interface RegionRecord {
   desc: DescriptorJson;
   applied: number;
+  /** The region's MVCC GC safe point (decimal); absent = 0 (never collected). */
+  gc?: string;
 }
 
 export function encodeRegionRecord(r: RegionRecord): Buffer {
@@ -81,6 +88,8 @@ class RecordingStore extends FamilyMvccStore {
 export class RegionStateMachine implements StateMachine<ApplyResult> {
   desc: RegionDescriptor;
   applied: number;
+  /** Versions below this are collected: reads below it are refused, and transactions that started at or below it. */
+  gcSafePoint: bigint;
   /** Applied index found on disk at open: entries at or below it are already in the families. */
   private readonly durableApplied: number;
   private readonly store: RecordingStore;
@@ -96,6 +105,7 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
   ) {
     this.desc = descriptorFromJson(record.desc);
     this.applied = record.applied;
+    this.gcSafePoint = BigInt(record.gc ?? '0');
     this.durableApplied = record.applied;
     this.store = new RecordingStore(backend.families);
     this.appDb = storage.db(DB_NAMES.appState);
@@ -116,6 +126,8 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
       result = { kind: 'epoch_not_match', current: descriptorToJson(this.desc) };
     } else if (cmd.t === 'split') {
       result = this.applySplit(cmd.splitKey, cmd.newId, extra);
+    } else if (cmd.t === 'gc') {
+      result = { kind: 'ok', value: this.applyGc(cmd.safePoint) };
     } else {
       result = { kind: 'ok', value: this.run(cmd) };
       this.counters[cmd.t] = (this.counters[cmd.t] ?? 0) + 1;
@@ -130,9 +142,10 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
     return result;
   }
 
-  private run(cmd: Exclude<RegionCommand, { t: 'split' }>): unknown {
+  private run(cmd: Exclude<RegionCommand, { t: 'split' | 'gc' }>): unknown {
     switch (cmd.t) {
       case 'prewrite':
+        if (cmd.req.startTs <= this.gcSafePoint) return [this.belowSafePoint(cmd.req.mutations[0]?.key, cmd.req.startTs)];
         return prewrite(this.store, { ...cmd.req, readRanges: this.clip(cmd.req.readRanges) });
       case 'commit':
         return commit(this.store, cmd.req);
@@ -145,8 +158,30 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
       case 'heartbeat':
         return txnHeartBeat(this.store, cmd.req);
       case 'one_pc':
+        if (cmd.req.startTs <= this.gcSafePoint) return [this.belowSafePoint(cmd.req.mutations[0]?.key, cmd.req.startTs)];
         return onePhaseCommit(this.store, { ...cmd.req, readRanges: this.clip(cmd.req.readRanges) });
     }
+  }
+
+  private belowSafePoint(key: Buffer | undefined, startTs: bigint) {
+    return { kind: 'abort' as const, key: key ?? Buffer.alloc(0), message: `start ts ${startTs} is at or below the GC safe point ${this.gcSafePoint}` };
+  }
+
+  /**
+   * One GC pass over the whole region below `sp`. Every replica holds the same families at this index, so the
+   * pass removes the same records everywhere. A point at or below the region's own is a no-op (the point only
+   * rises, whatever order proposals from different leaders arrive in).
+   */
+  private applyGc(sp: bigint): { safePoint: string; writesRemoved: number; dataRemoved: number } {
+    if (sp <= this.gcSafePoint) return { safePoint: this.gcSafePoint.toString(), writesRemoved: 0, dataRemoved: 0 };
+    const st = collectGarbage(this.store, this.desc.start, this.desc.end, sp);
+    this.gcSafePoint = sp;
+    const c = this.counters;
+    c.gc = (c.gc ?? 0) + 1;
+    c.gc_writes_removed = (c.gc_writes_removed ?? 0) + st.writesRemoved;
+    c.gc_data_removed = (c.gc_data_removed ?? 0) + st.dataRemoved;
+    c.gc_locked_skipped = (c.gc_locked_skipped ?? 0) + st.lockedSkipped;
+    return { safePoint: sp.toString(), writesRemoved: st.writesRemoved, dataRemoved: st.dataRemoved };
   }
 
   /** A read range is checked within this region only (its start was admitted here; the client splits ranges). */
@@ -163,14 +198,19 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
     const version = d.epoch.version + 1;
     const child: RegionDescriptor = { id: newId, start: Buffer.from(splitKey), end: d.end, epoch: { version, confVersion: d.epoch.confVersion }, peers: [...d.peers] };
     this.desc = { ...d, end: Buffer.from(splitKey), epoch: { version, confVersion: d.epoch.confVersion } };
-    extra.push({ db: this.appDb, key: regionRecordKey(newId), value: encodeRegionRecord({ desc: descriptorToJson(child), applied: 0 }) });
+    // The child's range was collected with the parent's: it inherits the safe point.
+    extra.push({ db: this.appDb, key: regionRecordKey(newId), value: encodeRegionRecord({ desc: descriptorToJson(child), applied: 0, ...this.gcField() }) });
     this.logger.info({ region: d.id, child: newId, split: splitKey.toString('hex'), version }, 'region split applied');
-    this.hooks.onSplit(this.desc, child);
+    this.hooks.onSplit(this.desc, child, this.gcSafePoint);
     return { kind: 'ok', value: { left: descriptorToJson(this.desc), right: descriptorToJson(child) } };
   }
 
+  private gcField(): { gc?: string } {
+    return this.gcSafePoint > 0n ? { gc: this.gcSafePoint.toString() } : {};
+  }
+
   private recordWrite(): { db: BinaryDb; key: Buffer; value: Buffer } {
-    return { db: this.appDb, key: regionRecordKey(this.desc.id), value: encodeRegionRecord({ desc: descriptorToJson(this.desc), applied: this.applied }) };
+    return { db: this.appDb, key: regionRecordKey(this.desc.id), value: encodeRegionRecord({ desc: descriptorToJson(this.desc), applied: this.applied, ...this.gcField() }) };
   }
 
   private emit(cmd: RegionCommand, entry: AppliedEntry): void {
@@ -196,12 +236,12 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
     const { from, to } = encodedRange(this.desc.start, this.desc.end);
     const dump = (f: OrderedFamily) => [...f.range(from, to)];
     const fams = this.backend.families;
-    return packr.pack({ desc: descriptorToJson(this.desc), lock: dump(fams.lock), write: dump(fams.write), data: dump(fams.data) });
+    return packr.pack({ desc: descriptorToJson(this.desc), gc: this.gcSafePoint.toString(), lock: dump(fams.lock), write: dump(fams.write), data: dump(fams.data) });
   }
 
   restore(data: Uint8Array, index: number, _term: number): void {
     if (index <= this.durableApplied) return; // the families already hold a state at or after the snapshot
-    const snap = packr.unpack(data) as { desc: DescriptorJson; lock: Array<[Uint8Array, Uint8Array]>; write: Array<[Uint8Array, Uint8Array]>; data: Array<[Uint8Array, Uint8Array]> };
+    const snap = packr.unpack(data) as { desc: DescriptorJson; gc?: string; lock: Array<[Uint8Array, Uint8Array]>; write: Array<[Uint8Array, Uint8Array]>; data: Array<[Uint8Array, Uint8Array]> };
     const fams: Families = this.backend.families;
     const desc = descriptorFromJson(snap.desc);
     const { from, to } = encodedRange(desc.start, desc.end);
@@ -212,6 +252,8 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
     }
     this.desc = desc;
     this.applied = index;
+    // The snapshot's families were collected below its safe point: a follower installing it takes the point too.
+    this.gcSafePoint = BigInt(snap.gc ?? '0');
     this.backend.commit([this.recordWrite()]);
     this.logger.info({ region: desc.id, index }, 'region restored from snapshot');
   }

@@ -99,6 +99,8 @@ interface ShardReport {
   drops: DropStats;
   counters: ApplyCounters;
   overlay: number;
+  /** The shard's oldest lock start ts (decimal), '' when it holds none. */
+  oldestLock: string;
 }
 
 export class StoreNode {
@@ -202,7 +204,7 @@ export class StoreNode {
       send: (items) => {
         for (const i of items) this.transport.send(i.to, i.group, i.msg);
       },
-      report: (views, s) => this.onReport(0, views, { drops: s.drops.stats(), counters: s.counters, overlay: s.backend.overlaySize }),
+      report: (views, s) => this.onReport(0, views, { drops: s.drops.stats(), counters: s.counters, overlay: s.backend.overlaySize, oldestLock: s.oldestLockTs() }),
       applied: (events) => this.emitApplied(events),
       split: (child) => this.addRegion(child.id, 0),
       failed: (err) => this.failStore(err),
@@ -353,7 +355,7 @@ export class StoreNode {
             for (const i of msg.items) this.transport.send(i.to, i.group, i.msg);
             return;
           case 'report':
-            return this.onReport(msg.shard, asBuffers(msg.views), { drops: msg.drops, counters: msg.counters, overlay: msg.overlay });
+            return this.onReport(msg.shard, asBuffers(msg.views), { drops: msg.drops, counters: msg.counters, overlay: msg.overlay, oldestLock: msg.oldestLock });
           case 'applied':
             return this.emitApplied(asBuffers(msg.events));
           case 'split':
@@ -551,6 +553,17 @@ export class StoreNode {
     const out: ApplyCounters = {};
     for (const r of this.reports.values()) for (const [k, n] of Object.entries(r.counters)) out[k] = (out[k] ?? 0) + n;
     return out;
+  }
+
+  /** The oldest start ts of any lock on this store (every shard's last report), or undefined when there is none. */
+  oldestLockTs(): bigint | undefined {
+    let min: bigint | undefined;
+    for (const r of this.reports.values()) {
+      if (r.oldestLock === '') continue;
+      const ts = BigInt(r.oldestLock);
+      if (min === undefined || ts < min) min = ts;
+    }
+    return min;
   }
 
   /** Regions that are not running, and how often the supervisor restarted each region. */

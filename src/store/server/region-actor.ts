@@ -92,6 +92,8 @@ export interface RegionView {
   commit: number;
   floorFromTso: boolean;
   onePcInFlight: number;
+  /** The region's applied MVCC GC safe point (decimal: views cross threads as plain data). */
+  gcSafePoint: string;
 }
 
 /** Longest a latest-version read waits for the leader's TSO call before telling its caller to send a version. */
@@ -136,7 +138,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
     this.log = h.logger.child({ actor: `region/${this.regionId}` });
     const record = h.loadRecord(this.regionId);
     if (!record) throw new UnavailableError(`region ${this.regionId} has no record on this store`);
-    this.sm = new RegionStateMachine(h.backend, h.storage, record, { onSplit: (_p, child) => h.openSplitChild(child), onApplied: (ev) => h.emitApplied(ev) }, h.counters, this.log);
+    this.sm = new RegionStateMachine(h.backend, h.storage, record, { onSplit: (_p, child, gc) => h.openSplitChild(child, gc), onApplied: (ev) => h.emitApplied(ev) }, h.counters, this.log);
     this.group = await RaftGroup.open<ApplyResult>({
       groupId: this.regionId,
       nodeId: h.storeId,
@@ -217,7 +219,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
     this.host.detach?.(this.regionId, this.self);
     // The next incarnation starts from what this one applied (the writes are in the shared overlay and on
     // their way to disk), not from an older record that is still in the group commit.
-    if (this.sm) this.host.handOver(this.regionId, { desc: descriptorToJson(this.sm.desc), applied: this.sm.applied });
+    if (this.sm) this.host.handOver(this.regionId, { desc: descriptorToJson(this.sm.desc), applied: this.sm.applied, gc: this.sm.gcSafePoint.toString() });
     for (const run of this.runs.splice(0)) {
       try {
         run();
@@ -390,6 +392,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
       commit: st.commitIndex,
       floorFromTso: !!this.guard?.floorIsFromTso,
       onePcInFlight: this.guard?.inFlight ?? 0,
+      gcSafePoint: this.sm.gcSafePoint.toString(),
     };
     if (this.lastView && sameView(this.lastView, view)) return;
     this.lastView = view;
@@ -437,6 +440,20 @@ export class RegionActor implements Behaviour<RegionMsg> {
     return guard;
   }
 
+  /**
+   * A read below the region's GC safe point could miss versions a pass removed: refused, never answered wrongly.
+   * Checked after the read barrier, in the mailbox, against the point applied so far (a pass applied before
+   * the read is answered is always seen). The split check reads at 0 and sees only the newest versions.
+   */
+  private checkSafePoint(readTs: bigint): void {
+    if (readTs > 0n && readTs < this.sm.gcSafePoint) {
+      throw new FailedPreconditionError(`read ts ${readTs} below GC safe point ${this.sm.gcSafePoint} of region ${this.regionId}`, {
+        regionId: this.regionId,
+        safePoint: this.sm.gcSafePoint.toString(),
+      });
+    }
+  }
+
   private timeoutMs(): number {
     return this.host.timing.proposeTimeoutMs;
   }
@@ -462,6 +479,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
             try {
               // A split may have applied while we waited: admit again against the descriptor now in force.
               checkRequest(this.sm.desc, req.ctx.epoch, req.keys, () => this.host.descriptors());
+              this.checkSafePoint(req.op.readTs);
               r.reply(runRead(req.op, this.sm.mvcc, this.sm.desc));
             } catch (err) {
               r.fail(err);
@@ -598,6 +616,7 @@ function sameView(a: RegionView, b: RegionView): boolean {
     a.applied === b.applied &&
     a.commit === b.commit &&
     a.floorFromTso === b.floorFromTso &&
-    a.onePcInFlight === b.onePcInFlight
+    a.onePcInFlight === b.onePcInFlight &&
+    a.gcSafePoint === b.gcSafePoint
   );
 }

@@ -52,7 +52,7 @@ export interface RegionHost {
   addrOf(storeId: number): string;
   emitApplied(ev: ApplyEvent): void;
   /** A split applied on this replica: place the child region (its data is already in the shared families). */
-  openSplitChild(child: RegionDescriptor): void;
+  openSplitChild(child: RegionDescriptor, gcSafePoint: bigint): void;
   /** A failure every region of the store shares (storage): the data plane restarts. */
   failStore(err: unknown): void;
   /** A region actor started on this host: the host's timer calls `actor.tick()` from now on / it stopped. */

@@ -15,6 +15,7 @@ import { defaultPrng, type Prng } from '../../common/prng.js';
 import type { Message } from '../../raft/index.js';
 import { DB_NAMES, openRaftLogStore, openStorage, type RaftLogStore, type Storage } from '../../storage/index.js';
 import { LmdbMvccBackend } from '../mvcc/lmdb.js';
+import { FamilyMvccStore } from '../mvcc/families.js';
 import { descriptorToJson, type DescriptorJson, type RegionDescriptor } from '../region/descriptor.js';
 import { decodeRegionRecord, regionRecordKey, type ApplyCounters, type ApplyEvent, type RegionRecord } from '../region/state-machine.js';
 import type { RegionMsg, RegionView } from './region-actor.js';
@@ -22,6 +23,8 @@ import type { RegionHost, RegionTiming, Tickable } from './region-host.js';
 
 /** A shard whose views did not change still reports its counters this often (overlay draining, drops). */
 export const REPORT_EVERY_MS = 1_000;
+/** The lock family is scanned for its oldest start ts at most this often (a report under load comes every turn). */
+export const LOCK_SCAN_EVERY_MS = 250;
 
 /** Plain data a shard is opened from on its thread (spawn args of its region actors). */
 export interface ShardConfig {
@@ -40,7 +43,7 @@ export interface ShardConfig {
 /** What a worker shard sends to the node's main-thread actor. */
 export type MainMsg =
   | { t: 'send'; items: Array<{ to: number; group: number; msg: Message }> }
-  | { t: 'report'; shard: number; views: Array<[number, RegionView]>; drops: DropStats; counters: ApplyCounters; overlay: number }
+  | { t: 'report'; shard: number; views: Array<[number, RegionView]>; drops: DropStats; counters: ApplyCounters; overlay: number; oldestLock: string }
   | { t: 'applied'; events: ApplyEvent[] }
   | { t: 'split'; shard: number; child: DescriptorJson }
   | { t: 'failed'; shard: number; message: string }
@@ -57,6 +60,7 @@ export interface ShardLinks {
 }
 
 const shards = new Map<number, Shard>();
+const EMPTY = Buffer.alloc(0);
 
 /** The shard `config.index` of this thread, opened here (its own LMDB environment) on first use. */
 export function shardFor(config: ShardConfig): Shard {
@@ -105,7 +109,7 @@ function mainLinks(main: ActorRef<MainMsg>, index: number): ShardLinks {
       for (const e of evs) events.push(e);
       later();
     },
-    report: (views, s) => main.tell({ t: 'report', shard: index, views, drops: s.drops.stats(), counters: s.counters, overlay: s.backend.overlaySize }),
+    report: (views, s) => main.tell({ t: 'report', shard: index, views, drops: s.drops.stats(), counters: s.counters, overlay: s.backend.overlaySize, oldestLock: s.oldestLockTs() }),
     split: (child) => main.tell({ t: 'split', shard: index, child: descriptorToJson(child) }),
     failed: (err) => main.tell({ t: 'failed', shard: index, message: err instanceof Error ? err.message : String(err) }),
     floorTso: () => main.ask<bigint>({ t: 'floorTso' }, { timeoutMs: 5_000 }),
@@ -129,6 +133,7 @@ export class Shard implements RegionHost {
   private reportScheduled = false;
   private lastReportAt = 0;
   private lastDropsTotal = 0;
+  private lockScan = { atMs: -Infinity, oldest: '' };
   private timer?: TimerHandle;
   private closed = false;
 
@@ -189,6 +194,20 @@ export class Shard implements RegionHost {
     });
   }
 
+  /**
+   * The smallest start ts of any lock in this shard's environment, every region and replica alike (decimal; ''
+   * when there is none): what the store reports as its oldest live transaction, which the coordinator's GC
+   * safe point stays below. At most LOCK_SCAN_EVERY_MS old; locks are few (transactions in flight).
+   */
+  oldestLockTs(): string {
+    const now = this.clock.now();
+    if (now - this.lockScan.atMs < LOCK_SCAN_EVERY_MS) return this.lockScan.oldest;
+    let min: bigint | undefined;
+    for (const { lock } of new FamilyMvccStore(this.backend.families).locks(EMPTY, EMPTY)) if (min === undefined || lock.startTs < min) min = lock.startTs;
+    this.lockScan = { atMs: now, oldest: min === undefined ? '' : min.toString() };
+    return this.lockScan.oldest;
+  }
+
   descriptors(): RegionDescriptor[] {
     return [...this.views.values()].map((v) => v.desc);
   }
@@ -201,8 +220,8 @@ export class Shard implements RegionHost {
     this.links.applied([ev]);
   }
 
-  openSplitChild(child: RegionDescriptor): void {
-    this.handedOver.set(child.id, { desc: descriptorToJson(child), applied: 0 });
+  openSplitChild(child: RegionDescriptor, gcSafePoint: bigint): void {
+    this.handedOver.set(child.id, { desc: descriptorToJson(child), applied: 0, ...(gcSafePoint > 0n ? { gc: gcSafePoint.toString() } : {}) });
     this.links.split(child);
   }
 

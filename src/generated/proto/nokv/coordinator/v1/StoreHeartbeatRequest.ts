@@ -42,6 +42,11 @@ export interface StoreHeartbeatRequest {
    * 100000.
    */
   'leader_claims'?: (_nokv_coordinator_v1_LeaderClaim)[];
+  /**
+   * The smallest start ts of any lock the store holds (every region and replica): a transaction in flight whose
+   * versions MVCC GC must keep. 0 = the store holds no lock.
+   */
+  'oldest_lock_ts'?: (number | string | Long);
 }
 
 /**
@@ -82,4 +87,9 @@ export interface StoreHeartbeatRequest__Output {
    * 100000.
    */
   'leader_claims': (_nokv_coordinator_v1_LeaderClaim__Output)[];
+  /**
+   * The smallest start ts of any lock the store holds (every region and replica): a transaction in flight whose
+   * versions MVCC GC must keep. 0 = the store holds no lock.
+   */
+  'oldest_lock_ts': (string);
 }

@@ -25,6 +25,12 @@ export interface StoreHeartbeatResponse {
    * none). A store ignores hints from an era below the highest it has seen. Empty when nothing is to be done.
    */
   'hints'?: (_nokv_coordinator_v1_SchedulingHint)[];
+  /**
+   * The MVCC GC safe point, computed by the active coordinator only (0 from a standby, or while the active one
+   * has not heard from every store yet): versions no read at or above it can see may be collected. A store keeps
+   * the highest it has been told.
+   */
+  'gc_safe_point'?: (number | string | Long);
 }
 
 /**
@@ -48,4 +54,10 @@ export interface StoreHeartbeatResponse__Output {
    * none). A store ignores hints from an era below the highest it has seen. Empty when nothing is to be done.
    */
   'hints': (_nokv_coordinator_v1_SchedulingHint__Output)[];
+  /**
+   * The MVCC GC safe point, computed by the active coordinator only (0 from a standby, or while the active one
+   * has not heard from every store yet): versions no read at or above it can see may be collected. A store keeps
+   * the highest it has been told.
+   */
+  'gc_safe_point': (string);
 }
