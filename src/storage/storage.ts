@@ -84,6 +84,11 @@ export function openStorage(opts: StorageOptions): Storage {
     ...(opts.mapSizeBytes !== undefined ? { mapSize: opts.mapSizeBytes } : {}),
     encoding: 'binary',
     keyEncoding: 'binary',
+    // Batches go to lmdb-js as plain puts or as a transaction callback (see flush), and by default lmdb-js runs
+    // every queued callback transaction after every queued single put: a later batch of puts would then land
+    // before an earlier callback batch, and an older value of a key would win on disk with both acknowledged.
+    // Strict order costs a thread switch only where a callback batch follows puts, and callback batches are rare.
+    strictAsyncOrder: true,
   }) as RootDatabase<Buffer, Buffer>;
   openPaths.add(path);
   restrictToOwner(path);

@@ -169,12 +169,15 @@ describe('register linearizability checker', () => {
       );
     });
 
-    it('decides a long, heavily concurrent history quickly thanks to memoisation', () => {
+    it('decides a long, heavily concurrent history within a step count linear in its length, thanks to memoisation', function () {
+      // Counted in search steps, not milliseconds, so machine load cannot fail it (about 4 s idle, 16 s at load
+      // average 20): seed 42 takes 1.77 M steps for 3,375 operations, where a search without memoisation goes
+      // exponential in the overlap and would hit the step limit.
+      this.timeout(90_000);
       const { ops } = generateLinearizable(new SeededPrng(42), 3_000, 6);
-      const t0 = Date.now();
       const v = checkKey('k', ops);
       expect(v.valid).to.equal(true);
-      expect(Date.now() - t0).to.be.lessThan(5_000);
+      expect(v.steps).to.be.below(ops.length * 1_000);
     });
   });
 });

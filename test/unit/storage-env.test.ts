@@ -113,6 +113,25 @@ describe('storage environment and group commit', () => {
     expect(db.get(Buffer.from('c'))!.toString()).to.equal('3');
   });
 
+  it('a turn of data after a turn with a callback write lands after it: the later write of a key wins on disk', async () => {
+    // lmdb-js runs queued asynchronous transaction callbacks after every queued single put unless strictAsyncOrder
+    // is set; without it the callback turn's older value would overwrite the data turn's newer one, while both
+    // writes had resolved (a raft log entry overwritten by a new leader's came back with its old term).
+    const db = storage!.db('t');
+    const writes: Array<Promise<void>> = [];
+    for (let round = 0; round < 20; round++) {
+      writes.push(storage!.write(() => db.put(Buffer.from('k'), Buffer.from(`callback ${round}`))));
+      await new Promise<void>((r) => setImmediate(r));
+      writes.push(storage!.writeOps([{ db, key: Buffer.from('k'), value: Buffer.from(`data ${round}`) }]));
+      await new Promise<void>((r) => setImmediate(r));
+    }
+    await Promise.all(writes);
+    expect(db.get(Buffer.from('k'))!.toString()).to.equal('data 19');
+    await storage!.close();
+    storage = openStorage({ path: `${dir.path}/with.dot` });
+    expect(storage.db('t').get(Buffer.from('k'))!.toString()).to.equal('data 19');
+  });
+
   it('a lazy write rides along with the next batch, or is flushed on its own after LAZY_WRITE_DELAY_MS', async () => {
     const db = storage!.db('t');
     const before = storage!.stats().batches;

@@ -55,9 +55,19 @@ export class StreamLink implements SessionLinks {
     this.session = session;
     this.call.on('data', (msg) => this.toSession({ t: 'client', msg }));
     this.call.on('end', () => this.toSession({ t: 'end' }));
-    this.call.on('cancelled', () => this.toSession({ t: 'end' }));
-    this.call.on('error', () => this.toSession({ t: 'end' }));
-    if (this.call.cancelled) this.toSession({ t: 'end' });
+    this.call.on('cancelled', () => this.clientGone());
+    this.call.on('error', () => this.clientGone());
+    if (this.call.cancelled) this.clientGone();
+  }
+
+  /**
+   * The client cancelled or the call broke: the session is told, and the link settles the stream itself, so the
+   * router subscription is closed here and now even if that tell never reaches a session far behind on another
+   * thread (a cross-thread tell to a full mailbox is dropped unseen).
+   */
+  private clientGone(): void {
+    this.toSession({ t: 'end' });
+    this.finish();
   }
 
   subscribe(spec: WatchSpec): void {
