@@ -20,6 +20,8 @@ import { checkHistory } from './lib/linearizability.js';
 import { FAULT_KINDS, Nemesis } from './lib/nemesis.js';
 
 const CHAOS_SECONDS = Number(process.env.NOKV_CHAOS_SECONDS ?? 30);
+/** How far past CHAOS_SECONDS the nemesis may go to inject every fault kind once on a slow machine. */
+const EXTRA_FAULT_MS = 60_000;
 const SEED = process.env.NOKV_CHAOS_SEED ? Number(process.env.NOKV_CHAOS_SEED) : (Date.now() % 1_000_000) + 1;
 /** Three keys below the bootstrap split key `m` (region 1) and three above it (region 2). */
 const KEYS = ['c/1', 'f/2', 'j/3', 'n/4', 'r/5', 'x/6'];
@@ -43,7 +45,7 @@ function lastAcknowledgedWrite(ops: Operation[]): Operation | undefined {
 }
 
 for (const workers of storePlacements([2])) describe(`KV chaos: linearizable registers through leader kills, pauses, partitions and lossy links (--workers ${workers})`, function () {
-  this.timeout(CHAOS_SECONDS * 1_000 + 90_000);
+  this.timeout(CHAOS_SECONDS * 1_000 + EXTRA_FAULT_MS + 90_000);
   let cluster: ChaosStoreCluster | undefined;
 
   before(async function () {
@@ -67,7 +69,8 @@ for (const workers of storePlacements([2])) describe(`KV chaos: linearizable reg
     const recovery: Record<string, number> = {};
     try {
       workload.start();
-      await nemesis.run(t0 + CHAOS_SECONDS * 1_000);
+      // Every kind at least once when the run is long enough for a round (up to EXTRA_FAULT_MS past it).
+      await nemesis.run(t0 + CHAOS_SECONDS * 1_000, CHAOS_SECONDS >= 20 ? { atLeast: FAULT_KINDS.length, hardStopMs: t0 + CHAOS_SECONDS * 1_000 + EXTRA_FAULT_MS } : {});
       await nemesis.healAll();
       healedAt = Date.now();
       // Serving again: one committed write and a read of it in each region, under load.

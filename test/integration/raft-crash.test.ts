@@ -14,7 +14,7 @@ import { callNode, startNode, stopNode, type NodeProc } from '../fixtures/raft-p
 
 const FIXTURE = fileURLToPath(new URL('../fixtures/raft-kv-node.js', import.meta.url));
 const KILLS = Number(process.env.NOKV_RAFT_CRASH_KILLS ?? 16);
-/** Wall-clock budget of the kill phase; the schedule stops early rather than overrun it. */
+/** Wall-clock budget of the kill phase; the schedule stops early rather than overrun it (after the all-three round). */
 const KILL_PHASE_BUDGET_MS = Number(process.env.NOKV_RAFT_CRASH_BUDGET_MS ?? 40_000);
 const SEED = Number(process.env.NOKV_RAFT_CRASH_SEED ?? Date.now() % 1_000_000_007);
 const WRITERS = 4;
@@ -89,7 +89,12 @@ describe('raft: SIGKILL crashes on real LMDB lose no acknowledged write', functi
     let leaderKills = 0;
     let allAtOnce = false;
     try {
-      for (let round = 0; round < KILLS && Date.now() - phaseStart < KILL_PHASE_BUDGET_MS; round++) {
+      for (let round = 0; round < KILLS; round++) {
+        if (Date.now() - phaseStart >= KILL_PHASE_BUDGET_MS) {
+          // Over budget (a saturated machine): the all-three round still runs, then the phase ends.
+          if (allAtOnce) break;
+          round = allAtOnceRound;
+        }
         await sleep(100 + prng.int(900));
         if (round === allAtOnceRound) {
           await Promise.all(nodes.map((n) => stopNode(n, 'SIGKILL')));

@@ -8,7 +8,7 @@ import { EpochNotMatchError, KeyNotInRegionError, RegionNotFoundError } from '..
 import { InvalidArgumentError } from '../../src/common/errors.js';
 import { TxnConflictError } from '../../src/store/client/client.js';
 import { startStoreCluster, storePlacements, type StoreCluster } from '../fixtures/store-cluster.js';
-import { sleep } from '../support/env.js';
+import { sleep, waitFor } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
 
@@ -235,10 +235,17 @@ for (const workers of storePlacements([0])) describe(`store: three processes, tw
     await sleep(800);
     const victim = await c.leaderOf(1);
     await c.kill(victim);
-    await sleep(2_500);
-    stop = true;
-    await Promise.all(tasks);
-    await c.start(victim);
+    const atKill = committed;
+    const auditsAtKill = sums.length;
+    // Transfers and audits go on through the leader change: run until some of each completed after the kill
+    // (counted, not timed, so a saturated machine only makes it slower; 60 s is the generous bound).
+    try {
+      await waitFor('transfers and audits after the leader kill', () => committed - atKill >= 3 && sums.length - auditsAtKill >= 2, 60_000, 50);
+    } finally {
+      stop = true;
+      await Promise.all(tasks);
+      await c.start(victim);
+    }
     expect(committed).to.be.greaterThan(5);
     expect(sums.length).to.be.greaterThan(3);
     for (const s of sums) expect(s).to.equal(800);

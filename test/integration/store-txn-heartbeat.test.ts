@@ -9,8 +9,8 @@ import { startStoreCluster, storePlacements, type StoreCluster } from '../fixtur
 import { sleep } from '../support/env.js';
 
 const b = (s: string) => Buffer.from(s);
-/** Short lock TTL so the test outlives it quickly. */
-const LOCK_TTL_MS = 600;
+/** Short lock TTL so the test outlives it quickly; long enough that a heartbeat RPC on a saturated two-core machine (hundreds of ms) still lands within it. */
+const LOCK_TTL_MS = 1_500;
 /** How long the commit timestamp is held back: well past the TTL. */
 const STALL_MS = LOCK_TTL_MS * 3;
 /** When the reader looks: after the TTL has run out, before the stall ends. */

@@ -6,7 +6,8 @@ import { runSeed } from './raft-sim.js';
 const SEEDS = 200;
 
 describe('raft deterministic simulation', function () {
-  this.timeout(60000);
+  // CPU-bound: about 30 s idle for the 200 seeds, several times that on a saturated two-core machine.
+  this.timeout(300_000);
 
   it(`keeps every safety property and converges after healing, seeds 1..${SEEDS} (3 and 5 nodes)`, () => {
     const failures: string[] = [];

@@ -54,10 +54,17 @@ export class Nemesis {
   }
 
   /** Runs faults until untilMs (wall clock); the fault in progress is always healed before this returns. */
-  async run(untilMs: number): Promise<void> {
+  /**
+   * Injects faults until `untilMs`; with `atLeast`, goes on past it until that many faults were injected (a
+   * saturated machine makes each fault slower, so a fixed time alone may not reach every kind), but never past
+   * `hardStopMs`.
+   */
+  async run(untilMs: number, opts: { atLeast?: number; hardStopMs?: number } = {}): Promise<void> {
     // Start at a seeded point of the cycle so short runs still meet every kind across seeds.
     let i = this.prng.int(FAULT_KINDS.length);
-    while (!this.stopping && Date.now() < untilMs) {
+    const first = i;
+    const more = () => i - first < (opts.atLeast ?? 0) && Date.now() < (opts.hardStopMs ?? untilMs);
+    while (!this.stopping && (Date.now() < untilMs || more())) {
       const kind = FAULT_KINDS[i++ % FAULT_KINDS.length]!;
       await this.inject(kind);
       await sleep(this.between(GAP_MS));
