@@ -10,14 +10,11 @@
 // timing.
 //
 // Run: npm run build && node dist/bench/kv-ab.js   (KV_AB_BASELINE=main,abc123 KV_AB_ROUNDS=3 KV_AB_RUN_MS=3000)
-import { execFile } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join } from 'node:path';
 import { nokvBin } from '../src/cluster/layout.js';
-import { topologyOnPorts, type Topology } from '../src/config/topology.js';
+import type { Topology } from '../src/config/topology.js';
 import { connectStoreClient } from '../src/store/client/connect.js';
-import { freePorts, makeTempDir } from '../test/support/env.js';
+import { upCluster } from './ab-cluster.js';
 import { buildBaseline, type Baseline } from './baseline.js';
 import { median, percentileOfSorted } from './stats.js';
 
@@ -46,45 +43,6 @@ const ROWS: Row[] = [
   { name: 'two-phase put (2 regions)', conc: 1, twoRegions: true },
 ];
 
-function run(bin: string, args: string[], timeoutMs: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [bin, ...args], { timeout: timeoutMs, killSignal: 'SIGKILL' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`nokv ${args.join(' ')} failed: ${stderr || err.message}`));
-      else resolve(stdout);
-    });
-  });
-}
-
-interface Up {
-  topo: Topology;
-  dataDir: string;
-  token: string;
-  down(): Promise<void>;
-}
-
-/** A cluster of `bin`'s code on free ports; down() stops it with the same code and removes its folder. */
-async function up(bin: string): Promise<Up> {
-  const tmp = makeTempDir('nokv-kv-ab-');
-  const topo: Topology = { ...topologyOnPorts(await freePorts(23)), lease: { ttl_ms: 3000, renew_before_ms: 1000 } };
-  const topoFile = join(tmp.path, 'topology.json');
-  writeFileSync(topoFile, JSON.stringify(topo));
-  const dataDir = join(tmp.path, 'data');
-  const down = async () => {
-    try {
-      await run(bin, ['cluster', 'down', '-v', '--data-dir', dataDir], 90_000);
-    } finally {
-      tmp.remove();
-    }
-  };
-  try {
-    await run(bin, ['cluster', 'up', '--detach', '--config', topoFile, '--data-dir', dataDir], 120_000);
-    return { topo, dataDir, token: readFileSync(join(dataDir, 'cluster.token'), 'utf8').trim(), down };
-  } catch (err) {
-    await down().catch(() => undefined);
-    throw err;
-  }
-}
-
 /** Group commits waited to disk so far, summed over the stores (from their Prometheus text). */
 async function storeTxns(topo: Topology): Promise<number> {
   let n = 0;
@@ -97,7 +55,7 @@ async function storeTxns(topo: Topology): Promise<number> {
 }
 
 async function measureSide(side: Side): Promise<void> {
-  const c = await up(side.bin);
+  const c = await upCluster(side.bin, 'nokv-kv-ab-');
   const client = connectStoreClient({ coordinatorAddrs: c.topo.coordinators.map((x) => x.addr), token: c.token });
   try {
     const value = Buffer.alloc(VALUE_BYTES, 7);

@@ -166,7 +166,13 @@ export class RegionActor implements Behaviour<RegionMsg> {
       },
     });
     this.rounds = new ReadRounds({
-      start: () => this.group.readBarrier({ timeoutMs: this.timeoutMs() }),
+      // The round's heartbeat leaves now, not after a `drive` message that queues behind everything already in
+      // the mailbox (the reads of the round that just passed, each with its scan to run).
+      start: () => {
+        const round = this.group.readBarrier({ timeoutMs: this.timeoutMs() });
+        this.beginReady();
+        return round;
+      },
       // A follow-up round starts inside this mailbox, like everything else that touches the group.
       schedule: (fn) => this.resume(fn),
       onRound: (members) => {
