@@ -27,6 +27,9 @@ function fakeRaft() {
 
 const turn = () => new Promise((r) => setImmediate(r));
 
+/** The seeded model's last passed round's read index (what a read resolving now was served at). */
+let lastPassed = 0;
+
 /** A read's outcome, observable without awaiting it. */
 function track(p: Promise<void>) {
   const s: { done: boolean; err?: unknown } = { done: false };
@@ -209,4 +212,3 @@ describe('store: read rounds (shared ReadIndex)', () => {
   });
 });
 
-let lastPassed = 0;

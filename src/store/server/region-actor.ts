@@ -170,7 +170,7 @@ export class RegionActor implements Behaviour<RegionMsg> {
       // the mailbox (the reads of the round that just passed, each with its scan to run).
       start: () => {
         const round = this.group.readBarrier({ timeoutMs: this.timeoutMs() });
-        this.beginReady();
+        if (!this.stopped) this.beginReady();
         return round;
       },
       // A follow-up round starts inside this mailbox, like everything else that touches the group.
