@@ -7,7 +7,9 @@
 // reads per fsmeta call and the ReadIndex rounds per store read; a build without that counter ran one round per
 // read (every read called readBarrier) and prints "-". Prints medians over rounds of each round's p50 and
 // average, the ratio baseline / current (above 1 = the current code is faster) and the per-round ratios.
-// Never fails on timing.
+// Never fails on timing. The two clusters are not interchangeable (leader placement, which processes share a
+// core): FSMETA_READS_AB_BASELINE=HEAD runs the same build on both sides and shows this bench's own bias, which
+// was up to ~1.4x on a row (docs/benchmarks.md).
 //
 // Run: npm run build && node dist/bench/fsmeta-reads-ab.js   (FSMETA_READS_AB_BASELINE=<ref> FSMETA_READS_AB_ROUNDS=3
 // FSMETA_READS_AB_RUN_MS=3000)
