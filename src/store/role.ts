@@ -108,6 +108,8 @@ interface Parts {
   plane?: ControlPlane;
   splitter?: AutoSplitter;
   gc?: GcDriver;
+  /** Region ids from the coordinators (while the control plane runs). */
+  allocId?: () => Promise<number>;
   /** Starts of the data plane: every one after the first followed a failure (a region group's, or a start's). */
   dataPlaneStarts: number;
   lastFailure?: string;
@@ -218,11 +220,23 @@ function splitterNode(parts: Parts): SplitterNode {
   };
 }
 
+/** Allocated ids a split may find taken by a hosted region before it gives up (the bootstrap regions' ids). */
+const MAX_REGION_ID_SKIPS = 64;
+
 function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
   return serviceChildSpec({
     id: 'control-plane',
     start: async () => {
       const port = coordinatorPort({ coordinatorAddrs: s.coordinatorAddrs, ...(s.token ? { token: s.token } : {}) });
+      // New region ids come from the coordinators' ID allocator, which also hands out the ids of the bootstrap
+      // regions' era (it starts at 1): an id a region here already has is skipped.
+      const allocId = async (): Promise<number> => {
+        for (let i = 0; i < MAX_REGION_ID_SKIPS; i++) {
+          const id = await port.allocId!();
+          if (!parts.node?.regions.has(id)) return id;
+        }
+        throw new UnavailableError(`no free region id in ${MAX_REGION_ID_SKIPS} allocations`);
+      };
       const plane = new ControlPlane({
         storeId: s.storeId,
         clientAddr: s.addr,
@@ -239,11 +253,12 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
       const splitter = new AutoSplitter({
         ...s.split,
         node: splitterNode(parts),
-        port: { publish: (ev) => port.publish(ev), allocId: () => port.allocId!() },
+        port: { publish: (ev) => port.publish(ev), allocId },
         clock: ctx.clock,
         logger: ctx.logger.child({ actor: 'splitter' }),
       });
       parts.plane = plane;
+      parts.allocId = allocId;
       parts.splitter = splitter;
       parts.gc = gc;
       plane.start();
@@ -306,7 +321,19 @@ function children(s: StoreSettings, ctx: RoleContext) {
           },
         });
         const n = node;
-        const kv = storeKvService({ node: () => parts.node, storeId: s.storeId, logger: log.child({ actor: 'grpc-front' }) });
+        const kv = storeKvService({
+          node: () => parts.node,
+          storeId: s.storeId,
+          logger: log.child({ actor: 'grpc-front' }),
+          ...(s.coordinatorAddrs.length > 0
+            ? {
+                allocRegionId: () => {
+                  if (!parts.allocId) throw new UnavailableError('the control plane is not running yet');
+                  return parts.allocId();
+                },
+              }
+            : {}),
+        });
         // Raft shares this port, so no reflection here (docs/security.md).
         const server = await startGrpcServer({ addr: s.addr, services: [kv.binding, n.transport.serviceBinding()], reflection: false, ...(s.token ? { token: s.token } : {}) });
         parts.node = n;

@@ -179,6 +179,12 @@ export interface StoreKvServiceOptions {
   node: () => StoreNode | undefined;
   storeId: number;
   logger: Logger;
+  /**
+   * A cluster-unique id for the new region of a SplitRegion that names none (the coordinators' AllocID). Without
+   * it (a store outside a cluster) the store takes one above the ids it hosts, which two stores splitting at the
+   * same time, or one whose apply lags, can both take.
+   */
+  allocRegionId?: () => Promise<number>;
 }
 
 export interface StoreKvService {
@@ -317,7 +323,9 @@ export function storeKvService(opts: StoreKvServiceOptions): StoreKvService {
     }),
     SplitRegion: h('SplitRegion', async (node, req) => {
       const splitKey = key(req.split_key, 'split_key');
-      const r = await node.split(context(req.context), splitKey, u64ToNumber(req.new_region_id ?? 0));
+      let newId = u64ToNumber(req.new_region_id ?? 0);
+      if (newId === 0 && opts.allocRegionId) newId = await opts.allocRegionId();
+      const r = await node.split(context(req.context), splitKey, newId);
       return { left: descriptorToWire(r.left), right: descriptorToWire(r.right) };
     }),
     ListRegions: h('ListRegions', async (node) => ({
