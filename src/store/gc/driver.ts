@@ -4,7 +4,8 @@
 // machine.ts), so followers and snapshots stay identical to the leader. The period is the rate limit: a pass
 // scans the whole region, so a region is collected at most once per period, however often the point moves.
 // Runs on the role's clock, one round at a time; the data plane never waits for it.
-import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Clock } from '../../common/clock.js';
+import { PeriodicRounds } from '../../common/periodic.js';
 import type { Logger } from '../../common/log.js';
 import type { RegionDescriptor } from '../region/descriptor.js';
 
@@ -46,11 +47,11 @@ export interface GcDriverStats {
 export class GcDriver {
   readonly stats: GcDriverStats = { safe_point: '0', rounds: 0, passes: 0, writes_removed: 0, data_removed: 0, errors: 0, last_error: '' };
   private safePoint = 0n;
-  private timer?: TimerHandle;
-  private inFlight?: Promise<void>;
-  private stopped = false;
+  private readonly rounds: PeriodicRounds;
 
-  constructor(private readonly o: GcDriverOptions) {}
+  constructor(private readonly o: GcDriverOptions) {
+    this.rounds = new PeriodicRounds({ clock: o.clock, intervalMs: o.checkIntervalMs, round: () => this.round(), onError: (err) => this.fail('round', err) });
+  }
 
   /** A safe point published by a coordinator; only a higher one counts. */
   offer(sp: bigint): void {
@@ -60,25 +61,15 @@ export class GcDriver {
   }
 
   start(): void {
-    this.schedule();
+    this.rounds.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.timer?.cancel();
-    await this.inFlight?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.rounds.stop();
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = this.o.clock.setTimer(this.o.checkIntervalMs, () => {
-      this.inFlight = this.round()
-        .catch((err) => this.fail('round', err))
-        .finally(() => {
-          this.inFlight = undefined;
-          this.schedule();
-        });
-    });
+  private get stopped(): boolean {
+    return this.rounds.stopped;
   }
 
   private fail(what: string, err: unknown): void {

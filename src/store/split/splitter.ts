@@ -13,7 +13,8 @@
 // the control plane's descriptor publishes bring rooted truth to it (parent upsert, child bootstrap). A commit
 // or cancel that cannot reach meta-root is retried every round until it is accepted or meta-root says the
 // change is no longer open. Runs on the role's clock; one round at a time; the data plane never waits for it.
-import type { Clock, TimerHandle } from '../../common/clock.js';
+import type { Clock } from '../../common/clock.js';
+import { PeriodicRounds } from '../../common/periodic.js';
 import type { Logger } from '../../common/log.js';
 import { events, type RootEvent } from '../../metaroot/state/index.js';
 import type { RegionDescriptor, RegionEpoch } from '../region/descriptor.js';
@@ -75,32 +76,22 @@ export class AutoSplitter {
   /** Region id → applied index at its last check: an unchanged region is not scanned again. */
   private readonly checkedAt = new Map<number, number>();
   private readonly unfinished = new Map<number, Finish>();
-  private timer?: TimerHandle;
-  private inFlight?: Promise<void>;
-  private stopped = false;
+  private readonly rounds: PeriodicRounds;
 
-  constructor(private readonly o: SplitterOptions) {}
+  constructor(private readonly o: SplitterOptions) {
+    this.rounds = new PeriodicRounds({ clock: o.clock, intervalMs: o.checkIntervalMs, round: () => this.round(), onError: (err) => this.fail('round', err) });
+  }
 
   start(): void {
-    this.schedule();
+    this.rounds.start();
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.timer?.cancel();
-    await this.inFlight?.catch(() => undefined);
+  stop(): Promise<void> {
+    return this.rounds.stop();
   }
 
-  private schedule(): void {
-    if (this.stopped) return;
-    this.timer = this.o.clock.setTimer(this.o.checkIntervalMs, () => {
-      this.inFlight = this.round()
-        .catch((err) => this.fail('round', err))
-        .finally(() => {
-          this.inFlight = undefined;
-          this.schedule();
-        });
-    });
+  private get stopped(): boolean {
+    return this.rounds.stopped;
   }
 
   private fail(what: string, err: unknown): void {
