@@ -3,40 +3,21 @@
 // the cluster's own gateway (this tree), against the same stores and coordinators. Each op runs in alternating rounds on the
 // two gateways (baseline, current, baseline, current, ...), so both see the same machine load; the table gives
 // p50 and average of each and the ratio baseline / current (above 1 = the current code is faster).
-import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { freePorts, waitFor } from '../test/support/env.js';
 import type { FsmetaCluster } from '../test/fixtures/fsmeta-cluster.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
 import type { Baseline } from './baseline.js';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process.js';
 import { mean, percentile } from './stats.js';
 
 /** The baseline's gateway as a second fsmeta process of the cluster, on free ports. */
-async function startBaselineGateway(b: Baseline, c: FsmetaCluster): Promise<{ addr: string; stop(): Promise<void> }> {
-  const [port, metrics] = await freePorts(2);
-  const addr = `127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [b.nokvBin, 'fsmeta', '--config', c.cluster.topoFile, '--index', '1', '--addr', addr, '--metrics-addr', `127.0.0.1:${metrics}`, '--token-file', c.cluster.tokenFile],
-    { stdio: ['ignore', 'ignore', 'inherit'] },
-  );
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(t);
-  };
-  const probe = new FsClient(addr, c.token);
-  try {
-    await waitFor('the baseline gateway serves mount default', async () => (await probe.call('GetAttr', { mount: 'default', inode: '1' }).catch(() => undefined))?.inode, 30_000, 200);
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    probe.close();
-  }
-  return { addr, stop };
+function startBaselineGateway(b: Baseline, c: FsmetaCluster): Promise<GatewayProcess> {
+  return startGatewayProcess({
+    nokvBin: b.nokvBin,
+    args: ['--config', c.cluster.topoFile, '--index', '1', '--token-file', c.cluster.tokenFile],
+    token: c.token,
+    what: 'the baseline gateway serves mount default',
+  });
 }
 
 const attrs = (type: string) => ({ type, mode: 0o644, size: 0, created_unix_ns: '1', updated_unix_ns: '1' });

@@ -18,11 +18,10 @@
 //
 // Run from the repository root: npm run build && node dist/bench/fsmeta-workers.bench.js
 //   (NOKV_BENCH_ROUNDS, NOKV_BENCH_NOTIFY, NOKV_BENCH_CREATES; NOKV_BENCH_ONLY=memory|stores)
-import { spawn, type ChildProcess } from 'node:child_process';
 import { loadavg } from 'node:os';
-import { freePorts, waitFor } from '../test/support/env.js';
 import { fsmetaClusterUp } from '../test/fixtures/fsmeta-cluster.js';
 import { FsClient } from '../test/fixtures/fsmeta-gateway.js';
+import { startGatewayProcess as startSharedGateway, type GatewayProcess } from './gateway-process.js';
 import { median, percentile } from './stats.js';
 
 type Mode = 'memory' | 'stores';
@@ -52,31 +51,9 @@ interface Sample {
   replayRate: number;
 }
 
-/** A `nokv fsmeta` process with `args`, serving mount default. */
-async function startGatewayProcess(args: string[], token?: string): Promise<{ addr: string; stop(): Promise<void> }> {
-  const [port, metrics] = await freePorts(2);
-  const addr = `127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, ['bin/nokv.mjs', 'fsmeta', ...args, '--addr', addr, '--metrics-addr', `127.0.0.1:${metrics}`], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: { ...process.env, NOKV_LOG_LEVEL: 'warn' },
-  });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-    const t = setTimeout(() => child.kill('SIGKILL'), 5_000);
-    await exited;
-    clearTimeout(t);
-  };
-  const probe = new FsClient(addr, token);
-  try {
-    await waitFor(`fsmeta ${args.join(' ')} serves mount default`, async () => (await probe.call('GetAttr', { mount: 'default', inode: '1' }).catch(() => undefined))?.inode, 30_000, 200);
-  } catch (err) {
-    await stop();
-    throw err;
-  } finally {
-    probe.close();
-  }
-  return { addr, stop };
+/** A `nokv fsmeta` process of this tree with `args`, serving mount default. */
+function startGatewayProcess(args: string[], token?: string): Promise<GatewayProcess> {
+  return startSharedGateway({ nokvBin: 'bin/nokv.mjs', args, ...(token ? { token } : {}), env: { ...process.env, NOKV_LOG_LEVEL: 'warn' }, what: `fsmeta ${args.join(' ')} serves mount default` });
 }
 
 /** A watch on dir that calls onEvent with each event (acknowledging it); resolves once ready. */
