@@ -36,6 +36,8 @@ export interface CoordinatorClientOptions {
   prng?: Prng;
   /** Time for the call budget and backoff sleeps (default: real time). */
   clock?: Clock;
+  /** Calls go as messages on one CallStream per coordinator (default true; false: a unary call each). */
+  callStream?: boolean;
 }
 
 export interface TsoReply {
@@ -67,7 +69,7 @@ export class CoordinatorClient {
   constructor(private readonly o: CoordinatorClientOptions) {
     if (o.endpoints.length === 0) throw new NokvError('INVALID_ARGUMENT', 'coordinator client needs at least one endpoint');
     const ctor = coordinatorProto().clientConstructor(COORDINATOR_SERVICE);
-    this.clients = o.endpoints.map((addr) => createClient(ctor, addr));
+    this.clients = o.endpoints.map((addr) => createClient(ctor, addr, {}, { callStream: o.callStream ?? true }));
     this.prng = o.prng ?? defaultPrng();
     this.policy = {
       attemptDeadlineMs: o.attemptDeadlineMs ?? DEFAULT_ATTEMPT_DEADLINE_MS,

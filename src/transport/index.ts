@@ -34,7 +34,7 @@ export {
   type RunningGrpcServer,
   type HandlerOptions,
 } from './grpc/server.js';
-export { createClient, unaryCall, type UnaryCallOptions } from './grpc/client.js';
+export { createClient, unaryCall, callStreamStats, type UnaryCallOptions, type ClientOptions } from './grpc/client.js';
 export {
   CA_CERT_FILE,
   CLIENT_TLS_NAME,

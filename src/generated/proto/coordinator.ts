@@ -2,6 +2,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { StreamedCall as _nokv_common_v1_StreamedCall, StreamedCall__Output as _nokv_common_v1_StreamedCall__Output } from './nokv/common/v1/StreamedCall.js';
+import type { StreamedCalls as _nokv_common_v1_StreamedCalls, StreamedCalls__Output as _nokv_common_v1_StreamedCalls__Output } from './nokv/common/v1/StreamedCalls.js';
+import type { StreamedReplies as _nokv_common_v1_StreamedReplies, StreamedReplies__Output as _nokv_common_v1_StreamedReplies__Output } from './nokv/common/v1/StreamedReplies.js';
+import type { StreamedReply as _nokv_common_v1_StreamedReply, StreamedReply__Output as _nokv_common_v1_StreamedReply__Output } from './nokv/common/v1/StreamedReply.js';
 import type { AllocIdRequest as _nokv_coordinator_v1_AllocIdRequest, AllocIdRequest__Output as _nokv_coordinator_v1_AllocIdRequest__Output } from './nokv/coordinator/v1/AllocIdRequest.js';
 import type { AllocIdResponse as _nokv_coordinator_v1_AllocIdResponse, AllocIdResponse__Output as _nokv_coordinator_v1_AllocIdResponse__Output } from './nokv/coordinator/v1/AllocIdResponse.js';
 import type { CoordinatorClient as _nokv_coordinator_v1_CoordinatorClient, CoordinatorDefinition as _nokv_coordinator_v1_CoordinatorDefinition } from './nokv/coordinator/v1/Coordinator.js';
@@ -126,6 +130,14 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 
 export interface ProtoGrpcType {
   nokv: {
+    common: {
+      v1: {
+        StreamedCall: MessageTypeDefinition<_nokv_common_v1_StreamedCall, _nokv_common_v1_StreamedCall__Output>
+        StreamedCalls: MessageTypeDefinition<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedCalls__Output>
+        StreamedReplies: MessageTypeDefinition<_nokv_common_v1_StreamedReplies, _nokv_common_v1_StreamedReplies__Output>
+        StreamedReply: MessageTypeDefinition<_nokv_common_v1_StreamedReply, _nokv_common_v1_StreamedReply__Output>
+      }
+    }
     coordinator: {
       v1: {
         AllocIdRequest: MessageTypeDefinition<_nokv_coordinator_v1_AllocIdRequest, _nokv_coordinator_v1_AllocIdRequest__Output>

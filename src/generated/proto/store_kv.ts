@@ -2,6 +2,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { EnumTypeDefinition, MessageTypeDefinition } from '@grpc/proto-loader';
 
+import type { StreamedCall as _nokv_common_v1_StreamedCall, StreamedCall__Output as _nokv_common_v1_StreamedCall__Output } from './nokv/common/v1/StreamedCall.js';
+import type { StreamedCalls as _nokv_common_v1_StreamedCalls, StreamedCalls__Output as _nokv_common_v1_StreamedCalls__Output } from './nokv/common/v1/StreamedCalls.js';
+import type { StreamedReplies as _nokv_common_v1_StreamedReplies, StreamedReplies__Output as _nokv_common_v1_StreamedReplies__Output } from './nokv/common/v1/StreamedReplies.js';
+import type { StreamedReply as _nokv_common_v1_StreamedReply, StreamedReply__Output as _nokv_common_v1_StreamedReply__Output } from './nokv/common/v1/StreamedReply.js';
 import type { AppliedEvent as _nokv_kv_v1_AppliedEvent, AppliedEvent__Output as _nokv_kv_v1_AppliedEvent__Output } from './nokv/kv/v1/AppliedEvent.js';
 import type { AppliedMutation as _nokv_kv_v1_AppliedMutation, AppliedMutation__Output as _nokv_kv_v1_AppliedMutation__Output } from './nokv/kv/v1/AppliedMutation.js';
 import type { BatchGetRequest as _nokv_kv_v1_BatchGetRequest, BatchGetRequest__Output as _nokv_kv_v1_BatchGetRequest__Output } from './nokv/kv/v1/BatchGetRequest.js';
@@ -52,6 +56,14 @@ type SubtypeConstructor<Constructor extends new (...args: any) => any, Subtype> 
 
 export interface ProtoGrpcType {
   nokv: {
+    common: {
+      v1: {
+        StreamedCall: MessageTypeDefinition<_nokv_common_v1_StreamedCall, _nokv_common_v1_StreamedCall__Output>
+        StreamedCalls: MessageTypeDefinition<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedCalls__Output>
+        StreamedReplies: MessageTypeDefinition<_nokv_common_v1_StreamedReplies, _nokv_common_v1_StreamedReplies__Output>
+        StreamedReply: MessageTypeDefinition<_nokv_common_v1_StreamedReply, _nokv_common_v1_StreamedReply__Output>
+      }
+    }
     kv: {
       v1: {
         AppliedEvent: MessageTypeDefinition<_nokv_kv_v1_AppliedEvent, _nokv_kv_v1_AppliedEvent__Output>

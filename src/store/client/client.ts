@@ -103,6 +103,8 @@ export interface StoreClientOptions {
   txnHeartbeat?: boolean;
   /** Schedules the heartbeats, retry pauses and lock waits (default: the system clock). */
   clock?: Clock;
+  /** Calls go as messages on one CallStream per store (default true; false: a unary call each). */
+  callStream?: boolean;
 }
 
 export interface ClientStats {
@@ -191,7 +193,7 @@ export class StoreClient {
     if (!c) {
       const addr = this.opts.stores.get(storeId);
       if (!addr) throw new UnavailableError(`no address for store ${storeId}`);
-      c = createClient(this.ctor, addr);
+      c = createClient(this.ctor, addr, {}, { callStream: this.opts.callStream ?? true });
       this.clients.set(storeId, c);
     }
     return c;

@@ -14,6 +14,8 @@ export interface ConnectStoreClientOptions {
   lockTtlMs?: number;
   /** Share an existing coordinator client instead of opening one (it is then not closed with this client). */
   coordinator?: CoordinatorClient;
+  /** Calls to stores and coordinators go on one CallStream each (default true; false: a unary call each). */
+  callStream?: boolean;
 }
 
 /** A StoreClient wired to the coordinators; close() also closes the coordinator client it opened. */
@@ -56,13 +58,14 @@ export async function storeAddrThrough(coord: CoordinatorClient, storeId: number
 }
 
 export function connectStoreClient(o: ConnectStoreClientOptions): CoordinatedStoreClient {
-  const coord = o.coordinator ?? new CoordinatorClient({ endpoints: o.coordinatorAddrs, ...(o.token ? { token: o.token } : {}) });
+  const coord = o.coordinator ?? new CoordinatorClient({ endpoints: o.coordinatorAddrs, ...(o.token ? { token: o.token } : {}), ...(o.callStream !== undefined ? { callStream: o.callStream } : {}) });
   const stores = new Map<number, string>();
   return new CoordinatedStoreClient(coord, !o.coordinator, {
     stores,
     tso: coordinatorTso(coord),
     ...(o.token ? { token: o.token } : {}),
     ...(o.lockTtlMs ? { lockTtlMs: o.lockTtlMs } : {}),
+    ...(o.callStream !== undefined ? { callStream: o.callStream } : {}),
     locate: (key) => locateThrough(coord, stores, key),
     resolveStore: (id) => storeAddrThrough(coord, id),
   });

@@ -29,12 +29,12 @@ export const METHOD_ACCESS: ReadonlyMap<string, Access> = new Map([
     GetQuotaFence: 'open', ListQuotaFences: 'open', GetSubtreeAuthority: 'open', ListSubtreeAuthorities: 'open', GetLease: 'open',
     // Tso and AllocID advance fences in rooted state: a flood would burn windows for everyone.
     Tso: 'token', AllocID: 'token', StoreHeartbeat: 'token', RegisterMount: 'token', RetireMount: 'token',
-    SetQuotaFence: 'token', PublishRootEvent: 'token', Handover: 'token', TakeOver: 'token',
+    SetQuotaFence: 'token', PublishRootEvent: 'token', Handover: 'token', TakeOver: 'token', CallStream: 'token',
   }),
   ...table('nokv.kv.v1.StoreKV', {
     Get: 'token', BatchGet: 'token', Scan: 'token', ScanRefs: 'token', ListRegions: 'token', WatchApplied: 'token',
     Prewrite: 'token', Commit: 'token', BatchRollback: 'token', ResolveLock: 'token', CheckTxnStatus: 'token',
-    TxnHeartBeat: 'token', OnePhaseCommit: 'token', SplitRegion: 'token',
+    TxnHeartBeat: 'token', OnePhaseCommit: 'token', SplitRegion: 'token', CallStream: 'token',
   }),
   ...table('nokv.fsmeta.v1.FSMetadata', {
     Lookup: 'open', GetAttr: 'open', ReadDir: 'open', ReadDirPlus: 'open', WatchSubtree: 'open', GetQuotaUsage: 'open',

@@ -16,14 +16,22 @@ export const MAX_TRACE_HEADER_CHARS = 512;
 
 export type { TraceContext };
 
+/** A trace as the `x-nokv-trace` header's text. */
+export function formatTrace(trace: TraceContext): string {
+  return [trace.traceId, trace.spanId ?? '', trace.sender ?? ''].map(encodeURIComponent).join(';');
+}
+
 export function setTrace(md: grpc.Metadata, trace: TraceContext): grpc.Metadata {
-  const parts = [trace.traceId, trace.spanId ?? '', trace.sender ?? ''].map(encodeURIComponent);
-  md.set(TRACE_KEY, parts.join(';'));
+  md.set(TRACE_KEY, formatTrace(trace));
   return md;
 }
 
 export function getTrace(md: grpc.Metadata | undefined): TraceContext | undefined {
-  const raw = md?.get(TRACE_KEY)[0];
+  return parseTrace(md?.get(TRACE_KEY)[0]);
+}
+
+/** The trace in an `x-nokv-trace` text; undefined for anything else (too long, malformed, not a string). */
+export function parseTrace(raw: unknown): TraceContext | undefined {
   if (typeof raw !== 'string' || raw.length === 0 || raw.length > MAX_TRACE_HEADER_CHARS) return undefined;
   try {
     const [traceId, spanId, sender] = raw.split(';').map(decodeURIComponent);

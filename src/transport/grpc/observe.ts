@@ -28,17 +28,25 @@ export function rpcCallsServed(): number {
   return callsServed;
 }
 
+/**
+ * Counts one answered call of `service`/`method` and records its latency; also what CallStream (call-stream.ts)
+ * does for each call it carries, so a method's numbers are the same whichever way it was called. Called from
+ * the handler's answer, inside the call's trace: the debug line carries it (common/log.ts).
+ */
+export function recordServedCall(service: string, method: string, code: grpc.status, seconds: number): void {
+  const codeName = grpc.status[code] ?? String(code);
+  rpcSeconds.observe({ service, method, code: codeName }, seconds);
+  callsServed++;
+  rpcDebugLogger()?.debug({ rpc: `/${service}/${method}`, code: codeName, ms: Math.round(seconds * 1e4) / 10 }, 'rpc served');
+}
+
 /** Records each call's latency once its status is sent. */
 export const observeCalls: grpc.ServerInterceptor = (method, call) => {
   const started = process.hrtime.bigint();
   const [, service = '?', name = '?'] = method.path.split('/');
   return new grpc.ServerInterceptingCall(call, {
     sendStatus: (status, next) => {
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-      rpcSeconds.observe({ service, method: name, code: grpc.status[status.code] ?? String(status.code) }, seconds);
-      callsServed++;
-      // Called from the handler's answer, inside the call's trace: the line carries it (common/log.ts).
-      rpcDebugLogger()?.debug({ rpc: method.path, code: grpc.status[status.code] ?? status.code, ms: Math.round(seconds * 1e4) / 10 }, 'rpc served');
+      recordServedCall(service, name, status.code, Number(process.hrtime.bigint() - started) / 1e9);
       next(status);
     },
   });

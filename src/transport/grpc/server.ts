@@ -14,6 +14,7 @@ import { serverOptions } from './options.js';
 import { tracedImplementation } from './trace.js';
 import { addHealth, observeCalls } from './observe.js';
 import { serverCredentials, type TlsMaterial } from './tls.js';
+import { CALL_STREAM_METHOD, callStreamHandler, offersCallStream } from './call-stream.js';
 import { packageDefinitionOf } from './proto.js';
 
 export const DEFAULT_HOST = '127.0.0.1';
@@ -84,7 +85,14 @@ export async function startGrpcServer(config: GrpcServerConfig): Promise<Running
   const guarded: Pick<grpc.Server, 'addService'> = {
     addService: (svc, impl) => server.addService(guardedDefinition(svc), tracedImplementation(svc, impl)),
   };
-  for (const { service, impl } of config.services) guarded.addService(service, impl);
+  const raftPort = carriesRaft(config.services.map((b) => b.service));
+  for (const { service, impl } of config.services) {
+    // A service that offers CallStream serves its own unary handlers on it (call-stream.ts).
+    const withStream = offersCallStream(service) && impl[CALL_STREAM_METHOD] === undefined
+      ? { ...impl, [CALL_STREAM_METHOD]: callStreamHandler(service, impl, { raftPort }) }
+      : impl;
+    guarded.addService(service, withStream);
+  }
   const health = addHealth(guarded, config.services.map((s) => serviceNameOf(s.service)).filter((n): n is string => n !== undefined));
   if (config.reflection ?? true) addReflection(guarded, config);
 

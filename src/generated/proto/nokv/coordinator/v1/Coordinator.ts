@@ -37,6 +37,8 @@ import type { SetQuotaFenceRequest as _nokv_coordinator_v1_SetQuotaFenceRequest,
 import type { SetQuotaFenceResponse as _nokv_coordinator_v1_SetQuotaFenceResponse, SetQuotaFenceResponse__Output as _nokv_coordinator_v1_SetQuotaFenceResponse__Output } from '../../../nokv/coordinator/v1/SetQuotaFenceResponse.js';
 import type { StoreHeartbeatRequest as _nokv_coordinator_v1_StoreHeartbeatRequest, StoreHeartbeatRequest__Output as _nokv_coordinator_v1_StoreHeartbeatRequest__Output } from '../../../nokv/coordinator/v1/StoreHeartbeatRequest.js';
 import type { StoreHeartbeatResponse as _nokv_coordinator_v1_StoreHeartbeatResponse, StoreHeartbeatResponse__Output as _nokv_coordinator_v1_StoreHeartbeatResponse__Output } from '../../../nokv/coordinator/v1/StoreHeartbeatResponse.js';
+import type { StreamedCalls as _nokv_common_v1_StreamedCalls, StreamedCalls__Output as _nokv_common_v1_StreamedCalls__Output } from '../../../nokv/common/v1/StreamedCalls.js';
+import type { StreamedReplies as _nokv_common_v1_StreamedReplies, StreamedReplies__Output as _nokv_common_v1_StreamedReplies__Output } from '../../../nokv/common/v1/StreamedReplies.js';
 import type { TakeOverRequest as _nokv_coordinator_v1_TakeOverRequest, TakeOverRequest__Output as _nokv_coordinator_v1_TakeOverRequest__Output } from '../../../nokv/coordinator/v1/TakeOverRequest.js';
 import type { TakeOverResponse as _nokv_coordinator_v1_TakeOverResponse, TakeOverResponse__Output as _nokv_coordinator_v1_TakeOverResponse__Output } from '../../../nokv/coordinator/v1/TakeOverResponse.js';
 import type { TsoRequest as _nokv_coordinator_v1_TsoRequest, TsoRequest__Output as _nokv_coordinator_v1_TsoRequest__Output } from '../../../nokv/coordinator/v1/TsoRequest.js';
@@ -61,6 +63,19 @@ export interface CoordinatorClient extends grpc.Client {
   allocId(argument: _nokv_coordinator_v1_AllocIdRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nokv_coordinator_v1_AllocIdResponse__Output>): grpc.ClientUnaryCall;
   allocId(argument: _nokv_coordinator_v1_AllocIdRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nokv_coordinator_v1_AllocIdResponse__Output>): grpc.ClientUnaryCall;
   allocId(argument: _nokv_coordinator_v1_AllocIdRequest, callback: grpc.requestCallback<_nokv_coordinator_v1_AllocIdResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The unary methods above as messages on one stream (nokv/common/v1/call_stream.proto): what a store or client
+   * that asks for timestamps all the time uses instead of a call each. Needs the cluster token.
+   */
+  CallStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
+  CallStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
+  /**
+   * The unary methods above as messages on one stream (nokv/common/v1/call_stream.proto): what a store or client
+   * that asks for timestamps all the time uses instead of a call each. Needs the cluster token.
+   */
+  callStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
+  callStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
   
   /**
    * The tenure as this coordinator sees it (any coordinator).
@@ -359,6 +374,12 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
   AllocID: grpc.handleUnaryCall<_nokv_coordinator_v1_AllocIdRequest__Output, _nokv_coordinator_v1_AllocIdResponse>;
   
   /**
+   * The unary methods above as messages on one stream (nokv/common/v1/call_stream.proto): what a store or client
+   * that asks for timestamps all the time uses instead of a call each. Needs the cluster token.
+   */
+  CallStream: grpc.handleBidiStreamingCall<_nokv_common_v1_StreamedCalls__Output, _nokv_common_v1_StreamedReplies>;
+  
+  /**
    * The tenure as this coordinator sees it (any coordinator).
    */
   GetLease: grpc.handleUnaryCall<_nokv_coordinator_v1_GetLeaseRequest__Output, _nokv_coordinator_v1_GetLeaseResponse>;
@@ -459,6 +480,7 @@ export interface CoordinatorHandlers extends grpc.UntypedServiceImplementation {
 
 export interface CoordinatorDefinition extends grpc.ServiceDefinition {
   AllocID: MethodDefinition<_nokv_coordinator_v1_AllocIdRequest, _nokv_coordinator_v1_AllocIdResponse, _nokv_coordinator_v1_AllocIdRequest__Output, _nokv_coordinator_v1_AllocIdResponse__Output>
+  CallStream: MethodDefinition<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies, _nokv_common_v1_StreamedCalls__Output, _nokv_common_v1_StreamedReplies__Output>
   GetLease: MethodDefinition<_nokv_coordinator_v1_GetLeaseRequest, _nokv_coordinator_v1_GetLeaseResponse, _nokv_coordinator_v1_GetLeaseRequest__Output, _nokv_coordinator_v1_GetLeaseResponse__Output>
   GetMount: MethodDefinition<_nokv_coordinator_v1_GetMountRequest, _nokv_coordinator_v1_GetMountResponse, _nokv_coordinator_v1_GetMountRequest__Output, _nokv_coordinator_v1_GetMountResponse__Output>
   GetQuotaFence: MethodDefinition<_nokv_coordinator_v1_GetQuotaFenceRequest, _nokv_coordinator_v1_GetQuotaFenceResponse, _nokv_coordinator_v1_GetQuotaFenceRequest__Output, _nokv_coordinator_v1_GetQuotaFenceResponse__Output>

@@ -28,6 +28,8 @@ import type { ScanRequest as _nokv_kv_v1_ScanRequest, ScanRequest__Output as _no
 import type { ScanResponse as _nokv_kv_v1_ScanResponse, ScanResponse__Output as _nokv_kv_v1_ScanResponse__Output } from '../../../nokv/kv/v1/ScanResponse.js';
 import type { SplitRegionRequest as _nokv_kv_v1_SplitRegionRequest, SplitRegionRequest__Output as _nokv_kv_v1_SplitRegionRequest__Output } from '../../../nokv/kv/v1/SplitRegionRequest.js';
 import type { SplitRegionResponse as _nokv_kv_v1_SplitRegionResponse, SplitRegionResponse__Output as _nokv_kv_v1_SplitRegionResponse__Output } from '../../../nokv/kv/v1/SplitRegionResponse.js';
+import type { StreamedCalls as _nokv_common_v1_StreamedCalls, StreamedCalls__Output as _nokv_common_v1_StreamedCalls__Output } from '../../../nokv/common/v1/StreamedCalls.js';
+import type { StreamedReplies as _nokv_common_v1_StreamedReplies, StreamedReplies__Output as _nokv_common_v1_StreamedReplies__Output } from '../../../nokv/common/v1/StreamedReplies.js';
 import type { TxnHeartBeatRequest as _nokv_kv_v1_TxnHeartBeatRequest, TxnHeartBeatRequest__Output as _nokv_kv_v1_TxnHeartBeatRequest__Output } from '../../../nokv/kv/v1/TxnHeartBeatRequest.js';
 import type { TxnHeartBeatResponse as _nokv_kv_v1_TxnHeartBeatResponse, TxnHeartBeatResponse__Output as _nokv_kv_v1_TxnHeartBeatResponse__Output } from '../../../nokv/kv/v1/TxnHeartBeatResponse.js';
 import type { WatchAppliedRequest as _nokv_kv_v1_WatchAppliedRequest, WatchAppliedRequest__Output as _nokv_kv_v1_WatchAppliedRequest__Output } from '../../../nokv/kv/v1/WatchAppliedRequest.js';
@@ -66,6 +68,19 @@ export interface StoreKVClient extends grpc.Client {
   batchRollback(argument: _nokv_kv_v1_BatchRollbackRequest, metadata: grpc.Metadata, callback: grpc.requestCallback<_nokv_kv_v1_BatchRollbackResponse__Output>): grpc.ClientUnaryCall;
   batchRollback(argument: _nokv_kv_v1_BatchRollbackRequest, options: grpc.CallOptions, callback: grpc.requestCallback<_nokv_kv_v1_BatchRollbackResponse__Output>): grpc.ClientUnaryCall;
   batchRollback(argument: _nokv_kv_v1_BatchRollbackRequest, callback: grpc.requestCallback<_nokv_kv_v1_BatchRollbackResponse__Output>): grpc.ClientUnaryCall;
+  
+  /**
+   * The unary methods above as messages on one stream (nokv/common/v1/call_stream.proto): what a gateway or
+   * client that makes many calls uses instead of a call each. Needs the cluster token.
+   */
+  CallStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
+  CallStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
+  /**
+   * The unary methods above as messages on one stream (nokv/common/v1/call_stream.proto): what a gateway or
+   * client that makes many calls uses instead of a call each. Needs the cluster token.
+   */
+  callStream(metadata: grpc.Metadata, options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
+  callStream(options?: grpc.CallOptions): grpc.ClientDuplexStream<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies__Output>;
   
   /**
    * Status of a transaction from its primary key; may roll back an expired lock or push min_commit_ts.
@@ -269,6 +284,12 @@ export interface StoreKVHandlers extends grpc.UntypedServiceImplementation {
   BatchRollback: grpc.handleUnaryCall<_nokv_kv_v1_BatchRollbackRequest__Output, _nokv_kv_v1_BatchRollbackResponse>;
   
   /**
+   * The unary methods above as messages on one stream (nokv/common/v1/call_stream.proto): what a gateway or
+   * client that makes many calls uses instead of a call each. Needs the cluster token.
+   */
+  CallStream: grpc.handleBidiStreamingCall<_nokv_common_v1_StreamedCalls__Output, _nokv_common_v1_StreamedReplies>;
+  
+  /**
    * Status of a transaction from its primary key; may roll back an expired lock or push min_commit_ts.
    * Errors as Prewrite.
    */
@@ -337,6 +358,7 @@ export interface StoreKVHandlers extends grpc.UntypedServiceImplementation {
 export interface StoreKVDefinition extends grpc.ServiceDefinition {
   BatchGet: MethodDefinition<_nokv_kv_v1_BatchGetRequest, _nokv_kv_v1_BatchGetResponse, _nokv_kv_v1_BatchGetRequest__Output, _nokv_kv_v1_BatchGetResponse__Output>
   BatchRollback: MethodDefinition<_nokv_kv_v1_BatchRollbackRequest, _nokv_kv_v1_BatchRollbackResponse, _nokv_kv_v1_BatchRollbackRequest__Output, _nokv_kv_v1_BatchRollbackResponse__Output>
+  CallStream: MethodDefinition<_nokv_common_v1_StreamedCalls, _nokv_common_v1_StreamedReplies, _nokv_common_v1_StreamedCalls__Output, _nokv_common_v1_StreamedReplies__Output>
   CheckTxnStatus: MethodDefinition<_nokv_kv_v1_CheckTxnStatusRequest, _nokv_kv_v1_CheckTxnStatusResponse, _nokv_kv_v1_CheckTxnStatusRequest__Output, _nokv_kv_v1_CheckTxnStatusResponse__Output>
   Commit: MethodDefinition<_nokv_kv_v1_CommitRequest, _nokv_kv_v1_CommitResponse, _nokv_kv_v1_CommitRequest__Output, _nokv_kv_v1_CommitResponse__Output>
   Get: MethodDefinition<_nokv_kv_v1_GetRequest, _nokv_kv_v1_GetResponse, _nokv_kv_v1_GetRequest__Output, _nokv_kv_v1_GetResponse__Output>
