@@ -4,16 +4,24 @@
 // 2. load during splits vs steady state, in one run: PHASE_MS of one-key transactions inserting new keys (regions
 //    split under the load), then, once splits have settled, PHASE_MS overwriting those keys (no split: key count
 //    and sizes stay), same clients; throughput and p99 of each and their ratio. The phases differ in region
-//    count too (the steady phase runs on the split key space), which the printed region counts show.
+//    count too (the steady phase runs on the split key space), which the printed region counts show;
+// 3. replica repair, on a second cluster of four stores (schedule.store_down_ms REPAIR_DOWN_MS, four regions of
+//    three replicas, a key per region written first): time from SIGKILL of store 2 until every region is back on
+//    three replicas on live stores at the rooted epoch, and until the first peer change was rooted (at least
+//    store_down_ms plus a heartbeat: the rest is add learner, snapshot install, promote, remove, each one or two
+//    heartbeat periods). ELASTIC_ONLY=repair runs this part alone; ELASTIC_ONLY=split the first two.
 import { loadavg } from 'node:os';
 import { connectStoreClient } from '../src/store/client/connect.js';
-import { clusterDown, clusterUp, debugVars, nokv, type DrillCluster } from '../test/fixtures/coordinator-drills.js';
+import { clusterCmd, clusterDown, clusterUp, debugVars, nokv, type DrillCluster } from '../test/fixtures/coordinator-drills.js';
 import { sleep, waitFor } from '../test/support/env.js';
 import { percentile } from './stats.js';
+import { notRepaired, rootedSnapshot } from '../test/fixtures/replica-repair.js';
 
 const SPLIT_KEYS = Number(process.env.ELASTIC_SPLIT_KEYS ?? 16);
 const PHASE_MS = Number(process.env.ELASTIC_PHASE_MS ?? 15_000);
 const CLIENTS = 4;
+const REPAIR_DOWN_MS = Number(process.env.ELASTIC_REPAIR_DOWN_MS ?? 3_000);
+const ONLY = process.env.ELASTIC_ONLY ?? '';
 
 async function leaders(c: DrillCluster): Promise<number[][]> {
   return Promise.all(
@@ -91,4 +99,46 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+async function repair(): Promise<void> {
+  const dead = 2;
+  const c = await clusterUp(undefined, { extraStores: 1, schedule: { store_down_ms: REPAIR_DOWN_MS } });
+  const client = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token: c.token });
+  try {
+    for (const k of ['f', 's']) await client.onRegion(Buffer.from(k), 'SplitRegion', () => ({ split_key: Buffer.from(k), new_region_id: 0 }));
+    for (const k of ['b', 'h', 'p', 'x']) {
+      const txn = await client.begin();
+      txn.put(Buffer.from(k), Buffer.from('v'));
+      await txn.commit();
+    }
+    const snap = await waitFor('four running regions', async () => {
+      const s = await rootedSnapshot(c);
+      return s.regions.length === 4 && s.regions.every((r: any) => r.state === 'running') ? s : null;
+    }, 30_000, 100);
+    const affected = snap.regions.filter((r: any) => r.peers.some((p: any) => p.store_id === dead)).length;
+    const load0 = loadavg()[0]!;
+    const t0 = Date.now();
+    await clusterCmd(c, 'kill', `store-${dead}`);
+    let firstPlanMs = 0;
+    await waitFor('every region on three live replicas', async () => {
+      const s = await rootedSnapshot(c);
+      if (!firstPlanMs && ((s.pending_peer_changes ?? []).length > 0 || s.regions.some((r: any) => r.epoch.conf_version > 1))) firstPlanMs = Date.now() - t0;
+      return (await notRepaired(c, s, dead)) === '' || null;
+    }, 120_000, 100);
+    const repairedMs = Date.now() - t0;
+    process.stdout.write(
+      [
+        `replica repair: 4 stores, ${affected} regions with a peer on the killed store, store_down_ms ${REPAIR_DOWN_MS}; load average ${load0.toFixed(1)} at the kill, ${loadavg()[0]!.toFixed(1)} after`,
+        `| store kill → first peer change rooted | store kill → every region on 3 live replicas | after store_down_ms |`,
+        '|---|---|---|',
+        `| ${firstPlanMs} ms | ${repairedMs} ms | ${repairedMs - REPAIR_DOWN_MS} ms |`,
+        '',
+      ].join('\n'),
+    );
+  } finally {
+    client.close();
+    await clusterDown(c);
+  }
+}
+
+if (ONLY !== 'repair') await main();
+if (ONLY !== 'split') await repair();

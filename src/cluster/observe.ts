@@ -17,7 +17,16 @@ export interface RoleSample {
   /** One line for the ROLE STATE column. */
   state: string;
   metaRoot?: { isLeader: boolean; term: number; leaderId: number; commit: number; holder: string; era: number; handover: string };
-  coordinator?: { id: string; active: boolean; holder: string; era: number; pendingTransfers: number };
+  coordinator?: {
+    id: string;
+    active: boolean;
+    holder: string;
+    era: number;
+    pendingTransfers: number;
+    /** Replica repair: rooted peer changes still open, and the stores it counts as down (as of its last plan). */
+    pendingPeerChanges: Array<{ region_id: number; kind: string; store_id: number }>;
+    downStores: number[];
+  };
   store?: { storeId: number; regions: Array<{ id: number; role: string; term: number }> };
   fsmeta?: { ops: number };
   /** Calls served so far (all gRPC methods), for request rates. */
@@ -34,6 +43,10 @@ export interface ClusterView {
   leadersPerStore: Array<{ store: string; leaders: number }>;
   /** Leader transfers the active coordinator has in flight (undefined: no active coordinator sampled). */
   pendingTransfers?: number;
+  /** Store name → regions it hosts (every store sampled). */
+  regionsPerStore: Array<{ store: string; regions: number }>;
+  /** Replica repair's open peer changes and down stores, from the active coordinator (undefined: none sampled). */
+  repair?: { pending: Array<{ region_id: number; kind: string; store_id: number }>; down: number[] };
 }
 
 type Vars = Record<string, any>;
@@ -62,9 +75,15 @@ export function summarise(p: Pick<RoleProcess, 'name' | 'role'>, vars: Vars | un
   const c = vars.nokv_coordinator;
   if (c?.lease) {
     const pendingTransfers = Array.isArray(c.scheduler?.pending_transfers) ? c.scheduler.pending_transfers.length : 0;
-    s.coordinator = { id: String(c.coordinator_id), active: Boolean(c.lease.held_by_self), holder: String(c.lease.holder_id ?? ''), era: Number(c.lease.era), pendingTransfers };
-    // The active coordinator schedules: it names the leader transfers it has in flight.
-    s.state = `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}${c.lease.held_by_self ? ` transfers=${pendingTransfers}${gcOf(c.gc)}` : ''}`;
+    const repair = c.scheduler?.repair;
+    const pendingPeerChanges = Array.isArray(repair?.pending_peer_changes)
+      ? repair.pending_peer_changes.map((p: Vars) => ({ region_id: Number(p.region_id), kind: String(p.kind), store_id: Number(p.store_id) }))
+      : [];
+    const downStores = Array.isArray(repair?.down_stores) ? repair.down_stores.map(Number) : [];
+    s.coordinator = { id: String(c.coordinator_id), active: Boolean(c.lease.held_by_self), holder: String(c.lease.holder_id ?? ''), era: Number(c.lease.era), pendingTransfers, pendingPeerChanges, downStores };
+    // The active coordinator schedules: it names the leader transfers and peer changes it has in flight.
+    const scheduling = ` transfers=${pendingTransfers}${pendingPeerChanges.length > 0 ? ` peer-changes=${pendingPeerChanges.length}` : ''}${downStores.length > 0 ? ` down-stores=[${downStores.join(',')}]` : ''}`;
+    s.state = `${c.lease.held_by_self ? 'ACTIVE' : 'standby'} holder=${c.lease.holder_id || '-'} era=${c.lease.era}${c.lease.held_by_self ? `${scheduling}${gcOf(c.gc)}` : ''}`;
   }
   const st = vars.nokv_store;
   if (Array.isArray(st?.regions)) {
@@ -108,7 +127,7 @@ function raftRestarts(n: unknown): string {
 
 /** The cluster as the samples show it: the leader with the highest term, rooted tenure, each region's leader. */
 export function clusterView(atMs: number, roles: RoleSample[]): ClusterView {
-  const view: ClusterView = { atMs, roles, regions: [], leadersPerStore: [] };
+  const view: ClusterView = { atMs, roles, regions: [], leadersPerStore: [], regionsPerStore: [] };
   let best: RoleSample | undefined;
   for (const r of roles) if (r.metaRoot?.isLeader && (!best || r.metaRoot.term > best.metaRoot!.term)) best = r;
   if (best) {
@@ -130,8 +149,12 @@ export function clusterView(atMs: number, roles: RoleSample[]): ClusterView {
   }
   view.regions = [...regions.values()].sort((a, b) => a.id - b.id);
   view.leadersPerStore = roles.filter((r) => r.role === 'store' && r.store).map((r) => ({ store: r.name, leaders: view.regions.filter((g) => g.leader === r.name).length }));
+  view.regionsPerStore = roles.filter((r) => r.role === 'store' && r.store).map((r) => ({ store: r.name, regions: r.store!.regions.length }));
   const active = roles.find((r) => r.coordinator?.active);
-  if (active) view.pendingTransfers = active.coordinator!.pendingTransfers;
+  if (active) {
+    view.pendingTransfers = active.coordinator!.pendingTransfers;
+    view.repair = { pending: active.coordinator!.pendingPeerChanges, down: active.coordinator!.downStores };
+  }
   return view;
 }
 

@@ -22,7 +22,13 @@ export function summaryLine(view: ClusterView | undefined): string {
   const regions = view.regions.map((g) => `${g.id}: ${g.leader ?? 'no leader'}`).join(', ');
   const leaders = view.leadersPerStore.length > 0 ? ` · leaders per store ${view.leadersPerStore.map((l) => `${l.store}=${l.leaders}`).join(' ')}` : '';
   const transfers = view.pendingTransfers !== undefined ? ` · leader transfers in flight ${view.pendingTransfers}` : '';
-  return `meta-root leader ${leader} · lease holder ${lease} · ${view.regions.length} regions${regions ? ` (${regions})` : ''}${leaders}${transfers}\n`;
+  // A manager of an older build serves a view without these: say nothing rather than fail the status.
+  const perStore = view.regionsPerStore ?? [];
+  const hosted = perStore.length > 0 ? ` · regions per store ${perStore.map((r) => `${r.store}=${r.regions}`).join(' ')}` : '';
+  const repair = view.repair
+    ? ` · peer changes in flight ${view.repair.pending.length}${view.repair.pending.map((p) => ` (region ${p.region_id}: ${p.kind} store-${p.store_id})`).join('')}${view.repair.down.length > 0 ? ` · down stores ${view.repair.down.map((d) => `store-${d}`).join(' ')}` : ''}`
+    : '';
+  return `meta-root leader ${leader} · lease holder ${lease} · ${view.regions.length} regions${regions ? ` (${regions})` : ''}${leaders}${transfers}${hosted}${repair}\n`;
 }
 
 /**

@@ -54,6 +54,14 @@ export interface Topology {
   split?: SplitSettings;
   /** MVCC GC when the roles' flags do not set it (absent: the defaults; docs/store.md, MVCC garbage collection). */
   gc?: GcSettings;
+  /** The coordinators' scheduling when their flags do not set it (docs/coordinator.md, replica repair). */
+  schedule?: ScheduleSettings;
+}
+
+/** How the active coordinator schedules replicas. */
+export interface ScheduleSettings {
+  /** A store silent this long has its replicas replaced on other stores. */
+  store_down_ms?: number;
 }
 
 /** How long old versions stay readable (the coordinator's safe point) and how often a store collects. */
@@ -165,6 +173,13 @@ export function validateTopology(t: Topology): Topology {
       if (!Number.isSafeInteger(v) || (v as number) < 100) fail(`gc.${k} must be an integer of at least 100`);
     }
   }
+  if (t.schedule !== undefined) {
+    if (t.schedule === null || typeof t.schedule !== 'object' || Array.isArray(t.schedule)) fail('schedule must be an object {store_down_ms}');
+    for (const [k, v] of Object.entries(t.schedule)) {
+      if (k !== 'store_down_ms') fail(`schedule.${k}: unknown field (store_down_ms)`);
+      if (!Number.isSafeInteger(v) || (v as number) < 100) fail(`schedule.${k} must be an integer of at least 100`);
+    }
+  }
   if (t.workers !== undefined) {
     if (t.workers === null || typeof t.workers !== 'object' || Array.isArray(t.workers)) fail('workers must be an object of role → count or "auto"');
     for (const [role, v] of Object.entries(t.workers)) {
@@ -182,7 +197,7 @@ export function validateTopology(t: Topology): Topology {
 export function resolveTopology(partial: unknown): Topology {
   if (partial === null || typeof partial !== 'object' || Array.isArray(partial)) fail('the file must hold a JSON object');
   const p = partial as Record<string, any>;
-  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr', 'workers', 'split', 'gc']);
+  const known = new Set(['meta_root', 'coordinators', 'stores', 'fsmeta', 'lease', 'dashboard_addr', 'workers', 'split', 'gc', 'schedule']);
   for (const k of Object.keys(p)) if (!known.has(k)) fail(`unknown field "${k}"`);
   const d = defaultTopology();
   const t: Topology = {
@@ -195,6 +210,7 @@ export function resolveTopology(partial: unknown): Topology {
     ...(p.workers !== undefined ? { workers: p.workers } : {}),
     ...(p.split !== undefined ? { split: p.split } : {}),
     ...(p.gc !== undefined ? { gc: p.gc } : {}),
+    ...(p.schedule !== undefined ? { schedule: p.schedule } : {}),
   };
   for (const list of ['coordinators', 'stores', 'fsmeta'] as const) if (!Array.isArray(t[list])) fail(`${list} must be an array`);
   if (!Array.isArray(t.meta_root.peers)) fail('meta_root.peers must be an array');

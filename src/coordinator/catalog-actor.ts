@@ -10,6 +10,8 @@ import { FailedPreconditionError } from './errors.js';
 import { StoreRegistry, routeKey, type RegionLeader, type StoreHeartbeat, type StoreInfo } from './catalog.js';
 import { GcSafePointTracker, type GcSafePointView } from './gc-safe-point.js';
 import { LeaderBalancer, SCHEDULE_LIVE_WITHIN_MS, type TransferLeaderOp } from './scheduler.js';
+import { DEFAULT_STORE_DOWN_MS, ReplicaRepairer, peerHintsFor, type PeerHint, type RepairView } from './repair.js';
+import type { RootEvent } from '../metaroot/state/index.js';
 import { VIEW_ASK_TIMEOUT_MS, type RootedNotice, type ViewMsg } from './root-view.js';
 
 /** The actor's name in logs, in the supervisor and on /debug/vars. */
@@ -34,11 +36,12 @@ export type CatalogMsg =
   /** Ask → StoreInfo[]. */
   | { t: 'stores'; includeRetired: boolean; nowMs: number }
   /**
-   * Ask → TransferLeaderOp[]: plans leader transfers over the whole cluster and answers the ones `storeId`
-   * should run. Sent only by the active coordinator's front (a standby never plans).
+   * Ask → Schedule: plans leader transfers and replica repair over the whole cluster and answers the operations
+   * `storeId` should run, with the rooted events repair wants appended. Sent only by the active coordinator's
+   * front (a standby never plans).
    */
   | { t: 'schedule'; storeId: number; nowMs: number }
-  /** Ask → the balancer's view (leaders per store, transfers in flight). */
+  /** Ask → SchedulerView: the balancer's view (leaders per store, transfers in flight) and replica repair's. */
   | { t: 'scheduler' }
   /**
    * Ask → the MVCC GC safe point to publish (decimal; '0' while some joined store has not reported): from
@@ -51,14 +54,32 @@ export type CatalogMsg =
 
 type Ctx = ActorContext<CatalogMsg>;
 
+/** What one heartbeat's scheduling produced. */
+export interface Schedule {
+  transfers: TransferLeaderOp[];
+  peers: PeerHint[];
+  /** Rooted events of replica repair (plans, finishes, cancellations), appended by the front one by one. */
+  append: RootEvent[];
+}
+
+export type SchedulerView = ReturnType<LeaderBalancer['view']> & { repair: RepairView };
+
+export interface CatalogOptions {
+  /** A store silent this long has its replicas replaced (default DEFAULT_STORE_DOWN_MS). */
+  storeDownMs?: number;
+}
+
 export class CatalogActor implements Behaviour<CatalogMsg> {
   private readonly registry = new StoreRegistry();
   private readonly balancer = new LeaderBalancer();
+  private readonly repairer: ReplicaRepairer;
   private readonly gc = new GcSafePointTracker();
   private state: RootState | null = null;
   private self: ActorRef<CatalogMsg> | undefined;
 
-  constructor(private readonly d: { view: { readonly current: ActorRef<ViewMsg> | undefined } }) {}
+  constructor(private readonly d: { view: { readonly current: ActorRef<ViewMsg> | undefined } } & CatalogOptions) {
+    this.repairer = new ReplicaRepairer(d.storeDownMs ?? DEFAULT_STORE_DOWN_MS);
+  }
 
   async init(ctx: Ctx): Promise<void> {
     this.self = ctx.self;
@@ -97,17 +118,22 @@ export class CatalogActor implements Behaviour<CatalogMsg> {
         return ctx.reply(this.registry.list(this.rooted(), msg.includeRetired, msg.nowMs));
       case 'schedule': {
         const s = this.rooted();
-        const planned = this.balancer.plan({
-          regions: Object.values(s.regions),
-          leaders: this.registry.claims(),
-          live: this.registry.live(s, msg.nowMs, SCHEDULE_LIVE_WITHIN_MS),
+        const live = this.registry.live(s, msg.nowMs, SCHEDULE_LIVE_WITHIN_MS);
+        const planned = this.balancer.plan({ regions: Object.values(s.regions), leaders: this.registry.claims(), live, nowMs: msg.nowMs });
+        for (const op of planned) ctx.log.info({ region: op.region_id, from: op.from_store, to: op.to_store, term: op.term }, 'leader transfer planned');
+        const claims = this.registry.leaderClaims();
+        const append = this.repairer.plan({
+          state: s,
+          claims,
+          live,
+          silentMs: (id) => this.registry.silentMs(id, msg.nowMs),
+          storeDownMs: this.repairer.storeDownMs,
           nowMs: msg.nowMs,
         });
-        for (const op of planned) ctx.log.info({ region: op.region_id, from: op.from_store, to: op.to_store, term: op.term }, 'leader transfer planned');
-        return ctx.reply(this.balancer.hintsFor(msg.storeId) satisfies TransferLeaderOp[]);
+        return ctx.reply({ transfers: this.balancer.hintsFor(msg.storeId), peers: peerHintsFor(msg.storeId, s, claims), append } satisfies Schedule);
       }
       case 'scheduler':
-        return ctx.reply(this.balancer.view());
+        return ctx.reply({ ...this.balancer.view(), repair: this.repairer.view() } satisfies SchedulerView);
       case 'gcSafePoint': {
         const s = this.rooted();
         const sp = this.gc.next(
@@ -153,12 +179,13 @@ export class CatalogHandle {
   constructor(
     private readonly actors: ActorSystem,
     private readonly view: { readonly current: ActorRef<ViewMsg> | undefined },
+    private readonly options: CatalogOptions = {},
   ) {}
 
   childSpec(): ChildSpec {
     return actorChildSpec<CatalogMsg>(
       this.actors,
-      { name: CATALOG_ACTOR, thread: 0, behaviour: () => new CatalogActor({ view: this.view }) },
+      { name: CATALOG_ACTOR, thread: 0, behaviour: () => new CatalogActor({ view: this.view, ...this.options }) },
       {
         onStart: (ref) => {
           this.ref = ref;
@@ -192,11 +219,11 @@ export class CatalogHandle {
     return this.ask({ t: 'stores', includeRetired, nowMs });
   }
 
-  schedule(storeId: number, nowMs: number): Promise<TransferLeaderOp[]> {
+  schedule(storeId: number, nowMs: number): Promise<Schedule> {
     return this.ask({ t: 'schedule', storeId, nowMs });
   }
 
-  scheduler(): Promise<ReturnType<LeaderBalancer['view']>> {
+  scheduler(): Promise<SchedulerView> {
     return this.ask({ t: 'scheduler' });
   }
 

@@ -63,6 +63,8 @@ export interface StoreInfo {
 
 export class StoreRegistry {
   private readonly beats = new Map<number, { hb: StoreHeartbeat; atMs: number }>();
+  /** When this registry heard its first heartbeat: a store never heard from has been silent since then. */
+  private listeningSinceMs: number | undefined;
   /** Region id → the claim with the highest term (ties: the latest heartbeat). */
   private readonly leaders = new Map<number, LeaderClaim & { store_id: number }>();
 
@@ -74,6 +76,7 @@ export class StoreRegistry {
       throw new FailedPreconditionError(`more than ${MAX_TRACKED_STORES} stores`);
     }
     this.beats.set(hb.store_id, { hb, atMs: nowMs });
+    this.listeningSinceMs ??= nowMs;
     const claims = hb.leader_claims?.length
       ? hb.leader_claims
       : hb.leader_region_ids.map((region_id) => ({ region_id, term: 0, epoch_version: 0, conf_version: 0 }));
@@ -102,6 +105,21 @@ export class StoreRegistry {
   /** Region id → its freshest leader claim (the scheduler's input). */
   claims(): ReadonlyMap<number, { store_id: number; term: number }> {
     return this.leaders;
+  }
+
+  /** Region id → its freshest leader claim with the epoch it was made at (replica repair's input). */
+  leaderClaims(): ReadonlyMap<number, LeaderClaim & { store_id: number }> {
+    return this.leaders;
+  }
+
+  /**
+   * How long `storeId` has been silent: since its last heartbeat here, else since this registry heard its first
+   * heartbeat from anyone (a coordinator that just started or took over does not call a store it never heard
+   * from dead at once; it waits the full down time too). 0 before any heartbeat.
+   */
+  silentMs(storeId: number, nowMs: number): number {
+    const at = this.beats.get(storeId)?.atMs ?? this.listeningSinceMs ?? nowMs;
+    return Math.max(0, nowMs - at);
   }
 
   /** Every joined, not retired store: whether it reported to this coordinator, and its oldest lock (GC input). */

@@ -23,6 +23,7 @@ import { LEASE_RESTART_INTENSITY, LEASE_RESTART_PERIOD_MS, LeaseHolder } from '.
 import { RootViewHandle } from './root-view.js';
 import { CatalogHandle } from './catalog-actor.js';
 import { DEFAULT_GC_LIFETIME_MS } from './gc-safe-point.js';
+import { DEFAULT_STORE_DOWN_MS } from './repair.js';
 import { COORDINATOR_SERVICE, coordinatorHandlers, coordinatorProto } from './service.js';
 
 /** A peer coordinator gets this long to take over a sealed era during a planned handover. */
@@ -41,6 +42,8 @@ export interface CoordinatorSettings {
   workers: number;
   /** How far the MVCC GC safe point stays behind now (gc-safe-point.ts). */
   gcLifetimeMs: number;
+  /** A store silent this long has its replicas replaced (repair.ts). */
+  storeDownMs: number;
 }
 
 export const coordinatorRoleFlags: FlagSpecs = {
@@ -53,6 +56,11 @@ export const coordinatorRoleFlags: FlagSpecs = {
   'lease-ttl': { type: 'duration', help: 'tenure length (default: topology lease.ttl_ms)', min: 200 },
   'lease-renew-before': { type: 'duration', help: 'renew this long before expiry (default: topology lease.renew_before_ms)', min: 1 },
   'gc-life-time': { type: 'duration', help: `how long old MVCC versions stay readable (default: topology gc.life_time_ms, else ${DEFAULT_GC_LIFETIME_MS / 60_000} min)`, min: 100 },
+  'store-down': {
+    type: 'duration',
+    help: `a store silent this long has its replicas replaced on other stores (default: topology schedule.store_down_ms, else ${DEFAULT_STORE_DOWN_MS / 60_000} min)`,
+    min: 100,
+  },
   workers: workersFlag,
   ...tlsFlags,
 };
@@ -83,6 +91,7 @@ export function coordinatorSettings(args: Parsed): CoordinatorSettings {
     peers,
     workers: workersOf(f.workers, { topology: topo, role: 'coordinator', addr }),
     gcLifetimeMs: (f['gc-life-time'] as number | undefined) ?? topo.gc?.life_time_ms ?? DEFAULT_GC_LIFETIME_MS,
+    storeDownMs: (f['store-down'] as number | undefined) ?? topo.schedule?.store_down_ms ?? DEFAULT_STORE_DOWN_MS,
   };
 }
 
@@ -160,7 +169,7 @@ export function coordinatorChildren(s: CoordinatorSettings, ctx: RoleContext) {
       }
     },
   });
-  const catalog = new CatalogHandle(ctx.actors, view);
+  const catalog = new CatalogHandle(ctx.actors, view, { storeDownMs: s.storeDownMs });
   ctx.expvar.publish('nokv_coordinator', expvarOf(s, view, holder, catalog, ctx));
   return [
     // First to start, last to stop: the meta-root clients every other child calls through.

@@ -26,6 +26,7 @@ import { actorTrace, type TraceContext } from '../actors/index.js';
 import { MAX_BATCH } from './allocator.js';
 import { mountsOf, quotasOf, type LeaderClaim, type RegionLeader } from './catalog.js';
 import type { CatalogHandle } from './catalog-actor.js';
+import type { PeerHint } from './repair.js';
 import { DEFAULT_GC_LIFETIME_MS } from './gc-safe-point.js';
 import type { LeaseHolder } from './holder.js';
 import type { RootPort } from './root-port.js';
@@ -81,6 +82,18 @@ function regionMsg(r: RegionDescriptor, leader: RegionLeader | null) {
   };
 }
 
+function peerHintMsg(h: PeerHint) {
+  const base = { region_id: h.region_id, epoch_version: h.epoch_version, conf_version: h.conf_version };
+  switch (h.kind) {
+    case 'add_peer':
+      return { ...base, add_peer: { store_id: h.store_id } };
+    case 'remove_peer':
+      return { ...base, remove_peer: { store_id: h.store_id } };
+    case 'create_peer':
+      return { ...base, create_peer: { start_key: Buffer.from(h.start_key), end_key: Buffer.from(h.end_key), peer_store_ids: h.peers } };
+  }
+}
+
 const mountMsg = (m: MountRecord) => ({ mount_id: m.mount_id, root_inode: m.root_inode, schema_version: m.schema_version, state: m.state });
 const subtreeMsg = (a: SubtreeAuthority) => ({
   subtree_id: a.subtree_id,
@@ -125,6 +138,20 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
     } catch (err) {
       d.logger.debug({ err }, 'no GC safe point for this heartbeat');
       return 0n;
+    }
+  };
+  /**
+   * Appends one replica-repair event on its own (a batch would fail whole on one refusal). Meta-root refuses a
+   * plan against a region that moved on or already has an open change, so a duplicate or a plan of a deposed
+   * coordinator is harmless; the planner tries again after REPAIR_APPEND_RETRY_MS.
+   */
+  const appendRepair = async (ev: RootEvent): Promise<void> => {
+    try {
+      const out = await d.root.append([ev]);
+      if (out.accepted) d.logger.info({ event: ev }, 'replica repair: rooted');
+      else d.logger.info({ event: ev, why: out.error?.message }, 'replica repair: meta-root refused');
+    } catch (err) {
+      d.logger.warn({ err, event: ev.kind }, 'replica repair: append failed');
     }
   };
   /** The trace a call hands to the holder actor; logged here so the request can be followed into the actor. */
@@ -187,13 +214,17 @@ export function coordinatorHandlers(d: ServiceDeps): grpc.UntypedServiceImplemen
       const st = await d.holder.status();
       const t = st.tenure;
       // Only the coordinator serving the live era schedules; a standby's reply carries no hints.
-      const ops = st.serving ? await d.catalog.schedule(storeId, d.clock.now()) : [];
-      const hints = ops.map((op) => ({
-        region_id: op.region_id,
-        epoch_version: op.epoch_version,
-        conf_version: op.conf_version,
-        transfer_leader: { to_store_id: op.to_store },
-      }));
+      const plan = st.serving ? await d.catalog.schedule(storeId, d.clock.now()) : { transfers: [], peers: [], append: [] };
+      for (const ev of plan.append) void appendRepair(ev);
+      const hints = [
+        ...plan.transfers.map((op) => ({
+          region_id: op.region_id,
+          epoch_version: op.epoch_version,
+          conf_version: op.conf_version,
+          transfer_leader: { to_store_id: op.to_store },
+        })),
+        ...plan.peers.map(peerHintMsg),
+      ];
       const gcSafePoint = st.serving ? await safePointNow() : 0n;
       return { accepted: true, holder_id: t.holder_id, era: t.era, hints, gc_safe_point: gcSafePoint.toString() };
     }),

@@ -14,7 +14,7 @@ import { runRoleProcess, type RoleContext } from '../roles/runtime.js';
 import { serviceChildSpec } from '../roles/service-child.js';
 import { openStorage } from '../storage/index.js';
 import { faultInjectorFromEnv, startGrpcServer } from '../transport/index.js';
-import { ControlPlane, type LocalView } from './control/plane.js';
+import { ControlPlane, type LocalView, type SchedulingHint } from './control/plane.js';
 import { registerFaultRoutes } from './faults-route.js';
 import { coordinatorPort, floorTsoSource } from './control/coordinator-port.js';
 import { StoreNode } from './server/node.js';
@@ -184,6 +184,19 @@ function localView(node: StoreNode | undefined): LocalView | undefined {
   };
 }
 
+/** One coordinator hint on the data plane: a leader transfer, or a step of replica repair. */
+function executeHint(node: StoreNode, h: SchedulingHint): boolean {
+  switch (h.kind) {
+    case 'transfer_leader':
+      return node.transferLeader(h.region_id, h.to_store_id, h.epoch_version);
+    case 'add_peer':
+    case 'remove_peer':
+      return node.changePeer(h.region_id, h.kind === 'add_peer' ? 'add' : 'remove', h.store_id, h.epoch_version);
+    case 'create_peer':
+      return node.createPeer({ id: h.region_id, start: h.start, end: h.end, epoch: { version: h.epoch_version, confVersion: h.conf_version }, peers: h.peers });
+  }
+}
+
 function optional<K extends string, V>(k: K, v: V | undefined): Partial<Record<K, V>> {
   return v === undefined ? {} : ({ [k]: v } as Record<K, V>);
 }
@@ -246,7 +259,7 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
         clock: ctx.clock,
         prng: defaultPrng(),
         logger: ctx.logger.child({ actor: 'control-plane' }),
-        execute: (h) => parts.node?.transferLeader(h.region_id, h.to_store_id, h.epoch_version) ?? false,
+        execute: (h) => (parts.node ? executeHint(parts.node, h) : false),
         onSafePoint: (sp) => gc.offer(sp),
       });
       const gc = new GcDriver({ checkIntervalMs: s.gc.checkIntervalMs, node: gcNode(parts), clock: ctx.clock, logger: ctx.logger.child({ actor: 'gc' }) });

@@ -4,6 +4,7 @@
 import { expect } from 'chai';
 import { clusterView, stateChanges, summarise, type RoleSample } from '../../src/cluster/observe.js';
 import { TailFilter } from '../../src/metaroot/config-cli.js';
+import { summaryLine } from '../../src/cluster/report.js';
 import type { RootEvent } from '../../src/metaroot/state/events.js';
 
 const meta = (n: number, leader: boolean, term: number, holder: string, era: number, handover = 'none') =>
@@ -39,6 +40,20 @@ describe('cluster observe: one human line per role-state change', () => {
     expect(gc({ safe_point: '0', advanced_ms: 0, held_by: '', waiting_for: [2, 3] })).to.equal('ACTIVE holder=coord-1 era=1 transfers=0 gc=waiting-for-stores:2,3');
     const st = summarise({ name: 'store-1', role: 'store' }, { nokv_store: { store_id: 1, regions: [{ id: 1, role: 'leader', term: 2 }], percolator: { gc_writes_removed: 28 } } });
     expect(st.state).to.equal('regions=1 leading=[1] gc-removed=28');
+  });
+
+  it('replica repair: the active coordinator\'s row and the summary show open peer changes, down stores and regions per store', () => {
+    const c = summarise({ name: 'coordinator-1', role: 'coordinator' }, {
+      nokv_coordinator: {
+        coordinator_id: 'coord-1',
+        lease: { held_by_self: true, holder_id: 'coord-1', era: 3 },
+        scheduler: { pending_transfers: [], repair: { down_stores: [2], pending_peer_changes: [{ region_id: 5, kind: 'add', store_id: 4, conf_version: 2 }] } },
+      },
+    });
+    expect(c.state).to.equal('ACTIVE holder=coord-1 era=3 transfers=0 peer-changes=1 down-stores=[2]');
+    const v = view(0, [meta(1, true, 2, 'coord-1', 3), c, store(1, [[5, 'leader', 2], [6, 'follower', 2]]), store(4, [[5, 'learner', 2]])]);
+    expect(v.regionsPerStore).to.deep.equal([{ store: 'store-1', regions: 2 }, { store: 'store-4', regions: 1 }]);
+    expect(summaryLine(v)).to.match(/regions per store store-1=2 store-4=1 · peer changes in flight 1 \(region 5: add store-4\) · down stores store-2\n$/);
   });
 
   it('names the new raft leader with its term, the new holder with its era, handover phases and processes going down', () => {

@@ -171,7 +171,7 @@ describe('store control plane: scheduling hints', () => {
     const hint = (region: number, to: number): SchedulingHint => ({ kind: 'transfer_leader', region_id: region, epoch_version: 1, conf_version: 1, to_store_id: to });
     replies.push({ era: 3, hints: [hint(1, 2), hint(2, 3)] });
     expect(await p.step()).to.equal(true);
-    expect(ran.map((h) => [h.region_id, h.to_store_id])).to.deep.equal([[1, 2], [2, 3]]);
+    expect(ran.map((h) => [h.region_id, h.kind === 'transfer_leader' ? h.to_store_id : 0])).to.deep.equal([[1, 2], [2, 3]]);
     expect(p.stats).to.include({ hints_received: 2, hints_executed: 1, hints_stale_era: 0 });
     replies.push({ era: 2, hints: [hint(1, 3)] }); // a deposed holder still talking
     await p.step();
@@ -224,6 +224,21 @@ describe('store control plane: scheduling hints', () => {
       ]),
     ).to.deep.equal([{ kind: 'transfer_leader', region_id: 7, epoch_version: 2, conf_version: 1, to_store_id: 3 }]);
     expect(hintsOf(undefined)).to.deep.equal([]);
+  });
+
+  it('reads replica repair hints: add_peer and remove_peer for the leader, create_peer with the range and voters', () => {
+    expect(
+      hintsOf([
+        { region_id: '3', epoch_version: '2', conf_version: '4', add_peer: { store_id: '4' } },
+        { region_id: '3', epoch_version: '2', conf_version: '5', remove_peer: { store_id: '2' } },
+        { region_id: '3', epoch_version: '2', conf_version: '4', create_peer: { start_key: Buffer.from('a'), end_key: Buffer.alloc(0), peer_store_ids: ['1', '2', '3'] } },
+        { region_id: '3', create_peer: { start_key: Buffer.from('a'), peer_store_ids: [] } },
+      ]),
+    ).to.deep.equal([
+      { kind: 'add_peer', region_id: 3, epoch_version: 2, conf_version: 4, store_id: 4 },
+      { kind: 'remove_peer', region_id: 3, epoch_version: 2, conf_version: 5, store_id: 2 },
+      { kind: 'create_peer', region_id: 3, epoch_version: 2, conf_version: 4, start: Buffer.from('a'), end: Buffer.alloc(0), peers: [1, 2, 3] },
+    ]);
   });
 });
 

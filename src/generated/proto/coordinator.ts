@@ -6,9 +6,11 @@ import type { StreamedCall as _nokv_common_v1_StreamedCall, StreamedCall__Output
 import type { StreamedCalls as _nokv_common_v1_StreamedCalls, StreamedCalls__Output as _nokv_common_v1_StreamedCalls__Output } from './nokv/common/v1/StreamedCalls.js';
 import type { StreamedReplies as _nokv_common_v1_StreamedReplies, StreamedReplies__Output as _nokv_common_v1_StreamedReplies__Output } from './nokv/common/v1/StreamedReplies.js';
 import type { StreamedReply as _nokv_common_v1_StreamedReply, StreamedReply__Output as _nokv_common_v1_StreamedReply__Output } from './nokv/common/v1/StreamedReply.js';
+import type { AddPeer as _nokv_coordinator_v1_AddPeer, AddPeer__Output as _nokv_coordinator_v1_AddPeer__Output } from './nokv/coordinator/v1/AddPeer.js';
 import type { AllocIdRequest as _nokv_coordinator_v1_AllocIdRequest, AllocIdRequest__Output as _nokv_coordinator_v1_AllocIdRequest__Output } from './nokv/coordinator/v1/AllocIdRequest.js';
 import type { AllocIdResponse as _nokv_coordinator_v1_AllocIdResponse, AllocIdResponse__Output as _nokv_coordinator_v1_AllocIdResponse__Output } from './nokv/coordinator/v1/AllocIdResponse.js';
 import type { CoordinatorClient as _nokv_coordinator_v1_CoordinatorClient, CoordinatorDefinition as _nokv_coordinator_v1_CoordinatorDefinition } from './nokv/coordinator/v1/Coordinator.js';
+import type { CreatePeer as _nokv_coordinator_v1_CreatePeer, CreatePeer__Output as _nokv_coordinator_v1_CreatePeer__Output } from './nokv/coordinator/v1/CreatePeer.js';
 import type { GetLeaseRequest as _nokv_coordinator_v1_GetLeaseRequest, GetLeaseRequest__Output as _nokv_coordinator_v1_GetLeaseRequest__Output } from './nokv/coordinator/v1/GetLeaseRequest.js';
 import type { GetLeaseResponse as _nokv_coordinator_v1_GetLeaseResponse, GetLeaseResponse__Output as _nokv_coordinator_v1_GetLeaseResponse__Output } from './nokv/coordinator/v1/GetLeaseResponse.js';
 import type { GetMountRequest as _nokv_coordinator_v1_GetMountRequest, GetMountRequest__Output as _nokv_coordinator_v1_GetMountRequest__Output } from './nokv/coordinator/v1/GetMountRequest.js';
@@ -40,6 +42,7 @@ import type { Region as _nokv_coordinator_v1_Region, Region__Output as _nokv_coo
 import type { RegionPeer as _nokv_coordinator_v1_RegionPeer, RegionPeer__Output as _nokv_coordinator_v1_RegionPeer__Output } from './nokv/coordinator/v1/RegionPeer.js';
 import type { RegisterMountRequest as _nokv_coordinator_v1_RegisterMountRequest, RegisterMountRequest__Output as _nokv_coordinator_v1_RegisterMountRequest__Output } from './nokv/coordinator/v1/RegisterMountRequest.js';
 import type { RegisterMountResponse as _nokv_coordinator_v1_RegisterMountResponse, RegisterMountResponse__Output as _nokv_coordinator_v1_RegisterMountResponse__Output } from './nokv/coordinator/v1/RegisterMountResponse.js';
+import type { RemovePeer as _nokv_coordinator_v1_RemovePeer, RemovePeer__Output as _nokv_coordinator_v1_RemovePeer__Output } from './nokv/coordinator/v1/RemovePeer.js';
 import type { RetireMountRequest as _nokv_coordinator_v1_RetireMountRequest, RetireMountRequest__Output as _nokv_coordinator_v1_RetireMountRequest__Output } from './nokv/coordinator/v1/RetireMountRequest.js';
 import type { RetireMountResponse as _nokv_coordinator_v1_RetireMountResponse, RetireMountResponse__Output as _nokv_coordinator_v1_RetireMountResponse__Output } from './nokv/coordinator/v1/RetireMountResponse.js';
 import type { SchedulingHint as _nokv_coordinator_v1_SchedulingHint, SchedulingHint__Output as _nokv_coordinator_v1_SchedulingHint__Output } from './nokv/coordinator/v1/SchedulingHint.js';
@@ -140,6 +143,7 @@ export interface ProtoGrpcType {
     }
     coordinator: {
       v1: {
+        AddPeer: MessageTypeDefinition<_nokv_coordinator_v1_AddPeer, _nokv_coordinator_v1_AddPeer__Output>
         AllocIdRequest: MessageTypeDefinition<_nokv_coordinator_v1_AllocIdRequest, _nokv_coordinator_v1_AllocIdRequest__Output>
         AllocIdResponse: MessageTypeDefinition<_nokv_coordinator_v1_AllocIdResponse, _nokv_coordinator_v1_AllocIdResponse__Output>
         /**
@@ -147,6 +151,7 @@ export interface ProtoGrpcType {
          * ListQuotaFences, GetSubtreeAuthority, ListSubtreeAuthorities, GetLease; everything else needs the cluster token.
          */
         Coordinator: SubtypeConstructor<typeof grpc.Client, _nokv_coordinator_v1_CoordinatorClient> & { service: _nokv_coordinator_v1_CoordinatorDefinition }
+        CreatePeer: MessageTypeDefinition<_nokv_coordinator_v1_CreatePeer, _nokv_coordinator_v1_CreatePeer__Output>
         GetLeaseRequest: MessageTypeDefinition<_nokv_coordinator_v1_GetLeaseRequest, _nokv_coordinator_v1_GetLeaseRequest__Output>
         GetLeaseResponse: MessageTypeDefinition<_nokv_coordinator_v1_GetLeaseResponse, _nokv_coordinator_v1_GetLeaseResponse__Output>
         GetMountRequest: MessageTypeDefinition<_nokv_coordinator_v1_GetMountRequest, _nokv_coordinator_v1_GetMountRequest__Output>
@@ -178,6 +183,7 @@ export interface ProtoGrpcType {
         RegionPeer: MessageTypeDefinition<_nokv_coordinator_v1_RegionPeer, _nokv_coordinator_v1_RegionPeer__Output>
         RegisterMountRequest: MessageTypeDefinition<_nokv_coordinator_v1_RegisterMountRequest, _nokv_coordinator_v1_RegisterMountRequest__Output>
         RegisterMountResponse: MessageTypeDefinition<_nokv_coordinator_v1_RegisterMountResponse, _nokv_coordinator_v1_RegisterMountResponse__Output>
+        RemovePeer: MessageTypeDefinition<_nokv_coordinator_v1_RemovePeer, _nokv_coordinator_v1_RemovePeer__Output>
         RetireMountRequest: MessageTypeDefinition<_nokv_coordinator_v1_RetireMountRequest, _nokv_coordinator_v1_RetireMountRequest__Output>
         RetireMountResponse: MessageTypeDefinition<_nokv_coordinator_v1_RetireMountResponse, _nokv_coordinator_v1_RetireMountResponse__Output>
         SchedulingHint: MessageTypeDefinition<_nokv_coordinator_v1_SchedulingHint, _nokv_coordinator_v1_SchedulingHint__Output>

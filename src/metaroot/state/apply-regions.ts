@@ -226,7 +226,9 @@ export function applyPeerAdditionPlanned(d: Draft, ev: PeerAdditionPlanned): voi
     refuse(`region ${r.region_id} already has a peer on store ${ev.peer.store_id} or with id ${ev.peer.peer_id}`, { region_id: r.region_id });
   }
   if (r.peers.length >= MAX_PEERS) refuse(`region ${r.region_id} has the maximum of ${MAX_PEERS} peers`, { region_id: r.region_id });
-  const peers = [...r.peers, { store_id: ev.peer.store_id, peer_id: ev.peer.peer_id }];
+  // Sorted by store id, as stores publish their descriptors: the store's republish of the finished change then
+  // matches the target exactly instead of looking like a different peer set at the same epoch.
+  const peers = [...r.peers, { store_id: ev.peer.store_id, peer_id: ev.peer.peer_id }].sort((a, b) => a.store_id - b.store_id);
   planPeerChange(d, r, 'add', ev.peer, peers);
 }
 

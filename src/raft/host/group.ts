@@ -63,8 +63,8 @@ export interface RaftGroupOptions<R> {
   compactionSlackEntries?: number;
   /** Called (once per change) with the new leader id (0 = unknown) and term. */
   onLeaderChange?: (leaderId: number, term: number) => void;
-  /** Called after a ConfChange entry applied, with the configuration now in force. */
-  onConfChange?: (conf: ConfState, cc: ConfChange) => void;
+  /** Called after a ConfChange entry applied, with the configuration now in force and the entry's index. */
+  onConfChange?: (conf: ConfState, cc: ConfChange, index: number) => void;
   /** Called once if the group stops after a failure (storage, state machine); callers get RaftGroupFailedError. */
   onFailed?: (err: RaftGroupFailedError) => void;
   /** Leader sends appends while persisting the same entries (default true); see the header for why it is safe. */
@@ -568,7 +568,7 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     const cc = decodeConfChange(e.data);
     const conf = this.core.applyConfChange(cc);
     await this.opts.store.persist(this.opts.groupId, { conf });
-    this.opts.onConfChange?.(conf, cc);
+    this.opts.onConfChange?.(conf, cc, e.index);
     this.finishApply(e, undefined);
   }
 

@@ -244,6 +244,11 @@ export class StoreClient {
         this.routes.setLeader(d.id, leader);
         return 'now';
       }
+      if (leader && !d.peers.includes(leader)) {
+        // The leader is a peer this route does not list: the region's membership changed (replica repair).
+        this.routes.drop(d.id);
+        return 'now';
+      }
       this.routes.rotate(d);
       return 'backoff';
     }

@@ -24,7 +24,8 @@ export class RouteCache {
 
   insert(d: RegionDescriptor, leader?: number): void {
     const current = this.regions.find((r) => r.id === d.id);
-    if (current && current.epoch.version > d.epoch.version) return; // never go back to an older epoch
+    // Never go back to an older epoch: not to an older range, nor to an older peer set of the same range.
+    if (current && (current.epoch.version > d.epoch.version || (current.epoch.version === d.epoch.version && current.epoch.confVersion > d.epoch.confVersion))) return;
     this.regions = this.regions.filter((r) => r.id !== d.id && !containsKeyRange(r, d));
     this.regions.push(d);
     this.regions.sort((a, b) => compareBytes(a.start, b.start));

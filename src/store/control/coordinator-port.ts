@@ -78,15 +78,24 @@ export function floorTsoSource(o: CoordinatorPortOptions): { next: () => Promise
   return { next: async () => (await client.tso(1)).timestamp, close: () => client.close() };
 }
 
-/** The hints of one heartbeat reply, as plain numbers; a hint with no operation this store knows is skipped. */
+/** The hints of one heartbeat reply, as plain numbers and buffers; a hint with no operation this store knows is skipped. */
 export function hintsOf(raw: unknown): SchedulingHint[] {
   if (!Array.isArray(raw)) return [];
   const out: SchedulingHint[] = [];
   for (const h of raw as Array<Record<string, any>>) {
-    const to = Number(h?.transfer_leader?.to_store_id ?? 0);
     const region = Number(h?.region_id ?? 0);
-    if (!(to > 0) || !(region > 0)) continue;
-    out.push({ kind: 'transfer_leader', region_id: region, epoch_version: Number(h.epoch_version ?? 0), conf_version: Number(h.conf_version ?? 0), to_store_id: to });
+    if (!(region > 0)) continue;
+    const base = { region_id: region, epoch_version: Number(h.epoch_version ?? 0), conf_version: Number(h.conf_version ?? 0) };
+    const to = Number(h.transfer_leader?.to_store_id ?? 0);
+    const add = Number(h.add_peer?.store_id ?? 0);
+    const remove = Number(h.remove_peer?.store_id ?? 0);
+    if (to > 0) out.push({ kind: 'transfer_leader', ...base, to_store_id: to });
+    else if (add > 0) out.push({ kind: 'add_peer', ...base, store_id: add });
+    else if (remove > 0) out.push({ kind: 'remove_peer', ...base, store_id: remove });
+    else if (h.create_peer && Array.isArray(h.create_peer.peer_store_ids) && h.create_peer.peer_store_ids.length > 0) {
+      const c = h.create_peer;
+      out.push({ kind: 'create_peer', ...base, start: Buffer.from(c.start_key ?? []), end: Buffer.from(c.end_key ?? []), peers: c.peer_store_ids.map(Number) });
+    }
   }
   return out;
 }

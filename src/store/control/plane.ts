@@ -25,14 +25,20 @@ export const CONTROL_STOP_WAIT_MS = 1_000;
 /** What a store sends in StoreHeartbeat: the coordinator's shape, with claims always present. */
 export type HeartbeatBody = StoreHeartbeat & { leader_claims: LeaderClaim[] };
 
-/** A scheduling operation a heartbeat reply carried (see proto SchedulingHint). */
-export interface SchedulingHint {
-  kind: 'transfer_leader';
+interface HintBase {
   region_id: number;
+  /** The region epoch the operation was planned against. */
   epoch_version: number;
   conf_version: number;
-  to_store_id: number;
 }
+
+/** A scheduling operation a heartbeat reply carried (see proto SchedulingHint). */
+export type SchedulingHint =
+  | (HintBase & { kind: 'transfer_leader'; to_store_id: number })
+  /** Replica repair, for the region's leader: bring `store_id` in, or take it out. */
+  | (HintBase & { kind: 'add_peer' | 'remove_peer'; store_id: number })
+  /** Replica repair, for the target store: host an empty replica of the region (its range and voters before the change). */
+  | (HintBase & { kind: 'create_peer'; start: Buffer; end: Buffer; peers: number[] });
 
 export interface HeartbeatOutcome {
   /** Coordinators that accepted the heartbeat. */
@@ -76,7 +82,7 @@ export interface ControlPlaneOptions {
   prng: Prng;
   logger: Logger;
   heartbeatIntervalMs?: number;
-  /** Carries out one scheduling hint on the data plane; false when it did not apply (not leader, epoch moved). */
+  /** Carries out one scheduling hint on the data plane; false when it did not apply (not leader, epoch moved, nothing to do). */
   execute?: (hint: SchedulingHint) => boolean;
   /** Told every MVCC GC safe point above the highest one so far (the GC driver's trigger). */
   onSafePoint?: (sp: bigint) => void;
@@ -261,7 +267,8 @@ export class ControlPlane {
       try {
         if (this.o.execute?.(h)) {
           this.stats.hints_executed++;
-          this.o.logger.info({ region: h.region_id, to: h.to_store_id, era }, 'leader transfer started on a coordinator hint');
+          if (h.kind === 'transfer_leader') this.o.logger.info({ region: h.region_id, to: h.to_store_id, era }, 'leader transfer started on a coordinator hint');
+          else this.o.logger.info({ region: h.region_id, hint: h.kind, ...(h.kind === 'create_peer' ? {} : { store: h.store_id }), era }, 'replica repair hint carried out');
         }
       } catch (err) {
         this.fail(`hint for region ${h.region_id}`, err);

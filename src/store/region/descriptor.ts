@@ -58,9 +58,14 @@ export function descriptorFromJson(j: DescriptorJson): RegionDescriptor {
   return { id: j.id, start: Buffer.from(j.start, 'hex'), end: Buffer.from(j.end, 'hex'), epoch: { ...j.epoch }, peers: [...j.peers] };
 }
 
-/** Throws the region error a request with this epoch and these keys deserves. */
+/**
+ * Throws the region error a request with this epoch and these keys deserves. Only the epoch's version (the
+ * range) is compared, as TiKV does for data requests: a membership change moves the conf version but not what
+ * the region serves, and during replica repair rooted routing already carries the planned conf version while
+ * the replicas still have the old one for as long as the new peer needs to catch up.
+ */
 export function checkRequest(d: RegionDescriptor, epoch: RegionEpoch | undefined, keys: Bytes[], all: () => RegionDescriptor[]): void {
-  if (epoch && !epochEquals(epoch, d.epoch)) {
+  if (epoch && epoch.version !== d.epoch.version) {
     throw new EpochNotMatchError(`region ${d.id} is at epoch ${d.epoch.version}/${d.epoch.confVersion}, request has ${epoch.version}/${epoch.confVersion}`, {
       regionId: d.id,
       regions: all().map(descriptorToJson),

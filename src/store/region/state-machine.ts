@@ -44,6 +44,11 @@ export type ApplyResult =
 export interface RegionHooks {
   onSplit(parent: RegionDescriptor, child: RegionDescriptor, gcSafePoint: bigint): void;
   onApplied(ev: ApplyEvent): void;
+  /**
+   * The store this replica runs on. A replica that is not among the region's voters (a learner catching up,
+   * replaying a split from before it joined) does not host the split child: the child's voters do not include it.
+   */
+  selfId?: number;
 }
 
 /** Counters of applied Percolator commands, per command type (published in /debug/vars). */
@@ -198,10 +203,11 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
     const version = d.epoch.version + 1;
     const child: RegionDescriptor = { id: newId, start: Buffer.from(splitKey), end: d.end, epoch: { version, confVersion: d.epoch.confVersion }, peers: [...d.peers] };
     this.desc = { ...d, end: Buffer.from(splitKey), epoch: { version, confVersion: d.epoch.confVersion } };
+    const hostsChild = this.hooks.selfId === undefined || child.peers.includes(this.hooks.selfId);
     // The child's range was collected with the parent's: it inherits the safe point.
-    extra.push({ db: this.appDb, key: regionRecordKey(newId), value: encodeRegionRecord({ desc: descriptorToJson(child), applied: 0, ...this.gcField() }) });
-    this.logger.info({ region: d.id, child: newId, split: splitKey.toString('hex'), version }, 'region split applied');
-    this.hooks.onSplit(this.desc, child, this.gcSafePoint);
+    if (hostsChild) extra.push({ db: this.appDb, key: regionRecordKey(newId), value: encodeRegionRecord({ desc: descriptorToJson(child), applied: 0, ...this.gcField() }) });
+    this.logger.info({ region: d.id, child: newId, split: splitKey.toString('hex'), version, hostsChild }, 'region split applied');
+    if (hostsChild) this.hooks.onSplit(this.desc, child, this.gcSafePoint);
     return { kind: 'ok', value: { left: descriptorToJson(this.desc), right: descriptorToJson(child) } };
   }
 
@@ -228,6 +234,24 @@ export class RegionStateMachine implements StateMachine<ApplyResult> {
     } catch (err) {
       this.logger.warn({ err }, 'apply listener threw');
     }
+  }
+
+  /**
+   * A membership change applied at `index` (the raft host applies it, not apply()): the descriptor's peers follow
+   * the voters, and its conf version counts changes of them — a learner coming or going is not one, so the
+   * store's epoch moves exactly as the rooted plan's (one bump per voter added or removed). Persisted with the
+   * applied index, so a replay after a restart does not bump it twice. True when the descriptor changed.
+   */
+  applyMembership(voters: readonly number[], index: number): boolean {
+    if (index <= this.durableApplied || index <= this.applied) return false;
+    const peers = [...voters].sort((a, b) => a - b);
+    const d = this.desc;
+    if (peers.length === d.peers.length && [...d.peers].sort((a, b) => a - b).every((p, i) => p === peers[i])) return false;
+    this.desc = { ...d, peers, epoch: { version: d.epoch.version, confVersion: d.epoch.confVersion + 1 } };
+    this.applied = index;
+    this.backend.commit([this.recordWrite()]);
+    this.logger.info({ region: d.id, peers, confVersion: this.desc.epoch.confVersion, index }, 'region membership applied');
+    return true;
   }
 
   // ---- snapshots: the region's slice of the three families ------------------------------------------------

@@ -23,7 +23,7 @@ import { DB_NAMES, openStorage, type Storage } from '../../storage/index.js';
 import { RaftTransport, type FaultInjector, type RaftFrame } from '../../transport/index.js';
 import type { KeyError } from '../percolator/types.js';
 import type { RegionCommand } from '../region/command.js';
-import { bootstrapRegions, descriptorToJson, descriptorFromJson, type RegionDescriptor } from '../region/descriptor.js';
+import { bootstrapRegions, descriptorToJson, descriptorFromJson, type DescriptorJson, type RegionDescriptor } from '../region/descriptor.js';
 import { EpochNotMatchError, RegionNotFoundError, StoreNotMatchError } from '../region/errors.js';
 import { decodeRegionRecord, encodeRegionRecord, regionRecordKey, REGION_RECORD_PREFIX, type ApplyCounters, type ApplyEvent, type RegionRecord } from '../region/state-machine.js';
 import { asBuffers, type ReadOp } from './reads.js';
@@ -299,11 +299,12 @@ export class StoreNode {
     };
   }
 
-  private regionSpec(id: number, shard: number): ChildSpec {
+  private regionSpec(id: number, shard: number, create?: DescriptorJson): ChildSpec {
     const entry = this.regions.get(id)!;
+    const args = { shard: this.shardConfig(shard), regionId: id, ...(create ? { create } : {}) };
     const spec = actorChildSpec<RegionMsg>(
       this.opts.actors,
-      { name: `region-${id}`, module: REGION_MODULE, export: 'shardRegion', args: { shard: this.shardConfig(shard), regionId: id }, thread: shard },
+      { name: `region-${id}`, module: REGION_MODULE, export: 'shardRegion', args, thread: shard },
       {
         id: `region-${id}`,
         onStart: (ref) => {
@@ -329,15 +330,18 @@ export class StoreNode {
     };
   }
 
-  /** A region created here by a split: placed on its parent's shard (its data is in that environment). */
-  private addRegion(id: number, shard: number): void {
+  /**
+   * A region created here by a split (placed on its parent's shard: its data is in that environment), or a
+   * replica replica repair asked for (`create`: its descriptor until the leader's snapshot arrives).
+   */
+  private addRegion(id: number, shard: number, create?: DescriptorJson): void {
     if (this.regions.has(id) || this.closed) return;
     this.regions.set(id, { id, shard, state: 'starting', starts: 0 });
     const sup = this.regionSups.get(shard);
     if (!sup) return;
     const p = sup
-      .startChild(this.regionSpec(id, shard))
-      .catch((err) => this.opts.logger.error({ err, region: id }, 'cannot start split child region'))
+      .startChild(this.regionSpec(id, shard, create))
+      .catch((err) => this.opts.logger.error({ err, region: id }, create ? 'cannot start a new replica' : 'cannot start split child region'))
       .finally(() => this.opening.delete(p));
     this.opening.add(p);
   }
@@ -534,6 +538,37 @@ export class StoreNode {
     } catch {
       return false; // mailbox full: the hint comes again with the next heartbeat
     }
+  }
+
+  /**
+   * Replica repair on the region's leader: the next membership step toward adding or removing `store` (see
+   * RegionActor.changePeer). True when the hint reached the region's leader at that epoch version.
+   */
+  changePeer(regionId: number, kind: 'add' | 'remove', store: number, epochVersion: number): boolean {
+    const e = this.regions.get(regionId);
+    if (!e?.ref || e.state !== 'running' || !e.view?.isLeader || e.view.desc.epoch.version !== epochVersion) return false;
+    try {
+      e.ref.tell({ t: 'changePeer', kind, store, epochVersion });
+      return true;
+    } catch {
+      return false; // mailbox full: the hint comes again with the next heartbeat
+    }
+  }
+
+  /**
+   * Replica repair on the target store: hosts an empty replica of region `desc.id` (its range and voters before
+   * this store joins), which waits for the leader's snapshot; placed on the shard hosting the fewest regions.
+   * False when the region is hosted here already. Its record is written when the snapshot is installed, so a
+   * restart before that forgets it, and the coordinator's next hint creates it again.
+   */
+  createPeer(desc: RegionDescriptor): boolean {
+    if (this.closed || this.regions.has(desc.id) || desc.peers.includes(this.opts.storeId)) return false;
+    const load = new Map(this.shardIndexes.map((i) => [i, 0]));
+    for (const e of this.regions.values()) load.set(e.shard, (load.get(e.shard) ?? 0) + 1);
+    const shard = [...load.entries()].sort((a, b) => a[1] - b[1] || a[0] - b[0])[0]![0];
+    this.opts.logger.info({ region: desc.id, shard, voters: desc.peers }, 'creating a replica for replica repair');
+    this.addRegion(desc.id, shard, descriptorToJson(desc));
+    return true;
   }
 
   /** This node's requests, each carrying `trace` into the region actor (a gRPC call's trace; see service.ts). */

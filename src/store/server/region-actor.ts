@@ -13,17 +13,17 @@
 import type { ActorContext, ActorRef, Behaviour, Replier } from '../../actors/index.js';
 import { FailedPreconditionError, InvalidArgumentError, NotLeaderError, UnavailableError } from '../../common/errors.js';
 import type { Logger } from '../../common/log.js';
-import { RaftInvariantError, type Message } from '../../raft/index.js';
+import { ConfChangeType, RaftInvariantError, type ConfChange, type Message } from '../../raft/index.js';
 import { RaftGroup } from '../../raft/host/group.js';
 import { decodeFrame } from '../../transport/raft/codec.js';
 import { admitInbound } from '../../raft/host/inbound.js';
 import { findOwnWrite } from '../percolator/txn.js';
 import type { KeyError } from '../percolator/types.js';
 import { encodeCommand, type RegionCommand } from '../region/command.js';
-import { checkRequest, descriptorToJson, type RegionDescriptor, type RegionEpoch } from '../region/descriptor.js';
+import { checkRequest, descriptorToJson, type DescriptorJson, type RegionDescriptor, type RegionEpoch } from '../region/descriptor.js';
 
 import { EpochNotMatchError } from '../region/errors.js';
-import { RegionStateMachine, type ApplyResult } from '../region/state-machine.js';
+import { RegionStateMachine, type ApplyEvent, type ApplyResult } from '../region/state-machine.js';
 import { ReadRounds } from './read-rounds.js';
 import { asBuffers, runRead, type ReadOp } from './reads.js';
 import type { RegionHost } from './region-host.js';
@@ -79,7 +79,9 @@ export type RegionMsg =
   | { t: 'onePc'; req: OnePcRequest }
   | { t: 'crash'; why: string }
   /** A scheduler's hint: hand leadership to store `to` if this replica leads at epoch version `epochVersion`. */
-  | { t: 'transferLeader'; to: number; epochVersion: number };
+  | { t: 'transferLeader'; to: number; epochVersion: number }
+  /** Replica repair's hint: take the next membership step toward adding or removing `store`. */
+  | { t: 'changePeer'; kind: 'add' | 'remove'; store: number; epochVersion: number };
 
 /** What a region publishes for the router, /debug/vars and the control plane after it changes. */
 export interface RegionView {
@@ -102,9 +104,20 @@ export const LATEST_READ_TSO_WAIT_MS = 1_000;
 const RESUME: RegionMsg = { t: 'resume' };
 const DRIVE: RegionMsg = { t: 'drive' };
 
-/** The spawn entry (module + export): the region `regionId` on the shard `shard` of the thread it runs on. */
-export function shardRegion(args: { shard: ShardConfig; regionId: number }): RegionActor {
-  return new RegionActor(shardFor(args.shard), args.regionId);
+/**
+ * A learner counts as caught up, and is promoted to voter, once its match index is this close to the leader's
+ * commit index (a write load keeps a few entries in flight; promoting a far-behind voter would make every
+ * commit wait for its catch-up).
+ */
+export const LEARNER_CATCH_UP_ENTRIES = 32;
+
+/**
+ * The spawn entry (module + export): the region `regionId` on the shard `shard` of the thread it runs on.
+ * `create`: a replica this store is asked to add (replica repair) whose record is not on disk yet: it starts
+ * empty with this descriptor and waits for the leader's snapshot.
+ */
+export function shardRegion(args: { shard: ShardConfig; regionId: number; create?: DescriptorJson }): RegionActor {
+  return new RegionActor(shardFor(args.shard), args.regionId, args.create);
 }
 
 export class RegionActor implements Behaviour<RegionMsg> {
@@ -126,9 +139,13 @@ export class RegionActor implements Behaviour<RegionMsg> {
   private broken: unknown;
   private lastView?: RegionView;
 
+  /** A membership change this leader proposed is not applied yet (raft takes one at a time). */
+  private confChanging = false;
+
   constructor(
     private readonly host: RegionHost,
     private readonly regionId: number,
+    private readonly create?: DescriptorJson,
   ) {}
 
   async init(ctx: ActorContext<RegionMsg>): Promise<void> {
@@ -136,13 +153,19 @@ export class RegionActor implements Behaviour<RegionMsg> {
     this.self = ctx.self;
     this.crossThread = ctx.self.thread !== 0;
     this.log = h.logger.child({ actor: `region/${this.regionId}` });
-    const record = h.loadRecord(this.regionId);
+    const record = h.loadRecord(this.regionId) ?? (this.create ? { desc: this.create, applied: 0 } : undefined);
     if (!record) throw new UnavailableError(`region ${this.regionId} has no record on this store`);
-    this.sm = new RegionStateMachine(h.backend, h.storage, record, { onSplit: (_p, child, gc) => h.openSplitChild(child, gc), onApplied: (ev) => h.emitApplied(ev) }, h.counters, this.log);
+    const hooks = { onSplit: (_p: RegionDescriptor, child: RegionDescriptor, gc: bigint) => h.openSplitChild(child, gc), onApplied: (ev: ApplyEvent) => h.emitApplied(ev), selfId: h.storeId };
+    this.sm = new RegionStateMachine(h.backend, h.storage, record, hooks, h.counters, this.log);
     this.group = await RaftGroup.open<ApplyResult>({
       groupId: this.regionId,
       nodeId: h.storeId,
       bootstrapVoters: [...record.desc.peers],
+      // Not among the voters: a replica added to a running group, which must not found a group of its own.
+      join: !record.desc.peers.includes(h.storeId),
+      onConfChange: (conf, _cc, index) => {
+        if (this.sm.applyMembership(conf.voters, index)) this.publish();
+      },
       store: h.raftStore,
       stateMachine: this.sm,
       send: (msgs) => h.send(this.regionId, msgs),
@@ -217,6 +240,8 @@ export class RegionActor implements Behaviour<RegionMsg> {
         throw new Error(`injected crash of region ${this.regionId}: ${msg.why}`);
       case 'transferLeader':
         return this.transferLeader(msg.to, msg.epochVersion);
+      case 'changePeer':
+        return this.changePeer(msg.kind, msg.store, msg.epochVersion);
     }
   }
 
@@ -356,6 +381,46 @@ export class RegionActor implements Behaviour<RegionMsg> {
     if (!this.group.confState().voters.includes(to)) return;
     this.log.info({ region: this.regionId, to, term: this.group.status().term }, 'transferring leadership');
     this.group.transferLeader(to);
+  }
+
+  /**
+   * One step of a repair hint, repeated by every heartbeat until done, each a single-step raft membership
+   * change: an addition first drops a learner left by an abandoned plan, then adds the store as a learner
+   * (the leader sends it a snapshot), then promotes it to voter once it caught up — so the region never counts a
+   * replica that has no data toward its quorum. A removal of this leader's own store hands leadership away
+   * first. A hint that no longer fits (not leader, epoch moved, a change still applying) is dropped.
+   */
+  private changePeer(kind: 'add' | 'remove', store: number, epochVersion: number): void {
+    if (!this.group.isLeader || this.sm.desc.epoch.version !== epochVersion || this.confChanging) return;
+    const conf = this.group.confState();
+    let cc: ConfChange | undefined;
+    if (kind === 'add') {
+      const abandoned = conf.learners.find((l) => l !== store);
+      if (abandoned !== undefined) cc = { type: ConfChangeType.RemoveNode, nodeId: abandoned };
+      else if (conf.voters.includes(store)) return;
+      else if (!conf.learners.includes(store)) cc = { type: ConfChangeType.AddLearner, nodeId: store };
+      else if (this.caughtUp(store)) cc = { type: ConfChangeType.AddVoter, nodeId: store };
+    } else if (conf.voters.includes(store) || conf.learners.includes(store)) {
+      if (store === this.host.storeId) {
+        const to = conf.voters.find((v) => v !== store);
+        if (to !== undefined) this.group.transferLeader(to);
+        return;
+      }
+      cc = { type: ConfChangeType.RemoveNode, nodeId: store };
+    }
+    if (!cc) return;
+    this.confChanging = true;
+    const change = cc;
+    this.log.info({ region: this.regionId, change: ConfChangeType[change.type], node: change.nodeId }, 'proposing a membership change');
+    this.group.changeMembership(change, { timeoutMs: this.timeoutMs() }).then(
+      (r) => this.log.info({ region: this.regionId, voters: r.conf.voters, learners: r.conf.learners, index: r.index }, 'membership change applied'),
+      (err: unknown) => this.log.info({ region: this.regionId, err: (err as Error)?.message }, 'membership change not applied; the next hint tries again'),
+    ).finally(() => (this.confChanging = false));
+  }
+
+  private caughtUp(store: number): boolean {
+    const pr = this.group.progressOf(store);
+    return !!pr && pr.match > 0 && pr.match + LEARNER_CATCH_UP_ENTRIES >= this.group.status().commitIndex;
   }
 
   private stepAll(from: number, bytes: Uint8Array): void {

@@ -2,6 +2,9 @@
 // Original file: nokv/coordinator/v1/coordinator.proto
 
 import type { TransferLeader as _nokv_coordinator_v1_TransferLeader, TransferLeader__Output as _nokv_coordinator_v1_TransferLeader__Output } from '../../../nokv/coordinator/v1/TransferLeader.js';
+import type { AddPeer as _nokv_coordinator_v1_AddPeer, AddPeer__Output as _nokv_coordinator_v1_AddPeer__Output } from '../../../nokv/coordinator/v1/AddPeer.js';
+import type { RemovePeer as _nokv_coordinator_v1_RemovePeer, RemovePeer__Output as _nokv_coordinator_v1_RemovePeer__Output } from '../../../nokv/coordinator/v1/RemovePeer.js';
+import type { CreatePeer as _nokv_coordinator_v1_CreatePeer, CreatePeer__Output as _nokv_coordinator_v1_CreatePeer__Output } from '../../../nokv/coordinator/v1/CreatePeer.js';
 import type { Long } from '@grpc/proto-loader';
 
 /**
@@ -25,9 +28,21 @@ export interface SchedulingHint {
    */
   'transfer_leader'?: (_nokv_coordinator_v1_TransferLeader | null);
   /**
+   * Bring a store into the region (the leader adds it as a learner, then as a voter once it caught up).
+   */
+  'add_peer'?: (_nokv_coordinator_v1_AddPeer | null);
+  /**
+   * Take a store out of the region (the leader proposes the removal).
+   */
+  'remove_peer'?: (_nokv_coordinator_v1_RemovePeer | null);
+  /**
+   * Host an empty replica of the region here, which waits for the leader's snapshot.
+   */
+  'create_peer'?: (_nokv_coordinator_v1_CreatePeer | null);
+  /**
    * The operation.
    */
-  'op'?: "transfer_leader";
+  'op'?: "transfer_leader"|"add_peer"|"remove_peer"|"create_peer";
 }
 
 /**
@@ -51,7 +66,19 @@ export interface SchedulingHint__Output {
    */
   'transfer_leader'?: (_nokv_coordinator_v1_TransferLeader__Output | null);
   /**
+   * Bring a store into the region (the leader adds it as a learner, then as a voter once it caught up).
+   */
+  'add_peer'?: (_nokv_coordinator_v1_AddPeer__Output | null);
+  /**
+   * Take a store out of the region (the leader proposes the removal).
+   */
+  'remove_peer'?: (_nokv_coordinator_v1_RemovePeer__Output | null);
+  /**
+   * Host an empty replica of the region here, which waits for the leader's snapshot.
+   */
+  'create_peer'?: (_nokv_coordinator_v1_CreatePeer__Output | null);
+  /**
    * The operation.
    */
-  'op'?: "transfer_leader";
+  'op'?: "transfer_leader"|"add_peer"|"remove_peer"|"create_peer";
 }
