@@ -72,6 +72,33 @@ function nameCommand(verb: 'stop' | 'kill' | 'start', summary: string): Command 
   };
 }
 
+const add: Command = {
+  name: 'add',
+  summary: 'add a store to the running cluster (`add store`): a new id and ports in the topology, its process started; it joins and the coordinators move replicas onto it',
+  usage: 'store [flags]',
+  flags: {
+    addr: { type: 'string', help: 'KV and raft address of the new store (default: a free port on the stores\' host)' },
+    'metrics-addr': { type: 'string', help: '/debug/vars address of the new store (default: a free port)' },
+  },
+  run: async ({ flags, positionals }) => {
+    if (positionals.length !== 1 || positionals[0] !== 'store') throw new UsageError('add takes one kind: `add store`');
+    const t = resolveTarget(flags);
+    const q = new URLSearchParams();
+    if (flags.addr) q.set('addr', String(flags.addr));
+    if (flags['metrics-addr']) q.set('metrics_addr', String(flags['metrics-addr']));
+    const res = await controlRequest<{ added: string; store_id: number; addr: string; metrics_addr: string }>(
+      t.paths.controlSocket,
+      'POST',
+      `/add/store${q.size > 0 ? `?${q}` : ''}`,
+      120_000,
+    ).catch((e: unknown) => {
+      throw e instanceof UnavailableError ? new UnavailableError(noCluster(t)) : e;
+    });
+    print(flags, res, `${res.added}: added (store id ${res.store_id}, ${res.addr}, metrics ${res.metrics_addr}); replicas move onto it once it has joined\n`);
+    return 0;
+  },
+};
+
 async function stopManager(paths: ClusterPaths, pid: number): Promise<void> {
   await controlRequest(paths.controlSocket, 'POST', '/down').catch((e: unknown) => {
     if (!(e instanceof UnavailableError)) throw e; // already on its way down
@@ -136,6 +163,7 @@ export const clusterCommand: Command = {
     nameCommand('stop', 'stop one process gracefully (SIGTERM); it stays down until started'),
     nameCommand('kill', 'kill one process with SIGKILL; it stays down until started'),
     nameCommand('start', 'start a stopped or killed process again'),
+    add,
     down,
     logsCommand,
     certs,

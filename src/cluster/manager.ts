@@ -8,7 +8,8 @@ import type { Logger } from '../common/log.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { processChildSpec } from '../supervisor/process-child.js';
 import type { Topology } from '../config/topology.js';
-import { clusterLayout, nokvBin, normaliseName, type ClusterPaths, type RoleKind, type RoleProcess } from './layout.js';
+import { clusterLayout, nokvBin, normaliseName, tlsEnabled, type ClusterPaths, type RoleKind, type RoleProcess } from './layout.js';
+import { nextStore, writeTopology, type AddStoreRequest } from './add-store.js';
 import { startControlServer, type ControlServer } from './control.js';
 import { mountInitChildSpec } from './mount-init.js';
 import { acquireManagerLock, clearRolePids, recordRolePid } from './liveness.js';
@@ -101,28 +102,12 @@ export class ClusterManager {
   private readonly doneWaiters: Array<() => void> = [];
   /** Mount bootstrap: 'skipped' when this cluster runs no coordinators. */
   private mountInit: 'pending' | 'done' | 'skipped' = 'skipped';
+  private adding = false;
 
   constructor(private readonly opts: ClusterManagerOptions) {
     this.layout = clusterLayout(opts.topology, opts.paths, opts.roles);
     mkdirSync(opts.paths.logDir, { recursive: true });
-    const processes = this.layout.map((p) =>
-      processChildSpec({
-        id: p.name,
-        command: process.execPath,
-        args: [nokvBin(), ...p.args],
-        env: { NOKV_LOG_PRETTY: undefined, ...opts.env },
-        restart: 'permanent',
-        shutdownMs: ROLE_SHUTDOWN_MS,
-        logFile: p.logFile,
-        detached: true,
-        parentChannel: true,
-        logger: opts.logger,
-        ready: (proc) => {
-          recordRolePid(opts.paths, p.name, proc.pid);
-          return waitForMetrics(p.metricsAddr, proc.pid);
-        },
-      }),
-    );
+    const processes = this.layout.map((p) => this.processSpec(p));
     if (opts.roles.includes('coordinator')) {
       // After the stores, before any gateway (ordered start): a gateway always finds mount `default`.
       this.mountInit = 'pending';
@@ -149,6 +134,51 @@ export class ClusterManager {
       opts.logger.error({ reason }, 'cluster supervisor gave up; shutting down');
       void this.shutdown();
     });
+  }
+
+  private processSpec(p: RoleProcess) {
+    const opts = this.opts;
+    return processChildSpec({
+      id: p.name,
+      command: process.execPath,
+      args: [nokvBin(), ...p.args],
+      env: { NOKV_LOG_PRETTY: undefined, ...opts.env },
+      restart: 'permanent',
+      shutdownMs: ROLE_SHUTDOWN_MS,
+      logFile: p.logFile,
+      detached: true,
+      parentChannel: true,
+      logger: opts.logger,
+      ready: (proc) => {
+        recordRolePid(opts.paths, p.name, proc.pid);
+        return waitForMetrics(p.metricsAddr, proc.pid);
+      },
+    });
+  }
+
+  /**
+   * `nokv cluster add store`: the next store id with its ports goes into the topology file, then its process is
+   * started under the cluster supervisor and awaited until it serves (it joins the cluster by itself). Refused on
+   * a TLS cluster (its certificate would have to be made first) and while another addition is under way.
+   */
+  private async addStore(req: AddStoreRequest): Promise<{ added: string; store_id: number; addr: string; metrics_addr: string }> {
+    if (!this.opts.roles.includes('store')) throw new FailedPreconditionError('this cluster runs no stores');
+    if (tlsEnabled(this.opts.paths)) throw new FailedPreconditionError('adding a store to a TLS cluster is not supported yet (it needs its certificate)');
+    if (this.adding) throw new FailedPreconditionError('a store is being added already');
+    this.adding = true;
+    try {
+      const { store, topology } = await nextStore(this.opts.topology, req);
+      writeTopology(this.opts.paths.topologyFile, topology);
+      this.opts.topology.stores.push(store);
+      const [p] = clusterLayout({ ...topology, stores: [store] }, this.opts.paths, ['store']);
+      const lastStore = this.layout.map((x) => x.role).lastIndexOf('store');
+      this.layout.splice(lastStore + 1, 0, p!);
+      this.opts.logger.info({ store: store.store_id, addr: store.addr, metrics: store.metrics_addr }, 'adding a store to the cluster');
+      await this.supervisor.startChild(this.processSpec(p!));
+      return { added: p!.name, store_id: store.store_id, addr: store.addr, metrics_addr: store.metrics_addr };
+    } finally {
+      this.adding = false;
+    }
   }
 
   /** Takes the data dir's lock, opens the control socket, then starts every role in order. */
@@ -238,7 +268,8 @@ export class ClusterManager {
   }
 
   private async handle(method: string, path: string): Promise<unknown> {
-    const [, verb, name] = path.split('/');
+    const url = new URL(path, 'http://manager');
+    const [, verb, name] = url.pathname.split('/');
     if (method === 'GET' && verb === 'status') return this.statusDoc();
     if (method !== 'POST') throw new InvalidArgumentError(`unsupported request ${method} ${path}`);
     switch (verb) {
@@ -253,6 +284,12 @@ export class ClusterManager {
         const { name: child } = this.find(name ?? '');
         await this.supervisor.restartChild(child);
         return { started: child };
+      }
+      case 'add': {
+        if (name !== 'store') throw new InvalidArgumentError(`only a store can be added, not "${name ?? ''}"`);
+        const addr = url.searchParams.get('addr') ?? undefined;
+        const metricsAddr = url.searchParams.get('metrics_addr') ?? undefined;
+        return this.addStore({ ...(addr ? { addr } : {}), ...(metricsAddr ? { metricsAddr } : {}) });
       }
       case 'down':
         setImmediate(() => void this.shutdown());

@@ -5,7 +5,9 @@
 // `peer_addition_planned` / `peer_removal_planned` against the region's current epoch, so two coordinators (a
 // deposed one still planning, the next one) can never open two changes for one region: meta-root refuses the
 // second. The plan is finished (`peer_added` / `peer_removed`) when the region's leader reports the target's conf
-// version, and an addition whose target store went down before raft took it is cancelled.
+// version, and an addition whose target store went down before raft took it is cancelled. Once no region needs
+// repair, the same two steps move replicas (MAX_CONCURRENT_MOVES at a time) from the live store with the most
+// rooted peers to the one with the fewest (a store added to a running cluster fills up this way).
 //
 // What carries a plan out lives in rooted state, not here: hintsFor() derives the heartbeat hints from the
 // pending changes every time, so a coordinator that takes over mid-change simply continues it. The only memory
@@ -21,6 +23,8 @@ export const DEFAULT_STORE_DOWN_MS = 30 * 60_000;
 export const REPAIR_REPLICAS = 3;
 /** Most peer changes open at once over the cluster (each new peer is a snapshot install). */
 export const MAX_PENDING_PEER_CHANGES = 8;
+/** Replica moves (balance, not repair) open at once: each is a snapshot install and two membership changes. */
+export const MAX_CONCURRENT_MOVES = 2;
 /** An event this coordinator appended for a region is not appended again for this long. */
 export const REPAIR_APPEND_RETRY_MS = 3_000;
 
@@ -55,6 +59,8 @@ export type PeerHint =
 
 export interface RepairStats {
   planned_adds: number;
+  /** Additions that move a replica to a store with fewer (balance), a subset of planned_adds. */
+  moves: number;
   planned_removals: number;
   finished: number;
   cancelled: number;
@@ -71,7 +77,7 @@ export interface RepairView {
 
 export class ReplicaRepairer {
   private readonly appending = new Map<number, number>();
-  readonly stats: RepairStats = { planned_adds: 0, planned_removals: 0, finished: 0, cancelled: 0 };
+  readonly stats: RepairStats = { planned_adds: 0, moves: 0, planned_removals: 0, finished: 0, cancelled: 0 };
   private last: Omit<RepairView, 'stats'>;
 
   constructor(readonly storeDownMs: number) {
@@ -94,26 +100,40 @@ export class ReplicaRepairer {
       if (c && c.conf_version >= p.target.epoch.conf_version) {
         out.push([p.region_id, p.kind === 'add' ? events.peerAdded(p.region_id) : events.peerRemoved(p.region_id)]);
         this.stats.finished++;
-      } else if (p.kind === 'add' && down(p.peer.store_id) && c && c.conf_version <= p.base.epoch.conf_version) {
-        // Raft has not taken the new voter (a learner on the dead store does not count): choose again.
-        out.push([p.region_id, events.peerAdditionCancelled(p.region_id)]);
+      } else if (c && c.conf_version <= p.base.epoch.conf_version && ((p.kind === 'add' && down(p.peer.store_id)) || c.epoch_version > p.base.epoch.version)) {
+        // Raft has not taken the change, and it cannot be carried out as planned: the new peer's store died (a
+        // learner there does not count), or the region split under the plan (its leader ignores a hint for an
+        // older epoch version, and its split waits to be published until the change is settled). Choose again.
+        out.push([p.region_id, p.kind === 'add' ? events.peerAdditionCancelled(p.region_id) : events.peerRemovalCancelled(p.region_id)]);
         this.stats.cancelled++;
       }
     }
     let open = pending.length;
     const load = peersPerStore(s);
+    let unhealthy = false;
     for (const r of Object.values(s.regions).sort((a, b) => a.region_id - b.region_id)) {
+      const dead = r.peers.filter((p) => down(p.store_id));
+      if (dead.length === 0 && r.peers.length <= REPAIR_REPLICAS) continue;
+      unhealthy = true;
       if (open >= MAX_PENDING_PEER_CHANGES) break;
       if (r.state !== 'running' || this.appending.has(r.region_id) || s.pending_peer_changes[String(r.region_id)]) continue;
-      const dead = r.peers.filter((p) => down(p.store_id));
-      if (dead.length === 0) continue;
-      // The region must be led from a live store that has applied the rooted epoch: that leader carries it out.
-      const c = i.claims.get(r.region_id);
-      if (!c || !i.live.has(c.store_id) || down(c.store_id) || c.epoch_version !== r.epoch.version || c.conf_version !== r.epoch.conf_version) continue;
-      const ev = this.next(r, dead, i, load, down);
+      const c = this.settledLeader(r, i, down);
+      if (!c) continue;
+      const ev = this.next(r, dead, c.store_id, i, load, down);
       if (!ev) continue;
       out.push([r.region_id, ev]);
       open++;
+    }
+    // Balance only a healthy cluster (every joined store heartbeating or given up as down, no region to repair),
+    // MAX_CONCURRENT_MOVES at a time: a store that joined later gets its share of replicas.
+    const allLive = Object.values(s.stores).every((st) => st.state === 'retired' || i.live.has(st.store_id) || down(st.store_id));
+    if (!unhealthy && allLive && out.length === 0) {
+      for (let moves = open; moves < MAX_CONCURRENT_MOVES; moves++) {
+        const move = this.rebalance(i, load, down);
+        if (!move) break;
+        out.push(move);
+        this.appending.set(move[0], i.nowMs);
+      }
     }
     for (const [id] of out) this.appending.set(id, i.nowMs);
     this.last = {
@@ -124,17 +144,60 @@ export class ReplicaRepairer {
     return out.map(([, ev]) => ev);
   }
 
-  /** Add a replica while fewer than REPAIR_REPLICAS are live; with enough live ones, remove a dead peer. */
-  private next(r: RegionDescriptor, dead: Peer[], i: RepairInput, load: Map<number, number>, down: (s: number) => boolean): RootEvent | undefined {
+  /** The region's leader claim when it is on a live store at the rooted epoch: that leader carries a change out. */
+  private settledLeader(r: RegionDescriptor, i: RepairInput, down: (s: number) => boolean): RepairClaim | undefined {
+    const c = i.claims.get(r.region_id);
+    if (!c || !i.live.has(c.store_id) || down(c.store_id) || c.epoch_version !== r.epoch.version || c.conf_version !== r.epoch.conf_version) return undefined;
+    return c;
+  }
+
+  /**
+   * Add a replica while fewer than REPAIR_REPLICAS are live; with enough live ones, remove a dead peer, else (a
+   * region with one replica too many, after a move) the peer on the store holding the most, not the leader's if
+   * another will do.
+   */
+  private next(r: RegionDescriptor, dead: Peer[], leader: number, i: RepairInput, load: Map<number, number>, down: (s: number) => boolean): RootEvent | undefined {
     if (r.peers.length - dead.length >= REPAIR_REPLICAS) {
+      const victim =
+        dead[0] ??
+        [...r.peers].sort((a, b) => Number(a.store_id === leader) - Number(b.store_id === leader) || (load.get(b.store_id) ?? 0) - (load.get(a.store_id) ?? 0) || b.store_id - a.store_id)[0]!;
+      load.set(victim.store_id, (load.get(victim.store_id) ?? 0) - 1);
       this.stats.planned_removals++;
-      return events.peerRemovalPlanned(r.region_id, r.epoch, dead[0]!);
+      return events.peerRemovalPlanned(r.region_id, r.epoch, victim);
     }
     const target = pickTarget(r, i, load, down);
     if (target === undefined) return undefined;
     load.set(target, (load.get(target) ?? 0) + 1);
     this.stats.planned_adds++;
     return events.peerAdditionPlanned(r.region_id, r.epoch, { store_id: target, peer_id: target });
+  }
+
+  /**
+   * One replica move when the live stores' rooted peer counts differ by more than one: a peer for a region on the
+   * most loaded store is added on the least loaded one (the region then has one too many, and next() removes the
+   * one on the most loaded store). Regions led from the source store are moved last (removing the leader's own
+   * peer costs a leader transfer first).
+   */
+  private rebalance(i: RepairInput, load: Map<number, number>, down: (s: number) => boolean): [number, RootEvent] | undefined {
+    const stores = Object.values(i.state.stores)
+      .filter((st) => st.state === 'joined' && i.live.has(st.store_id) && !down(st.store_id))
+      .map((st) => st.store_id)
+      .sort((a, b) => (load.get(a) ?? 0) - (load.get(b) ?? 0) || a - b);
+    if (stores.length < 2) return undefined;
+    const dst = stores[0]!;
+    const src = stores[stores.length - 1]!;
+    if ((load.get(src) ?? 0) - (load.get(dst) ?? 0) <= 1) return undefined;
+    const candidates = Object.values(i.state.regions)
+      .filter((r) => r.state === 'running' && !this.appending.has(r.region_id) && r.peers.some((p) => p.store_id === src) && !r.peers.some((p) => p.store_id === dst))
+      .map((r) => ({ r, c: this.settledLeader(r, i, down) }))
+      .filter((x): x is { r: RegionDescriptor; c: RepairClaim } => x.c !== undefined)
+      .sort((a, b) => Number(a.c.store_id === src) - Number(b.c.store_id === src) || a.r.region_id - b.r.region_id);
+    const pick = candidates[0];
+    if (!pick) return undefined;
+    load.set(dst, (load.get(dst) ?? 0) + 1);
+    this.stats.planned_adds++;
+    this.stats.moves++;
+    return [pick.r.region_id, events.peerAdditionPlanned(pick.r.region_id, pick.r.epoch, { store_id: dst, peer_id: dst })];
   }
 
   view(): RepairView {

@@ -261,6 +261,9 @@ function controlPlaneChild(s: StoreSettings, ctx: RoleContext, parts: Parts) {
         logger: ctx.logger.child({ actor: 'control-plane' }),
         execute: (h) => (parts.node ? executeHint(parts.node, h) : false),
         onSafePoint: (sp) => gc.offer(sp),
+        onStores: (list) => {
+          for (const st of list) parts.node?.learnStore(st.store_id, st.address);
+        },
       });
       const gc = new GcDriver({ checkIntervalMs: s.gc.checkIntervalMs, node: gcNode(parts), clock: ctx.clock, logger: ctx.logger.child({ actor: 'gc' }) });
       const splitter = new AutoSplitter({

@@ -1,38 +1,69 @@
-// Replica repair on a real cluster (`nokv cluster up` on free ports, four stores, three replicas per region,
-// topology schedule.store_down_ms small): a store is SIGKILLed for good while a transactional load runs; the
-// active coordinator — itself SIGKILLed once the first plan is rooted, so its successor carries the repair on —
-// plans a new peer on the fourth store for every region that had one on the dead store, the region leaders add it
-// (learner, snapshot install, promotion), then the dead peer is removed. Checked: every region is back to three
-// replicas, all on live stores that host it at the rooted epoch; conf versions rose by two; nothing is left open;
-// and every acknowledged write reads back through a fresh client that knows only the coordinators.
+// Replica repair and replica balance on a real cluster (`nokv cluster up` on free ports, three replicas per
+// region, topology schedule.store_down_ms small), three steps on one cluster:
+// 1. the topology names four stores, the bootstrap regions live on the first three: once split into four regions
+//    the coordinator moves replicas until every store holds three;
+// 2. a store is SIGKILLed for good while a transactional load runs; the active coordinator — itself SIGKILLed
+//    once the first plan is rooted, so its successor carries the repair on — plans a new peer on a live store for
+//    every region that had one on the dead store, the region leaders add it (learner, snapshot install,
+//    promotion), then the dead peer is removed: every region back on three live replicas at the rooted epoch,
+//    conf versions up by two, every acknowledged write read back through a fresh client;
+// 3. `nokv cluster add store` starts a fifth store in the running cluster; the others learn its address and the
+//    coordinator moves replicas onto it until the live stores are within one replica of each other.
 //
-// Counted, not timed: the test waits for the events (plans rooted, changes finished) with generous bounds for a
-// shared two-core machine; NOKV_TEST_REPORT=1 prints how long the repair took.
+// Counted, not timed: each step waits for the events (plans rooted, changes finished) with generous bounds for a
+// shared two-core machine; NOKV_TEST_REPORT=1 prints how long each took.
 import { expect } from 'chai';
 import { connectStoreClient, type CoordinatedStoreClient } from '../../src/store/client/connect.js';
-import { clusterCmd, clusterDown, clusterUp, debugVars, type DrillCluster } from '../fixtures/coordinator-drills.js';
+import { clusterCmd, clusterDown, clusterUp, debugVars, nokv, type DrillCluster } from '../fixtures/coordinator-drills.js';
 import { notRepaired, rootedSnapshot as rooted } from '../fixtures/replica-repair.js';
 import { sleep, waitFor } from '../support/env.js';
 
 const STORE_DOWN_MS = 3_000;
 const SPLIT_KEYS = ['f', 's'];
-const REPAIR_WITHIN_MS = 90_000;
+const SETTLE_WITHIN_MS = 90_000;
 const DEAD = 2;
 
-async function activeCoordinator(c: DrillCluster): Promise<string> {
-  return waitFor<string | null>('the active coordinator', async () => {
+async function activeCoordinator(c: DrillCluster): Promise<{ name: string; vars: any }> {
+  return waitFor<{ name: string; vars: any } | null>('the active coordinator', async () => {
     for (const [i, co] of c.topo.coordinators.entries()) {
       const v = (await debugVars(co.metrics_addr))?.nokv_coordinator;
-      if (v?.lease?.held_by_self) return `coordinator-${i + 1}`;
+      if (v?.lease?.held_by_self) return { name: `coordinator-${i + 1}`, vars: v };
     }
     return null;
-  }, 20_000, 200) as Promise<string>;
+  }, 20_000, 200) as Promise<{ name: string; vars: any }>;
 }
 
-describe('cluster: replica repair of a store that is gone for good (real processes)', function () {
+/** Rooted peers per store id. */
+function perStore(snap: any): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const r of snap.regions) for (const p of r.peers) out.set(p.store_id, (out.get(p.store_id) ?? 0) + 1);
+  return out;
+}
+
+/** Waits until every region is on three live replicas at the rooted epoch and `stores` hold within one of each other. */
+async function settled(c: DrillCluster, what: string, stores: number[], dead: number): Promise<any> {
+  let why = '';
+  return waitFor(what, async () => {
+    const s = await rooted(c);
+    why = await notRepaired(c, s, dead);
+    if (why) return null;
+    const counts = stores.map((id) => perStore(s).get(id) ?? 0);
+    why = `peers per store ${JSON.stringify(Object.fromEntries(stores.map((id, i) => [id, counts[i]])))}`;
+    return Math.max(...counts) - Math.min(...counts) <= 1 ? s : null;
+  }, SETTLE_WITHIN_MS, 500).catch((err: Error) => {
+    throw new Error(`${err.message}; last seen: ${why}`);
+  });
+}
+
+function report(what: string, ms: number): void {
+  if (process.env.NOKV_TEST_REPORT) console.log(`${what}: ${ms} ms`);
+}
+
+describe('cluster: replica repair and balance (real processes)', function () {
   this.timeout(240_000);
   let cluster: DrillCluster | undefined;
   let client: CoordinatedStoreClient | undefined;
+  const acked: Array<[Buffer, Buffer]> = [];
 
   before(async function () {
     this.timeout(150_000);
@@ -46,16 +77,22 @@ describe('cluster: replica repair of a store that is gone for good (real process
     if (cluster) await clusterDown(cluster);
   });
 
-  it('SIGKILL a store: every region is back to three live replicas on the others through a coordinator failover; acknowledged writes survive', async () => {
+  it('a fourth store of the topology gets its share: four regions end with three replicas on every store', async () => {
     const c = cluster!;
     for (const k of SPLIT_KEYS) await client!.onRegion(Buffer.from(k), 'SplitRegion', () => ({ split_key: Buffer.from(k), new_region_id: 0 }));
-    const before = await waitFor('four rooted regions, all running', async () => {
-      const s = await rooted(c);
-      return s.regions.length === 4 && s.regions.every((r: any) => r.state === 'running') ? s : null;
-    }, 30_000, 250);
-    const confBefore = new Map<number, number>(before.regions.map((r: any) => [r.region_id, r.epoch.conf_version]));
+    const t0 = Date.now();
+    const snap = await settled(c, 'four regions, three replicas on each of the four stores', [1, 2, 3, 4], 0);
+    report('four stores balanced', Date.now() - t0);
+    expect(snap.regions).to.have.length(4);
+    expect([...perStore(snap).values()]).to.deep.equal([3, 3, 3, 3]);
+    expect((await activeCoordinator(c)).vars.scheduler.repair.stats.moves).to.be.at.least(1);
+  });
 
-    const acked: Array<[Buffer, Buffer]> = [];
+  it('SIGKILL a store: every region is back on three live replicas through a coordinator failover; acknowledged writes survive', async () => {
+    const c = cluster!;
+    const before = await rooted(c);
+    const confBefore = new Map<number, number>(before.regions.map((r: any) => [r.region_id, r.epoch.conf_version]));
+    const hadDead = new Set<number>(before.regions.filter((r: any) => r.peers.some((p: any) => p.store_id === DEAD)).map((r: any) => r.region_id));
     const errors: string[] = [];
     let running = true;
     const worker = async (w: number) => {
@@ -73,7 +110,6 @@ describe('cluster: replica repair of a store that is gone for good (real process
       }
     };
     const loops = [0, 1].map(worker);
-    let repairMs = 0;
     try {
       await waitFor('some acknowledged writes', async () => acked.length >= 20 || null, 30_000, 100);
       const active = await activeCoordinator(c);
@@ -84,16 +120,9 @@ describe('cluster: replica repair of a store that is gone for good (real process
         const s = await rooted(c);
         return (s.pending_peer_changes ?? []).length > 0 || s.regions.some((r: any) => r.epoch.conf_version > confBefore.get(r.region_id)!) || null;
       }, 60_000, 200);
-      await clusterCmd(c, 'kill', active);
-      let why = '';
-      await waitFor('every region on three live stores', async () => {
-        why = await notRepaired(c, await rooted(c), DEAD);
-        return why === '' || null;
-      }, REPAIR_WITHIN_MS, 500).catch((err: Error) => {
-        throw new Error(`${err.message}; last seen: ${why}`);
-      });
-      repairMs = Date.now() - t0;
-      if (process.env.NOKV_TEST_REPORT) console.log(`store kill → every region on 3 live replicas: ${repairMs} ms`);
+      await clusterCmd(c, 'kill', active.name);
+      await settled(c, 'every region on three live stores', [1, 3, 4], DEAD);
+      report('store kill → every region on 3 live replicas', Date.now() - t0);
       await sleep(500);
     } finally {
       running = false;
@@ -102,24 +131,37 @@ describe('cluster: replica repair of a store that is gone for good (real process
 
     const after = await rooted(c);
     for (const r of after.regions) {
-      const was = confBefore.get(r.region_id);
-      // Regions that had a peer on the dead store: one addition and one removal, each a conf version.
-      if (was !== undefined && before.regions.find((b: any) => b.region_id === r.region_id).peers.some((p: any) => p.store_id === DEAD)) {
-        expect(r.epoch.conf_version, `region ${r.region_id}`).to.equal(was + 2);
-      }
-      expect(r.peers.map((p: any) => p.store_id)).to.include(4);
+      // One addition and one removal for each region that had a peer on the dead store.
+      if (hadDead.has(r.region_id)) expect(r.epoch.conf_version, `region ${r.region_id}`).to.equal(confBefore.get(r.region_id)! + 2);
     }
-    const coord = await waitFor('the new active coordinator', async () => {
-      for (const co of c.topo.coordinators) {
-        const v = (await debugVars(co.metrics_addr))?.nokv_coordinator;
-        if (v?.lease?.held_by_self) return v;
-      }
-      return null;
-    }, 20_000, 200);
+    expect(hadDead.size).to.be.at.least(1);
+    const coord = (await activeCoordinator(c)).vars;
     expect(coord.scheduler.repair.down_stores).to.deep.equal([DEAD]);
     expect(coord.scheduler.repair.pending_peer_changes).to.deep.equal([]);
 
     expect(acked.length).to.be.greaterThan(20);
+    const fresh = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token: c.token });
+    try {
+      for (const [k, v] of acked) expect((await fresh.get(k))?.toString(), k.toString()).to.equal(v.toString());
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it('`nokv cluster add store` starts a fifth store; replicas move onto it; status shows regions per store', async () => {
+    const c = cluster!;
+    const t0 = Date.now();
+    const out = JSON.parse(await nokv(['cluster', 'add', 'store', '--json', '--data-dir', c.dataDir], 120_000));
+    expect(out).to.include({ added: 'store-5', store_id: 5 });
+    // The cluster's topology file names it now (a later `cluster up` of this data dir starts it too).
+    c.topo.stores.push({ store_id: 5, addr: out.addr, metrics_addr: out.metrics_addr });
+    const snap = await settled(c, 'replicas spread over stores 1, 3, 4 and 5', [1, 3, 4, 5], DEAD);
+    report('store added → balanced', Date.now() - t0);
+    expect(perStore(snap).get(5)).to.be.at.least(2);
+    const status = await nokv(['cluster', 'status', '--data-dir', c.dataDir]);
+    expect(status).to.match(/store-5\s+running/);
+    expect(status).to.match(/regions per store .*store-5=\d/);
+    expect(status).to.match(/peer changes in flight \d+.* · down stores store-2/);
     const fresh = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token: c.token });
     try {
       for (const [k, v] of acked) expect((await fresh.get(k))?.toString(), k.toString()).to.equal(v.toString());

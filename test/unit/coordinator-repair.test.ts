@@ -8,6 +8,7 @@ import { silentLogger } from '../../src/common/log.js';
 import { StoreRegistry } from '../../src/coordinator/catalog.js';
 import { ReplicaRepairer, peerHintsFor, type RepairClaim, type RepairInput } from '../../src/coordinator/repair.js';
 import { coordinatorHandlers } from '../../src/coordinator/service.js';
+import { classifyRefusal } from '../../src/store/control/descriptors.js';
 import { applyBatch, events as E, hexKey, regionInput, emptyState, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
 
 let index = 0;
@@ -117,7 +118,7 @@ describe('replica repair planning (coordinator)', () => {
     expect(s.regions['1']).to.deep.include({ state: 'running', epoch: { version: 1, conf_version: 3 }, peers: [P(1), P(2), P(4)] });
     expect(step(claimsAt(s, () => 2))).to.deep.equal([]);
     expect(s.pending_peer_changes).to.deep.equal({});
-    expect(r.view().stats).to.deep.equal({ planned_adds: 1, planned_removals: 1, finished: 2, cancelled: 0 });
+    expect(r.view().stats).to.deep.equal({ planned_adds: 1, moves: 0, planned_removals: 1, finished: 2, cancelled: 0 });
   });
 
   it('a rooted plan outlives its coordinator: the next one hands out its hints and finishes it, or cancels an addition whose target died first', () => {
@@ -138,6 +139,53 @@ describe('replica repair planning (coordinator)', () => {
     s = apply(s, ...cancelled);
     expect(s.regions['1']).to.deep.include({ state: 'running', epoch: { version: 1, conf_version: 1 } });
     expect(other.plan(input(s, claims, [3, 4], 104_000))).to.deep.equal([E.peerAdditionPlanned(1, { version: 1, conf_version: 1 }, P(5))]);
+  });
+
+  it('a store that joined later gets its share: moves two at a time, add on the emptiest store, then remove from the fullest (never the leader)', () => {
+    let s = cluster(3, [
+      [1, '', 'g', [1, 2, 3]],
+      [2, 'g', 'p', [1, 2, 3]],
+      [3, 'p', '', [1, 2, 3]],
+    ]);
+    s = apply(s, E.storeJoined(4, '127.0.0.1:20004'));
+    const r = new ReplicaRepairer(DOWN_MS);
+    let now = 100_000;
+    const leaderOf = (id: number) => (id === 1 ? 3 : 1); // region 1 is led from store 3, the source of the first moves
+    // Each step the leaders have applied whatever was rooted before it (they report the rooted conf version).
+    const step = () => {
+      now += 3_000;
+      const evs = r.plan(input(s, claimsAt(s, leaderOf), [], now));
+      for (const ev of evs) s = apply(s, ev);
+      return evs;
+    };
+    // Loads 3/3/3/0: two moves from store 3 (the fullest, highest id) to store 4; region 1 is led from store 3, so 2 and 3 go.
+    expect(step()).to.deep.equal([E.peerAdditionPlanned(2, { version: 1, conf_version: 1 }, P(4)), E.peerAdditionPlanned(3, { version: 1, conf_version: 1 }, P(4))]);
+    expect(step()).to.deep.equal([E.peerAdded(2), E.peerAdded(3)]);
+    // Four replicas each: the one on the fullest store goes (ties: the higher id), never store 1, their leader.
+    expect(step()).to.deep.equal([E.peerRemovalPlanned(2, { version: 1, conf_version: 2 }, P(3)), E.peerRemovalPlanned(3, { version: 1, conf_version: 2 }, P(2))]);
+    expect(step()).to.deep.equal([E.peerRemoved(2), E.peerRemoved(3)]);
+    // 9 replicas over 4 stores, 3/2/2/2: within one, nothing more.
+    expect(step()).to.deep.equal([]);
+    const perStore = new Map<number, number>();
+    for (const g of Object.values(s.regions)) for (const p of g.peers) perStore.set(p.store_id, (perStore.get(p.store_id) ?? 0) + 1);
+    expect([...perStore.entries()].sort((a, b) => a[0] - b[0])).to.deep.equal([[1, 3], [2, 2], [3, 2], [4, 2]]);
+    expect(r.view().stats).to.include({ moves: 2, planned_adds: 2, planned_removals: 2, finished: 4 });
+    // A store silent but not yet down holds balancing back (it may be back in a moment).
+    s = apply(s, E.storeJoined(5, '127.0.0.1:20005'));
+    expect(r.plan({ ...input(s, claimsAt(s, leaderOf), [], now + 3_000), live: new Set([1, 2, 3, 4]) })).to.deep.equal([]);
+  });
+
+  it('a plan the region split under (its leader reports a newer epoch version, raft has not taken it) is cancelled', () => {
+    let s = cluster(5, [[1, '', '', [1, 2, 3]]]);
+    s = apply(s, ...new ReplicaRepairer(DOWN_MS).plan(input(s, claimsAt(s, () => 1), [3])));
+    const r = new ReplicaRepairer(DOWN_MS);
+    expect(r.plan(input(s, new Map([[1, { store_id: 1, term: 2, epoch_version: 1, conf_version: 1 }]]), [3]))).to.deep.equal([]);
+    expect(r.plan(input(s, new Map([[1, { store_id: 1, term: 2, epoch_version: 2, conf_version: 1 }]]), [3]))).to.deep.equal([E.peerAdditionCancelled(1)]);
+    // A store's split descriptor refused only because rooted conf is ahead is retried, not settled as stale.
+    const refusal = new FailedPreconditionError('stale region epoch for region 1', { region_id: 1, current: { version: 1, conf_version: 2 }, got: { version: 2, conf_version: 1 } });
+    const desc = { id: 1, start: Buffer.alloc(0), end: Buffer.from('m'), epoch: { version: 2, confVersion: 1 }, peers: [1, 2, 3] };
+    expect(classifyRefusal(refusal, desc)).to.equal('retry');
+    expect(classifyRefusal(new FailedPreconditionError('stale region epoch for region 1', { current: { version: 3, conf_version: 1 } }), desc)).to.equal('stale');
   });
 
   it('a store never heard from counts as silent from the first heartbeat the registry got, not from the epoch', () => {

@@ -33,6 +33,8 @@ export function coordinatorPort(o: CoordinatorPortOptions): ControlPlanePort {
       await publisher.publishRootEvent(ev);
     },
     allocId: async () => Number((await publisher.allocId(1)).first),
+    listStores: async () =>
+      (((await publisher.listStores(false)).stores ?? []) as Array<Record<string, unknown>>).map((s) => ({ store_id: Number(s.store_id), address: String(s.address ?? '') })),
     heartbeat: async (hb: HeartbeatBody): Promise<HeartbeatOutcome> => {
       const body = { ...hb, oldest_lock_ts: (hb.oldest_lock_ts ?? 0n).toString() };
       const replies = await Promise.allSettled(each.map((c) => c.storeHeartbeat(body)));

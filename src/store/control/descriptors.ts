@@ -28,7 +28,7 @@ export const bootstrapEvent = (d: RegionDescriptor): RootEvent => events.regionB
 export const publishedEvent = (d: RegionDescriptor): RootEvent => events.descriptorPublished(regionInputOf(d));
 
 /**
- * What a refused publish means for the store:
+ * What a refused publish of `published` means for the store:
  * - `exists`: region_bootstrap lost to an earlier publish; follow up with region_descriptor_published.
  * - `stale`: rooted truth holds a newer epoch; nothing to do (this replica has not applied a change yet).
  * - `conflict`: rooted truth holds a different descriptor at the same epoch; an operator must look.
@@ -38,11 +38,17 @@ export const publishedEvent = (d: RegionDescriptor): RootEvent => events.descrip
  */
 export type PublishRefusal = 'exists' | 'stale' | 'conflict' | 'retry' | 'retired';
 
-export function classifyRefusal(err: unknown): PublishRefusal {
+export function classifyRefusal(err: unknown, published?: RegionDescriptor): PublishRefusal {
   if (!(err instanceof NokvError) || err.code !== 'FAILED_PRECONDITION') return 'retry';
   const m = err.message;
   if (/already exists/.test(m)) return 'exists';
-  if (/stale region epoch/.test(m)) return 'stale';
+  if (/stale region epoch/.test(m)) {
+    // Rooted truth ahead only in conf version (an open peer change planned before this replica split) is not
+    // ahead: the split must still reach rooted truth once the change is finished or cancelled.
+    const current = (err.details as { current?: { version?: unknown } }).current;
+    if (published && typeof current?.version === 'number' && current.version < published.epoch.version) return 'retry';
+    return 'stale';
+  }
   if (/changed without an epoch bump/.test(m)) return 'conflict';
   if (/is retired/.test(m)) return 'retired';
   return 'retry';

@@ -61,6 +61,8 @@ export interface ControlPlanePort {
   heartbeat(hb: HeartbeatBody): Promise<HeartbeatOutcome>;
   /** One id from the coordinator's allocator (new region ids of splits). */
   allocId?(): Promise<number>;
+  /** The joined stores and their addresses (stores added to a running cluster are learned this way). */
+  listStores?(): Promise<Array<{ store_id: number; address: string }>>;
   close(): void;
 }
 
@@ -86,6 +88,8 @@ export interface ControlPlaneOptions {
   execute?: (hint: SchedulingHint) => boolean;
   /** Told every MVCC GC safe point above the highest one so far (the GC driver's trigger). */
   onSafePoint?: (sp: bigint) => void;
+  /** Told the cluster's joined stores after every heartbeat, so the data plane can reach one that joined later. */
+  onStores?: (stores: Array<{ store_id: number; address: string }>) => void;
 }
 
 /** Published on /debug/vars as `nokv_store.control_plane`. */
@@ -179,7 +183,18 @@ export class ControlPlane {
     if (!this.stats.joined && !(await this.join())) return false;
     const published = await this.publishDescriptors(local.descriptors);
     const beat = await this.heartbeat(local);
+    await this.learnStores();
     return published && beat;
+  }
+
+  /** Best effort: a store list that cannot be read now is read again next step. */
+  private async learnStores(): Promise<void> {
+    if (!this.o.port.listStores || !this.o.onStores) return;
+    try {
+      this.o.onStores(await this.o.port.listStores());
+    } catch (err) {
+      this.o.logger.debug({ err }, 'store list not read this step');
+    }
   }
 
   private async join(): Promise<boolean> {
@@ -236,7 +251,7 @@ export class ControlPlane {
   }
 
   private refused(d: RegionDescriptor, key: string, err: unknown): boolean {
-    switch (classifyRefusal(err)) {
+    switch (classifyRefusal(err, d)) {
       case 'stale':
         // Rooted truth is ahead of this replica (it has not applied a split yet); nothing to publish.
         this.settled.set(d.id, key);

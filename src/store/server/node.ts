@@ -541,6 +541,21 @@ export class StoreNode {
   }
 
   /**
+   * A store of the cluster this one did not know at start (one added to a running cluster), or a known one at a
+   * new address: the transport can reach it and take its streams from now on. Worker shards keep the store list
+   * they started with (only a group with no membership yet consults it, for a replica created here whose leader
+   * is a store that joined later); the main-thread shard learns it.
+   */
+  learnStore(storeId: number, addr: string): boolean {
+    if (this.closed || storeId === this.opts.storeId || !addr || this.opts.stores.get(storeId) === addr) return false;
+    this.opts.stores.set(storeId, addr);
+    this.transport.addPeer(storeId, addr);
+    this.shard0?.learnStore(storeId, addr);
+    this.opts.logger.info({ store: storeId, addr }, 'learned a store of the cluster');
+    return true;
+  }
+
+  /**
    * Replica repair on the region's leader: the next membership step toward adding or removing `store` (see
    * RegionActor.changePeer). True when the hint reached the region's leader at that epoch version.
    */

@@ -159,6 +159,11 @@ export class Shard implements RegionHost {
 
   isConfiguredPeer = (nodeId: number): boolean => nodeId !== this.storeId && this.stores.has(nodeId);
 
+  /** A store that joined after this shard opened (`StoreNode.learnStore`). */
+  learnStore(storeId: number, addr: string): void {
+    this.stores.set(storeId, addr);
+  }
+
   loadRecord(regionId: number): RegionRecord | undefined {
     const handed = this.handedOver.get(regionId);
     if (handed) return handed;
