@@ -99,6 +99,28 @@ const add: Command = {
   },
 };
 
+const remove: Command = {
+  name: 'remove',
+  summary: 'drain a store (its replicas move to other stores), retire it, stop it and take it out of the topology',
+  usage: 'store-N [flags]',
+  flags: { 'drain-timeout': { type: 'duration', help: 'give up waiting for the drain after this long (default 10m; the store stays draining)', min: 1_000 } },
+  run: async ({ flags, positionals }) => {
+    if (positionals.length !== 1 || !/^(nokv-)?store-\d+$/.test(positionals[0]!)) throw new UsageError('remove takes one store name (e.g. store-4)');
+    const t = resolveTarget(flags);
+    const timeoutMs = (flags['drain-timeout'] as number | undefined) ?? 10 * 60_000;
+    const res = await controlRequest<{ removed: string; store_id: number; drained_ms: number }>(
+      t.paths.controlSocket,
+      'POST',
+      `/remove/${encodeURIComponent(positionals[0]!)}?timeout_ms=${timeoutMs}`,
+      timeoutMs + 60_000,
+    ).catch((e: unknown) => {
+      throw e instanceof UnavailableError ? new UnavailableError(noCluster(t)) : e;
+    });
+    print(flags, res, `${res.removed}: drained in ${(res.drained_ms / 1000).toFixed(1)} s, retired and stopped\n`);
+    return 0;
+  },
+};
+
 async function stopManager(paths: ClusterPaths, pid: number): Promise<void> {
   await controlRequest(paths.controlSocket, 'POST', '/down').catch((e: unknown) => {
     if (!(e instanceof UnavailableError)) throw e; // already on its way down
@@ -164,6 +186,7 @@ export const clusterCommand: Command = {
     nameCommand('kill', 'kill one process with SIGKILL; it stays down until started'),
     nameCommand('start', 'start a stopped or killed process again'),
     add,
+    remove,
     down,
     logsCommand,
     certs,

@@ -10,6 +10,10 @@ import { processChildSpec } from '../supervisor/process-child.js';
 import type { Topology } from '../config/topology.js';
 import { clusterLayout, nokvBin, normaliseName, tlsEnabled, type ClusterPaths, type RoleKind, type RoleProcess } from './layout.js';
 import { nextStore, writeTopology, type AddStoreRequest } from './add-store.js';
+import { drainStore } from './drain-store.js';
+
+/** How long `cluster remove store-N` waits for the store to drain by default. */
+export const DEFAULT_DRAIN_TIMEOUT_MS = 10 * 60_000;
 import { startControlServer, type ControlServer } from './control.js';
 import { mountInitChildSpec } from './mount-init.js';
 import { acquireManagerLock, clearRolePids, recordRolePid } from './liveness.js';
@@ -164,7 +168,7 @@ export class ClusterManager {
   private async addStore(req: AddStoreRequest): Promise<{ added: string; store_id: number; addr: string; metrics_addr: string }> {
     if (!this.opts.roles.includes('store')) throw new FailedPreconditionError('this cluster runs no stores');
     if (tlsEnabled(this.opts.paths)) throw new FailedPreconditionError('adding a store to a TLS cluster is not supported yet (it needs its certificate)');
-    if (this.adding) throw new FailedPreconditionError('a store is being added already');
+    if (this.adding) throw new FailedPreconditionError('a store is being added or removed already');
     this.adding = true;
     try {
       const { store, topology } = await nextStore(this.opts.topology, req);
@@ -176,6 +180,38 @@ export class ClusterManager {
       this.opts.logger.info({ store: store.store_id, addr: store.addr, metrics: store.metrics_addr }, 'adding a store to the cluster');
       await this.supervisor.startChild(this.processSpec(p!));
       return { added: p!.name, store_id: store.store_id, addr: store.addr, metrics_addr: store.metrics_addr };
+    } finally {
+      this.adding = false;
+    }
+  }
+
+  /**
+   * `nokv cluster remove store-N`: drains the store (its peers move to other stores, drain-store.ts), roots its
+   * retirement, then stops its process and takes it out of the topology file. The store serves until the last of
+   * its peers is replaced; a drain that times out leaves it draining and running.
+   */
+  private async removeStore(name: string, timeoutMs: number): Promise<{ removed: string; store_id: number; drained_ms: number }> {
+    const p = this.find(name);
+    if (p.role !== 'store') throw new InvalidArgumentError(`${p.name} is not a store`);
+    if (this.adding) throw new FailedPreconditionError('a store is being added or removed already');
+    const storeId = Number(p.name.slice('store-'.length));
+    const t = this.opts.topology;
+    this.adding = true;
+    try {
+      const { drainedMs } = await drainStore({
+        storeId,
+        coordinatorAddrs: t.coordinators.map((c) => c.addr),
+        rootAddrs: t.meta_root.peers.map((m) => m.addr),
+        ...(this.opts.token ? { token: this.opts.token } : {}),
+        timeoutMs,
+        logger: this.opts.logger,
+      });
+      await this.supervisor.terminateChild(p.name);
+      await this.supervisor.deleteChild(p.name);
+      this.layout.splice(this.layout.indexOf(p), 1);
+      t.stores.splice(t.stores.findIndex((s) => s.store_id === storeId), 1);
+      writeTopology(this.opts.paths.topologyFile, t);
+      return { removed: p.name, store_id: storeId, drained_ms: drainedMs };
     } finally {
       this.adding = false;
     }
@@ -291,6 +327,8 @@ export class ClusterManager {
         const metricsAddr = url.searchParams.get('metrics_addr') ?? undefined;
         return this.addStore({ ...(addr ? { addr } : {}), ...(metricsAddr ? { metricsAddr } : {}) });
       }
+      case 'remove':
+        return this.removeStore(name ?? '', Number(url.searchParams.get('timeout_ms') ?? DEFAULT_DRAIN_TIMEOUT_MS));
       case 'down':
         setImmediate(() => void this.shutdown());
         return { stopping: true };

@@ -119,7 +119,9 @@ export class CatalogActor implements Behaviour<CatalogMsg> {
       case 'schedule': {
         const s = this.rooted();
         const live = this.registry.live(s, msg.nowMs, SCHEDULE_LIVE_WITHIN_MS);
-        const planned = this.balancer.plan({ regions: Object.values(s.regions), leaders: this.registry.claims(), live, nowMs: msg.nowMs });
+        // A draining store is given no leaders (its own leaderships move away as its peers are removed).
+        const leadable = new Set([...live].filter((id) => s.stores[String(id)]?.state !== 'draining'));
+        const planned = this.balancer.plan({ regions: Object.values(s.regions), leaders: this.registry.claims(), live: leadable, nowMs: msg.nowMs });
         for (const op of planned) ctx.log.info({ region: op.region_id, from: op.from_store, to: op.to_store, term: op.term }, 'leader transfer planned');
         const claims = this.registry.leaderClaims();
         const append = this.repairer.plan({

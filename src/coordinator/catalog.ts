@@ -53,7 +53,7 @@ export interface RegionLeader {
 export interface StoreInfo {
   store_id: number;
   address: string;
-  state: 'UP' | 'DOWN' | 'UNKNOWN' | 'TOMBSTONE';
+  state: 'UP' | 'DOWN' | 'UNKNOWN' | 'OFFLINE' | 'TOMBSTONE';
   last_heartbeat_unix_ms: number;
   region_count: number;
   leader_count: number;
@@ -143,7 +143,8 @@ export class StoreRegistry {
 
   info(rec: StoreRecord, nowMs: number): StoreInfo {
     const b = this.beats.get(rec.store_id);
-    const state = rec.state === 'retired' ? 'TOMBSTONE' : !b ? 'UNKNOWN' : nowMs - b.atMs > STORE_DOWN_AFTER_MS ? 'DOWN' : 'UP';
+    const beating = !b ? 'UNKNOWN' : nowMs - b.atMs > STORE_DOWN_AFTER_MS ? 'DOWN' : rec.state === 'draining' ? 'OFFLINE' : 'UP';
+    const state = rec.state === 'retired' ? 'TOMBSTONE' : beating;
     return {
       store_id: rec.store_id,
       address: b?.hb.client_addr || rec.address,

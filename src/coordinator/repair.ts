@@ -1,5 +1,5 @@
 // Owns replica repair: a pure planner that replaces the peers of a store that has been down longer than
-// `storeDownMs`. For each region with a peer there it plans, in rooted truth, one peer change at a time: first a
+// `storeDownMs`, or that is draining (rooted `store_draining`: live, but to be emptied before it is retired). For each region with a peer there it plans, in rooted truth, one peer change at a time: first a
 // new peer on a live store that does not host the region (the fewest rooted peers wins), then — once the region
 // has its full count of live replicas again — the removal of the dead peer. Each plan is a rooted
 // `peer_addition_planned` / `peer_removal_planned` against the region's current epoch, so two coordinators (a
@@ -70,6 +70,8 @@ export interface RepairView {
   store_down_ms: number;
   /** Stores silent longer than store_down_ms at the last plan. */
   down_stores: number[];
+  /** Stores being drained, with the rooted peers they still hold. */
+  draining_stores: Array<{ store_id: number; peers: number }>;
   /** Rooted peer changes still open, as the last plan saw them. */
   pending_peer_changes: Array<{ region_id: number; kind: 'add' | 'remove'; store_id: number; conf_version: number }>;
   stats: RepairStats;
@@ -81,7 +83,7 @@ export class ReplicaRepairer {
   private last: Omit<RepairView, 'stats'>;
 
   constructor(readonly storeDownMs: number) {
-    this.last = { store_down_ms: storeDownMs, down_stores: [], pending_peer_changes: [] };
+    this.last = { store_down_ms: storeDownMs, down_stores: [], draining_stores: [], pending_peer_changes: [] };
   }
 
   /** The rooted events to append now: finishes and cancellations of open changes, then new plans. */
@@ -92,6 +94,8 @@ export class ReplicaRepairer {
       const rec = s.stores[String(storeId)];
       return !rec || rec.state === 'retired' || i.silentMs(storeId) >= i.storeDownMs;
     };
+    // Peers on a leaving store are replaced: a down one, or a draining one (live, but being emptied).
+    const leaving = (storeId: number) => s.stores[String(storeId)]?.state === 'draining' || down(storeId);
     const out: Array<[number, RootEvent]> = [];
     const pending = Object.values(s.pending_peer_changes);
     for (const p of pending) {
@@ -100,7 +104,7 @@ export class ReplicaRepairer {
       if (c && c.conf_version >= p.target.epoch.conf_version) {
         out.push([p.region_id, p.kind === 'add' ? events.peerAdded(p.region_id) : events.peerRemoved(p.region_id)]);
         this.stats.finished++;
-      } else if (c && c.conf_version <= p.base.epoch.conf_version && ((p.kind === 'add' && down(p.peer.store_id)) || c.epoch_version > p.base.epoch.version)) {
+      } else if (c && c.conf_version <= p.base.epoch.conf_version && ((p.kind === 'add' && leaving(p.peer.store_id)) || c.epoch_version > p.base.epoch.version)) {
         // Raft has not taken the change, and it cannot be carried out as planned: the new peer's store died (a
         // learner there does not count), or the region split under the plan (its leader ignores a hint for an
         // older epoch version, and its split waits to be published until the change is settled). Choose again.
@@ -112,7 +116,8 @@ export class ReplicaRepairer {
     const load = peersPerStore(s);
     let unhealthy = false;
     for (const r of Object.values(s.regions).sort((a, b) => a.region_id - b.region_id)) {
-      const dead = r.peers.filter((p) => down(p.store_id));
+      // Down peers go first: a draining one still serves.
+      const dead = r.peers.filter((p) => leaving(p.store_id)).sort((a, b) => Number(down(b.store_id)) - Number(down(a.store_id)));
       if (dead.length === 0 && r.peers.length <= REPAIR_REPLICAS) continue;
       unhealthy = true;
       if (open >= MAX_PENDING_PEER_CHANGES) break;
@@ -139,6 +144,7 @@ export class ReplicaRepairer {
     this.last = {
       store_down_ms: i.storeDownMs,
       down_stores: Object.values(s.stores).filter((st) => st.state !== 'retired' && down(st.store_id)).map((st) => st.store_id),
+      draining_stores: Object.values(s.stores).filter((st) => st.state === 'draining').map((st) => ({ store_id: st.store_id, peers: load.get(st.store_id) ?? 0 })),
       pending_peer_changes: pending.map((p) => ({ region_id: p.region_id, kind: p.kind, store_id: p.peer.store_id, conf_version: p.target.epoch.conf_version })),
     };
     return out.map(([, ev]) => ev);
@@ -201,7 +207,13 @@ export class ReplicaRepairer {
   }
 
   view(): RepairView {
-    return { ...this.last, down_stores: [...this.last.down_stores], pending_peer_changes: [...this.last.pending_peer_changes], stats: { ...this.stats } };
+    return {
+      ...this.last,
+      down_stores: [...this.last.down_stores],
+      draining_stores: this.last.draining_stores.map((d) => ({ ...d })),
+      pending_peer_changes: [...this.last.pending_peer_changes],
+      stats: { ...this.stats },
+    };
   }
 }
 

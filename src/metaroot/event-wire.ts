@@ -33,6 +33,7 @@ const subtreeRef: Fields = { mount_id: 'text', root_inode: 'id' };
 export const EVENT_FIELDS: Readonly<Record<RootEventKind, Fields>> = {
   store_joined: { store_id: 'id', address: 'text' },
   store_retired: { store_id: 'id' },
+  store_draining: { store_id: 'id' },
   region_bootstrap: { region: 'region' },
   region_descriptor_published: { region: 'region' },
   region_tombstoned: regionRef,

@@ -88,10 +88,14 @@ export function validateMessage(raw: unknown, link: LinkEnds): Checked<Message> 
 /**
  * Whether `from` may send raft traffic for a group whose configuration (as this replica knows it) is `conf`:
  * a current voter or learner. A replica that knows no configuration yet (a member being added, waiting for its
- * first snapshot) accepts any peer configured for the process, since it cannot tell the leader apart yet.
+ * first snapshot) accepts any peer configured for the process, since it cannot tell the leader apart yet; so
+ * does a replica `self` whose known configuration does not include itself — a member being added that installed
+ * an old snapshot (its founders' membership) and catches up from the log, whose leader may be a store added
+ * since: only the log it has not replayed yet says so.
  */
-export function senderIsMember(from: number, conf: ConfState, isConfiguredPeer: (id: number) => boolean): boolean {
+export function senderIsMember(from: number, conf: ConfState, isConfiguredPeer: (id: number) => boolean, self?: number): boolean {
   if (conf.voters.length === 0 && conf.learners.length === 0) return isConfiguredPeer(from);
+  if (self !== undefined && !conf.voters.includes(self) && !conf.learners.includes(self)) return isConfiguredPeer(from);
   return conf.voters.includes(from) || conf.learners.includes(from);
 }
 

@@ -8,7 +8,8 @@
 //    promotion), then the dead peer is removed: every region back on three live replicas at the rooted epoch,
 //    conf versions up by two, every acknowledged write read back through a fresh client;
 // 3. `nokv cluster add store` starts a fifth store in the running cluster; the others learn its address and the
-//    coordinator moves replicas onto it until the live stores are within one replica of each other.
+//    coordinator moves replicas onto it until the live stores are within one replica of each other;
+// 4. `nokv cluster remove store-5` drains it (its replicas move away while it serves), retires and stops it.
 //
 // Counted, not timed: each step waits for the events (plans rooted, changes finished) with generous bounds for a
 // shared two-core machine; NOKV_TEST_REPORT=1 prints how long each took.
@@ -162,6 +163,28 @@ describe('cluster: replica repair and balance (real processes)', function () {
     expect(status).to.match(/store-5\s+running/);
     expect(status).to.match(/regions per store .*store-5=\d/);
     expect(status).to.match(/peer changes in flight \d+.* · down stores store-2/);
+    const fresh = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token: c.token });
+    try {
+      for (const [k, v] of acked) expect((await fresh.get(k))?.toString(), k.toString()).to.equal(v.toString());
+    } finally {
+      fresh.close();
+    }
+  });
+
+  it('`nokv cluster remove store-5` drains it first (its replicas move while it serves), retires and stops it', async () => {
+    const c = cluster!;
+    const t0 = Date.now();
+    const out = JSON.parse(await nokv(['cluster', 'remove', 'store-5', '--json', '--data-dir', c.dataDir], 180_000));
+    expect(out).to.include({ removed: 'store-5', store_id: 5 });
+    report('store-5 drained and retired', Date.now() - t0);
+    const snap = await rooted(c);
+    expect(snap.stores.find((st: any) => st.store_id === 5)?.state).to.equal('retired');
+    c.topo.stores.splice(c.topo.stores.findIndex((st) => st.store_id === 5), 1);
+    // Drained before it stopped: every region on three of the live stores at the rooted epoch, at once.
+    expect(await notRepaired(c, snap, DEAD)).to.equal('');
+    expect(snap.regions.every((r: any) => !r.peers.some((p: any) => p.store_id === 5))).to.equal(true);
+    const status = await nokv(['cluster', 'status', '--data-dir', c.dataDir]);
+    expect(status).to.not.match(/store-5/);
     const fresh = connectStoreClient({ coordinatorAddrs: c.coordAddrs, token: c.token });
     try {
       for (const [k, v] of acked) expect((await fresh.get(k))?.toString(), k.toString()).to.equal(v.toString());

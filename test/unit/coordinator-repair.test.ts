@@ -175,6 +175,33 @@ describe('replica repair planning (coordinator)', () => {
     expect(r.plan({ ...input(s, claimsAt(s, leaderOf), [], now + 3_000), live: new Set([1, 2, 3, 4]) })).to.deep.equal([]);
   });
 
+  it('a draining store is emptied like a dead one while it serves: replaced first, then removed, its leadership included', () => {
+    let s = cluster(4, [
+      [1, '', 'm', [1, 2, 3]],
+      [2, 'm', '', [2, 3, 4]],
+    ]);
+    s = apply(s, E.storeDraining(3));
+    const r = new ReplicaRepairer(DOWN_MS);
+    let now = 100_000;
+    const step = (leader: (id: number) => number) => {
+      now += 3_000;
+      const evs = r.plan(input(s, claimsAt(s, leader), [], now));
+      for (const ev of evs) s = apply(s, ev);
+      return evs;
+    };
+    // Region 1 led from the draining store itself: still planned (the store is live); region 2 has no store to go to but 1.
+    expect(step(() => 3)).to.deep.equal([E.peerAdditionPlanned(1, { version: 1, conf_version: 1 }, P(4)), E.peerAdditionPlanned(2, { version: 1, conf_version: 1 }, P(1))]);
+    expect(r.view().draining_stores).to.deep.equal([{ store_id: 3, peers: 2 }]);
+    expect(step(() => 3).map((e) => e.kind)).to.deep.equal(['peer_added', 'peer_added']);
+    expect(step(() => 3)).to.deep.equal([E.peerRemovalPlanned(1, { version: 1, conf_version: 2 }, P(3)), E.peerRemovalPlanned(2, { version: 1, conf_version: 2 }, P(3))]);
+    // The leader moved away before removing its own peer (the region actor does that); the removal finishes.
+    expect(step(() => 2).map((e) => e.kind)).to.deep.equal(['peer_removed', 'peer_removed']);
+    expect(Object.values(s.regions).map((g) => g.peers.map((p) => p.store_id))).to.deep.equal([[1, 2, 4], [1, 2, 4]]);
+    // Nothing on the draining store, nothing left to plan, and no balancing onto it.
+    expect(step(() => 2)).to.deep.equal([]);
+    expect(r.view().draining_stores).to.deep.equal([{ store_id: 3, peers: 0 }]);
+  });
+
   it('a plan the region split under (its leader reports a newer epoch version, raft has not taken it) is cancelled', () => {
     let s = cluster(5, [[1, '', '', [1, 2, 3]]]);
     s = apply(s, ...new ReplicaRepairer(DOWN_MS).plan(input(s, claimsAt(s, () => 1), [3])));

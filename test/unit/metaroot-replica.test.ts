@@ -137,6 +137,7 @@ describe('rooted events on the wire (RootedEvent)', () => {
   const samples: RootEvent[] = [
     events.storeJoined(4, '127.0.0.1:20174'),
     events.storeRetired(4),
+    events.storeDraining(4),
     events.regionBootstrap(region(1, '', '6d')),
     events.descriptorPublished(region(2, '6d', 'ff00')),
     events.regionTombstoned(9),

@@ -79,11 +79,18 @@ describe('metaroot-state: stores', () => {
     s = apply(s, E.storeJoined(1, 'a:2'));
     expect(s.membership_epoch).to.equal(2);
     expect(s.stores['1'].address).to.equal('a:2');
+    // Draining: idempotent, survives a rejoin at a new address, still listed; a retired store cannot drain.
+    s = apply(s, E.storeDraining(1), E.storeDraining(1));
+    s = apply(s, E.storeJoined(1, 'a:3'));
+    expect(s.stores['1']).to.include({ state: 'draining', address: 'a:3' });
+    expect(listStores(s).map((x) => x.store_id)).to.deep.equal([1]);
+    expect(s.membership_epoch).to.equal(4);
     s = apply(s, E.storeRetired(1));
     expect(s.stores['1'].state).to.equal('retired');
     expect(s.stores['1'].retired_at).to.deep.equal(s.last_applied);
-    expect(s.membership_epoch).to.equal(3);
+    expect(s.membership_epoch).to.equal(5);
     expectRefused(s, [E.storeJoined(1, 'a:1')], FailedPreconditionError, /retired/);
+    expectRefused(s, [E.storeDraining(1)], FailedPreconditionError, /retired/);
     expectRefused(s, [E.storeRetired(9)], FailedPreconditionError, /never joined/);
     expect(listStores(s)).to.deep.equal([]);
     expect(listStores(s, { includeRetired: true }).map((x) => x.store_id)).to.deep.equal([1]);

@@ -133,6 +133,12 @@ describe('raft inbound guard: senderIsMember', () => {
     expect(senderIsMember(3, empty, peers)).to.equal(true);
     expect(senderIsMember(9, empty, peers)).to.equal(false);
   });
+  it('a replica outside the configuration it knows (a new member replaying from an old snapshot) admits configured peers only', () => {
+    const founders = { voters: [1, 2], learners: [] };
+    expect(senderIsMember(3, founders, peers, 5), 'a leader added after the founders').to.equal(true);
+    expect(senderIsMember(9, founders, peers, 5)).to.equal(false);
+    expect(senderIsMember(3, founders, peers, 1), 'a member keeps the strict rule').to.equal(false);
+  });
 });
 
 describe('raft inbound guard: MultiRaft.deliver on a live group', function () {

@@ -108,6 +108,7 @@ import type { StateCounts as _nokv_meta_v1_StateCounts, StateCounts__Output as _
 import type { StateSummary as _nokv_meta_v1_StateSummary, StateSummary__Output as _nokv_meta_v1_StateSummary__Output } from './nokv/meta/v1/StateSummary.js';
 import type { StatusRequest as _nokv_meta_v1_StatusRequest, StatusRequest__Output as _nokv_meta_v1_StatusRequest__Output } from './nokv/meta/v1/StatusRequest.js';
 import type { StatusResponse as _nokv_meta_v1_StatusResponse, StatusResponse__Output as _nokv_meta_v1_StatusResponse__Output } from './nokv/meta/v1/StatusResponse.js';
+import type { StoreDraining as _nokv_meta_v1_StoreDraining, StoreDraining__Output as _nokv_meta_v1_StoreDraining__Output } from './nokv/meta/v1/StoreDraining.js';
 import type { StoreJoined as _nokv_meta_v1_StoreJoined, StoreJoined__Output as _nokv_meta_v1_StoreJoined__Output } from './nokv/meta/v1/StoreJoined.js';
 import type { StoreRecord as _nokv_meta_v1_StoreRecord, StoreRecord__Output as _nokv_meta_v1_StoreRecord__Output } from './nokv/meta/v1/StoreRecord.js';
 import type { StoreRetired as _nokv_meta_v1_StoreRetired, StoreRetired__Output as _nokv_meta_v1_StoreRetired__Output } from './nokv/meta/v1/StoreRetired.js';
@@ -264,6 +265,7 @@ export interface ProtoGrpcType {
         StateSummary: MessageTypeDefinition<_nokv_meta_v1_StateSummary, _nokv_meta_v1_StateSummary__Output>
         StatusRequest: MessageTypeDefinition<_nokv_meta_v1_StatusRequest, _nokv_meta_v1_StatusRequest__Output>
         StatusResponse: MessageTypeDefinition<_nokv_meta_v1_StatusResponse, _nokv_meta_v1_StatusResponse__Output>
+        StoreDraining: MessageTypeDefinition<_nokv_meta_v1_StoreDraining, _nokv_meta_v1_StoreDraining__Output>
         StoreJoined: MessageTypeDefinition<_nokv_meta_v1_StoreJoined, _nokv_meta_v1_StoreJoined__Output>
         StoreRecord: MessageTypeDefinition<_nokv_meta_v1_StoreRecord, _nokv_meta_v1_StoreRecord__Output>
         StoreRetired: MessageTypeDefinition<_nokv_meta_v1_StoreRetired, _nokv_meta_v1_StoreRetired__Output>

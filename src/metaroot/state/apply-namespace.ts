@@ -12,6 +12,7 @@ import type {
   QuotaFenceUpdated,
   SnapshotEpochPublished,
   SnapshotEpochRetired,
+  StoreDraining,
   StoreJoined,
   StoreRetired,
   SubtreeAuthorityDeclared,
@@ -29,10 +30,21 @@ export function applyStoreJoined(d: Draft, ev: StoreJoined, cursor: Cursor): voi
   d.put('stores', ev.store_id, {
     store_id: ev.store_id,
     address: ev.address,
-    state: 'joined',
+    // A draining store that restarts at a new address goes on draining.
+    state: cur?.state === 'draining' ? 'draining' : 'joined',
     joined_at: cur ? cur.joined_at : cursor,
     retired_at: null,
   });
+}
+
+/** Marks a joined store as draining (idempotent); only retiring it ends that. */
+export function applyStoreDraining(d: Draft, ev: StoreDraining): void {
+  const cur = d.get('stores', ev.store_id);
+  if (!cur) refuse(`store ${ev.store_id} never joined`, { store_id: ev.store_id });
+  if (cur.state === 'retired') refuse(`store ${ev.store_id} is retired`, { store_id: ev.store_id });
+  if (cur.state === 'draining') return;
+  d.s.membership_epoch += 1;
+  d.put('stores', ev.store_id, { ...cur, state: 'draining' });
 }
 
 export function applyStoreRetired(d: Draft, ev: StoreRetired, cursor: Cursor): void {

@@ -17,6 +17,7 @@ function step(d: Draft, ev: RootEvent, cursor: Cursor): void {
   switch (ev.kind) {
     case 'store_joined': return ns.applyStoreJoined(d, ev, cursor);
     case 'store_retired': return ns.applyStoreRetired(d, ev, cursor);
+    case 'store_draining': return ns.applyStoreDraining(d, ev);
     case 'region_bootstrap': return regions.applyRegionBootstrap(d, ev);
     case 'region_descriptor_published': return regions.applyDescriptorPublished(d, ev);
     case 'region_tombstoned': return regions.applyRegionTombstoned(d, ev);

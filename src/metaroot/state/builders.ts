@@ -22,6 +22,7 @@ export function regionInput(regionId: number, startKey: string, endKey: string, 
 export const events = {
   storeJoined: (store_id: number, address: string) => make('store_joined', { store_id, address }),
   storeRetired: (store_id: number) => make('store_retired', { store_id }),
+  storeDraining: (store_id: number) => make('store_draining', { store_id }),
   regionBootstrap: (region: RegionInput) => make('region_bootstrap', { region }),
   descriptorPublished: (region: RegionInput) => make('region_descriptor_published', { region }),
   regionTombstoned: (region_id: number) => make('region_tombstoned', { region_id }),

@@ -116,7 +116,7 @@ const stateShape = object({
       reattached_at: nullable(cursor),
     }),
   ),
-  stores: record(idKey, object({ store_id: posInt, address: text, state: literal('joined', 'retired'), joined_at: cursor, retired_at: nullable(cursor) }), M),
+  stores: record(idKey, object({ store_id: posInt, address: text, state: literal('joined', 'draining', 'retired'), joined_at: cursor, retired_at: nullable(cursor) }), M),
   regions: record(idKey, descriptor, M),
   pending_peer_changes: record(idKey, object({ kind: literal('add', 'remove'), region_id: posInt, peer, base: descriptor, target: descriptor }), M),
   pending_range_changes: record(

@@ -45,6 +45,8 @@ interface V {
 
 export type StoreJoined = V & { kind: 'store_joined'; store_id: number; address: string };
 export type StoreRetired = V & { kind: 'store_retired'; store_id: number };
+/** The store is being emptied before it is retired: no new peers go there, and its peers are moved away. */
+export type StoreDraining = V & { kind: 'store_draining'; store_id: number };
 export type RegionBootstrap = V & { kind: 'region_bootstrap'; region: RegionInput };
 export type RegionDescriptorPublished = V & { kind: 'region_descriptor_published'; region: RegionInput };
 export type RegionTombstoned = V & { kind: 'region_tombstoned'; region_id: number };
@@ -134,6 +136,7 @@ export type QuotaFenceUpdated = V & {
 export type RootEvent =
   | StoreJoined
   | StoreRetired
+  | StoreDraining
   | RegionBootstrap
   | RegionDescriptorPublished
   | RegionTombstoned
@@ -204,6 +207,7 @@ const snapshotRef = { ...subtreeRef, read_version: u64 };
 const SHAPES: Record<RootEventKind, Check> = {
   store_joined: object({ store_id: posInt, address: text }),
   store_retired: object({ store_id: posInt }),
+  store_draining: object({ store_id: posInt }),
   region_bootstrap: object({ region: regionInputShape }),
   region_descriptor_published: object({ region: regionInputShape }),
   region_tombstoned: object(regionRef),

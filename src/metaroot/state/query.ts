@@ -46,7 +46,7 @@ export function maxDescriptorRootEpoch(s: RootState): number {
 
 export function listStores(s: RootState, opts: { includeRetired?: boolean } = {}): StoreRecord[] {
   return Object.values(s.stores)
-    .filter((st) => opts.includeRetired || st.state === 'joined')
+    .filter((st) => opts.includeRetired || st.state !== 'retired')
     .sort((a, b) => a.store_id - b.store_id);
 }
 

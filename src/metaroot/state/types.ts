@@ -86,7 +86,8 @@ export interface Handover {
 export interface StoreRecord {
   store_id: number;
   address: string;
-  state: 'joined' | 'retired';
+  /** draining: being emptied before it is retired (no new peers; its peers are moved away). */
+  state: 'joined' | 'draining' | 'retired';
   joined_at: Cursor;
   retired_at: Cursor | null;
 }

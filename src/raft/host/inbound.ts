@@ -22,7 +22,7 @@ export function admitInbound(fromNode: number, msg: unknown, c: InboundCheck): M
     c.drops.drop(fromNode, checked.reason, { group: c.groupId, field: checked.field });
     return undefined;
   }
-  if (!senderIsMember(fromNode, c.conf, c.isConfiguredPeer)) {
+  if (!senderIsMember(fromNode, c.conf, c.isConfiguredPeer, c.nodeId)) {
     c.drops.drop(fromNode, 'not-member', { group: c.groupId });
     return undefined;
   }

@@ -74,7 +74,7 @@ export class MultiRaft {
         this.drops.drop(fromNode, checked.reason, { group: item.group, field: checked.field });
         continue;
       }
-      if (!senderIsMember(fromNode, g.confState(), isPeer)) {
+      if (!senderIsMember(fromNode, g.confState(), isPeer, g.nodeId)) {
         this.drops.drop(fromNode, 'not-member', { group: item.group });
         continue;
       }

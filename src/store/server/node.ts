@@ -562,6 +562,9 @@ export class StoreNode {
   changePeer(regionId: number, kind: 'add' | 'remove', store: number, epochVersion: number): boolean {
     const e = this.regions.get(regionId);
     if (!e?.ref || e.state !== 'running' || !e.view?.isLeader || e.view.desc.epoch.version !== epochVersion) return false;
+    // A store this one cannot reach yet (it joined after this store started and the store list has not been read
+    // since): adding it now would send its snapshot nowhere. The hint comes again after the list is read.
+    if (kind === 'add' && !this.opts.stores.has(store)) return false;
     try {
       e.ref.tell({ t: 'changePeer', kind, store, epochVersion });
       return true;

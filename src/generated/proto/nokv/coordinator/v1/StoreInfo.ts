@@ -16,7 +16,8 @@ export interface StoreInfo {
    */
   'address'?: (string);
   /**
-   * UP | DOWN (no heartbeat for 10 s) | UNKNOWN (no heartbeat yet) | TOMBSTONE (retired)
+   * UP | DOWN (no heartbeat for 10 s) | UNKNOWN (no heartbeat yet) | OFFLINE (draining: heartbeating, being
+   * emptied) | TOMBSTONE (retired)
    */
   'state'?: (string);
   /**
@@ -54,7 +55,8 @@ export interface StoreInfo__Output {
    */
   'address': (string);
   /**
-   * UP | DOWN (no heartbeat for 10 s) | UNKNOWN (no heartbeat yet) | TOMBSTONE (retired)
+   * UP | DOWN (no heartbeat for 10 s) | UNKNOWN (no heartbeat yet) | OFFLINE (draining: heartbeating, being
+   * emptied) | TOMBSTONE (retired)
    */
   'state': (string);
   /**

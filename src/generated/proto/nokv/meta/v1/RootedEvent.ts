@@ -31,6 +31,7 @@ import type { SubtreeHandoffCompleted as _nokv_meta_v1_SubtreeHandoffCompleted, 
 import type { SnapshotEpochPublished as _nokv_meta_v1_SnapshotEpochPublished, SnapshotEpochPublished__Output as _nokv_meta_v1_SnapshotEpochPublished__Output } from '../../../nokv/meta/v1/SnapshotEpochPublished.js';
 import type { SnapshotEpochRetired as _nokv_meta_v1_SnapshotEpochRetired, SnapshotEpochRetired__Output as _nokv_meta_v1_SnapshotEpochRetired__Output } from '../../../nokv/meta/v1/SnapshotEpochRetired.js';
 import type { QuotaFenceUpdated as _nokv_meta_v1_QuotaFenceUpdated, QuotaFenceUpdated__Output as _nokv_meta_v1_QuotaFenceUpdated__Output } from '../../../nokv/meta/v1/QuotaFenceUpdated.js';
+import type { StoreDraining as _nokv_meta_v1_StoreDraining, StoreDraining__Output as _nokv_meta_v1_StoreDraining__Output } from '../../../nokv/meta/v1/StoreDraining.js';
 
 /**
  * One event of the rooted log: exactly one member of `event` is set. Apply checks it against the state.
@@ -161,9 +162,13 @@ export interface RootedEvent {
    */
   'quota_fence_updated'?: (_nokv_meta_v1_QuotaFenceUpdated | null);
   /**
+   * See StoreDraining.
+   */
+  'store_draining'?: (_nokv_meta_v1_StoreDraining | null);
+  /**
    * What happened. The member names are the event kinds of the rooted log.
    */
-  'event'?: "store_joined"|"store_retired"|"region_bootstrap"|"region_descriptor_published"|"region_tombstoned"|"split_planned"|"split_committed"|"split_cancelled"|"merge_planned"|"merge_committed"|"merge_cancelled"|"peer_addition_planned"|"peer_added"|"peer_addition_cancelled"|"peer_removal_planned"|"peer_removed"|"peer_removal_cancelled"|"id_fence_advanced"|"tso_fence_advanced"|"tenure"|"legacy"|"handover"|"mount_registered"|"mount_retired"|"subtree_authority_declared"|"subtree_handoff_started"|"subtree_handoff_completed"|"snapshot_epoch_published"|"snapshot_epoch_retired"|"quota_fence_updated";
+  'event'?: "store_joined"|"store_retired"|"region_bootstrap"|"region_descriptor_published"|"region_tombstoned"|"split_planned"|"split_committed"|"split_cancelled"|"merge_planned"|"merge_committed"|"merge_cancelled"|"peer_addition_planned"|"peer_added"|"peer_addition_cancelled"|"peer_removal_planned"|"peer_removed"|"peer_removal_cancelled"|"id_fence_advanced"|"tso_fence_advanced"|"tenure"|"legacy"|"handover"|"mount_registered"|"mount_retired"|"subtree_authority_declared"|"subtree_handoff_started"|"subtree_handoff_completed"|"snapshot_epoch_published"|"snapshot_epoch_retired"|"quota_fence_updated"|"store_draining";
 }
 
 /**
@@ -295,7 +300,11 @@ export interface RootedEvent__Output {
    */
   'quota_fence_updated'?: (_nokv_meta_v1_QuotaFenceUpdated__Output | null);
   /**
+   * See StoreDraining.
+   */
+  'store_draining'?: (_nokv_meta_v1_StoreDraining__Output | null);
+  /**
    * What happened. The member names are the event kinds of the rooted log.
    */
-  'event'?: "store_joined"|"store_retired"|"region_bootstrap"|"region_descriptor_published"|"region_tombstoned"|"split_planned"|"split_committed"|"split_cancelled"|"merge_planned"|"merge_committed"|"merge_cancelled"|"peer_addition_planned"|"peer_added"|"peer_addition_cancelled"|"peer_removal_planned"|"peer_removed"|"peer_removal_cancelled"|"id_fence_advanced"|"tso_fence_advanced"|"tenure"|"legacy"|"handover"|"mount_registered"|"mount_retired"|"subtree_authority_declared"|"subtree_handoff_started"|"subtree_handoff_completed"|"snapshot_epoch_published"|"snapshot_epoch_retired"|"quota_fence_updated";
+  'event'?: "store_joined"|"store_retired"|"region_bootstrap"|"region_descriptor_published"|"region_tombstoned"|"split_planned"|"split_committed"|"split_cancelled"|"merge_planned"|"merge_committed"|"merge_cancelled"|"peer_addition_planned"|"peer_added"|"peer_addition_cancelled"|"peer_removal_planned"|"peer_removed"|"peer_removal_cancelled"|"id_fence_advanced"|"tso_fence_advanced"|"tenure"|"legacy"|"handover"|"mount_registered"|"mount_retired"|"subtree_authority_declared"|"subtree_handoff_started"|"subtree_handoff_completed"|"snapshot_epoch_published"|"snapshot_epoch_retired"|"quota_fence_updated"|"store_draining";
 }

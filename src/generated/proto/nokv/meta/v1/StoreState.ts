@@ -17,6 +17,10 @@ export const StoreState = {
    * The store left for good (TOMBSTONE); its id is never reused.
    */
   STORE_STATE_RETIRED: 'STORE_STATE_RETIRED',
+  /**
+   * The store serves but is being emptied before it is retired (no new peers; its peers move away).
+   */
+  STORE_STATE_DRAINING: 'STORE_STATE_DRAINING',
 } as const;
 
 /**
@@ -38,6 +42,11 @@ export type StoreState =
    */
   | 'STORE_STATE_RETIRED'
   | 2
+  /**
+   * The store serves but is being emptied before it is retired (no new peers; its peers move away).
+   */
+  | 'STORE_STATE_DRAINING'
+  | 3
 
 /**
  * Whether a store is a member.
