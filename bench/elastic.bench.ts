@@ -6,7 +6,7 @@
 //    and sizes stay), same clients; throughput and p99 of each and their ratio. The phases differ in region
 //    count too (the steady phase runs on the split key space), which the printed region counts show;
 // 3. replica repair, on a second cluster of four stores (schedule.store_down_ms REPAIR_DOWN_MS, four regions of
-//    three replicas, a key per region written first): time from SIGKILL of store 2 until every region is back on
+//    three replicas spread 3/3/3/3 by replica balance, a key per region written first): time from SIGKILL of store 2 until every region is back on
 //    three replicas on live stores at the rooted epoch, and until the first peer change was rooted (at least
 //    store_down_ms plus a heartbeat: the rest is add learner, snapshot install, promote, remove, each one or two
 //    heartbeat periods). ELASTIC_ONLY=repair runs this part alone; ELASTIC_ONLY=split the first two.
@@ -110,10 +110,15 @@ async function repair(): Promise<void> {
       txn.put(Buffer.from(k), Buffer.from('v'));
       await txn.commit();
     }
-    const snap = await waitFor('four running regions', async () => {
+    // The fourth store fills up first (replica balance): the kill comes once no change is open and every store holds three.
+    const snap = await waitFor('four regions spread 3/3/3/3, nothing open', async () => {
       const s = await rootedSnapshot(c);
-      return s.regions.length === 4 && s.regions.every((r: any) => r.state === 'running') ? s : null;
-    }, 30_000, 100);
+      if (s.regions.length !== 4 || (await notRepaired(c, s, 0)) !== '') return null;
+      const per = new Map<number, number>();
+      for (const r of s.regions) for (const p of r.peers) per.set(p.store_id, (per.get(p.store_id) ?? 0) + 1);
+      return [...per.values()].every((n) => n === 3) && per.size === 4 ? s : null;
+    }, 90_000, 100);
+    const confAtKill = new Map<number, number>(snap.regions.map((r: any) => [r.region_id, r.epoch.conf_version]));
     const affected = snap.regions.filter((r: any) => r.peers.some((p: any) => p.store_id === dead)).length;
     const load0 = loadavg()[0]!;
     const t0 = Date.now();
@@ -121,7 +126,8 @@ async function repair(): Promise<void> {
     let firstPlanMs = 0;
     await waitFor('every region on three live replicas', async () => {
       const s = await rootedSnapshot(c);
-      if (!firstPlanMs && ((s.pending_peer_changes ?? []).length > 0 || s.regions.some((r: any) => r.epoch.conf_version > 1))) firstPlanMs = Date.now() - t0;
+      const moved = s.regions.some((r: any) => r.epoch.conf_version > (confAtKill.get(r.region_id) ?? Infinity));
+      if (!firstPlanMs && ((s.pending_peer_changes ?? []).length > 0 || moved)) firstPlanMs = Date.now() - t0;
       return (await notRepaired(c, s, dead)) === '' || null;
     }, 120_000, 100);
     const repairedMs = Date.now() - t0;

@@ -25,6 +25,12 @@ export const REPAIR_REPLICAS = 3;
 export const MAX_PENDING_PEER_CHANGES = 8;
 /** Replica moves (balance, not repair) open at once: each is a snapshot install and two membership changes. */
 export const MAX_CONCURRENT_MOVES = 2;
+/**
+ * An open change raft has not taken (the leader's conf version is still the base's) for this long, as this
+ * coordinator saw it, is cancelled and planned again: a learner installing a big snapshot stays a learner, and
+ * the next plan, if it picks the same store, promotes it once caught up.
+ */
+export const PEER_CHANGE_TIMEOUT_MS = 10 * 60_000;
 /** An event this coordinator appended for a region is not appended again for this long. */
 export const REPAIR_APPEND_RETRY_MS = 3_000;
 
@@ -79,6 +85,8 @@ export interface RepairView {
 
 export class ReplicaRepairer {
   private readonly appending = new Map<number, number>();
+  /** When this coordinator first saw each open change (its plan's age, as far as this coordinator can tell). */
+  private readonly firstSeen = new Map<string, number>();
   readonly stats: RepairStats = { planned_adds: 0, moves: 0, planned_removals: 0, finished: 0, cancelled: 0 };
   private last: Omit<RepairView, 'stats'>;
 
@@ -98,21 +106,27 @@ export class ReplicaRepairer {
     const leaving = (storeId: number) => s.stores[String(storeId)]?.state === 'draining' || down(storeId);
     const out: Array<[number, RootEvent]> = [];
     const pending = Object.values(s.pending_peer_changes);
+    const open = new Set(pending.map((p) => `${p.region_id}/${p.kind}/${p.peer.store_id}/${p.target.epoch.conf_version}`));
+    for (const k of this.firstSeen.keys()) if (!open.has(k)) this.firstSeen.delete(k);
     for (const p of pending) {
+      const key = `${p.region_id}/${p.kind}/${p.peer.store_id}/${p.target.epoch.conf_version}`;
+      if (!this.firstSeen.has(key)) this.firstSeen.set(key, i.nowMs);
       if (this.appending.has(p.region_id)) continue;
       const c = i.claims.get(p.region_id);
+      const stale = i.nowMs - this.firstSeen.get(key)! >= PEER_CHANGE_TIMEOUT_MS;
       if (c && c.conf_version >= p.target.epoch.conf_version) {
         out.push([p.region_id, p.kind === 'add' ? events.peerAdded(p.region_id) : events.peerRemoved(p.region_id)]);
         this.stats.finished++;
-      } else if (c && c.conf_version <= p.base.epoch.conf_version && ((p.kind === 'add' && leaving(p.peer.store_id)) || c.epoch_version > p.base.epoch.version)) {
+      } else if (c && c.conf_version <= p.base.epoch.conf_version && ((p.kind === 'add' && leaving(p.peer.store_id)) || c.epoch_version > p.base.epoch.version || stale)) {
         // Raft has not taken the change, and it cannot be carried out as planned: the new peer's store died (a
-        // learner there does not count), or the region split under the plan (its leader ignores a hint for an
-        // older epoch version, and its split waits to be published until the change is settled). Choose again.
+        // learner there does not count), the region split under the plan (its leader ignores a hint for an older
+        // epoch version, and its split waits to be published until the change is settled), or nothing came of it
+        // for PEER_CHANGE_TIMEOUT_MS (an open change holds its region and all balancing back). Choose again.
         out.push([p.region_id, p.kind === 'add' ? events.peerAdditionCancelled(p.region_id) : events.peerRemovalCancelled(p.region_id)]);
         this.stats.cancelled++;
       }
     }
-    let open = pending.length;
+    let openCount = pending.length;
     const load = peersPerStore(s);
     let unhealthy = false;
     for (const r of Object.values(s.regions).sort((a, b) => a.region_id - b.region_id)) {
@@ -120,20 +134,20 @@ export class ReplicaRepairer {
       const dead = r.peers.filter((p) => leaving(p.store_id)).sort((a, b) => Number(down(b.store_id)) - Number(down(a.store_id)));
       if (dead.length === 0 && r.peers.length <= REPAIR_REPLICAS) continue;
       unhealthy = true;
-      if (open >= MAX_PENDING_PEER_CHANGES) break;
+      if (openCount >= MAX_PENDING_PEER_CHANGES) break;
       if (r.state !== 'running' || this.appending.has(r.region_id) || s.pending_peer_changes[String(r.region_id)]) continue;
       const c = this.settledLeader(r, i, down);
       if (!c) continue;
       const ev = this.next(r, dead, c.store_id, i, load, down);
       if (!ev) continue;
       out.push([r.region_id, ev]);
-      open++;
+      openCount++;
     }
     // Balance only a healthy cluster (every joined store heartbeating or given up as down, no region to repair),
     // MAX_CONCURRENT_MOVES at a time: a store that joined later gets its share of replicas.
     const allLive = Object.values(s.stores).every((st) => st.state === 'retired' || i.live.has(st.store_id) || down(st.store_id));
     if (!unhealthy && allLive && out.length === 0) {
-      for (let moves = open; moves < MAX_CONCURRENT_MOVES; moves++) {
+      for (let moves = openCount; moves < MAX_CONCURRENT_MOVES; moves++) {
         const move = this.rebalance(i, load, down);
         if (!move) break;
         out.push(move);

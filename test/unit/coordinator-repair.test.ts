@@ -6,7 +6,7 @@ import { ManualClock } from '../../src/common/clock.js';
 import { FailedPreconditionError } from '../../src/common/errors.js';
 import { silentLogger } from '../../src/common/log.js';
 import { StoreRegistry } from '../../src/coordinator/catalog.js';
-import { ReplicaRepairer, peerHintsFor, type RepairClaim, type RepairInput } from '../../src/coordinator/repair.js';
+import { PEER_CHANGE_TIMEOUT_MS, ReplicaRepairer, peerHintsFor, type RepairClaim, type RepairInput } from '../../src/coordinator/repair.js';
 import { coordinatorHandlers } from '../../src/coordinator/service.js';
 import { classifyRefusal } from '../../src/store/control/descriptors.js';
 import { applyBatch, events as E, hexKey, regionInput, emptyState, type RootEvent, type RootState } from '../../src/metaroot/state/index.js';
@@ -213,6 +213,16 @@ describe('replica repair planning (coordinator)', () => {
     const desc = { id: 1, start: Buffer.alloc(0), end: Buffer.from('m'), epoch: { version: 2, confVersion: 1 }, peers: [1, 2, 3] };
     expect(classifyRefusal(refusal, desc)).to.equal('retry');
     expect(classifyRefusal(new FailedPreconditionError('stale region epoch for region 1', { current: { version: 3, conf_version: 1 } }), desc)).to.equal('stale');
+  });
+
+  it('an open change raft has not taken for PEER_CHANGE_TIMEOUT_MS, as this coordinator saw it, is cancelled', () => {
+    let s = cluster(5, [[1, '', '', [1, 2, 3]]]);
+    s = apply(s, ...new ReplicaRepairer(DOWN_MS).plan(input(s, claimsAt(s, () => 1), [3])));
+    const r = new ReplicaRepairer(DOWN_MS);
+    const base = new Map([[1, { store_id: 1, term: 2, epoch_version: 1, conf_version: 1 }]]);
+    expect(r.plan(input(s, base, [3], 200_000))).to.deep.equal([]);
+    expect(r.plan(input(s, base, [3], 200_000 + PEER_CHANGE_TIMEOUT_MS - 1))).to.deep.equal([]);
+    expect(r.plan(input(s, base, [3], 200_000 + PEER_CHANGE_TIMEOUT_MS))).to.deep.equal([E.peerAdditionCancelled(1)]);
   });
 
   it('a store never heard from counts as silent from the first heartbeat the registry got, not from the epoch', () => {
