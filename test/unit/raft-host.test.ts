@@ -100,6 +100,27 @@ describe('raft host: Ready ordering and failures', function () {
     expect(leader.group.progressOf(3)?.state).to.equal('replicate');
   });
 
+  it('requestSnapshot takes a snapshot after the next Ready however few entries were applied', async () => {
+    const clock = new ManualClock();
+    c = await LocalCluster.open({ clock, group: { snapshotEveryEntries: 1_000 } });
+    const leader = await c.elect(1);
+    for (let i = 0; i < 4; i++) await leader.group.propose(put(`r${i}`));
+    await c.settle();
+    const before = leader.group.snapshotIndexValue;
+    leader.group.requestSnapshot();
+    for (let i = 0; i < 20 && leader.group.snapshotIndexValue === before; i++) {
+      clock.advance(10);
+      c.tickAll();
+      await c.settle(4);
+    }
+    expect(leader.group.snapshotIndexValue).to.be.greaterThan(before + 3);
+    // Taken once: without a new request, the next Readies take none.
+    const after = leader.group.snapshotIndexValue;
+    await leader.group.propose(put('r4'));
+    await c.settle();
+    expect(leader.group.snapshotIndexValue).to.equal(after);
+  });
+
   it('a snapshot in flight to a peer that became unreachable is reported failed', async () => {
     const clock = new ManualClock();
     c = await LocalCluster.open({ clock, group: { snapshotEveryEntries: 5, compactionSlackEntries: 1 } });

@@ -110,6 +110,8 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   private closed = false;
   private applied = 0;
   private snapshotIndex = 0;
+  /** requestSnapshot() was called and no snapshot was taken since. */
+  private snapshotRequested = false;
   private leaderId = 0;
   private idle: Array<() => void> = [];
   private failed?: RaftGroupFailedError;
@@ -611,7 +613,18 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
   }
 
   private snapshotDue(): boolean {
+    if (this.snapshotRequested && this.applied > this.snapshotIndex) return true;
     return this.applied - this.snapshotIndex >= (this.opts.snapshotEveryEntries ?? DEFAULT_SNAPSHOT_EVERY_ENTRIES);
+  }
+
+  /**
+   * Takes a snapshot (and compacts) after the next Ready, however few entries were applied since the last one.
+   * A member about to be added then starts from the state machine as it is now rather than from an old snapshot
+   * — the founders' bootstrap one, say — whose state (a region's range before its splits) it would install first.
+   * snapshotIndexValue moves once it is taken.
+   */
+  requestSnapshot(): void {
+    this.snapshotRequested = true;
   }
 
   /** Snapshots the state machine and compacts the log once enough entries were applied since the last one. */
@@ -631,6 +644,7 @@ export class RaftGroup<R = unknown> implements ReplicatedLog<R> {
     }
     await store.saveSnapshot(groupId, { meta: { index, term, conf: this.core.confState() }, data });
     this.snapshotIndex = index;
+    this.snapshotRequested = false;
     const slack = this.opts.compactionSlackEntries ?? DEFAULT_COMPACTION_SLACK_ENTRIES;
     const compactTo = index - slack;
     if (compactTo > 0) await store.compact(groupId, compactTo);

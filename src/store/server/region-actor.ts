@@ -141,6 +141,8 @@ export class RegionActor implements Behaviour<RegionMsg> {
 
   /** A membership change this leader proposed is not applied yet (raft takes one at a time). */
   private confChanging = false;
+  /** The snapshot requested before adding a learner: at least this applied index, at this epoch version. */
+  private snapshotWanted?: { index: number; version: number };
 
   constructor(
     private readonly host: RegionHost,
@@ -398,7 +400,14 @@ export class RegionActor implements Behaviour<RegionMsg> {
       const abandoned = conf.learners.find((l) => l !== store);
       if (abandoned !== undefined) cc = { type: ConfChangeType.RemoveNode, nodeId: abandoned };
       else if (conf.voters.includes(store)) return;
-      else if (!conf.learners.includes(store)) cc = { type: ConfChangeType.AddLearner, nodeId: store };
+      else if (!conf.learners.includes(store)) {
+        // The learner starts from the leader's stored snapshot: an old one (the founders' bootstrap snapshot,
+        // from before this region's splits) covers a wider range than the region has now, and installing it on a
+        // store that hosts a neighbouring region would wipe that region's data there. Take a fresh one first; the
+        // next hint adds the learner.
+        if (!this.freshSnapshotTaken()) return;
+        cc = { type: ConfChangeType.AddLearner, nodeId: store };
+      }
       else if (this.caughtUp(store)) cc = { type: ConfChangeType.AddVoter, nodeId: store };
     } else if (conf.voters.includes(store) || conf.learners.includes(store)) {
       if (store === this.host.storeId) {
@@ -416,6 +425,23 @@ export class RegionActor implements Behaviour<RegionMsg> {
       (r) => this.log.info({ region: this.regionId, voters: r.conf.voters, learners: r.conf.learners, index: r.index }, 'membership change applied'),
       (err: unknown) => this.log.info({ region: this.regionId, err: (err as Error)?.message }, 'membership change not applied; the next hint tries again'),
     ).finally(() => (this.confChanging = false));
+  }
+
+  /**
+   * Whether the stored snapshot was taken at this region's current range (after its last split): true once a
+   * snapshot requested at the current epoch version is in, else requests one. Under a write load the applied
+   * index moves on meanwhile; what matters is only that no split lies between the snapshot and now.
+   */
+  private freshSnapshotTaken(): boolean {
+    const version = this.sm.desc.epoch.version;
+    const want = this.snapshotWanted;
+    if (want && want.version === version) {
+      if (this.group.snapshotIndexValue >= want.index) return true;
+      return false; // requested, not taken yet
+    }
+    this.snapshotWanted = { index: this.sm.applied, version };
+    this.group.requestSnapshot();
+    return false;
   }
 
   private caughtUp(store: number): boolean {
