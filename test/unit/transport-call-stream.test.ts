@@ -149,7 +149,14 @@ describe('transport: unary calls on one CallStream', function () {
     expect(served.traces).to.include(trace.traceId);
   });
 
-  it('a call without the token fails UNAUTHENTICATED, like the unary call', async () => {
+  it('a caller without a token makes unary calls (open methods stay open)', async () => {
+    const streamed = mk(served.server.addr);
+    const err = await unaryCall(streamed, 'Get', { context: { region_id: 1 }, key: Buffer.from('k') }, { deadlineMs: 3_000 }).catch((e) => e);
+    expect(err, 'Get needs the token: refused as a unary call').to.be.instanceOf(UnauthenticatedError);
+    expect(callStreamStats(streamed)).to.include({ unary: 1, opened: 0 });
+  });
+
+  it('a call with a wrong token fails UNAUTHENTICATED, like the unary call', async () => {
     const streamed = mk(served.server.addr);
     const err = await get(streamed, 'x', 'wrong-token').catch((e) => e);
     expect(err).to.be.instanceOf(UnauthenticatedError);

@@ -53,7 +53,7 @@ export interface CallStreamStats {
   frames: number;
   /** Streams opened (1 + reopenings after a break). */
   opened: number;
-  /** Calls sent unary instead (too big, another token, no stream on the server, stream too busy). */
+  /** Calls sent unary instead (no token, too big, another token, no stream on the server, stream too busy). */
   unary: number;
 }
 
@@ -83,7 +83,8 @@ export class CallStreamChannel {
 
   call(method: string, req: unknown, opts: CarriedCallOptions): Promise<unknown> {
     const def = this.service[method];
-    if (this.unsupported || this.closed || !def || def.requestStream || def.responseStream || this.waiting.size >= MAX_CARRIED_IN_FLIGHT) {
+    // The stream needs the cluster token; a caller without one (open reads) makes unary calls, as before.
+    if (!opts.token || this.unsupported || this.closed || !def || def.requestStream || def.responseStream || this.waiting.size >= MAX_CARRIED_IN_FLIGHT) {
       return this.viaUnary(method, req, opts);
     }
     if (this.stream === undefined && this.waiting.size === 0 && this.outgoing.length === 0) this.token = opts.token;
