@@ -142,6 +142,23 @@ for (const workers of FSMETA_WORKERS) describe(`fsmeta WatchSubtree (--workers $
     expect(await w.status).to.equal('INVALID_ARGUMENT');
   });
 
+  it('a client that floods its session with acks is refused RESOURCE_EXHAUSTED; the session sees none of the excess', async () => {
+    const d = await create(ROOT, 'acks', dir());
+    const w = watch({ mount: M, root_inode: d });
+    await waitFor('ready', () => w.ready.length === 1);
+    await create(d, 'a1');
+    await waitFor('event', () => w.events.length === 1);
+    // One ack per event it was sent, plus 64 more, is the most a client may send.
+    for (let i = 0; i < 65; i++) w.ack(w.events[0].cursor);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await Promise.race([w.status, Promise.resolve('open')]), 'within the allowance').to.equal('open');
+    for (let i = 0; i < 5_000; i++) w.ack(w.events[0].cursor);
+    expect(await w.status).to.equal('RESOURCE_EXHAUSTED');
+    // The gateway serves the next stream as before.
+    const again = watch({ mount: M, root_inode: d });
+    await waitFor('ready again', () => again.ready.length === 1);
+  });
+
   it('watches raw keys under a key prefix', async () => {
     const d = await create(ROOT, 'raw', dir());
     const { dentryPrefix } = await import('../../src/gateway/keys.js');

@@ -60,9 +60,11 @@ export type PortMsg =
 
 /**
  * Mailbox room of a session: the router never has more than the window (at most MAX_WATCH_WINDOW) events
- * unacknowledged for one subscription, and the client's own messages come on top.
+ * unacknowledged for one subscription, and the client's own messages come on top — at most one ack per event
+ * it was sent plus a small allowance (the stream link refuses more: stream-link.ts), so also at most a window's
+ * worth plus that allowance. A session's mailbox therefore never fills, on a worker thread either.
  */
-export const SESSION_MAILBOX_LIMIT = MAX_WATCH_WINDOW + 4_096;
+export const SESSION_MAILBOX_LIMIT = 2 * MAX_WATCH_WINDOW + 4_096;
 /** The actor's name (logs, /debug/vars). */
 export const WATCH_SESSION_ACTOR = 'fsmeta-watch-session';
 /** A worker session's mount lookup waits this long for the port (the coordinator client has its own deadline). */

@@ -6,6 +6,11 @@
 // (`--workers 0`) the session calls the link directly; with the session on a worker, the stream's port actor
 // (streamPortBehaviour) turns the session's messages into the same calls.
 //
+// A client may send one message per event it was sent, plus its subscribe and CLIENT_MESSAGE_ALLOWANCE more
+// (the protocol is subscribe, then one ack per event at most): a client that sends more ends with
+// RESOURCE_EXHAUSTED here, before its messages reach the session. So a flood never fills a session's mailbox —
+// which for a session on a worker thread would drop messages unseen rather than refuse them.
+//
 // The link also settles the stream when the session goes without ending it (a crash, a kill, the death of its
 // worker thread): the call ends with UNAVAILABLE, so the client resumes from its last cursor, and the
 // subscription is closed, including one the router opens after that.
@@ -16,6 +21,10 @@ import type { Subscription, WatchRouter, WatchSpec } from '../watch/router.js';
 import type { PortMsg, SessionLinks, SessionMsg } from './session.js';
 import { sessionLostStatus, statusOfWire, wireStatus, type WireStatus } from './status.js';
 import * as W from './wire.js';
+import { ResourceExhaustedError } from '../../common/errors.js';
+
+/** Messages a watch client may send beyond its subscribe and one ack per event it was sent. */
+export const CLIENT_MESSAGE_ALLOWANCE = 64;
 
 export interface StreamStats {
   open: number;
@@ -39,6 +48,8 @@ export class StreamLink implements SessionLinks {
    */
   private readonly held = new Map<number, unknown>();
   private seq = 0;
+  /** Client messages the link will still forward (see CLIENT_MESSAGE_ALLOWANCE). */
+  private clientCredits = 1 + CLIENT_MESSAGE_ALLOWANCE;
 
   constructor(
     private readonly call: grpc.ServerDuplexStream<any, any>,
@@ -53,7 +64,7 @@ export class StreamLink implements SessionLinks {
   /** Starts forwarding the call to the session. The call is paused until now, so no client message is lost. */
   attach(session: ActorRef<SessionMsg>): void {
     this.session = session;
-    this.call.on('data', (msg) => this.toSession({ t: 'client', msg }));
+    this.call.on('data', (msg) => this.fromClient(msg));
     this.call.on('end', () => this.toSession({ t: 'end' }));
     this.call.on('cancelled', () => this.clientGone());
     this.call.on('error', () => this.clientGone());
@@ -68,6 +79,16 @@ export class StreamLink implements SessionLinks {
   private clientGone(): void {
     this.toSession({ t: 'end' });
     this.finish();
+  }
+
+  private fromClient(msg: unknown): void {
+    if (this.finished) return;
+    if (--this.clientCredits < 0) {
+      this.toSession({ t: 'end' }); // the session stops; the link ends the call with the reason
+      this.finish(wireStatus(new ResourceExhaustedError(`the watch client sent more messages than one ack per event it was sent (plus ${CLIENT_MESSAGE_ALLOWANCE})`)));
+      return;
+    }
+    this.toSession({ t: 'client', msg });
   }
 
   subscribe(spec: WatchSpec): void {
@@ -108,7 +129,10 @@ export class StreamLink implements SessionLinks {
   writeEvent(seq: number): void {
     const out = this.held.get(seq);
     this.held.delete(seq);
-    if (out !== undefined && !this.finished) this.call.write(out);
+    if (out !== undefined && !this.finished) {
+      this.clientCredits++;
+      this.call.write(out);
+    }
   }
 
   finish(status?: WireStatus): void {
